@@ -1,0 +1,1 @@
+"""Generated streamgate stubs (see scripts/gen-protos.sh)."""
