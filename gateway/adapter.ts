@@ -1,0 +1,47 @@
+/**
+ * How a protocol adapter plugs into the process. The process owns the listeners' lifecycle and
+ * the one shared HTTP server; an adapter receives the core and its config slice, translates,
+ * and reports the ports it bound. Adapters never import each other.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Gateway } from './api.js';
+
+/** Handles an HTTP request; returns false if the route is not its own (the next handler is tried). */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Handles an HTTP upgrade (WebSocket) on an exact path. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The shared HTTP listener: REST/SSE register request handlers, WebSocket and MQTT-over-WS register upgrade paths. */
+export interface HttpHost {
+  /** Handlers are tried in registration order; an unclaimed request gets a 404 from the host. */
+  onRequest(handler: HttpHandler): void;
+  /** One handler per path (`/v1/ws`, `/mqtt`); other upgrade paths are refused with 404. */
+  onUpgrade(path: string, handler: UpgradeHandler): void;
+}
+
+/** What the process hands each adapter. */
+export interface AdapterHost<C> {
+  readonly gateway: Gateway;
+  /** The adapter's frozen config slice. */
+  readonly config: C;
+  /** Interface to bind listeners to. */
+  readonly host: string;
+  readonly http: HttpHost;
+  /** Child logger with `protocol` bound. */
+  readonly log: Logger;
+}
+
+/** A started adapter. */
+export interface RunningAdapter {
+  readonly name: string;
+  /** Ports this adapter bound itself (e.g. `{ mqtt: 1883 }`); adapters on the shared HTTP server bind none. */
+  readonly ports: Readonly<Record<string, number>>;
+  /**
+   * Graceful stop: stop accepting, finish in-flight produces, tell clients to reconnect in the
+   * protocol's terms (MQTT v5 DISCONNECT 0x8B, WebSocket 1001, gRPC GOAWAY), then release everything.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,205 @@
+/**
+ * The protocol-free API every adapter programs against. An adapter translates its protocol into
+ * these calls and the catalogued GatewayErrors they throw into its protocol's codes; offsets,
+ * fan-out, groups, retries, idempotency and auth decisions all live behind this interface.
+ */
+import type { Logger } from 'pino';
+import type {
+  PartitionOffsets,
+  Position,
+  ProduceRecord,
+  ProduceResult,
+  StreamRecord,
+  TopicInfo,
+  TopicPartition,
+} from './record.js';
+import type { FetchResult } from './backends/port.js';
+
+/** Who is calling. `anonymous` when authentication is off. */
+export interface Principal {
+  readonly id: string;
+  readonly anonymous: boolean;
+  /** Topic patterns this principal may read / write (`*` wildcard); undefined = unrestricted. */
+  readonly grants?: { readonly read: readonly string[]; readonly write: readonly string[] };
+  /** Unix ms after which the credentials are no longer valid (long streams end then). */
+  readonly expiresAt?: number;
+}
+
+/** Per-call context: cancellation, identity, correlation and a logger with them bound. */
+export interface Context {
+  readonly signal?: AbortSignal;
+  readonly principal: Principal;
+  readonly requestId?: string;
+  /** Protocol name, for metrics and logs only — never for decisions in the core. */
+  readonly protocol: string;
+  readonly log: Logger;
+}
+
+export interface ProduceRequestOptions {
+  /** Write every record of the batch to this partition. */
+  partition?: number;
+  /**
+   * A retried produce with the same key (scoped to the principal) within the configured window
+   * returns the original results instead of writing again.
+   */
+  idempotencyKey?: string;
+}
+
+/**
+ * Key filters evaluated in the hub: exact key, key prefix, or an MQTT topic filter over the key
+ * (`+` one level, `#` the rest; `$`-keys are not matched by a leading wildcard). A record with a
+ * null key matches only `{kind:'all'}`.
+ */
+export type KeyFilter =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'exact'; readonly key: string }
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'mqtt'; readonly filter: string };
+
+export interface SubscribeRequest {
+  readonly topic: string;
+  /** Only these partitions (default: all). */
+  readonly partitions?: readonly number[];
+  readonly from: Position;
+  /** A record is delivered if it matches any filter (default: all records). */
+  readonly filters?: readonly KeyFilter[];
+  /** With true, a start position that no longer exists is OUT_OF_RANGE instead of a clamp + notice. */
+  readonly strict?: boolean;
+  /** Overrides the configured per-subscriber queue bound (bytes), within the configured maximum. */
+  readonly maxQueueBytes?: number;
+  /**
+   * Credit-based flow control: hand at most this many records to the sink until
+   * `Subscription.addCredit` grants more (0 = wait for the first grant). Absent = no credit limit.
+   * A credit-limited subscriber is never ended as slow; its memory stays within the queue bound.
+   */
+  readonly credit?: number;
+}
+
+/** Told to a subscriber when the requested position did not exist and it starts elsewhere. */
+export interface ContinuityLost {
+  readonly partition: number;
+  readonly requested: bigint;
+  readonly actual: bigint;
+  readonly reason: 'below_log_start' | 'beyond_log_end';
+}
+
+/**
+ * Where a subscription delivers. `records` resolves when the transport accepted the bytes (its
+ * backpressure signal); the hub never has more than one `records` call outstanding per subscriber.
+ */
+export interface SubscriberSink {
+  records(batch: readonly StreamRecord[]): Promise<void> | void;
+  /** Continuity notices, before the records they concern. */
+  continuityLost?(notice: ContinuityLost): void;
+  /** Called exactly once when the subscription ends on the gateway's side (error = why). */
+  end(error?: import('./errors.js').GatewayError): void;
+}
+
+export interface Subscription {
+  readonly id: string;
+  readonly topic: string;
+  /** The resolved start: next offset per partition at subscribe time. */
+  readonly start: ReadonlyMap<number, bigint>;
+  /** Next offset to deliver per partition (advances as records are handed to the sink). */
+  positions(): ReadonlyMap<number, bigint>;
+  /** Grants more records to a credit-limited subscription (no effect otherwise). */
+  addCredit(n: number): void;
+  /** Stops delivery; the sink's `end` is not called. Idempotent. */
+  close(): void;
+}
+
+export interface JoinGroupRequest {
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** Stable member id (e.g. REST instance name); generated when absent. */
+  readonly memberId?: string;
+  /** Where to start partitions with no committed offset. */
+  readonly resetTo?: 'earliest' | 'latest';
+  /** Commit the contiguous acknowledged prefix automatically (default true). */
+  readonly autoCommit?: boolean;
+  /**
+   * Records delivered but not acknowledged within this many ms are delivered again (push mode),
+   * default from config. 0 disables redelivery.
+   */
+  readonly ackTimeoutMs?: number;
+  readonly filters?: readonly KeyFilter[];
+}
+
+/** One member of a load-balanced group: each partition of the topics is read by one member. */
+export interface GroupMember {
+  readonly group: string;
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  /** Partitions currently assigned to this member. */
+  assignment(): TopicPartition[];
+  /**
+   * Pull mode (REST): the next records from assigned partitions, waiting up to `waitMs`.
+   * Every returned record counts as delivered (and, for `commit()` without args, fetched).
+   */
+  poll(options: { maxRecords?: number; maxBytes?: number; waitMs?: number; signal?: AbortSignal }): Promise<StreamRecord[]>;
+  /**
+   * Push mode (gRPC, MQTT shared subscriptions): deliver to the sink until stopped; `credit`
+   * limits how many unacknowledged records may be outstanding (0 = unlimited).
+   */
+  stream(sink: SubscriberSink, options?: { credit?: number }): { addCredit(n: number): void; stop(): void };
+  /**
+   * Acknowledges one delivered record; acks may arrive in any order. Returns false (and changes
+   * nothing) when that record is not outstanding — never delivered, already acknowledged, or its
+   * partition moved to another member.
+   */
+  ack(topic: string, partition: number, offset: bigint): boolean;
+  /** Commits explicit offsets (next-to-read), or — without args — everything delivered so far. */
+  commit(offsets?: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void>;
+  /** Committed offsets (next-to-read) of assigned partitions. */
+  committed(): Promise<{ topic: string; partition: number; offset: bigint }[]>;
+  /** Next offset this member will deliver per assigned partition. */
+  positions(): { topic: string; partition: number; offset: bigint }[];
+  seek(topic: string, partition: number, to: bigint | 'earliest' | 'latest'): Promise<void>;
+  /** Leaves the group; its partitions move to the other members. Idempotent. */
+  leave(): Promise<void>;
+}
+
+/**
+ * A key → value table kept in a compacted topic (Kafka) or the embedded log, loaded at open
+ * and kept current. Used for state that must survive restarts and be shared by gateway
+ * instances (MQTT retained messages and persistent sessions).
+ */
+export interface Table {
+  get(key: string): Buffer | undefined;
+  entries(): IterableIterator<[string, Buffer]>;
+  /** Resolves after the backend acknowledged the write. */
+  set(key: string, value: Buffer): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** The core, as adapters see it. */
+export interface Gateway {
+  readonly log: Logger;
+
+  listTopics(ctx: Context): Promise<TopicInfo[]>;
+  describeTopic(ctx: Context, topic: string): Promise<TopicInfo>;
+  offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]>;
+
+  /**
+   * Writes a batch. The whole batch is validated first (names, sizes, partitions, permissions):
+   * an invalid batch throws and nothing is written. Otherwise resolves after the backend
+   * acknowledged, with one result per record (a partial backend failure reports exactly which
+   * records were written).
+   */
+  produce(ctx: Context, topic: string, records: ProduceRecord[], options?: ProduceRequestOptions): Promise<ProduceResult[]>;
+
+  /** Stateless read of one partition from an offset (long-poll with `waitMs`). */
+  fetch(ctx: Context, topic: string, partition: number, offset: bigint, options?: { maxRecords?: number; maxBytes?: number; waitMs?: number }): Promise<FetchResult>;
+
+  /** Broadcast subscription through the hub (one shared reader per topic-partition). */
+  subscribe(ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription>;
+
+  /** Joins (or re-joins with the same memberId) a load-balanced group. */
+  joinGroup(ctx: Context, request: JoinGroupRequest): Promise<GroupMember>;
+
+  /** Opens (once per name, then shared) a compacted key → value table. */
+  table(name: string): Promise<Table>;
+
+  /** True while the backend answers. */
+  ready(): Promise<boolean>;
+}

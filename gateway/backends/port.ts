@@ -1,0 +1,98 @@
+/**
+ * The backend port: everything the core needs from a log store. Two implementations sit behind
+ * it — Kafka (kafkajs) and the embedded durable log — and one conformance suite
+ * (test/conformance/backend.ts) runs against both. Adapters never see a backend; they use the core.
+ *
+ * Contract shared by every method:
+ * - Errors are GatewayErrors from the catalogue (TOPIC_NOT_FOUND, PARTITION_NOT_FOUND,
+ *   OUT_OF_RANGE, MESSAGE_TOO_LARGE, UNAVAILABLE, TIMEOUT, …). Backend-specific errors are
+ *   classified once, inside the backend.
+ * - Offsets are bigint; `latest` is the next offset to be written (Kafka's high watermark).
+ */
+import type { PartitionOffsets, ProduceRecord, ProduceResult, StreamRecord, TopicInfo, TopicPartition } from '../record.js';
+
+export interface CreateTopicOptions {
+  partitions?: number;
+  /** `cleanup.policy=compact`: the log keeps the last record per key; a null value deletes the key. */
+  compacted?: boolean;
+  /** Extra topic config (Kafka names, e.g. `retention.ms`). */
+  config?: Record<string, string>;
+}
+
+export interface ProduceOptions {
+  /** Kafka acks: -1 (all in-sync replicas, default), 1 (leader) or 0 (none; offsets unknown). */
+  acks?: -1 | 0 | 1;
+  /** Abort waiting (the write may still happen; the caller reports CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface FetchOptions {
+  /** Stop after this many records (default 500). */
+  maxRecords?: number;
+  /** Stop after about this many bytes (at least one record is always returned if available). */
+  maxBytes?: number;
+  /** Long-poll: if no record at `offset` is available yet, wait up to this long for one (default 0). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  /** Records with offset ≥ the requested offset, in offset order (gaps possible in compacted topics). */
+  readonly records: StreamRecord[];
+  /** Next offset to request to continue reading after these records. */
+  readonly nextOffset: bigint;
+  /** The partition's log end (next offset to be written) when the fetch was answered. */
+  readonly latest: bigint;
+  /** The partition's log start when the fetch was answered. */
+  readonly earliest: bigint;
+}
+
+export interface CommittedOffset extends TopicPartition {
+  /** The next offset the group will read (Kafka convention: last processed + 1). */
+  readonly offset: bigint;
+  readonly metadata?: string | null;
+}
+
+/** A log store: Kafka or the embedded log. */
+export interface Backend {
+  readonly kind: 'kafka' | 'embedded';
+
+  /** Connects / opens storage. Throws UNAVAILABLE if the store cannot be reached. */
+  start(): Promise<void>;
+  /** Releases every resource; pending long-polls resolve empty. Idempotent. */
+  close(): Promise<void>;
+  /** True when the store answers right now (used by /readyz). Never throws. */
+  healthy(): Promise<boolean>;
+
+  listTopics(): Promise<TopicInfo[]>;
+  /** TOPIC_NOT_FOUND if it does not exist. */
+  describeTopic(topic: string): Promise<TopicInfo>;
+  /** ALREADY_EXISTS if it exists. */
+  createTopic(topic: string, options?: CreateTopicOptions): Promise<void>;
+  deleteTopic(topic: string): Promise<void>;
+
+  /**
+   * Appends records; resolves only after the store acknowledged them (acks=all by default),
+   * one result per input record, in input order. Records of one partition keep their order.
+   * TOPIC_NOT_FOUND if the topic is missing (auto-creation is the core's decision, not the
+   * backend's); PARTITION_NOT_FOUND for an explicit partition that does not exist.
+   */
+  produce(topic: string, records: ProduceRecord[], options?: ProduceOptions): Promise<ProduceResult[]>;
+
+  /**
+   * Reads one partition from `offset`. An offset below the log start or above the log end is
+   * OUT_OF_RANGE (details: {earliest, latest} as decimal strings). `offset === latest` with
+   * `waitMs > 0` waits for the next record or the timeout.
+   */
+  fetch(topic: string, partition: number, offset: bigint, options?: FetchOptions): Promise<FetchResult>;
+
+  /** Earliest and latest offsets of every partition of the topic. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Per partition, the offset of the first record with timestamp ≥ `timestamp` (or latest if none). */
+  offsetsForTimestamp(topic: string, timestamp: number): Promise<Map<number, bigint>>;
+
+  /** Stores a group's committed offsets (in Kafka: the group coordinator, as a simple/standalone commit). */
+  commitOffsets(group: string, offsets: CommittedOffset[]): Promise<void>;
+  /** Reads a group's committed offsets for the topics; partitions without a commit are omitted. */
+  committedOffsets(group: string, topics: string[]): Promise<CommittedOffset[]>;
+}

@@ -1,0 +1,265 @@
+/**
+ * Configuration: one zod schema (the core's sections plus each adapter's slice), filled from a
+ * YAML file, `STREAMGATE_*` environment variables and CLI flags (later sources win), validated
+ * once at start and then frozen. This is the only module that reads the environment.
+ *
+ * Every key is reachable three ways: YAML `hub.maxQueueBytes: 1048576`, environment
+ * `STREAMGATE_HUB_MAX_QUEUE_BYTES=1048576`, flag `--hub.max-queue-bytes=1048576`.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+/** The core's sections. Adapters add their own slices (see each adapters/<protocol>/config.ts). */
+export const coreConfigShape = {
+  /** Interface every listener binds to. Loopback by default: exposing the gateway is a decision. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Embedded backend storage directory (used when kafka.brokers is empty). */
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  kafka: z
+    .strictObject({
+      /** Bootstrap brokers; when non-empty the Kafka backend is used instead of the embedded log. */
+      brokers: z.array(z.string().min(1)).default([]),
+      clientId: z.string().min(1).default('streamgate'),
+      /** Producer acks: -1 = all in-sync replicas (default; nothing acknowledged is lost), 1 = leader. */
+      acks: z.union([z.literal(-1), z.literal(1)]).default(-1),
+      connectionTimeoutMs: z.number().int().positive().default(3000),
+      requestTimeoutMs: z.number().int().positive().default(30000),
+    })
+    .prefault({}),
+  embedded: z
+    .strictObject({
+      /** Partitions of topics created automatically on the embedded log. */
+      defaultPartitions: z.number().int().min(1).max(1024).default(1),
+      retentionBytesPerPartition: z.number().int().positive().default(1024 * MiB),
+      retentionMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+    })
+    .prefault({}),
+  topics: z
+    .strictObject({
+      /** Create a topic on first produce (Kafka's own default). Reading a missing topic is always NOT_FOUND. */
+      autoCreate: z.boolean().default(true),
+      /** Partitions of auto-created topics (Kafka backend). */
+      defaultPartitions: z.number().int().min(1).max(1024).default(1),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest record (key + value + headers) accepted from any protocol. Kafka's default message.max.bytes is ~1 MiB. */
+      maxRecordBytes: z.number().int().positive().default(1 * MiB),
+      /** Largest produce batch in records. */
+      maxBatchRecords: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  hub: z
+    .strictObject({
+      /**
+       * Bytes queued per subscriber before it is detached from the live tail and caught up from the
+       * log instead. 1 MiB holds ~1,000 1 KiB records: enough to absorb bursts, small enough that
+       * 10,000 subscribers cannot exhaust memory (10 GiB worst case would be too much; most are idle).
+       */
+      maxQueueBytes: z.number().int().positive().default(1 * MiB),
+      /** A subscriber still this many records behind the tail, or behind for longer than slowConsumerMs, is ended (SLOW_CONSUMER). */
+      maxLagRecords: z.number().int().positive().default(1_000_000),
+      slowConsumerMs: z.number().int().positive().default(60_000),
+      /** Records per backend fetch for the shared readers and catch-up reads. */
+      fetchMaxRecords: z.number().int().positive().default(500),
+      fetchMaxBytes: z.number().int().positive().default(4 * MiB),
+      /** Long-poll wait of the shared tail readers. */
+      tailWaitMs: z.number().int().positive().default(500),
+      /** Back-off after a backend error before a reader retries. */
+      retryBackoffMs: z.number().int().positive().default(250),
+    })
+    .prefault({}),
+  groups: z
+    .strictObject({
+      /** Delivered but unacknowledged records (push mode) are delivered again after this long. */
+      ackTimeoutMs: z.number().int().min(0).default(30_000),
+      /** Interval of automatic commits of the acknowledged prefix. */
+      autoCommitIntervalMs: z.number().int().positive().default(1_000),
+      /** Unacknowledged records one push-mode member may hold before delivery waits for acks. */
+      maxInflight: z.number().int().positive().default(1_000),
+    })
+    .prefault({}),
+  idempotency: z
+    .strictObject({
+      /** How long a produce's idempotency key is remembered. */
+      windowMs: z.number().int().positive().default(10 * 60 * 1000),
+      /** Bound on remembered keys (oldest forgotten first). */
+      maxKeys: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** SIGTERM: time allowed to finish in-flight work before the process exits anyway. */
+      deadlineMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+} as const;
+
+export const coreConfigSchema = z.object(coreConfigShape).strict();
+export type CoreConfig = z.infer<typeof coreConfigSchema>;
+
+/** Where configuration comes from; defaults to the real process. */
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Parsed object used instead of reading a file (tests, embedding). */
+  file?: unknown;
+}
+
+/** A configuration error naming the offending key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ENV_PREFIX = 'STREAMGATE_';
+
+/**
+ * Builds the configuration from defaults < YAML file (`STREAMGATE_CONFIG` or `--config`) <
+ * environment < CLI flags, validates it against `schema` and deep-freezes it.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, sources: ConfigSources = {}): Readonly<z.infer<S>> {
+  const env = sources.env ?? process.env;
+  const argv = sources.argv ?? process.argv.slice(2);
+  const flags = parseFlags(argv);
+
+  let base: Record<string, unknown> = {};
+  const configPath = flags.get('config') ?? env[`${ENV_PREFIX}CONFIG`];
+  flags.delete('config');
+  if (sources.file !== undefined) {
+    base = asObject(sources.file, 'config');
+  } else if (configPath !== undefined && configPath !== '') {
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`Cannot read config file ${configPath}: ${(err as Error).message}`);
+    }
+    try {
+      base = asObject(parseYaml(text) ?? {}, configPath);
+    } catch (err) {
+      throw new ConfigError(`Config file ${configPath} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+
+  const leaves = leafPaths(schema);
+  const byEnv = new Map(leaves.map((leaf) => [ENV_PREFIX + leaf.path.map(toSnake).join('_'), leaf]));
+  const byFlag = new Map(leaves.map((leaf) => [leaf.path.map(toKebab).join('.'), leaf]));
+  for (const leaf of leaves) byFlag.set(leaf.path.map(toKebab).join('-'), leaf);
+
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === `${ENV_PREFIX}CONFIG`) continue;
+    const leaf = byEnv.get(name);
+    if (leaf === undefined) throw new ConfigError(`Unknown environment variable ${name}.`);
+    setPath(base, leaf.path, coerce(raw, leaf.isArray));
+  }
+  for (const [name, raw] of flags) {
+    const leaf = byFlag.get(name) ?? byFlag.get(name.split('.').map(toKebab).join('.'));
+    if (leaf === undefined) throw new ConfigError(`Unknown flag --${name}.`);
+    setPath(base, leaf.path, coerce(raw, leaf.isArray));
+  }
+
+  const parsed = schema.safeParse(base);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.join('.') || '(root)';
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    throw new ConfigError(`Invalid config key "${key}"${keys}: ${issue.message}`);
+  }
+  return deepFreeze(parsed.data) as Readonly<z.infer<S>>;
+}
+
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`Unexpected argument "${arg}" (flags look like --http.port=8080).`);
+    const eq = arg.indexOf('=');
+    if (eq > 0) {
+      flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) flags.set(arg.slice(2), 'true');
+      else {
+        flags.set(arg.slice(2), next);
+        i++;
+      }
+    }
+  }
+  return flags;
+}
+
+interface Leaf {
+  path: string[];
+  isArray: boolean;
+}
+
+/** Walks the schema's object shapes down to leaves, looking through defaults and optionals. */
+function leafPaths(schema: z.ZodType, prefix: string[] = []): Leaf[] {
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodObject) {
+    return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) => leafPaths(child, [...prefix, key]));
+  }
+  return [{ path: prefix, isArray: inner instanceof z.ZodArray }];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    const def = (current as unknown as { _zod: { def: { innerType?: z.ZodType } } })._zod.def;
+    if (def.innerType === undefined) return current;
+    current = def.innerType;
+  }
+}
+
+function coerce(raw: string, isArray: boolean): unknown {
+  if (isArray) return raw === '' ? [] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  return raw;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${what} must be a mapping of keys.`);
+  return structuredClone(value) as Record<string, unknown>;
+}
+
+function toSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function toKebab(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

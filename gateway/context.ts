@@ -1,0 +1,26 @@
+/** Building per-call contexts. Authentication (a later layer) replaces the anonymous principal. */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Context, Principal } from './api.js';
+
+/** The principal used while authentication is off. */
+export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', anonymous: true });
+
+/** A context for one request or connection; the logger gets `protocol`, `principal` and `requestId` bound. */
+export function createContext(options: {
+  protocol: string;
+  log: Logger;
+  signal?: AbortSignal;
+  principal?: Principal;
+  requestId?: string;
+}): Context {
+  const principal = options.principal ?? ANONYMOUS;
+  const requestId = options.requestId ?? randomUUID();
+  return {
+    protocol: options.protocol,
+    principal,
+    requestId,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    log: options.log.child({ principal: principal.id, requestId }),
+  };
+}
