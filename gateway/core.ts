@@ -1,0 +1,272 @@
+/**
+ * The core: the one implementation of the protocol-free Gateway API. It validates requests,
+ * decides topic auto-creation, resolves positions into offsets (telling subscribers when a
+ * requested position no longer exists), and hands subscriptions to the hub and groups to the
+ * group coordinator. Every adapter goes through here; nothing here knows a protocol.
+ */
+import type { Logger } from 'pino';
+import type {
+  Context,
+  ContinuityLost,
+  Gateway,
+  GroupMember,
+  JoinGroupRequest,
+  ProduceRequestOptions,
+  SubscribeRequest,
+  SubscriberSink,
+  Subscription,
+  Table,
+} from './api.js';
+import type { Backend, FetchResult } from './backends/port.js';
+import type { CoreConfig } from './config.js';
+import { GatewayError } from './errors.js';
+import { GroupCoordinator } from './groups.js';
+import { compileFilters } from './hub/filters.js';
+import { Hub, type HubStats } from './hub/hub.js';
+import { IdempotencyWindow } from './idempotency.js';
+import {
+  recordSize,
+  validateTopicName,
+  type PartitionOffsets,
+  type ProduceRecord,
+  type ProduceResult,
+  type TopicInfo,
+} from './record.js';
+import { CompactedTable } from './table.js';
+
+/** Topic metadata is cached this long; partitions rarely change and a miss costs one metadata call. */
+const METADATA_TTL_MS = 5_000;
+
+/** The gateway core over one backend. */
+export class Core implements Gateway {
+  readonly log: Logger;
+  readonly hub: Hub;
+  readonly groups: GroupCoordinator;
+  private readonly backend: Backend;
+  private readonly config: CoreConfig;
+  private readonly idempotency: IdempotencyWindow;
+  private readonly metadata = new Map<string, { info: TopicInfo; expires: number }>();
+  private readonly creating = new Map<string, Promise<void>>();
+  private readonly tables = new Map<string, Promise<CompactedTable>>();
+  private closed = false;
+
+  constructor(options: { backend: Backend; config: CoreConfig; log: Logger }) {
+    this.backend = options.backend;
+    this.config = options.config;
+    this.log = options.log;
+    this.hub = new Hub(this.backend, this.config.hub, this.log.child({ component: 'hub' }));
+    this.groups = new GroupCoordinator(
+      this.backend,
+      this.hub,
+      {
+        ackTimeoutMs: this.config.groups.ackTimeoutMs,
+        autoCommitIntervalMs: this.config.groups.autoCommitIntervalMs,
+        maxInflight: this.config.groups.maxInflight,
+        fetchMaxRecords: this.config.hub.fetchMaxRecords,
+        fetchMaxBytes: this.config.hub.fetchMaxBytes,
+        maxQueueBytes: this.config.hub.maxQueueBytes,
+      },
+      this.log.child({ component: 'groups' }),
+    );
+    this.idempotency = new IdempotencyWindow(this.config.idempotency);
+  }
+
+  /** Nothing to warm up yet; kept so the process can await readiness uniformly. */
+  async start(): Promise<void> {}
+
+  /** Leaves groups (committing acknowledged offsets), ends subscriptions, closes tables. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.groups.close();
+    for (const table of this.tables.values()) {
+      await table.then((t) => t.close()).catch(() => undefined);
+    }
+    this.hub.close();
+  }
+
+  /** Hub counters (readers, subscriptions, queued bytes). */
+  stats(): HubStats {
+    return this.hub.stats();
+  }
+
+  async ready(): Promise<boolean> {
+    return !this.closed && (await this.backend.healthy());
+  }
+
+  async listTopics(_ctx: Context): Promise<TopicInfo[]> {
+    return (await this.backend.listTopics()).filter((t) => !t.name.startsWith('__'));
+  }
+
+  async describeTopic(_ctx: Context, topic: string): Promise<TopicInfo> {
+    validateTopicName(topic);
+    return this.topicInfo(topic, true);
+  }
+
+  async offsets(_ctx: Context, topic: string): Promise<PartitionOffsets[]> {
+    validateTopicName(topic);
+    return this.backend.offsets(topic);
+  }
+
+  async produce(ctx: Context, topic: string, records: ProduceRecord[], options: ProduceRequestOptions = {}): Promise<ProduceResult[]> {
+    this.checkOpen();
+    validateTopicName(topic);
+    if (records.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A produce request needs at least one record.');
+    if (records.length > this.config.limits.maxBatchRecords) {
+      throw new GatewayError('MESSAGE_TOO_LARGE', `A produce request may carry at most ${this.config.limits.maxBatchRecords} records.`);
+    }
+    records.forEach((record, index) => {
+      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? {} }) - 64;
+      if (size > this.config.limits.maxRecordBytes) {
+        throw new GatewayError('MESSAGE_TOO_LARGE', `Record ${index} is ${size} bytes; the limit is ${this.config.limits.maxRecordBytes}.`, {
+          details: { index, size, limit: this.config.limits.maxRecordBytes },
+        });
+      }
+    });
+    const info = await this.ensureTopic(topic);
+    const batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
+    for (const record of batch) {
+      const p = record.partition;
+      if (p !== undefined && (!Number.isInteger(p) || p < 0 || p >= info.partitions)) {
+        throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${String(p)} (it has ${info.partitions}).`);
+      }
+    }
+    const write = () => this.backend.produce(topic, batch, { acks: this.config.kafka.acks, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (options.idempotencyKey === undefined) return write();
+    return this.idempotency.run(`${ctx.principal.id}\u0000${topic}`, options.idempotencyKey, write);
+  }
+
+  async fetch(
+    _ctx: Context,
+    topic: string,
+    partition: number,
+    offset: bigint,
+    options: { maxRecords?: number; maxBytes?: number; waitMs?: number } = {},
+  ): Promise<FetchResult> {
+    this.checkOpen();
+    validateTopicName(topic);
+    const info = await this.topicInfo(topic, false);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
+      throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${info.partitions}).`);
+    }
+    return this.backend.fetch(topic, partition, offset, {
+      maxRecords: Math.min(options.maxRecords ?? this.config.hub.fetchMaxRecords, this.config.hub.fetchMaxRecords * 20),
+      maxBytes: Math.min(options.maxBytes ?? this.config.hub.fetchMaxBytes, this.config.hub.fetchMaxBytes),
+      waitMs: Math.min(options.waitMs ?? 0, 60_000),
+      ...(_ctx.signal ? { signal: _ctx.signal } : {}),
+    });
+  }
+
+  async subscribe(_ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription> {
+    this.checkOpen();
+    validateTopicName(request.topic);
+    const predicate = compileFilters(request.filters);
+    const info = await this.topicInfo(request.topic, false);
+    const partitions = request.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
+    for (const p of partitions) {
+      if (!Number.isInteger(p) || p < 0 || p >= info.partitions) {
+        throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${request.topic} has no partition ${p} (it has ${info.partitions}).`);
+      }
+    }
+    const bounds = new Map((await this.backend.offsets(request.topic)).map((o) => [o.partition, o]));
+    const byTime = request.from.kind === 'timestamp' ? await this.backend.offsetsForTimestamp(request.topic, request.from.timestamp) : undefined;
+    const start = new Map<number, bigint>();
+    const latest = new Map<number, bigint>();
+    const notices: ContinuityLost[] = [];
+    for (const p of partitions) {
+      const b = bounds.get(p) ?? { partition: p, earliest: 0n, latest: 0n };
+      latest.set(p, b.latest);
+      let offset: bigint;
+      switch (request.from.kind) {
+        case 'earliest':
+          offset = b.earliest;
+          break;
+        case 'latest':
+          offset = b.latest;
+          break;
+        case 'timestamp':
+          offset = byTime?.get(p) ?? b.latest;
+          break;
+        case 'offsets': {
+          const wanted = request.from.offsets.get(p);
+          offset = wanted ?? ((request.from.otherwise ?? 'latest') === 'earliest' ? b.earliest : b.latest);
+          break;
+        }
+      }
+      if (offset < b.earliest || offset > b.latest) {
+        const reason = offset < b.earliest ? 'below_log_start' : 'beyond_log_end';
+        if (request.strict === true) {
+          throw new GatewayError('OUT_OF_RANGE', `Offset ${offset} of ${request.topic}/${p} is outside the log [${b.earliest}, ${b.latest}].`, {
+            details: { partition: p, earliest: String(b.earliest), latest: String(b.latest) },
+          });
+        }
+        const actual = reason === 'below_log_start' ? b.earliest : b.latest;
+        notices.push({ partition: p, requested: offset, actual, reason });
+        offset = actual;
+      }
+      start.set(p, offset);
+    }
+    for (const notice of notices) sink.continuityLost?.(notice);
+    const maxQueueBytes = Math.min(request.maxQueueBytes ?? this.config.hub.maxQueueBytes, this.config.hub.maxQueueBytes);
+    return this.hub.subscribe({
+      topic: request.topic,
+      start,
+      latest,
+      predicate,
+      sink,
+      maxQueueBytes,
+      ...(request.credit === undefined ? {} : { credit: request.credit }),
+    });
+  }
+
+  async joinGroup(_ctx: Context, request: JoinGroupRequest): Promise<GroupMember> {
+    this.checkOpen();
+    for (const topic of request.topics) validateTopicName(topic);
+    compileFilters(request.filters);
+    return this.groups.join(request);
+  }
+
+  table(name: string): Promise<Table> {
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      table = CompactedTable.open(this.backend, this.hub, name, this.log.child({ table: name }), this.config.hub.maxQueueBytes);
+      this.tables.set(name, table);
+      table.catch(() => this.tables.delete(name));
+    }
+    return table;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down.');
+  }
+
+  private async topicInfo(topic: string, fresh: boolean): Promise<TopicInfo> {
+    const cached = this.metadata.get(topic);
+    if (!fresh && cached !== undefined && cached.expires > Date.now()) return cached.info;
+    const info = await this.backend.describeTopic(topic);
+    this.metadata.set(topic, { info, expires: Date.now() + METADATA_TTL_MS });
+    return info;
+  }
+
+  /** Returns the topic's metadata, creating the topic first when auto-creation is on. */
+  private async ensureTopic(topic: string): Promise<TopicInfo> {
+    try {
+      return await this.topicInfo(topic, false);
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND') || !this.config.topics.autoCreate) throw err;
+    }
+    let creating = this.creating.get(topic);
+    if (creating === undefined) {
+      creating = this.backend
+        .createTopic(topic, { partitions: this.backend.kind === 'kafka' ? this.config.topics.defaultPartitions : this.config.embedded.defaultPartitions })
+        .catch((err: unknown) => {
+          if (!(err instanceof GatewayError && err.code === 'ALREADY_EXISTS')) throw err;
+        })
+        .finally(() => this.creating.delete(topic));
+      this.creating.set(topic, creating);
+    }
+    await creating;
+    this.log.info({ topic }, 'topic created on first produce');
+    return this.topicInfo(topic, true);
+  }
+}

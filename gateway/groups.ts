@@ -1,0 +1,514 @@
+/**
+ * Load-balanced consumption (REST consumer instances, gRPC group sessions, MQTT `$share/`):
+ * each partition of a group's topics is read by exactly one member; committed offsets live in
+ * the backend (Kafka's group coordinator for the Kafka backend), so a restarted gateway resumes
+ * a group where it committed.
+ *
+ * Commit-after-ack: acknowledgements may arrive in any order; the committed offset advances over
+ * the contiguous acknowledged prefix only, and records not acknowledged within the ack timeout
+ * are delivered again. (Committing "everything fetched" is how existing REST proxies lose data.)
+ *
+ * Membership is kept by this gateway instance: members of one group on one instance share its
+ * partitions with range assignment. Groups spanning several instances are a later step
+ * (one Kafka group member per instance), see the README's operations notes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { GroupMember, JoinGroupRequest, SubscriberSink } from './api.js';
+import type { Backend } from './backends/port.js';
+import { GatewayError } from './errors.js';
+import { compileFilters, type KeyPredicate } from './hub/filters.js';
+import type { Hub, HubSubscription } from './hub/hub.js';
+import type { StreamRecord, TopicPartition } from './record.js';
+
+/** Group timings and bounds (config sections `groups` and `hub`). */
+export interface GroupOptions {
+  readonly ackTimeoutMs: number;
+  readonly autoCommitIntervalMs: number;
+  /** Unacknowledged records a push-mode member may have outstanding. */
+  readonly maxInflight: number;
+  readonly fetchMaxRecords: number;
+  readonly fetchMaxBytes: number;
+  readonly maxQueueBytes: number;
+}
+
+interface Inflight {
+  readonly record: StreamRecord;
+  deliveredAt: number;
+}
+
+/** State of one assigned partition in one member. */
+class AssignedPartition {
+  /** Next offset to deliver. */
+  next: bigint;
+  /** Pull mode: everything below this was returned before the latest poll (counts as processed). */
+  polledNext: bigint;
+  /** Push mode: delivered, not yet acknowledged, in offset order. */
+  readonly inflight = new Map<bigint, Inflight>();
+  lastCommitted: bigint;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    start: bigint,
+    committed: bigint,
+  ) {
+    this.next = start;
+    this.polledNext = start;
+    this.lastCommitted = committed;
+  }
+
+  /** The next offset that may be committed: the first unacknowledged delivery, or everything delivered. */
+  commitPoint(pullMode: boolean): bigint {
+    if (pullMode) return this.polledNext;
+    const first = this.inflight.keys().next();
+    return first.done === true ? this.next : first.value;
+  }
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** Owns the local groups of one core. */
+export class GroupCoordinator {
+  private readonly groups = new Map<string, LocalGroup>();
+
+  constructor(
+    readonly backend: Backend,
+    readonly hub: Hub,
+    readonly options: GroupOptions,
+    readonly log: Logger,
+  ) {}
+
+  async join(request: JoinGroupRequest): Promise<GroupMember> {
+    if (request.group.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group name must not be empty.');
+    if (request.topics.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group member must subscribe to at least one topic.');
+    const partitions = new Map<string, number>();
+    for (const topic of request.topics) partitions.set(topic, (await this.backend.describeTopic(topic)).partitions);
+    let group = this.groups.get(request.group);
+    if (group === undefined) {
+      group = new LocalGroup(this, request.group);
+      this.groups.set(request.group, group);
+    }
+    const memberId = request.memberId ?? randomUUID();
+    const previous = group.members.get(memberId);
+    if (previous !== undefined) await previous.leave();
+    const member = new Member(group, memberId, request, partitions);
+    await group.add(member);
+    return member;
+  }
+
+  /** Commits and leaves every member (shutdown). */
+  async close(): Promise<void> {
+    const members = [...this.groups.values()].flatMap((g) => [...g.members.values()]);
+    await Promise.allSettled(members.map((m) => m.leave()));
+  }
+
+  dropGroup(group: LocalGroup): void {
+    if (this.groups.get(group.name) === group && group.members.size === 0) this.groups.delete(group.name);
+  }
+}
+
+/** The members of one group on this instance and their range assignment. */
+class LocalGroup {
+  readonly members = new Map<string, Member>();
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly coordinator: GroupCoordinator,
+    readonly name: string,
+  ) {}
+
+  add(member: Member): Promise<void> {
+    this.members.set(member.memberId, member);
+    return this.rebalance();
+  }
+
+  remove(member: Member): Promise<void> {
+    if (this.members.get(member.memberId) === member) this.members.delete(member.memberId);
+    const done = this.rebalance();
+    void done.then(() => this.coordinator.dropGroup(this));
+    return done;
+  }
+
+  /** Range assignment per topic over members sorted by id, applied one rebalance at a time. */
+  rebalance(): Promise<void> {
+    const run = async () => {
+      const plan = new Map<Member, TopicPartition[]>();
+      for (const m of this.members.values()) plan.set(m, []);
+      const topics = new Map<string, number>();
+      for (const m of this.members.values()) for (const [t, n] of m.partitionCounts) topics.set(t, n);
+      for (const [topic, count] of topics) {
+        const members = [...this.members.values()].filter((m) => m.partitionCounts.has(topic)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+        if (members.length === 0) continue;
+        const per = Math.floor(count / members.length);
+        const extra = count % members.length;
+        let p = 0;
+        members.forEach((m, i) => {
+          const n = per + (i < extra ? 1 : 0);
+          for (let k = 0; k < n; k++) plan.get(m)!.push({ topic, partition: p++ });
+        });
+      }
+      // Revoke first (committing what was acknowledged), then assign: no partition has two readers.
+      for (const [m, parts] of plan) await m.revokeExcept(parts);
+      for (const [m, parts] of plan) await m.assign(parts);
+    };
+    this.chain = this.chain.then(run, run);
+    return this.chain;
+  }
+}
+
+class Member implements GroupMember {
+  readonly group: string;
+  readonly topics: readonly string[];
+  private readonly parts = new Map<string, AssignedPartition>();
+  private readonly predicate: KeyPredicate;
+  private readonly autoCommit: boolean;
+  private readonly ackTimeoutMs: number;
+  private pullMode = false;
+  private left = false;
+  private stream_: PushStream | undefined;
+  private readonly commitTimer: NodeJS.Timeout;
+  private pollRotation = 0;
+
+  constructor(
+    private readonly owner: LocalGroup,
+    readonly memberId: string,
+    private readonly request: JoinGroupRequest,
+    readonly partitionCounts: ReadonlyMap<string, number>,
+  ) {
+    this.group = owner.name;
+    this.topics = [...request.topics];
+    this.predicate = compileFilters(request.filters);
+    this.autoCommit = request.autoCommit ?? true;
+    this.ackTimeoutMs = request.ackTimeoutMs ?? owner.coordinator.options.ackTimeoutMs;
+    this.commitTimer = setInterval(() => {
+      if (this.autoCommit) this.commitAcknowledged().catch((err: unknown) => this.log.warn({ err }, 'auto-commit failed'));
+      this.redeliverExpired();
+    }, Math.max(50, Math.min(owner.coordinator.options.autoCommitIntervalMs, this.ackTimeoutMs > 0 ? this.ackTimeoutMs / 2 : Infinity)));
+    this.commitTimer.unref();
+  }
+
+  private get log(): Logger {
+    return this.owner.coordinator.log;
+  }
+
+  private get backend(): Backend {
+    return this.owner.coordinator.backend;
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.parts.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  positions(): { topic: string; partition: number; offset: bigint }[] {
+    return [...this.parts.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next }));
+  }
+
+  async revokeExcept(keep: readonly TopicPartition[]): Promise<void> {
+    const keepKeys = new Set(keep.map((tp) => key(tp.topic, tp.partition)));
+    const revoked = [...this.parts.entries()].filter(([k]) => !keepKeys.has(k));
+    if (revoked.length === 0) return;
+    if (this.autoCommit) await this.commitParts(revoked.map(([, p]) => p)).catch((err: unknown) => this.log.warn({ err }, 'commit on revoke failed'));
+    for (const [k] of revoked) this.parts.delete(k);
+    this.stream_?.restart();
+  }
+
+  async assign(partitions: readonly TopicPartition[]): Promise<void> {
+    if (this.left) return;
+    const added = partitions.filter((tp) => !this.parts.has(key(tp.topic, tp.partition)));
+    if (added.length === 0) return;
+    const byTopic = new Map<string, number[]>();
+    for (const tp of added) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+    for (const [topic, ps] of byTopic) {
+      const committed = new Map((await this.backend.committedOffsets(this.group, [topic])).map((c) => [c.partition, c.offset]));
+      const bounds = new Map((await this.backend.offsets(topic)).map((o) => [o.partition, o]));
+      for (const partition of ps) {
+        const b = bounds.get(partition);
+        const earliest = b?.earliest ?? 0n;
+        const latest = b?.latest ?? 0n;
+        let start = committed.get(partition) ?? ((this.request.resetTo ?? 'latest') === 'earliest' ? earliest : latest);
+        if (start < earliest || start > latest) {
+          this.log.warn({ group: this.group, topic, partition, committed: String(start), earliest: String(earliest) }, 'committed offset outside the log; continuing from the log bound');
+          start = start < earliest ? earliest : latest;
+        }
+        this.parts.set(key(topic, partition), new AssignedPartition(topic, partition, start, committed.get(partition) ?? -1n));
+      }
+    }
+    this.stream_?.restart();
+  }
+
+  async poll(options: { maxRecords?: number; maxBytes?: number; waitMs?: number; signal?: AbortSignal }): Promise<StreamRecord[]> {
+    this.checkLive();
+    this.pullMode = true;
+    for (const p of this.parts.values()) p.polledNext = p.next;
+    if (this.autoCommit) await this.commitAcknowledged();
+    const maxRecords = options.maxRecords ?? this.owner.coordinator.options.fetchMaxRecords;
+    let maxBytes = options.maxBytes ?? this.owner.coordinator.options.fetchMaxBytes;
+    const out: StreamRecord[] = [];
+    const parts = [...this.parts.values()];
+    if (parts.length === 0) return out;
+    this.pollRotation = (this.pollRotation + 1) % parts.length;
+    const ordered = [...parts.slice(this.pollRotation), ...parts.slice(0, this.pollRotation)];
+    for (const part of ordered) {
+      if (out.length >= maxRecords || maxBytes <= 0) break;
+      const records = await this.fetchPart(part, { maxRecords: maxRecords - out.length, maxBytes, waitMs: 0 });
+      for (const r of records) maxBytes -= (r.value?.length ?? 0) + (r.key?.length ?? 0);
+      out.push(...records);
+    }
+    if (out.length > 0 || (options.waitMs ?? 0) <= 0) return out;
+    // Long-poll every assigned partition; the first to answer with records wins.
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const winners = await Promise.all(
+        ordered.map(async (part) => {
+          const start = part.next;
+          const records = await this.fetchPart(part, { maxRecords, maxBytes, waitMs: options.waitMs ?? 0, signal: abort.signal }).catch((err: unknown) => {
+            if (abort.signal.aborted) return [];
+            throw err;
+          });
+          if (records.length > 0) abort.abort();
+          return { part, start, records };
+        }),
+      );
+      return winners.flatMap((w) => w.records);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async fetchPart(part: AssignedPartition, options: { maxRecords: number; maxBytes: number; waitMs: number; signal?: AbortSignal }): Promise<StreamRecord[]> {
+    for (;;) {
+      const from = part.next;
+      try {
+        const result = await this.backend.fetch(part.topic, part.partition, from, options);
+        if (!this.parts.has(key(part.topic, part.partition)) || part.next !== from) return [];
+        part.next = result.nextOffset > from ? result.nextOffset : from;
+        return result.records.filter((r) => this.predicate(r.key));
+      } catch (err) {
+        const error = GatewayError.from(err);
+        if (error.code !== 'OUT_OF_RANGE') throw error;
+        const earliest = BigInt(String(error.details?.earliest ?? from));
+        const latest = BigInt(String(error.details?.latest ?? from));
+        part.next = from < earliest ? earliest : latest;
+        this.log.warn({ group: this.group, topic: part.topic, partition: part.partition, from: String(from), to: String(part.next) }, 'group position left the log');
+      }
+    }
+  }
+
+  stream(sink: SubscriberSink, options: { credit?: number } = {}): { addCredit(n: number): void; stop(): void } {
+    this.checkLive();
+    if (this.stream_ !== undefined) throw new GatewayError('FAILED_PRECONDITION', 'This group member is already streaming.');
+    const stream = new PushStream(this, sink, options.credit, this.owner.coordinator.options.maxInflight);
+    this.stream_ = stream;
+    stream.restart();
+    return {
+      addCredit: (n) => stream.addCredit(n),
+      stop: () => {
+        stream.stop();
+        if (this.stream_ === stream) this.stream_ = undefined;
+      },
+    };
+  }
+
+  /** Subscribes the hub to the assigned partitions from their next offsets. */
+  openHubSubscription(target: SubscriberSink, credit: number): HubSubscription | undefined {
+    const byTopic = new Map<string, Map<number, bigint>>();
+    for (const p of this.parts.values()) {
+      const m = byTopic.get(p.topic) ?? new Map<number, bigint>();
+      m.set(p.partition, p.next);
+      byTopic.set(p.topic, m);
+    }
+    if (byTopic.size === 0) return undefined;
+    if (byTopic.size > 1) this.log.debug({ group: this.group }, 'push streams read one topic at a time; first topic used');
+    const [topic, start] = [...byTopic.entries()][0]!;
+    return this.owner.coordinator.hub.subscribe({
+      topic,
+      start,
+      predicate: this.predicate,
+      sink: target,
+      maxQueueBytes: this.owner.coordinator.options.maxQueueBytes,
+      credit,
+    });
+  }
+
+  /** Records handed to the push sink: track them as in flight. */
+  delivered(records: readonly StreamRecord[]): void {
+    const now = Date.now();
+    for (const r of records) {
+      const part = this.parts.get(key(r.topic, r.partition));
+      if (part === undefined) continue;
+      part.inflight.set(r.offset, { record: r, deliveredAt: now });
+      if (r.offset >= part.next) part.next = r.offset + 1n;
+    }
+  }
+
+  /** Moves `next` over records the hub skipped (filtered out) so commits can advance past them. */
+  advance(positions: ReadonlyMap<number, bigint>, topic: string): void {
+    for (const [partition, offset] of positions) {
+      const part = this.parts.get(key(topic, partition));
+      if (part !== undefined && offset > part.next) part.next = offset;
+    }
+  }
+
+  ack(topic: string, partition: number, offset: bigint): boolean {
+    const part = this.parts.get(key(topic, partition));
+    if (part === undefined || !part.inflight.delete(offset)) return false;
+    this.stream_?.acked();
+    return true;
+  }
+
+  async commit(offsets?: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
+    this.checkLive();
+    if (offsets === undefined) {
+      await this.commitParts([...this.parts.values()], (p) => p.next);
+      return;
+    }
+    for (const o of offsets) {
+      if (!this.partitionCounts.has(o.topic)) throw new GatewayError('INVALID_ARGUMENT', `Topic ${o.topic} is not part of this member's subscription.`);
+    }
+    await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    for (const o of offsets) {
+      const part = this.parts.get(key(o.topic, o.partition));
+      if (part !== undefined) part.lastCommitted = o.offset;
+    }
+  }
+
+  /** Commits the contiguous acknowledged prefix of every partition that moved. */
+  async commitAcknowledged(): Promise<void> {
+    await this.commitParts([...this.parts.values()], (p) => p.commitPoint(this.pullMode));
+  }
+
+  private async commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
+    const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset !== p.lastCommitted && offset >= 0n);
+    if (moved.length === 0) return;
+    await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
+    for (const { p, offset } of moved) p.lastCommitted = offset;
+  }
+
+  async committed(): Promise<{ topic: string; partition: number; offset: bigint }[]> {
+    const assigned = new Set(this.parts.keys());
+    const all = await this.backend.committedOffsets(this.group, [...this.topics]);
+    return all.filter((c) => assigned.has(key(c.topic, c.partition))).map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset }));
+  }
+
+  async seek(topic: string, partition: number, to: bigint | 'earliest' | 'latest'): Promise<void> {
+    this.checkLive();
+    const part = this.parts.get(key(topic, partition));
+    if (part === undefined) throw new GatewayError('FAILED_PRECONDITION', `Partition ${topic}/${partition} is not assigned to this member.`);
+    let offset: bigint;
+    if (typeof to === 'bigint') offset = to;
+    else {
+      const bounds = (await this.backend.offsets(topic)).find((o) => o.partition === partition);
+      offset = to === 'earliest' ? (bounds?.earliest ?? 0n) : (bounds?.latest ?? 0n);
+    }
+    part.next = offset;
+    part.polledNext = offset;
+    part.inflight.clear();
+    this.stream_?.restart();
+  }
+
+  redeliverExpired(): void {
+    if (this.ackTimeoutMs <= 0 || this.stream_ === undefined) return;
+    const cutoff = Date.now() - this.ackTimeoutMs;
+    const expired: StreamRecord[] = [];
+    for (const part of this.parts.values()) {
+      for (const entry of part.inflight.values()) {
+        if (entry.deliveredAt <= cutoff) {
+          entry.deliveredAt = Date.now();
+          expired.push(entry.record);
+        }
+      }
+    }
+    if (expired.length > 0) this.stream_.redeliver(expired);
+  }
+
+  async leave(): Promise<void> {
+    if (this.left) return;
+    this.left = true;
+    clearInterval(this.commitTimer);
+    this.stream_?.stop();
+    this.stream_ = undefined;
+    if (this.autoCommit) await this.commitAcknowledged().catch((err: unknown) => this.log.warn({ err }, 'final commit failed'));
+    this.parts.clear();
+    await this.owner.remove(this);
+  }
+
+  private checkLive(): void {
+    if (this.left) throw new GatewayError('CONSUMER_NOT_FOUND', `Group member ${this.memberId} has left group ${this.group}.`);
+  }
+}
+
+/** Push delivery of a member: a hub subscription over its partitions, an in-flight bound, redelivery. */
+class PushStream {
+  private sub: HubSubscription | undefined;
+  private stopped = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly clientCredit: boolean;
+
+  constructor(
+    private readonly member: Member,
+    private readonly sink: SubscriberSink,
+    credit: number | undefined,
+    private readonly maxInflight: number,
+  ) {
+    this.clientCredit = credit !== undefined;
+    this.credit = credit ?? maxInflight;
+  }
+
+  private credit: number;
+
+  restart(): void {
+    if (this.stopped) return;
+    const previous = this.sub;
+    previous?.close();
+    if (previous !== undefined) this.member.advance(previous.positions(), previous.topic);
+    this.sub = this.member.openHubSubscription(
+      {
+        records: (batch) => this.send(batch, true),
+        continuityLost: (n) => this.sink.continuityLost?.(n),
+        end: (err) => {
+          if (!this.stopped) this.sink.end(err);
+        },
+      },
+      this.remainingCredit(),
+    );
+  }
+
+  private remainingCredit(): number {
+    return Math.max(0, this.credit);
+  }
+
+  addCredit(n: number): void {
+    if (!this.clientCredit) return;
+    this.credit += n;
+    this.sub?.addCredit(n);
+  }
+
+  acked(): void {
+    if (this.clientCredit) return;
+    this.credit += 1;
+    this.sub?.addCredit(1);
+  }
+
+  redeliver(records: StreamRecord[]): void {
+    void this.send(records, false).catch((err: unknown) => this.sink.end(GatewayError.from(err)));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sub?.close();
+    this.sub = undefined;
+  }
+
+  private send(batch: readonly StreamRecord[], fresh: boolean): Promise<void> {
+    if (fresh) {
+      this.credit -= batch.length;
+      this.member.delivered(batch);
+    }
+    const next = this.chain.then(() => (this.stopped ? undefined : this.sink.records(batch)));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The process: composes the configuration schema from the core's sections and each adapter's
+ * slice, opens the backend, builds the core, starts the shared HTTP listener and the adapters,
+ * and shuts everything down in order.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { z } from 'zod';
+import { restConfigSchema } from '../adapters/rest/config.js';
+import { startRestAdapter } from '../adapters/rest/index.js';
+import { websocketConfigSchema } from '../adapters/websocket/config.js';
+import { startWebsocketAdapter } from '../adapters/websocket/index.js';
+import { mqttConfigSchema } from '../adapters/mqtt/config.js';
+import { startMqttAdapter } from '../adapters/mqtt/index.js';
+import { grpcConfigSchema } from '../adapters/grpc/config.js';
+import { startGrpcAdapter } from '../adapters/grpc/index.js';
+import type { AdapterHost, HttpHandler, HttpHost, RunningAdapter, UpgradeHandler } from './adapter.js';
+import type { Backend } from './backends/port.js';
+import { EmbeddedBackend } from './backends/embedded/index.js';
+import { KafkaBackend } from './backends/kafka/index.js';
+import { coreConfigShape, loadConfig, type ConfigSources } from './config.js';
+import { Core } from './core.js';
+import { createLogger, type Logger } from './log.js';
+
+/** The whole configuration schema: core sections plus one slice per adapter. */
+export const configSchema = z.strictObject({
+  ...coreConfigShape,
+  rest: restConfigSchema.prefault({}),
+  websocket: websocketConfigSchema.prefault({}),
+  mqtt: mqttConfigSchema.prefault({}),
+  grpc: grpcConfigSchema.prefault({}),
+});
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Loads and validates the configuration from file, environment and flags. */
+export function loadServerConfig(sources?: ConfigSources): Config {
+  return loadConfig(configSchema, sources);
+}
+
+/** A running gateway process (or an in-process instance in tests and benchmarks). */
+export interface RunningServer {
+  readonly config: Config;
+  readonly core: Core;
+  readonly ports: { readonly http: number; readonly mqtt: number; readonly grpc: number };
+  /** Graceful shutdown in order: stop listeners and tell clients, drain, close the core and backend. */
+  close(): Promise<void>;
+}
+
+/** Starts the gateway with a validated config. */
+export async function startServer(config: Config, options: { log?: Logger } = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.log.level);
+  const backend = createBackend(config, log);
+  await backend.start();
+  const core = new Core({ backend, config, log });
+  await core.start();
+
+  const httpHost = new SharedHttp(log);
+  const adapters: RunningAdapter[] = [];
+  let httpPort = 0;
+  try {
+    const hostFor = <C>(protocol: string, slice: C): AdapterHost<C> => ({
+      gateway: core,
+      config: slice,
+      host: config.host,
+      http: httpHost,
+      log: log.child({ protocol }),
+    });
+    adapters.push(await startRestAdapter(hostFor('rest', config.rest)));
+    adapters.push(await startWebsocketAdapter(hostFor('websocket', config.websocket)));
+    adapters.push(await startMqttAdapter(hostFor('mqtt', config.mqtt)));
+    adapters.push(await startGrpcAdapter(hostFor('grpc', config.grpc)));
+    httpPort = await httpHost.listen(config.host, config.http.port);
+  } catch (err) {
+    await Promise.allSettled(adapters.map((a) => a.close()));
+    await httpHost.close();
+    await core.close();
+    await backend.close();
+    throw err;
+  }
+
+  const ports = {
+    http: httpPort,
+    mqtt: adapters.find((a) => a.ports.mqtt !== undefined)?.ports.mqtt ?? 0,
+    grpc: adapters.find((a) => a.ports.grpc !== undefined)?.ports.grpc ?? 0,
+  };
+  log.info({ ports, backend: backend.kind, host: config.host }, 'ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    core,
+    ports,
+    close() {
+      closing ??= (async () => {
+        log.info('shutting down');
+        await httpHost.stopAccepting();
+        const results = await Promise.allSettled(adapters.map((a) => a.close()));
+        for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'adapter close failed');
+        await httpHost.close();
+        await core.close();
+        await backend.close();
+        log.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function createBackend(config: Config, log: Logger): Backend {
+  if (config.kafka.brokers.length > 0) {
+    return new KafkaBackend({
+      brokers: [...config.kafka.brokers],
+      clientId: config.kafka.clientId,
+      acks: config.kafka.acks,
+      connectionTimeoutMs: config.kafka.connectionTimeoutMs,
+      requestTimeoutMs: config.kafka.requestTimeoutMs,
+      logger: log.child({ component: 'kafka' }),
+    });
+  }
+  return new EmbeddedBackend({
+    dataDir: config.dataDir,
+    defaultPartitions: config.embedded.defaultPartitions,
+    retention: { maxBytesPerPartition: config.embedded.retentionBytesPerPartition, maxAgeMs: config.embedded.retentionMs },
+    maxRecordBytes: config.limits.maxRecordBytes,
+    logger: log.child({ component: 'embedded' }),
+  });
+}
+
+/** The one HTTP listener shared by REST/SSE, WebSocket and MQTT over WebSocket. */
+class SharedHttp implements HttpHost {
+  private readonly handlers: HttpHandler[] = [];
+  private readonly upgrades = new Map<string, UpgradeHandler>();
+  private readonly server: Server;
+  private readonly sockets = new Set<Duplex>();
+
+  constructor(private readonly log: Logger) {
+    this.server = createServer((req, res) => this.dispatch(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.dispatchUpgrade(req, socket, head));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (err, socket) => {
+      this.log.debug({ err }, 'http client error');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  onRequest(handler: HttpHandler): void {
+    this.handlers.push(handler);
+  }
+
+  onUpgrade(path: string, handler: UpgradeHandler): void {
+    if (this.upgrades.has(path)) throw new Error(`Upgrade path ${path} is already taken`);
+    this.upgrades.set(path, handler);
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : port);
+      });
+    });
+  }
+
+  /** Stops accepting new connections; open ones are the adapters' to end. */
+  async stopAccepting(): Promise<void> {
+    this.server.close();
+    this.server.closeIdleConnections();
+  }
+
+  async close(): Promise<void> {
+    this.server.close();
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void {
+    for (const handler of this.handlers) {
+      if (handler(req, res)) return;
+    }
+    const body = JSON.stringify({ error_code: 404, message: 'HTTP 404 Not Found' });
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  private dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const handler = this.upgrades.get(path);
+    if (handler === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handler(req, socket, head);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Compacted key → value tables: state that must survive restarts and be shared by every gateway
+ * instance on one Kafka (MQTT retained messages and persistent sessions). A table is a
+ * single-partition compacted topic `__streamgate-<name>`; it is read fully at open and then
+ * followed through the hub, so writes made by other instances show up here too. A null value
+ * (tombstone) deletes a key.
+ */
+import type { Logger } from 'pino';
+import type { Table } from './api.js';
+import type { Backend } from './backends/port.js';
+import { GatewayError } from './errors.js';
+import type { Hub, HubSubscription } from './hub/hub.js';
+import type { StreamRecord } from './record.js';
+
+/** The Kafka topic behind a table. */
+export function tableTopic(name: string): string {
+  return `__streamgate-${name}`;
+}
+
+/** A table kept current from its compacted topic. */
+export class CompactedTable implements Table {
+  private readonly values = new Map<string, Buffer>();
+  /** Offset of the record each key's current state came from; older records never overwrite newer ones. */
+  private readonly versions = new Map<string, bigint>();
+  private subscription: HubSubscription | undefined;
+
+  private constructor(
+    private readonly backend: Backend,
+    private readonly topic: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Creates the topic if needed, loads it, and follows it. */
+  static async open(backend: Backend, hub: Hub, name: string, log: Logger, maxQueueBytes: number): Promise<CompactedTable> {
+    const topic = tableTopic(name);
+    try {
+      await backend.createTopic(topic, { partitions: 1, compacted: true });
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === 'ALREADY_EXISTS')) throw err;
+    }
+    const table = new CompactedTable(backend, topic, log);
+    const [bounds] = await backend.offsets(topic);
+    let next = bounds?.earliest ?? 0n;
+    const end = bounds?.latest ?? 0n;
+    while (next < end) {
+      const result = await backend.fetch(topic, 0, next, { maxRecords: 1000 });
+      for (const record of result.records) table.apply(record);
+      if (result.nextOffset <= next) break;
+      next = result.nextOffset;
+    }
+    table.subscription = hub.subscribe({
+      topic,
+      start: new Map([[0, next]]),
+      latest: new Map([[0, end]]),
+      predicate: () => true,
+      maxQueueBytes,
+      sink: {
+        records: (batch) => {
+          for (const record of batch) table.apply(record);
+        },
+        end: (err) => {
+          if (err !== undefined && err.code !== 'SHUTTING_DOWN') log.error({ err, topic }, 'table follower ended');
+        },
+      },
+    });
+    return table;
+  }
+
+  get(key: string): Buffer | undefined {
+    return this.values.get(key);
+  }
+
+  entries(): IterableIterator<[string, Buffer]> {
+    return this.values.entries();
+  }
+
+  async set(key: string, value: Buffer): Promise<void> {
+    await this.write(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.write(key, null);
+  }
+
+  close(): void {
+    this.subscription?.close();
+  }
+
+  private async write(key: string, value: Buffer | null): Promise<void> {
+    const [result] = await this.backend.produce(this.topic, [{ key: Buffer.from(key, 'utf8'), value, partition: 0 }]);
+    if (result === undefined || !result.ok) throw result?.ok === false ? result.error : new GatewayError('INTERNAL', 'Table write returned no result.');
+    this.apply({ topic: this.topic, partition: 0, offset: result.offset, timestamp: result.timestamp, key: Buffer.from(key, 'utf8'), value, headers: {} });
+  }
+
+  private apply(record: StreamRecord): void {
+    if (record.key === null) {
+      this.log.warn({ topic: this.topic, offset: String(record.offset) }, 'table record without key ignored');
+      return;
+    }
+    const key = record.key.toString('utf8');
+    const version = this.versions.get(key);
+    if (version !== undefined && version >= record.offset) return;
+    this.versions.set(key, record.offset);
+    if (record.value === null) this.values.delete(key);
+    else this.values.set(key, record.value);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Starts a real gateway in-process for tests, on free loopback ports, backed by the test run's
+ * Kafka broker (default) or a fresh embedded log.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
+import { kafkaBrokers } from './kafka.js';
+
+export interface TestGateway extends RunningServer {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+}
+
+/**
+ * @param options.backend 'kafka' (the test broker) or 'embedded' (fresh temp dir)
+ * @param options.config  extra config keys (same shape as the YAML file)
+ */
+export async function startTestGateway(
+  options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; dataDir?: string } = {},
+): Promise<TestGateway> {
+  const backend = options.backend ?? 'kafka';
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'streamgate-test-'));
+  const ownsDir = options.dataDir === undefined;
+  const file = deepMerge(
+    {
+      host: '127.0.0.1',
+      dataDir,
+      http: { port: 0 },
+      mqtt: { port: 0 },
+      grpc: { port: 0 },
+      kafka: { brokers: backend === 'kafka' ? [kafkaBrokers()] : [] },
+    },
+    options.config ?? {},
+  );
+  const config = loadServerConfig({ argv: [], env: {}, file });
+  const log = pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
+  const server = await startServer(config, { log });
+  return {
+    ...server,
+    httpUrl: `http://127.0.0.1:${server.ports.http}`,
+    wsUrl: `ws://127.0.0.1:${server.ports.http}`,
+    async close() {
+      await server.close();
+      if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
