@@ -70,6 +70,11 @@ export interface Backend {
   /** ALREADY_EXISTS if it exists. */
   createTopic(topic: string, options?: CreateTopicOptions): Promise<void>;
   deleteTopic(topic: string): Promise<void>;
+  /**
+   * Deletes the records of one partition below `before` (Kafka DeleteRecords): the log start
+   * moves to `before`; offsets are never reused. `before` above the log end is OUT_OF_RANGE.
+   */
+  deleteRecords(topic: string, partition: number, before: bigint): Promise<void>;
 
   /**
    * Appends records; resolves only after the store acknowledged them (acks=all by default),

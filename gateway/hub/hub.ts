@@ -49,6 +49,8 @@ export interface HubStats {
   readonly subscriptions: number;
   readonly queuedBytes: number;
   readonly detached: number;
+  /** Times a subscriber was detached from a tail reader because its queue was full (since start). */
+  readonly detachments: number;
 }
 
 interface QueueItem {
@@ -251,6 +253,7 @@ export class HubSubscription implements Subscription {
       // Never pause the shared reader for one subscriber: detach it and catch it up from the log.
       cursor.reader?.detach(cursor);
       cursor.behindSince = Date.now();
+      this.hub.detachments++;
       this.hub.log.debug({ sub: this.id, topic: this.topic, partition: cursor.partition }, 'subscriber detached from tail (queue full)');
       void this.catchUp(cursor);
       return;
@@ -393,6 +396,8 @@ export class Hub {
   private readonly subscriptions = new Set<HubSubscription>();
   private readonly sweep: NodeJS.Timeout;
   private closed = false;
+  /** See HubStats.detachments. */
+  detachments = 0;
 
   constructor(
     readonly backend: Backend,
@@ -420,7 +425,14 @@ export class Hub {
       queuedBytes += s.queuedBytes;
       detached += s.detached.length;
     }
-    return { readers: this.readers.size, subscriptions: this.subscriptions.size, queuedBytes, detached };
+    return { readers: this.readers.size, subscriptions: this.subscriptions.size, queuedBytes, detached, detachments: this.detachments };
+  }
+
+  /** Shared tail readers currently running for one topic. */
+  readersOf(topic: string): number {
+    let n = 0;
+    for (const reader of this.readers.values()) if (reader.topic === topic) n++;
+    return n;
   }
 
   /** Ends every subscription with SHUTTING_DOWN and stops the readers. */
