@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, coreConfigSchema, loadConfig } from './config.js';
+
+describe('config', () => {
+  it('layers defaults < file < environment < flags and freezes the result', () => {
+    const config = loadConfig(coreConfigSchema, {
+      file: { http: { port: 1000 }, hub: { maxQueueBytes: 10 } },
+      env: { STREAMGATE_HTTP_PORT: '2000', STREAMGATE_KAFKA_BROKERS: 'a:9092, b:9092', PATH: '/bin' },
+      argv: ['--http.port=3000', '--hub.max-queue-bytes', '20', '--log-level', 'debug'],
+    });
+    expect(config.http.port).toBe(3000);
+    expect(config.hub.maxQueueBytes).toBe(20);
+    expect(config.kafka.brokers).toEqual(['a:9092', 'b:9092']);
+    expect(config.log.level).toBe('debug');
+    expect(config.host).toBe('127.0.0.1');
+    expect(Object.isFrozen(config.hub)).toBe(true);
+  });
+
+  it.each([
+    [{ env: { STREAMGATE_HTTP_PORT: 'eighty' } }, /http\.port/],
+    [{ env: { STREAMGATE_NO_SUCH_KEY: '1' } }, /STREAMGATE_NO_SUCH_KEY/],
+    [{ argv: ['--nope=1'] }, /--nope/],
+    [{ file: { hub: { maxQueueByte: 5 } } }, /hub.*maxQueueByte/],
+    [{ file: { kafka: { acks: 0 } } }, /kafka\.acks/],
+    [{ file: { http: { port: 70000 } } }, /http\.port/],
+  ])('rejects %j naming the key', (sources, message) => {
+    expect(() => loadConfig(coreConfigSchema, { env: {}, argv: [], ...sources })).toThrow(ConfigError);
+    expect(() => loadConfig(coreConfigSchema, { env: {}, argv: [], ...sources })).toThrow(message);
+  });
+});
