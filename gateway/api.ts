@@ -200,6 +200,13 @@ export interface Gateway {
   /** Opens (once per name, then shared) a compacted key → value table. */
   table(name: string): Promise<Table>;
 
+  /**
+   * Verifies credentials an adapter extracted (bearer token / API key / client-certificate
+   * subject) and returns the principal to put in the Context. UNAUTHENTICATED when they are
+   * missing (and anonymous access is off) or invalid. Grants are then checked by every call.
+   */
+  authenticate(credentials: import('./auth.js').Credentials): Promise<Principal>;
+
   /** True while the backend answers. */
   ready(): Promise<boolean>;
 }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { authConfigShape } from './auth.js';
 
 const MiB = 1024 * 1024;
 
@@ -101,6 +102,7 @@ export const coreConfigShape = {
       maxKeys: z.number().int().positive().default(100_000),
     })
     .prefault({}),
+  ...authConfigShape,
   shutdown: z
     .strictObject({
       /** SIGTERM: time allowed to finish in-flight work before the process exits anyway. */

@@ -17,6 +17,7 @@ import type {
   Subscription,
   Table,
 } from './api.js';
+import { Authenticator, authorize, isAllowed, type Credentials } from './auth.js';
 import type { Backend, FetchResult } from './backends/port.js';
 import type { CoreConfig } from './config.js';
 import { GatewayError } from './errors.js';
@@ -42,6 +43,7 @@ export class Core implements Gateway {
   readonly log: Logger;
   readonly hub: Hub;
   readonly groups: GroupCoordinator;
+  readonly auth: Authenticator;
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
@@ -69,6 +71,11 @@ export class Core implements Gateway {
       this.log.child({ component: 'groups' }),
     );
     this.idempotency = new IdempotencyWindow(this.config.idempotency);
+    this.auth = new Authenticator(this.config.auth);
+  }
+
+  authenticate(credentials: Credentials): Promise<import('./api.js').Principal> {
+    return this.auth.authenticate(credentials);
   }
 
   /** Nothing to warm up yet; kept so the process can await readiness uniformly. */
@@ -94,23 +101,27 @@ export class Core implements Gateway {
     return !this.closed && (await this.backend.healthy());
   }
 
-  async listTopics(_ctx: Context): Promise<TopicInfo[]> {
-    return (await this.backend.listTopics()).filter((t) => !t.name.startsWith('__'));
+  /** Topics the caller may read (internal `__` topics are never listed). */
+  async listTopics(ctx: Context): Promise<TopicInfo[]> {
+    return (await this.backend.listTopics()).filter((t) => !t.name.startsWith('__') && isAllowed(ctx.principal, 'read', t.name));
   }
 
-  async describeTopic(_ctx: Context, topic: string): Promise<TopicInfo> {
+  async describeTopic(ctx: Context, topic: string): Promise<TopicInfo> {
     validateTopicName(topic);
+    authorize(ctx.principal, 'read', topic);
     return this.topicInfo(topic, true);
   }
 
-  async offsets(_ctx: Context, topic: string): Promise<PartitionOffsets[]> {
+  async offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]> {
     validateTopicName(topic);
+    authorize(ctx.principal, 'read', topic);
     return this.backend.offsets(topic);
   }
 
   async produce(ctx: Context, topic: string, records: ProduceRecord[], options: ProduceRequestOptions = {}): Promise<ProduceResult[]> {
     this.checkOpen();
     validateTopicName(topic);
+    authorize(ctx.principal, 'write', topic);
     if (records.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A produce request needs at least one record.');
     if (records.length > this.config.limits.maxBatchRecords) {
       throw new GatewayError('MESSAGE_TOO_LARGE', `A produce request may carry at most ${this.config.limits.maxBatchRecords} records.`);
@@ -137,7 +148,7 @@ export class Core implements Gateway {
   }
 
   async fetch(
-    _ctx: Context,
+    ctx: Context,
     topic: string,
     partition: number,
     offset: bigint,
@@ -145,6 +156,7 @@ export class Core implements Gateway {
   ): Promise<FetchResult> {
     this.checkOpen();
     validateTopicName(topic);
+    authorize(ctx.principal, 'read', topic);
     const info = await this.topicInfo(topic, false);
     if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
       throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${info.partitions}).`);
@@ -153,13 +165,14 @@ export class Core implements Gateway {
       maxRecords: Math.min(options.maxRecords ?? this.config.hub.fetchMaxRecords, this.config.hub.fetchMaxRecords * 20),
       maxBytes: Math.min(options.maxBytes ?? this.config.hub.fetchMaxBytes, this.config.hub.fetchMaxBytes),
       waitMs: Math.min(options.waitMs ?? 0, 60_000),
-      ...(_ctx.signal ? { signal: _ctx.signal } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   }
 
-  async subscribe(_ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription> {
+  async subscribe(ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription> {
     this.checkOpen();
     validateTopicName(request.topic);
+    authorize(ctx.principal, 'read', request.topic);
     const predicate = compileFilters(request.filters);
     const info = await this.topicInfo(request.topic, false);
     const partitions = request.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
@@ -208,7 +221,7 @@ export class Core implements Gateway {
     }
     for (const notice of notices) sink.continuityLost?.(notice);
     const maxQueueBytes = Math.min(request.maxQueueBytes ?? this.config.hub.maxQueueBytes, this.config.hub.maxQueueBytes);
-    return this.hub.subscribe({
+    const subscription = this.hub.subscribe({
       topic: request.topic,
       start,
       latest,
@@ -217,11 +230,23 @@ export class Core implements Gateway {
       maxQueueBytes,
       ...(request.credit === undefined ? {} : { credit: request.credit }),
     });
+    const expiresAt = ctx.principal.expiresAt;
+    if (expiresAt !== undefined) {
+      // A long-lived stream ends when its credentials expire; the client re-authenticates and resumes.
+      setTimeout(
+        () => subscription.end(new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones and resume.')),
+        Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
+      ).unref();
+    }
+    return subscription;
   }
 
-  async joinGroup(_ctx: Context, request: JoinGroupRequest): Promise<GroupMember> {
+  async joinGroup(ctx: Context, request: JoinGroupRequest): Promise<GroupMember> {
     this.checkOpen();
-    for (const topic of request.topics) validateTopicName(topic);
+    for (const topic of request.topics) {
+      validateTopicName(topic);
+      authorize(ctx.principal, 'read', topic);
+    }
     compileFilters(request.filters);
     return this.groups.join(request);
   }
