@@ -207,6 +207,9 @@ export interface Gateway {
    */
   authenticate(credentials: import('./auth.js').Credentials): Promise<Principal>;
 
+  /** Counts an accepted client connection for metrics; call the returned function when it closes. */
+  connectionOpened(protocol: string): () => void;
+
   /** True while the backend answers. */
   ready(): Promise<boolean>;
 }

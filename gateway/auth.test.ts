@@ -69,7 +69,7 @@ describe('authentication', () => {
     writeFileSync(join(dir, 'ec.pem'), await exportSPKI(ec.publicKey));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(ec2.publicKey)), kid: 'k2', alg: 'ES256' }] }));
     const auth = new Authenticator(authConfig({ jwt: { publicKeyFiles: [join(dir, 'rsa.pem'), join(dir, 'ec.pem')], jwksFile: join(dir, 'jwks.json') } }));
-    const sign = (key: CryptoKey, alg: string, kid?: string) =>
+    const sign = (key: Parameters<SignJWT['sign']>[0], alg: string, kid?: string) =>
       new SignJWT({ topics: { read: ['*'] } }).setProtectedHeader(kid ? { alg, kid } : { alg }).setSubject(alg).setExpirationTime('1m').sign(key);
     expect((await auth.authenticate({ token: await sign(rsa.privateKey, 'RS256') })).id).toBe('RS256');
     expect((await auth.authenticate({ token: await sign(ec.privateKey, 'ES256') })).id).toBe('ES256');

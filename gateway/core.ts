@@ -25,6 +25,7 @@ import { GroupCoordinator } from './groups.js';
 import { compileFilters } from './hub/filters.js';
 import { Hub, type HubStats } from './hub/hub.js';
 import { IdempotencyWindow } from './idempotency.js';
+import { Metrics } from './metrics.js';
 import {
   recordSize,
   validateTopicName,
@@ -44,6 +45,7 @@ export class Core implements Gateway {
   readonly hub: Hub;
   readonly groups: GroupCoordinator;
   readonly auth: Authenticator;
+  readonly metrics = new Metrics();
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
@@ -74,8 +76,46 @@ export class Core implements Gateway {
     this.auth = new Authenticator(this.config.auth);
   }
 
-  authenticate(credentials: Credentials): Promise<import('./api.js').Principal> {
-    return this.auth.authenticate(credentials);
+  async authenticate(credentials: Credentials): Promise<import('./api.js').Principal> {
+    try {
+      return await this.auth.authenticate(credentials);
+    } catch (err) {
+      this.metrics.authFailures.inc({ kind: 'authentication' });
+      this.log.warn({ audit: 'authentication_failed', reason: err instanceof GatewayError ? err.message : 'error', certificateSubject: credentials.certificateSubject }, 'authentication failed');
+      throw err;
+    }
+  }
+
+  connectionOpened(protocol: string): () => void {
+    this.metrics.connections.inc({ protocol });
+    this.metrics.connectionsTotal.inc({ protocol });
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.metrics.connections.dec({ protocol });
+    };
+  }
+
+  /** Prometheus exposition of the core's metrics (hub gauges sampled now). */
+  async renderMetrics(): Promise<string> {
+    const stats = this.hub.stats();
+    this.metrics.subscriptions.set(stats.subscriptions);
+    this.metrics.readers.set(stats.readers);
+    this.metrics.queuedBytes.set(stats.queuedBytes);
+    this.metrics.subscriberLag.set(stats.detached);
+    return this.metrics.render();
+  }
+
+  /** authorize() with the denial counted and audited. */
+  private check(ctx: Context, action: 'read' | 'write' | 'admin', topic: string): void {
+    try {
+      authorize(ctx.principal, action, topic);
+    } catch (err) {
+      this.metrics.authFailures.inc({ kind: 'denied' });
+      ctx.log.warn({ audit: 'denied', action, topic, protocol: ctx.protocol }, 'request denied');
+      throw err;
+    }
   }
 
   /** Nothing to warm up yet; kept so the process can await readiness uniformly. */
@@ -108,20 +148,20 @@ export class Core implements Gateway {
 
   async describeTopic(ctx: Context, topic: string): Promise<TopicInfo> {
     validateTopicName(topic);
-    authorize(ctx.principal, 'read', topic);
+    this.check(ctx, 'read', topic);
     return this.topicInfo(topic, true);
   }
 
   async offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]> {
     validateTopicName(topic);
-    authorize(ctx.principal, 'read', topic);
+    this.check(ctx, 'read', topic);
     return this.backend.offsets(topic);
   }
 
   async produce(ctx: Context, topic: string, records: ProduceRecord[], options: ProduceRequestOptions = {}): Promise<ProduceResult[]> {
     this.checkOpen();
     validateTopicName(topic);
-    authorize(ctx.principal, 'write', topic);
+    this.check(ctx, 'write', topic);
     if (records.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A produce request needs at least one record.');
     if (records.length > this.config.limits.maxBatchRecords) {
       throw new GatewayError('MESSAGE_TOO_LARGE', `A produce request may carry at most ${this.config.limits.maxBatchRecords} records.`);
@@ -142,7 +182,20 @@ export class Core implements Gateway {
         throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${String(p)} (it has ${info.partitions}).`);
       }
     }
-    const write = () => this.backend.produce(topic, batch, { acks: this.config.kafka.acks, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const write = async () => {
+      const timer = this.metrics.produceLatency.startTimer({ protocol: ctx.protocol });
+      try {
+        const results = await this.backend.produce(topic, batch, { acks: this.config.kafka.acks, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        timer();
+        const written = results.filter((r) => r.ok).length;
+        if (written > 0) this.metrics.recordsIn.inc({ protocol: ctx.protocol, topic: this.metrics.topic(topic) }, written);
+        for (const r of results) if (!r.ok) this.metrics.backendErrors.inc({ code: r.error.code });
+        return results;
+      } catch (err) {
+        this.metrics.backendErrors.inc({ code: GatewayError.from(err).code });
+        throw err;
+      }
+    };
     if (options.idempotencyKey === undefined) return write();
     return this.idempotency.run(`${ctx.principal.id}\u0000${topic}`, options.idempotencyKey, write);
   }
@@ -156,7 +209,7 @@ export class Core implements Gateway {
   ): Promise<FetchResult> {
     this.checkOpen();
     validateTopicName(topic);
-    authorize(ctx.principal, 'read', topic);
+    this.check(ctx, 'read', topic);
     const info = await this.topicInfo(topic, false);
     if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
       throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${info.partitions}).`);
@@ -172,7 +225,7 @@ export class Core implements Gateway {
   async subscribe(ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription> {
     this.checkOpen();
     validateTopicName(request.topic);
-    authorize(ctx.principal, 'read', request.topic);
+    this.check(ctx, 'read', request.topic);
     const predicate = compileFilters(request.filters);
     const info = await this.topicInfo(request.topic, false);
     const partitions = request.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
@@ -220,13 +273,26 @@ export class Core implements Gateway {
       start.set(p, offset);
     }
     for (const notice of notices) sink.continuityLost?.(notice);
+    const out = this.metrics.recordsOut.labels({ protocol: ctx.protocol, topic: this.metrics.topic(request.topic) });
+    const slow = this.metrics.slowConsumers;
+    const counted: SubscriberSink = {
+      records: (batch) => {
+        out.inc(batch.length);
+        return sink.records(batch);
+      },
+      end: (err) => {
+        if (err?.code === 'SLOW_CONSUMER') slow.inc();
+        sink.end(err);
+      },
+      ...(sink.continuityLost ? { continuityLost: (n: ContinuityLost) => sink.continuityLost!(n) } : {}),
+    };
     const maxQueueBytes = Math.min(request.maxQueueBytes ?? this.config.hub.maxQueueBytes, this.config.hub.maxQueueBytes);
     const subscription = this.hub.subscribe({
       topic: request.topic,
       start,
       latest,
       predicate,
-      sink,
+      sink: counted,
       maxQueueBytes,
       ...(request.credit === undefined ? {} : { credit: request.credit }),
     });
@@ -245,7 +311,7 @@ export class Core implements Gateway {
     this.checkOpen();
     for (const topic of request.topics) {
       validateTopicName(topic);
-      authorize(ctx.principal, 'read', topic);
+      this.check(ctx, 'read', topic);
     }
     compileFilters(request.filters);
     return this.groups.join(request);

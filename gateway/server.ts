@@ -55,6 +55,18 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   await core.start();
 
   const httpHost = new SharedHttp(log);
+  // Process-level endpoint, before the adapters' routes.
+  httpHost.onRequest((req, res) => {
+    if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
+    core.renderMetrics().then(
+      (text) => res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(text),
+      (err: unknown) => {
+        log.error({ err }, 'metrics rendering failed');
+        res.writeHead(500).end();
+      },
+    );
+    return true;
+  });
   const adapters: RunningAdapter[] = [];
   let httpPort = 0;
   try {
