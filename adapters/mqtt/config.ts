@@ -1,0 +1,75 @@
+/** The `mqtt` config slice: listeners, routing, limits and session persistence. */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const routeObject = z.strictObject({
+  /** MQTT topic filter (wildcards allowed). */
+  filter: z.string().min(1),
+  /** Kafka topic the matching MQTT topics are written to and read from. */
+  topic: z.string().min(1),
+  /** MQTT topic name for records of this Kafka topic that have no key (default: the Kafka topic name). */
+  nullKeyTopic: z.string().min(1).optional(),
+});
+
+/** A route as an object, or `filter=topic` (so routes can be set as a comma list in the environment). */
+const route = z.union([
+  routeObject,
+  z
+    .string()
+    .regex(/^[^=]+=[^=]+$/, 'a route string is "<filter>=<kafka topic>"')
+    .transform((s) => {
+      const [filter, topic] = s.split('=') as [string, string];
+      return { filter: filter.trim(), topic: topic.trim() };
+    }),
+]);
+
+export const mqttConfigSchema = z.strictObject({
+  /** TCP listener port (0 = a free port). */
+  port: z.number().int().min(0).max(65535).default(1883),
+  /** MQTT over WebSocket at /mqtt on the shared HTTP port (subprotocol `mqtt`). */
+  websocket: z.boolean().default(true),
+  /** MQTT topic filter → Kafka topic; first match wins. */
+  routes: z.array(route).default([]),
+  /** Kafka topic of MQTT topics no route matches. */
+  defaultTopic: z.string().min(1).default('mqtt-messages'),
+  /** MQTT topic name for keyless records of the default topic (default: the default topic's name). */
+  defaultNullKeyTopic: z.string().min(1).optional(),
+  /** Compacted table (core `gateway.table`) holding retained messages, keyed by MQTT topic. */
+  retainedTable: z.string().min(1).default('mqtt-retained'),
+  /** Compacted table holding persistent sessions, keyed by client id. */
+  sessionsTable: z.string().min(1).default('mqtt-sessions'),
+  /**
+   * Largest MQTT packet accepted (CONNACK Maximum Packet Size in v5). 1 MiB matches the core's
+   * default record limit, so a packet that fits is never refused by the backend for size.
+   */
+  maxPacketBytes: z.number().int().min(64).max(268_435_455).default(1 * MiB),
+  /**
+   * QoS 1/2 PUBLISHes a client may have unacknowledged (CONNACK Receive Maximum in v5). 64 keeps a
+   * fast device's pipeline full over a 100 ms link while bounding per-connection memory.
+   */
+  receiveMaximum: z.number().int().min(1).max(65535).default(64),
+  /** QoS 1/2 deliveries the server keeps unacknowledged per connection (also bounded by the client's Receive Maximum). */
+  maxInflight: z.number().int().min(1).max(65535).default(64),
+  /** Topic aliases a v5 client may define (CONNACK Topic Alias Maximum); 0 disables them. */
+  topicAliasMaximum: z.number().int().min(0).max(65535).default(16),
+  /** Largest keepalive accepted, in seconds; a larger (or zero) request is replaced via Server Keep Alive (v5). 0 = no limit. */
+  keepaliveMaxSeconds: z.number().int().min(0).max(65535).default(0),
+  /** Time a new connection has to send CONNECT. */
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
+  sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
+  /**
+   * How often a connected persistent session's positions and pending deliveries are written to the
+   * sessions table while they change. Bounds the write rate; a gateway crash redelivers at most
+   * this much (at-least-once).
+   */
+  sessionFlushMs: z.number().int().positive().default(1000),
+  /** QoS of records written by other protocols (no `mqtt.qos` header), capped by the subscription's QoS. */
+  foreignRecordQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  /** A subscription whose Kafka topic does not exist yet checks for it this often (and when this adapter writes it). */
+  missingTopicPollMs: z.number().int().positive().default(1000),
+  /** Bytes of received, not yet written PUBLISH payloads per connection before the socket is paused. */
+  maxInboundQueueBytes: z.number().int().positive().default(4 * MiB),
+});
+export type MqttConfig = z.infer<typeof mqttConfigSchema>;

@@ -1,0 +1,1016 @@
+/**
+ * One MQTT network connection's life (§3–§4 of MQTT 5.0 and 3.1.1): CONNECT, keepalive, PUBLISH
+ * in both directions with QoS 0/1/2, SUBSCRIBE/UNSUBSCRIBE through the core's hub and groups,
+ * retained messages, wills and DISCONNECT. The transport is any Duplex (TCP socket or a
+ * WebSocket stream); nothing here knows which.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import mqtt from 'mqtt-packet';
+import type {
+  IConnectPacket,
+  IDisconnectPacket,
+  IPublishPacket,
+  ISubscribePacket,
+  IUnsubscribePacket,
+  Packet,
+} from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Context, GroupMember, KeyFilter, SubscriberSink, Subscription } from '../../gateway/api.js';
+import { createContext } from '../../gateway/context.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
+import type { Broker } from './broker.js';
+import {
+  decodeRetained,
+  messageToRecord,
+  parseFilter,
+  recordToDelivery,
+  topicMatches,
+  topicNameProblem,
+  type Message,
+  type QoS,
+} from './codec.js';
+import { mqttError, RC, RC311, reasonString } from './errors.js';
+import { SessionState, type PendingOut, type SubSpec, type TopicPositions } from './state.js';
+
+type Version = 4 | 5;
+
+/** A received PUBLISH waiting for (or being) written to the backend. */
+interface Inbound {
+  readonly msg: Message;
+  readonly kafkaTopic: string;
+  readonly pid: number | undefined;
+  readonly idempotencyKey: string | undefined;
+}
+
+/** A running (connected) subscription: one hub reader per Kafka topic, or one group member. */
+interface Live {
+  spec: SubSpec;
+  readonly readers: Reader[];
+  member?: GroupMember;
+  stream?: { stop(): void };
+  closed: boolean;
+  stopWaiting?: () => void;
+  poll?: NodeJS.Timeout;
+}
+
+interface Reader {
+  readonly topic: string;
+  sub?: Subscription;
+  closed: boolean;
+  stopWaiting?: () => void;
+  poll?: NodeJS.Timeout;
+}
+
+const MAX_PACKET_ID = 65535;
+
+export class Connection {
+  private readonly parser = mqtt.parser({ protocolVersion: 4 });
+  private version: Version = 4;
+  private state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
+  private session: SessionState | undefined;
+  private clientId = '';
+  private log: Logger;
+  private ctx: Context;
+  private will: { msg: Message; delay: number } | undefined;
+  private normalDisconnect = false;
+  private keepaliveMs = 0;
+  private lastPacketAt = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private chainLength = 0;
+  /** Client limits (v5 CONNECT properties). */
+  private sendQuota: number;
+  private clientMaxPacket = Infinity;
+  private readonly aliases = new Map<number, string>();
+  /** QoS 1/2 PUBLISHes received and not yet completed (Receive Maximum accounting). */
+  private inboundInflight = 0;
+  private readonly inbound: Inbound[] = [];
+  private inboundBytes = 0;
+  private pumping: Promise<void> | undefined;
+  private paused = false;
+  private readonly live = new Map<string, Live>();
+  private readonly slotWaiters: (() => void)[] = [];
+  private nextPid = 1;
+  private closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly stream: Duplex,
+    readonly transport: 'tcp' | 'ws',
+    remote: string | undefined,
+  ) {
+    this.sendQuota = broker.config.maxInflight;
+    this.log = broker.log.child({ conn: randomUUID().slice(0, 8), transport, remote });
+    this.ctx = createContext({ protocol: 'mqtt', log: this.log });
+    this.closedPromise = new Promise((r) => (this.resolveClosed = r));
+    broker.all.add(this);
+    this.parser.on('packet', (p: Packet) => this.enqueue(p));
+    this.parser.on('error', (err: Error) => this.onParseError(err));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err) => {
+      this.log.debug({ err }, 'transport error');
+      void this.close('transport error');
+    });
+    stream.on('close', () => void this.close('transport closed'));
+    stream.on('end', () => void this.close('transport ended'));
+    // [MQTT-3.1.0-1] the first packet must be CONNECT, within a reasonable time (§4.8 allows closing).
+    this.connectTimer = setTimeout(() => void this.close('no CONNECT in time'), broker.config.connectTimeoutMs);
+  }
+
+  /** Resolves once the connection is fully torn down (subscriptions closed, session saved). */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  /** A method, not a field comparison: the state changes across awaits, which narrowing ignores. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.isClosed()) return;
+    this.lastPacketAt = Date.now();
+    this.parser.parse(chunk);
+    // The parser buffers a packet until complete: refuse one announced over the limit right away.
+    const pending = (this.parser as unknown as { packet: { length: number } }).packet.length;
+    if (!this.isClosed() && pending > 0 && totalSize(pending) > this.broker.config.maxPacketBytes) this.tooLarge();
+  }
+
+  private tooLarge(): void {
+    // [MQTT-3.1.2-24] a packet over the advertised Maximum Packet Size is a protocol error (0x95).
+    this.log.info({ max: this.broker.config.maxPacketBytes }, 'packet too large');
+    void this.fail(RC.PACKET_TOO_LARGE, 'packet too large');
+  }
+
+  private onParseError(err: Error): void {
+    if (this.isClosed()) return;
+    this.log.info({ err: err.message }, 'malformed packet');
+    if (this.state === 'new' && /protocol version/i.test(err.message)) {
+      // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (the 3.1.1 form every client reads) then close.
+      this.writeRaw(mqtt.generate({ cmd: 'connack', returnCode: RC311.UNACCEPTABLE_PROTOCOL_VERSION, sessionPresent: false }, { protocolVersion: 4 }));
+      void this.close('unsupported protocol version');
+      return;
+    }
+    void this.fail(RC.MALFORMED_PACKET, err.message);
+  }
+
+  private enqueue(packet: Packet): void {
+    if (this.isClosed()) return;
+    if (packet.length !== undefined && totalSize(packet.length) > this.broker.config.maxPacketBytes) return this.tooLarge();
+    // PUBLISH and acks are handled at once (no awaits before they are queued/applied) so a slow
+    // SUBSCRIBE never delays the PUBACKs that free delivery slots.
+    if (this.state === 'open' && (packet.cmd === 'publish' || packet.cmd === 'puback' || packet.cmd === 'pubrec' || packet.cmd === 'pubcomp' || packet.cmd === 'pubrel' || packet.cmd === 'pingreq')) {
+      this.handleNow(packet);
+      return;
+    }
+    this.chainLength++;
+    if (this.chainLength > 100 && !this.paused) this.stream.pause();
+    this.chain = this.chain
+      .then(() => (this.isClosed() ? undefined : this.handle(packet)))
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'MQTT packet handling failed');
+        return this.fail(RC.UNSPECIFIED, 'internal error');
+      })
+      .finally(() => {
+        this.chainLength--;
+        if (this.chainLength <= 100 && !this.paused && !this.isClosed()) this.stream.resume();
+      });
+  }
+
+  private async handle(packet: Packet): Promise<void> {
+    if (this.state === 'new') {
+      if (packet.cmd !== 'connect') return this.close('first packet is not CONNECT'); // [MQTT-3.1.0-1]
+      return this.onConnect(packet);
+    }
+    switch (packet.cmd) {
+      case 'connect':
+        return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT'); // [MQTT-3.1.0-2]
+      case 'subscribe':
+        return this.onSubscribe(packet);
+      case 'unsubscribe':
+        return this.onUnsubscribe(packet);
+      case 'disconnect':
+        return this.onDisconnect(packet);
+      case 'auth':
+        return this.fail(RC.PROTOCOL_ERROR, 'AUTH without an authentication method'); // [MQTT-4.12.0-?] no enhanced auth
+      default:
+        this.handleNow(packet);
+    }
+  }
+
+  private handleNow(packet: Packet): void {
+    switch (packet.cmd) {
+      case 'publish':
+        return this.onPublish(packet);
+      case 'puback':
+        return this.completed(packet.messageId, 1);
+      case 'pubrec':
+        return this.onPubrec(packet.messageId ?? 0, packet.reasonCode ?? 0);
+      case 'pubcomp':
+        return this.completed(packet.messageId, 2);
+      case 'pubrel':
+        return this.onPubrel(packet.messageId ?? 0);
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' }); // [MQTT-3.12.4-1]
+        return;
+      default:
+        // CONNACK, SUBACK, … are server-to-client packets. [MQTT-4.8.0-?] protocol error
+        void this.fail(RC.PROTOCOL_ERROR, `unexpected ${packet.cmd}`);
+    }
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------
+
+  private async onConnect(p: IConnectPacket): Promise<void> {
+    this.state = 'connecting';
+    clearTimeout(this.connectTimer);
+    const cfg = this.broker.config;
+    if (p.protocolVersion !== 4 && p.protocolVersion !== 5) {
+      // MQTT 3.1 (level 3) is not spoken here. [MQTT-3.1.2-2]
+      this.writeRaw(mqtt.generate({ cmd: 'connack', returnCode: RC311.UNACCEPTABLE_PROTOCOL_VERSION, sessionPresent: false }, { protocolVersion: 4 }));
+      return this.close('unsupported protocol version');
+    }
+    this.version = p.protocolVersion;
+    const props = p.properties ?? {};
+    if (this.version === 5) {
+      if (props.authenticationMethod !== undefined) return this.refuse(0x8c, 'enhanced authentication is not supported'); // Bad authentication method
+      if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) return this.refuse(RC.PROTOCOL_ERROR, 'zero Receive Maximum / Maximum Packet Size'); // [MQTT-3.1.2-?]
+      if (props.receiveMaximum !== undefined) this.sendQuota = Math.min(cfg.maxInflight, props.receiveMaximum);
+      if (props.maximumPacketSize !== undefined) this.clientMaxPacket = props.maximumPacketSize;
+    }
+    const clean = p.clean !== false;
+    let clientId = p.clientId ?? '';
+    let assigned: string | undefined;
+    if (clientId === '') {
+      // [MQTT-3.1.3-8] 3.1.1: an empty id with CleanSession=0 is refused (identifier rejected).
+      if (this.version === 4 && !clean) return this.refuse(RC311.IDENTIFIER_REJECTED, 'empty client id needs a clean session');
+      clientId = `auto-${randomUUID()}`; // [MQTT-3.1.3-6]
+      if (this.version === 5) assigned = clientId;
+    }
+    this.clientId = clientId;
+    this.log = this.log.child({ clientId });
+    this.ctx = createContext({ protocol: 'mqtt', log: this.log });
+
+    // Keepalive: the client's value, limited by config (v5 tells the client via Server Keep Alive).
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (cfg.keepaliveMaxSeconds > 0 && (keepalive === 0 || keepalive > cfg.keepaliveMaxSeconds) && this.version === 5) {
+      keepalive = cfg.keepaliveMaxSeconds;
+      serverKeepAlive = keepalive; // [MQTT-3.2.2-21]
+    }
+    this.keepaliveMs = keepalive * 1000;
+
+    // Session expiry: v5 property (default 0); 3.1.1 CleanSession=0 = the configured maximum.
+    let expiry = this.version === 5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : cfg.sessionExpiryMaxSeconds;
+    let expiryCapped = false;
+    if (expiry > cfg.sessionExpiryMaxSeconds) {
+      expiry = cfg.sessionExpiryMaxSeconds;
+      expiryCapped = true;
+    }
+
+    if (p.will !== undefined) {
+      const willTopicProblem = topicNameProblem(p.will.topic);
+      if (willTopicProblem !== undefined) return this.refuse(this.version === 5 ? RC.TOPIC_NAME_INVALID : RC311.SERVER_UNAVAILABLE, willTopicProblem);
+      const wp = p.will.properties ?? {};
+      const { willDelayInterval, ...msgProps } = wp;
+      this.will = {
+        msg: { topic: p.will.topic, payload: Buffer.from(p.will.payload), qos: (p.will.qos ?? 0) as QoS, retain: p.will.retain === true, properties: msgProps },
+        delay: willDelayInterval ?? 0,
+      };
+    }
+
+    // [MQTT-3.1.4-3] a connection with the same client id takes over: the old one is closed first.
+    const existing = this.broker.connections.get(clientId);
+    this.broker.connections.set(clientId, this);
+    if (existing !== undefined && existing !== this) await existing.takenOver();
+    if (this.isClosed()) return;
+    this.broker.cancelWill(clientId); // [MQTT-3.1.3-9] a will delayed for this session is not sent
+    this.broker.clearExpiry(clientId);
+
+    let session: SessionState | undefined;
+    let present = false;
+    try {
+      if (clean) {
+        await this.broker.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
+      } else {
+        session = this.broker.loadSession(clientId);
+        present = session !== undefined; // [MQTT-3.2.2-2]
+      }
+      session ??= new SessionState(clientId);
+      session.expiry = expiry;
+      session.expiresAt = undefined;
+      this.broker.sessions.set(clientId, session);
+      this.session = session;
+      if (session.persistent) await this.broker.saveSession(session);
+    } catch (err) {
+      const m = mqttError(err);
+      this.log.warn({ err: m.error }, 'session could not be opened');
+      return this.refuse(this.version === 5 ? m.connack : m.connack311, reasonString(m.error));
+    }
+    if (this.isClosed()) return;
+
+    const connackProps: Record<string, unknown> = {};
+    if (this.version === 5) {
+      connackProps.receiveMaximum = cfg.receiveMaximum;
+      connackProps.maximumPacketSize = cfg.maxPacketBytes;
+      connackProps.topicAliasMaximum = cfg.topicAliasMaximum;
+      connackProps.retainAvailable = true;
+      connackProps.wildcardSubscriptionAvailable = true;
+      connackProps.subscriptionIdentifiersAvailable = true;
+      connackProps.sharedSubscriptionAvailable = true;
+      if (expiryCapped) connackProps.sessionExpiryInterval = expiry;
+      if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
+      if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
+    }
+    this.state = 'open';
+    this.send(
+      this.version === 5
+        ? { cmd: 'connack', reasonCode: RC.SUCCESS, sessionPresent: present, properties: connackProps }
+        : { cmd: 'connack', returnCode: RC311.ACCEPTED, sessionPresent: present },
+    );
+    this.log.info({ version: this.version, clean, present, keepalive, expiry }, 'MQTT client connected');
+    this.armKeepalive();
+    if (present) await this.resume(session);
+  }
+
+  /** CONNACK with a failure code, then close. [MQTT-3.2.2-6] session present is 0 on failure. */
+  private refuse(code: number, reason: string): Promise<void> {
+    this.log.info({ code, reason }, 'CONNECT refused');
+    if (this.version === 5) this.send({ cmd: 'connack', reasonCode: code, sessionPresent: false, properties: { reasonString: reason } });
+    else this.send({ cmd: 'connack', returnCode: code, sessionPresent: false });
+    return this.close('connect refused');
+  }
+
+  /** Restores a present session: resend unacknowledged deliveries, then restart subscriptions. */
+  private async resume(s: SessionState): Promise<void> {
+    // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP) and PUBREL with their original packet ids.
+    for (const p of [...s.pending.values()].sort((a, b) => a.pid - b.pid)) {
+      if (p.shared) {
+        s.pending.delete(p.pid); // the group redelivers what this member did not acknowledge
+        continue;
+      }
+      if (p.state === 'pubrel') {
+        this.send({ cmd: 'pubrel', messageId: p.pid });
+        continue;
+      }
+      let packet = p.packet;
+      if (packet === undefined && p.source !== undefined) packet = await this.refetch(p);
+      if (packet === undefined) {
+        s.pending.delete(p.pid);
+        continue;
+      }
+      p.packet = packet;
+      this.send({ ...packet, dup: true });
+    }
+    for (const spec of s.subs.values()) await this.startLive(spec, true);
+  }
+
+  private async refetch(p: PendingOut): Promise<IPublishPacket | undefined> {
+    const src = p.source!;
+    const spec = this.session?.subs.get(src.raw);
+    if (spec === undefined) return undefined;
+    try {
+      const res = await this.broker.gateway.fetch(this.ctx, src.topic, src.partition, src.offset, { maxRecords: 1 });
+      const rec = res.records.find((r) => r.offset === src.offset);
+      if (rec === undefined) return undefined;
+      return this.toPacket(spec, rec, p.qos)?.packet;
+    } catch (err) {
+      this.log.warn({ err: GatewayError.from(err), ...src, offset: String(src.offset) }, 'pending delivery could not be re-read; dropped');
+      return undefined;
+    }
+  }
+
+  // ---- keepalive -----------------------------------------------------------------------------
+
+  private armKeepalive(): void {
+    if (this.keepaliveMs === 0) return;
+    // [MQTT-3.1.2-22] no packet within 1.5 × keepalive: the server closes the connection.
+    const limit = this.keepaliveMs * 1.5;
+    const check = (): void => {
+      if (this.isClosed()) return;
+      const idle = Date.now() - this.lastPacketAt;
+      if (idle >= limit) {
+        void this.fail(RC.KEEP_ALIVE_TIMEOUT, 'keepalive timeout');
+        return;
+      }
+      this.keepaliveTimer = setTimeout(check, limit - idle);
+    };
+    this.keepaliveTimer = setTimeout(check, limit);
+  }
+
+  // ---- PUBLISH from the client -----------------------------------------------------------------
+
+  private onPublish(p: IPublishPacket): void {
+    const s = this.session!;
+    const props = p.properties;
+    let topic = p.topic;
+    if (this.version === 5 && props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      // [MQTT-3.3.2-8] [MQTT-3.3.2-9] alias 0 or above our Topic Alias Maximum.
+      if (alias === 0 || alias > this.broker.config.topicAliasMaximum) return void this.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+      if (topic === '') {
+        const known = this.aliases.get(alias);
+        if (known === undefined) return void this.fail(RC.PROTOCOL_ERROR, 'unknown topic alias'); // [MQTT-3.3.4-?]
+        topic = known;
+      } else {
+        this.aliases.set(alias, topic);
+      }
+    }
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) return void this.fail(RC.TOPIC_NAME_INVALID, problem); // [MQTT-3.3.2-2] [MQTT-4.7.3-1]
+    const qos = p.qos;
+    const pid = qos > 0 ? p.messageId : undefined;
+    if (qos > 0 && (pid === undefined || pid === 0)) return void this.fail(RC.PROTOCOL_ERROR, 'missing packet identifier'); // [MQTT-2.2.1-3]
+
+    if (qos === 2) {
+      const known = s.qos2in.get(pid!);
+      if (known !== undefined) {
+        // [MQTT-4.3.3-9] a resent PUBLISH before PUBREL is not delivered again: re-acknowledge only.
+        if (known.done) this.send(this.version === 5 ? { cmd: 'pubrec', messageId: pid!, reasonCode: 0 } : { cmd: 'pubrec', messageId: pid! });
+        return;
+      }
+    }
+    if (qos > 0) {
+      this.inboundInflight++;
+      // [MQTT-3.3.4-8] more unacknowledged QoS>0 PUBLISHes than our Receive Maximum.
+      if (this.version === 5 && this.inboundInflight > this.broker.config.receiveMaximum) return void this.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+    }
+    let idempotencyKey: string | undefined;
+    if (qos === 2) {
+      idempotencyKey = `mqtt:${this.clientId}:${s.epoch}:${pid}:${s.qos2seq++}`;
+      s.qos2in.set(pid!, { key: idempotencyKey, done: false });
+      s.dirty = true;
+    }
+    const { topicAlias: _alias, subscriptionIdentifier: _subId, ...kept } = props ?? {};
+    const msg: Message = { topic, payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), qos, retain: p.retain, properties: kept };
+    this.inbound.push({ msg, kafkaTopic: this.broker.routes.topicFor(topic), pid, idempotencyKey });
+    this.inboundBytes += msg.payload.length + topic.length;
+    if (this.inboundBytes > this.broker.config.maxInboundQueueBytes && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    }
+    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  /**
+   * Writes received messages in arrival order: consecutive messages for the same Kafka topic go in
+   * one produce call; QoS 2 messages alone (each has its idempotency key). Acknowledgements follow
+   * the backend's, in order. [MQTT-4.6.0-2] [MQTT-4.6.0-3]
+   */
+  private async pump(): Promise<void> {
+    while (this.inbound.length > 0 && !this.isClosed()) {
+      const first = this.inbound[0]!;
+      let n = 1;
+      if (first.idempotencyKey === undefined) {
+        while (n < this.inbound.length && n < 500 && this.inbound[n]!.kafkaTopic === first.kafkaTopic && this.inbound[n]!.idempotencyKey === undefined) n++;
+      }
+      const group = this.inbound.slice(0, n);
+      let results: ({ ok: true } | { ok: false; error: GatewayError })[];
+      try {
+        const produced = await this.broker.gateway.produce(
+          this.ctx,
+          first.kafkaTopic,
+          group.map((g) => messageToRecord(g.msg, this.clientId)),
+          first.idempotencyKey === undefined ? {} : { idempotencyKey: first.idempotencyKey },
+        );
+        this.broker.topicWritten(first.kafkaTopic);
+        results = produced.map((r) => (r.ok ? { ok: true as const } : { ok: false as const, error: r.error }));
+      } catch (err) {
+        const error = GatewayError.from(err);
+        results = group.map(() => ({ ok: false as const, error }));
+      }
+      for (let i = 0; i < group.length; i++) {
+        const item = group[i]!;
+        let result = results[i] ?? { ok: false as const, error: new GatewayError('INTERNAL', 'missing produce result') };
+        if (result.ok && item.msg.retain) {
+          try {
+            await this.broker.storeRetained(item.msg);
+          } catch (err) {
+            result = { ok: false, error: GatewayError.from(err) };
+          }
+        }
+        if (this.isClosed()) return;
+        this.acknowledge(item, result);
+      }
+      this.inbound.splice(0, n);
+      for (const g of group) this.inboundBytes -= g.msg.payload.length + g.msg.topic.length;
+      if (this.paused && this.inboundBytes <= this.broker.config.maxInboundQueueBytes / 2) {
+        this.paused = false;
+        this.stream.resume();
+      }
+    }
+  }
+
+  private acknowledge(item: Inbound, result: { ok: true } | { ok: false; error: GatewayError }): void {
+    const qos = item.msg.qos;
+    if (!result.ok) {
+      const m = mqttError(result.error);
+      this.log[m.error.code === 'INTERNAL' ? 'error' : 'warn']({ err: m.error, topic: item.msg.topic }, 'MQTT publish not written');
+      if (qos === 0) return; // QoS 0 has no acknowledgement to carry the failure
+      if (this.version === 4) {
+        // 3.1.1 has no negative PUBACK: closing makes the client resend after reconnecting.
+        void this.close('publish failed (3.1.1 cannot report it)');
+        return;
+      }
+      if (qos === 2) this.session?.qos2in.delete(item.pid!); // [MQTT-4.3.3-?] a failed PUBREC ends the flow
+      this.inboundInflight--;
+      this.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: item.pid!, reasonCode: m.ack, properties: { reasonString: reasonString(m.error) } });
+      return;
+    }
+    if (qos === 1) {
+      this.inboundInflight--;
+      this.send(this.version === 5 ? { cmd: 'puback', messageId: item.pid!, reasonCode: 0 } : { cmd: 'puback', messageId: item.pid! });
+    } else if (qos === 2) {
+      const q = this.session?.qos2in.get(item.pid!);
+      if (q !== undefined) q.done = true;
+      this.send(this.version === 5 ? { cmd: 'pubrec', messageId: item.pid!, reasonCode: 0 } : { cmd: 'pubrec', messageId: item.pid! });
+    }
+  }
+
+  private onPubrel(pid: number): void {
+    const s = this.session!;
+    const q = s.qos2in.get(pid);
+    if (q !== undefined && q.done) {
+      s.qos2in.delete(pid);
+      s.dirty = true;
+      this.inboundInflight--;
+      this.send(this.version === 5 ? { cmd: 'pubcomp', messageId: pid, reasonCode: 0 } : { cmd: 'pubcomp', messageId: pid });
+    } else if (q === undefined) {
+      // [MQTT-4.3.3-11] unknown id (e.g. PUBREL resent after a completed flow): still answer PUBCOMP.
+      this.send(this.version === 5 ? { cmd: 'pubcomp', messageId: pid, reasonCode: RC.PACKET_ID_NOT_FOUND } : { cmd: 'pubcomp', messageId: pid });
+    }
+    // A PUBREL for a write still in progress is answered when the write completes and the client re-sends it.
+  }
+
+  // ---- deliveries to the client ---------------------------------------------------------------
+
+  private completed(pid: number | undefined, qos: 1 | 2): void {
+    const s = this.session!;
+    const p = pid === undefined ? undefined : s.pending.get(pid);
+    if (p === undefined || p.qos !== qos) return; // late or unknown ack: nothing to release
+    s.pending.delete(p.pid);
+    s.dirty = true;
+    p.onAcked?.();
+    this.slotWaiters.shift()?.();
+  }
+
+  private onPubrec(pid: number, reasonCode: number): void {
+    const s = this.session!;
+    const p = s.pending.get(pid);
+    if (p === undefined || p.qos !== 2) {
+      if (this.version === 5) this.send({ cmd: 'pubrel', messageId: pid, reasonCode: RC.PACKET_ID_NOT_FOUND });
+      return;
+    }
+    if (reasonCode >= 0x80) return this.completed(pid, 2); // [MQTT-4.3.3-?] an error PUBREC ends the flow
+    p.state = 'pubrel';
+    p.packet = undefined;
+    s.dirty = true;
+    this.send({ cmd: 'pubrel', messageId: pid }); // [MQTT-4.3.3-4]
+  }
+
+  /** Builds the outgoing PUBLISH for a record under a subscription, or undefined if it is not for it. */
+  private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2): { packet: IPublishPacket; qos: QoS } | undefined {
+    const d = recordToDelivery(record, this.broker.routes.nullKeyTopicFor(record.topic), this.broker.config.foreignRecordQos, Date.now());
+    if (d === undefined) return undefined;
+    if (!topicMatches(spec.filter, d.topic)) return undefined; // only records without a key reach here unfiltered
+    if (spec.noLocal && d.clientId === this.clientId) return undefined; // [MQTT-3.8.3-3]
+    if (d.expiry !== undefined && d.expiry <= 0) return undefined; // [MQTT-3.3.2-5] expired
+    const qos = forceQos ?? (Math.min(spec.qos, d.qos) as QoS); // [MQTT-3.8.4-8]
+    return { packet: this.publishPacket(spec, d.topic, d.payload, qos, spec.retainAsPublished && d.retain, d.properties), qos };
+  }
+
+  private publishPacket(spec: SubSpec, topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: NonNullable<IPublishPacket['properties']>): IPublishPacket {
+    const packet: IPublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false };
+    if (this.version === 5) {
+      const props = { ...properties };
+      if (spec.subscriptionId !== undefined) props.subscriptionIdentifier = spec.subscriptionId; // [MQTT-3.3.4-3]
+      if (Object.keys(props).length > 0) packet.properties = props;
+    }
+    return packet;
+  }
+
+  /** Sends one delivery; QoS>0 waits for a free slot in the client's window first. */
+  private async deliver(packet: IPublishPacket, source: PendingOut['source'], onAcked: (() => void) | undefined, shared: boolean): Promise<boolean> {
+    const s = this.session!;
+    if (packet.qos > 0) {
+      while (s.pending.size >= this.sendQuota && this.state === 'open') await new Promise<void>((r) => this.slotWaiters.push(r));
+      if (this.state !== 'open') return false;
+      const pid = this.allocPid();
+      packet.messageId = pid;
+      if (!this.fits(packet)) {
+        onAcked?.();
+        return true;
+      }
+      s.pending.set(pid, { pid, qos: packet.qos as 1 | 2, state: 'publish', source, packet, onAcked, shared });
+      s.dirty = true;
+    } else if (!this.fits(packet)) {
+      onAcked?.();
+      return true;
+    }
+    const ok = this.send(packet);
+    if (packet.qos === 0) onAcked?.();
+    if (!ok) await this.drained();
+    return this.state === 'open';
+  }
+
+  /** [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered). */
+  private fits(packet: IPublishPacket): boolean {
+    if (this.clientMaxPacket === Infinity) return true;
+    const size = mqtt.generate(packet, { protocolVersion: this.version }).length;
+    if (size <= this.clientMaxPacket) return true;
+    this.log.info({ size, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
+    return false;
+  }
+
+  private allocPid(): number {
+    const s = this.session!;
+    for (let i = 0; i < MAX_PACKET_ID; i++) {
+      const pid = this.nextPid;
+      this.nextPid = this.nextPid >= MAX_PACKET_ID ? 1 : this.nextPid + 1;
+      if (!s.pending.has(pid)) return pid; // [MQTT-2.2.1-3] an id is free once its flow completed
+    }
+    throw new GatewayError('RESOURCE_EXHAUSTED', 'no free packet identifier');
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
+
+  private async onSubscribe(p: ISubscribePacket): Promise<void> {
+    const s = this.session!;
+    const subId = p.properties?.subscriptionIdentifier;
+    if (subId === 0) return this.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0'); // [MQTT-3.8.2-?]
+    const granted: number[] = [];
+    const retainedFor: { spec: SubSpec }[] = [];
+    for (const sub of p.subscriptions) {
+      const parsed = parseFilter(sub.topic);
+      if (typeof parsed === 'string') {
+        this.log.info({ filter: sub.topic, problem: parsed }, 'invalid topic filter');
+        granted.push(this.version === 5 ? RC.TOPIC_FILTER_INVALID : RC311.SUBACK_FAILURE);
+        continue;
+      }
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+      if (parsed.share !== undefined && sub.nl === true) return this.fail(RC.PROTOCOL_ERROR, 'No Local on a shared subscription');
+      const existing = s.subs.get(sub.topic);
+      const spec: SubSpec = {
+        raw: sub.topic,
+        filter: parsed.filter,
+        share: parsed.share,
+        qos: sub.qos,
+        noLocal: sub.nl === true,
+        retainAsPublished: sub.rap === true,
+        retainHandling: sub.rh ?? 0,
+        subscriptionId: subId,
+      };
+      try {
+        if (existing !== undefined) {
+          // [MQTT-3.8.4-3] an identical filter replaces the subscription without losing messages.
+          Object.assign(existing, { ...spec });
+          const live = this.live.get(sub.topic);
+          if (live !== undefined) live.spec = existing;
+        } else {
+          s.subs.set(sub.topic, spec);
+          await this.startLive(spec, false);
+        }
+        granted.push(sub.qos); // QoS 2 is supported: granted as asked [MQTT-3.9.3-?]
+        // [MQTT-3.3.1-9] / v5 Retain Handling: 0 always, 1 only for a new subscription, 2 never.
+        if (parsed.share === undefined && (spec.retainHandling === 0 || (spec.retainHandling === 1 && existing === undefined))) retainedFor.push({ spec: existing ?? spec });
+      } catch (err) {
+        s.subs.delete(sub.topic);
+        const m = mqttError(err);
+        this.log.warn({ err: m.error, filter: sub.topic }, 'subscription failed');
+        granted.push(this.version === 5 ? m.suback : RC311.SUBACK_FAILURE);
+      }
+    }
+    if (s.persistent) {
+      try {
+        await this.broker.saveSession(s);
+      } catch (err) {
+        this.log.warn({ err: GatewayError.from(err) }, 'session not persisted after SUBSCRIBE');
+      }
+    }
+    if (this.state !== 'open') return;
+    this.send(this.version === 5 ? { cmd: 'suback', messageId: p.messageId!, granted } : { cmd: 'suback', messageId: p.messageId!, granted });
+    if (retainedFor.length > 0) {
+      void this.sendRetained(retainedFor.map((r) => r.spec)).catch((err: unknown) => this.log.warn({ err }, 'retained delivery failed'));
+    }
+  }
+
+  private async sendRetained(specs: SubSpec[]): Promise<void> {
+    const now = Date.now();
+    for (const spec of specs) {
+      for (const [topic, buf] of this.broker.retained.entries()) {
+        if (!topicMatches(spec.filter, topic)) continue;
+        const m = decodeRetained(buf);
+        if (m === undefined) continue;
+        const props = { ...m.properties };
+        if (props.messageExpiryInterval !== undefined) {
+          const left = props.messageExpiryInterval - Math.floor((now - m.storedAt) / 1000);
+          if (left <= 0) continue; // [MQTT-3.3.2-5]
+          props.messageExpiryInterval = left;
+        }
+        const qos = Math.min(spec.qos, m.qos) as QoS;
+        // [MQTT-3.3.1-8] retained messages sent because of a new subscription carry RETAIN=1.
+        const packet = this.publishPacket(spec, topic, m.payload, qos, true, props);
+        if (!(await this.deliver(packet, undefined, undefined, false))) return;
+      }
+    }
+  }
+
+  private async onUnsubscribe(p: IUnsubscribePacket): Promise<void> {
+    const s = this.session!;
+    const codes: number[] = [];
+    for (const raw of p.unsubscriptions) {
+      const had = s.subs.delete(raw);
+      s.positions.delete(raw);
+      const live = this.live.get(raw);
+      if (live !== undefined) await this.stopLive(live, true);
+      this.live.delete(raw);
+      codes.push(had ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED);
+    }
+    if (s.persistent) {
+      try {
+        await this.broker.saveSession(s);
+      } catch (err) {
+        this.log.warn({ err: GatewayError.from(err) }, 'session not persisted after UNSUBSCRIBE');
+      }
+    }
+    if (this.state !== 'open') return;
+    // [MQTT-3.10.4-4] UNSUBACK even when nothing matched; v5 carries one reason code per filter.
+    if (this.version === 5) this.send({ cmd: 'unsuback', messageId: p.messageId!, granted: codes });
+    else this.send({ cmd: 'unsuback', messageId: p.messageId! } as Packet);
+  }
+
+  /** Starts delivery for a subscription: hub readers per routed Kafka topic, or a group member. */
+  private async startLive(spec: SubSpec, resuming: boolean): Promise<void> {
+    const live: Live = { spec, readers: [], closed: false };
+    this.live.set(spec.raw, live);
+    const topics = this.broker.routes.topicsFor(spec.filter);
+    if (spec.share !== undefined) return this.startShared(live, topics, false);
+    const s = this.session!;
+    let byTopic = s.positions.get(spec.raw);
+    if (byTopic === undefined) s.positions.set(spec.raw, (byTopic = new Map()));
+    for (const topic of topics) {
+      const stored = resuming ? byTopic.get(topic) : undefined;
+      const from: Position =
+        stored === undefined ? LATEST : stored === 'earliest' ? EARLIEST : { kind: 'offsets', offsets: new Map(stored), otherwise: 'earliest' };
+      const reader: Reader = { topic, closed: false };
+      live.readers.push(reader);
+      await this.openReader(live, reader, from, byTopic);
+    }
+  }
+
+  private async openReader(live: Live, reader: Reader, from: Position, byTopic: Map<string, TopicPositions>): Promise<void> {
+    const spec = (): SubSpec => live.spec;
+    const nullKeyTopic = this.broker.routes.nullKeyTopicFor(reader.topic);
+    // Records without a key match only {kind:'all'}: when the filter matches the route's keyless
+    // name, read everything and keep the filter check in toPacket.
+    const filters: KeyFilter[] = topicMatches(live.spec.filter, nullKeyTopic) ? [{ kind: 'all' }] : [{ kind: 'mqtt', filter: live.spec.filter }];
+    let positions: Map<number, bigint> = new Map();
+    const sink: SubscriberSink = {
+      records: async (batch) => {
+        for (const rec of batch) {
+          if (reader.closed || this.state !== 'open') return;
+          const built = this.toPacket(spec(), rec);
+          if (built !== undefined) {
+            const sent = await this.deliver(built.packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false);
+            if (!sent) return;
+          }
+          positions.set(rec.partition, rec.offset + 1n);
+        }
+        // Everything handed over is processed: skip past records the hub filtered out too.
+        if (reader.sub !== undefined) for (const [p, o] of reader.sub.positions()) if (o > (positions.get(p) ?? -1n)) positions.set(p, o);
+        byTopic.set(reader.topic, positions);
+        this.session!.dirty = true;
+      },
+      continuityLost: (n) => {
+        // MQTT has no way to say it; the log records what the device missed.
+        this.log.warn({ topic: reader.topic, partition: n.partition, requested: String(n.requested), actual: String(n.actual), reason: n.reason }, 'subscription continuity lost');
+      },
+      end: (error) => {
+        if (reader.closed) return;
+        reader.closed = true;
+        const m = mqttError(error ?? new GatewayError('UNAVAILABLE', 'subscription ended'));
+        this.log.warn({ err: m.error, topic: reader.topic }, 'subscription ended by the gateway');
+        void this.fail(m.disconnect, reasonString(m.error));
+      },
+    };
+    try {
+      const sub = await this.broker.gateway.subscribe(this.ctx, { topic: reader.topic, from, filters }, sink);
+      if (reader.closed || this.isClosed()) {
+        sub.close();
+        return;
+      }
+      reader.sub = sub;
+      const merged = new Map(sub.start);
+      for (const [p, o] of positions) merged.set(p, o);
+      positions = merged;
+      byTopic.set(reader.topic, positions);
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
+      // The Kafka topic does not exist yet (nothing was ever published to it): wait for it and then
+      // read from its beginning, so nothing published after this SUBSCRIBE is missed.
+      byTopic.set(reader.topic, 'earliest');
+      this.waitForTopic(reader, () => this.openReader(live, reader, EARLIEST, byTopic));
+    }
+  }
+
+  private waitForTopic(target: { closed: boolean; stopWaiting?: () => void; poll?: NodeJS.Timeout }, retry: () => Promise<void>): void {
+    let trying = false;
+    const attempt = (): void => {
+      if (trying || target.closed || this.isClosed()) return;
+      trying = true;
+      target.stopWaiting?.();
+      clearInterval(target.poll);
+      retry()
+        .catch((err: unknown) => {
+          const m = mqttError(err);
+          this.log.warn({ err: m.error }, 'subscription could not be started');
+          void this.fail(m.disconnect, reasonString(m.error));
+        })
+        .finally(() => (trying = false));
+    };
+    const topicOf = (target as Reader).topic;
+    if (topicOf !== undefined) target.stopWaiting = this.broker.onTopicWritten(topicOf, attempt);
+    target.poll = setInterval(attempt, this.broker.config.missingTopicPollMs);
+  }
+
+  private async startShared(live: Live, topics: string[], waited: boolean): Promise<void> {
+    const spec = live.spec;
+    // One group per (ShareName, filter): members of a Kafka group must read the same topics with
+    // the same filter, or records one filter skips would be committed for the other.
+    const hash = createHash('sha256').update(spec.filter).digest('hex').slice(0, 12);
+    try {
+      for (const t of topics) await this.broker.gateway.describeTopic(this.ctx, t);
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
+      this.waitForTopicsOf(live, topics);
+      return;
+    }
+    const member = await this.broker.gateway.joinGroup(this.ctx, {
+      group: `mqtt-share-${spec.share}-${hash}`,
+      topics,
+      // A new shared subscription gets what is published from now on; one that waited for its topic to exist reads it whole.
+      resetTo: waited ? 'earliest' : 'latest',
+      filters: [{ kind: 'mqtt', filter: spec.filter }],
+    });
+    if (live.closed || this.isClosed()) {
+      await member.leave();
+      return;
+    }
+    live.member = member;
+    live.stream = member.stream({
+      records: async (batch) => {
+        for (const rec of batch) {
+          if (live.closed || this.state !== 'open') return;
+          const built = this.toPacket(live.spec, rec);
+          const ack = (): void => void member.ack(rec.topic, rec.partition, rec.offset);
+          if (built === undefined) {
+            ack();
+            continue;
+          }
+          if (!(await this.deliver(built.packet, undefined, ack, true))) return;
+        }
+      },
+      continuityLost: (n) => this.log.warn({ partition: n.partition, reason: n.reason }, 'shared subscription continuity lost'),
+      end: (error) => {
+        if (live.closed) return;
+        const m = mqttError(error ?? new GatewayError('UNAVAILABLE', 'shared subscription ended'));
+        void this.fail(m.disconnect, reasonString(m.error));
+      },
+    });
+  }
+
+  private waitForTopicsOf(live: Live, topics: string[]): void {
+    const target = { closed: false, topic: topics[0]!, stopWaiting: undefined as (() => void) | undefined, poll: undefined as NodeJS.Timeout | undefined };
+    live.stopWaiting = () => {
+      target.closed = true;
+      target.stopWaiting?.();
+      clearInterval(target.poll);
+    };
+    this.waitForTopic(target, () => this.startShared(live, topics, true));
+  }
+
+  private async stopLive(live: Live, leave: boolean): Promise<void> {
+    live.closed = true;
+    live.stopWaiting?.();
+    for (const r of live.readers) {
+      r.closed = true;
+      r.stopWaiting?.();
+      clearInterval(r.poll);
+      r.sub?.close();
+    }
+    live.stream?.stop();
+    if (live.member !== undefined && leave) await live.member.leave();
+  }
+
+  // ---- DISCONNECT / close ---------------------------------------------------------------------
+
+  private async onDisconnect(p: IDisconnectPacket): Promise<void> {
+    const s = this.session!;
+    if (this.version === 5) {
+      const newExpiry = p.properties?.sessionExpiryInterval;
+      if (newExpiry !== undefined) {
+        // [MQTT-3.14.2-2] a session that ended with the connection cannot be made persistent here.
+        if (s.expiry === 0 && newExpiry > 0) return this.fail(RC.PROTOCOL_ERROR, 'session expiry set at DISCONNECT');
+        s.expiry = Math.min(newExpiry, this.broker.config.sessionExpiryMaxSeconds);
+      }
+    }
+    // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 0x04 asks for it to be sent.
+    this.normalDisconnect = !(this.version === 5 && p.reasonCode === RC.DISCONNECT_WITH_WILL);
+    return this.close('client disconnected');
+  }
+
+  /** Another connection took the client id. [MQTT-3.1.4-3] */
+  async takenOver(): Promise<void> {
+    await this.fail(RC.SESSION_TAKEN_OVER, 'session taken over', true);
+  }
+
+  /** Gateway shutdown: v5 clients are told 0x8B; the session is kept, the will is not sent. */
+  async shutdown(): Promise<void> {
+    this.normalDisconnect = true;
+    await this.pumping;
+    await this.fail(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
+  }
+
+  /** Ends the connection because of an error: v5 gets a DISCONNECT with the reason (after CONNACK only [MQTT-3.14.0-1]). */
+  private async fail(reasonCode: number, reason: string, keepSessionRegistration = false): Promise<void> {
+    if (this.isClosed()) return;
+    if (this.version === 5 && this.state === 'open') {
+      this.send({ cmd: 'disconnect', reasonCode, properties: { reasonString: reason } });
+    }
+    this.log.info({ reasonCode, reason }, 'closing MQTT connection');
+    await this.close(reason, keepSessionRegistration);
+  }
+
+  private async close(why: string, takenOver = false): Promise<void> {
+    if (this.state === 'closed') return this.closedPromise;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    this.log.debug({ why }, 'connection closed');
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.keepaliveTimer);
+    for (const w of this.slotWaiters.splice(0)) w();
+    // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after a second.
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    try {
+      await Promise.allSettled([...this.live.values()].map((l) => this.stopLive(l, true)));
+      this.live.clear();
+      const s = this.session;
+      if (s !== undefined && this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
+      if (wasOpen && s !== undefined) {
+        for (const p of s.pending.values()) if (p.shared) s.pending.delete(p.pid);
+        // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
+        if (!this.normalDisconnect && this.will !== undefined && !this.broker.closing) {
+          this.broker.scheduleWill(this.clientId, this.will.msg, Math.min(this.will.delay, s.expiry));
+        }
+        if (s.persistent) {
+          await this.broker.saveSession(s).catch((err: unknown) => this.log.warn({ err }, 'session not saved at disconnect'));
+          if (!takenOver) this.broker.sessionOffline(s);
+        } else {
+          // [MQTT-3.1.2-?] Session Expiry 0: the session ends with the network connection.
+          await this.broker.dropSession(this.clientId);
+        }
+      }
+    } finally {
+      this.broker.all.delete(this);
+      this.resolveClosed();
+    }
+  }
+
+  // ---- output --------------------------------------------------------------------------------
+
+  private send(packet: Packet): boolean {
+    if (this.isClosed() && packet.cmd !== 'connack') return false;
+    return this.writeRaw(mqtt.generate(packet, { protocolVersion: this.version }));
+  }
+
+  private writeRaw(buf: Buffer): boolean {
+    if (this.stream.destroyed || this.stream.writableEnded) return false;
+    return this.stream.write(buf);
+  }
+
+  private drained(): Promise<void> {
+    if (this.stream.destroyed || !this.stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+    });
+  }
+}
+
+/** Total packet size from the Remaining Length: fixed header byte + length bytes + remaining. */
+function totalSize(remaining: number): number {
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + remaining;
+}
