@@ -1,8 +1,103 @@
-/** Placeholder wiring for the websocket adapter (replaced by the real adapter). */
+/**
+ * The WebSocket adapter: `GET /v1/ws` on the shared HTTP listener (subprotocols
+ * `streamgate.v1.json` and `streamgate.v1.proto`), plus the demo page and the bundled browser
+ * client. See README.md for the protocol and its mapping to the core.
+ */
+import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import { createContext } from '../../gateway/context.js';
+import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
+import { registerDemo } from './demo.js';
+import { createWsEngine, selectSubprotocol, type Subprotocol } from './engine.js';
+import { Heartbeat, Session } from './session.js';
+
+/** The upgrade path (design: `GET /v1/ws`). */
+export const WS_PATH = '/v1/ws';
 
 export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>): Promise<RunningAdapter> {
-  host.log.warn('websocket adapter not implemented yet');
-  return { name: 'websocket', ports: {}, close: async () => {} };
+  const { config, log } = host;
+  const root = packageRoot();
+  if (config.demo) registerDemo(host.http, join(root, 'clients/ts/browser/dist/streamgate.js'), log);
+  if (!config.enabled) return { name: 'websocket', ports: {}, close: async () => {} };
+
+  const codecs: Record<Subprotocol, Codec> = {
+    'streamgate.v1.json': jsonCodec,
+    'streamgate.v1.proto': loadProtoCodec(join(root, 'proto/streamgate/v1/streamgate.proto')),
+  };
+  const engine = createWsEngine({ maxPayloadBytes: config.maxPayloadBytes, perMessageDeflate: config.perMessageDeflate });
+  const heartbeat = new Heartbeat(config.pingIntervalMs);
+  const sessions = new Set<Session>();
+  let allClosed: (() => void) | undefined;
+  let closing = false;
+  let connections = 0;
+
+  host.http.onUpgrade(WS_PATH, (req, socket, head) => {
+    if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
+    const subprotocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
+    if (subprotocol === undefined) {
+      log.info({ offered: req.headers['sec-websocket-protocol'] }, 'refused: unsupported subprotocol');
+      return refuse(socket, 400, 'Unsupported subprotocol: use streamgate.v1.json or streamgate.v1.proto.');
+    }
+    engine.accept(req, socket, head, subprotocol, (connection) => {
+      const conn = `ws-${++connections}`;
+      const ctx = createContext({ protocol: 'websocket', log: log.child({ conn, subprotocol }), requestId: conn });
+      const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
+        sessions.delete(s);
+        heartbeat.delete(s);
+        if (sessions.size === 0) allClosed?.();
+      });
+      sessions.add(session);
+      heartbeat.add(session);
+      ctx.log.debug({ remote: remoteAddress(req) }, 'connection open');
+      return session;
+    });
+  });
+
+  return {
+    name: 'websocket',
+    ports: {},
+    async close() {
+      closing = true;
+      heartbeat.stop();
+      if (sessions.size > 0) {
+        const closed = new Promise<void>((resolve) => (allClosed = resolve));
+        for (const s of sessions) void s.shutdown();
+        const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.closeTimeoutMs, 'timeout').unref());
+        if ((await Promise.race([closed, deadline])) === 'timeout') {
+          log.warn({ open: sessions.size }, 'connections still open after closeTimeoutMs; terminating');
+          for (const s of sessions) s.terminate();
+        }
+      }
+      await engine.close();
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: 400 | 503, message: string): void {
+  const reason = status === 400 ? 'Bad Request' : 'Service Unavailable';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+  );
+}
+
+function remoteAddress(req: IncomingMessage): string | undefined {
+  return req.socket.remoteAddress;
+}
+
+/** The directory holding package.json (the repo root when run from source or from dist/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('websocket adapter: cannot find the package root (package.json)');
+    dir = parent;
+  }
+  // dist/ has no package.json, so from dist/adapters/websocket this also lands on the root.
+  return dir;
 }

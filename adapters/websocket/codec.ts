@@ -1,0 +1,519 @@
+/**
+ * Frames ↔ core types, for both subprotocols.
+ *
+ * `streamgate.v1.json` (text frames), as in the design's WebSocket section:
+ *   subscribe   {"op":"subscribe","id":"s1","topic":"t","from":"earliest"|"latest"|{"offsets":{"0":"42"},"otherwise"?:"earliest"|"latest"}|{"timestamp":ms},
+ *                "key"?:string|string[],"keyPrefix"?:…,"filter"?:… (MQTT filter over the key),"partitions"?:[0,1],"strict"?:bool}
+ *   unsubscribe {"op":"unsubscribe","sub":"s1"}               → {"op":"end","sub":"s1"}
+ *   publish     {"op":"publish","id":"p1","topic":"t","partition"?:0,"records":[{"key"?:"k","value":…,"headers"?:{…},"partition"?:0,"timestamp"?:ms}]}
+ *   ping        {"op":"ping","id"?:…}                         → {"op":"pong","id"?:…}
+ *   server      subscribed / records / ack / error / continuity-lost / end
+ * Values: a JSON value is stored as its JSON text; `"encoding":"base64"` marks a base64 string of
+ * raw bytes. Delivered values that are valid UTF-8 JSON are inlined as JSON, anything else is
+ * base64 with `"encoding":"base64"` (keys: UTF-8 string, else `"keyEncoding":"base64"`; headers:
+ * UTF-8 strings, else all base64 with `"headersEncoding":"base64"`). Offsets are decimal strings.
+ *
+ * `streamgate.v1.proto` (binary frames): one SessionRequest / SessionResponse from
+ * proto/streamgate/v1/streamgate.proto per WebSocket message.
+ */
+import { isUtf8 } from 'node:buffer';
+import protobuf from 'protobufjs';
+import type { KeyFilter } from '../../gateway/api.js';
+import type { ContinuityLost } from '../../gateway/api.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { offsetsPosition, parseOffset, type Headers, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
+
+// ---------------------------------------------------------------------------------------------
+// The protocol-neutral frame model the session works with
+
+export type ClientFrame =
+  | {
+      readonly op: 'subscribe';
+      readonly id: string;
+      readonly topic: string;
+      readonly from: Position;
+      readonly partitions?: readonly number[];
+      readonly filters?: readonly KeyFilter[];
+      readonly strict?: boolean;
+    }
+  | { readonly op: 'unsubscribe'; readonly sub: string }
+  | {
+      readonly op: 'publish';
+      readonly id: string;
+      readonly topic: string;
+      readonly records: ProduceRecord[];
+      readonly partition?: number;
+      readonly idempotencyKey: string;
+    }
+  | { readonly op: 'ping'; readonly id?: string; readonly nonce?: bigint }
+  /** Proto subprotocol credit grant: WebSocket flow control is the socket's own (bufferedAmount), so it is a no-op. */
+  | { readonly op: 'credit' }
+  /** A frame this adapter understands but does not serve (group sessions, credit on the proto subprotocol). */
+  | { readonly op: 'unsupported'; readonly id: string; readonly what: string };
+
+export type ServerFrame =
+  | { readonly op: 'subscribed'; readonly id: string; readonly positions: ReadonlyMap<number, bigint> }
+  | { readonly op: 'records'; readonly sub: string; readonly records: readonly StreamRecord[] }
+  | { readonly op: 'ack'; readonly id: string; readonly offsets: readonly { partition: number; offset: bigint; timestamp: number }[] }
+  | { readonly op: 'error'; readonly id?: string; readonly error: GatewayError }
+  | { readonly op: 'continuity-lost'; readonly sub: string; readonly notice: ContinuityLost }
+  | { readonly op: 'end'; readonly sub: string; readonly error?: GatewayError }
+  | { readonly op: 'pong'; readonly id?: string; readonly nonce?: bigint };
+
+/** A frame that could not be decoded; `id` is the request id when it could still be read. */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  constructor(
+    readonly error: GatewayError,
+    readonly id?: string,
+  ) {
+    super(error.message);
+  }
+}
+
+/** One subprotocol's encoding. */
+export interface Codec {
+  /** Text frames for JSON, binary for proto. */
+  readonly binary: boolean;
+  decode(data: Buffer): ClientFrame;
+  encode(frame: ServerFrame): string | Uint8Array;
+}
+
+const invalid = (message: string, id?: string): FrameError => new FrameError(new GatewayError('INVALID_ARGUMENT', message), id);
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+const MAX_ID_LENGTH = 256;
+
+/** The `streamgate.v1.json` codec. */
+export const jsonCodec: Codec = {
+  binary: false,
+  decode(data) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString('utf8'));
+    } catch (err) {
+      throw invalid(`The frame is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('A frame must be a JSON object.');
+    const frame = parsed as Record<string, unknown>;
+    const id = typeof frame.id === 'string' ? frame.id : undefined;
+    try {
+      return decodeJsonFrame(frame, id);
+    } catch (err) {
+      if (err instanceof FrameError) throw err;
+      if (err instanceof GatewayError) throw new FrameError(err, id);
+      throw err;
+    }
+  },
+  encode: encodeJson,
+};
+
+function decodeJsonFrame(frame: Record<string, unknown>, id: string | undefined): ClientFrame {
+  switch (frame.op) {
+    case 'subscribe': {
+      const subId = requireId(frame.id, 'subscribe');
+      const topic = requireString(frame.topic, 'topic', subId);
+      const filters = [
+        ...stringList(frame.key, 'key').map((key): KeyFilter => ({ kind: 'exact', key })),
+        ...stringList(frame.keyPrefix, 'keyPrefix').map((prefix): KeyFilter => ({ kind: 'prefix', prefix })),
+        ...stringList(frame.filter, 'filter').map((filter): KeyFilter => ({ kind: 'mqtt', filter })),
+      ];
+      let partitions: number[] | undefined;
+      if (frame.partitions !== undefined) {
+        if (!Array.isArray(frame.partitions) || !frame.partitions.every((p) => Number.isInteger(p) && p >= 0)) {
+          throw invalid('"partitions" must be an array of non-negative integers.', subId);
+        }
+        partitions = frame.partitions as number[];
+      }
+      if (frame.strict !== undefined && typeof frame.strict !== 'boolean') throw invalid('"strict" must be a boolean.', subId);
+      return {
+        op: 'subscribe',
+        id: subId,
+        topic,
+        from: jsonPosition(frame.from),
+        ...(partitions === undefined ? {} : { partitions }),
+        ...(filters.length === 0 ? {} : { filters }),
+        ...(frame.strict === true ? { strict: true } : {}),
+      };
+    }
+    case 'unsubscribe': {
+      // `sub` names the subscription; a bare `id` is accepted too (it is the subscription's id).
+      const sub = frame.sub ?? frame.id;
+      return { op: 'unsubscribe', sub: requireId(sub, 'unsubscribe') };
+    }
+    case 'publish': {
+      const pubId = requireId(frame.id, 'publish');
+      const topic = requireString(frame.topic, 'topic', pubId);
+      if (!Array.isArray(frame.records)) throw invalid('"records" must be an array.', pubId);
+      const records = frame.records.map((r, i) => jsonProduceRecord(r, i));
+      const partition = optionalPartition(frame.partition, 'partition');
+      return { op: 'publish', id: pubId, topic, records, idempotencyKey: pubId, ...(partition === undefined ? {} : { partition }) };
+    }
+    case 'ping':
+      return id === undefined ? { op: 'ping' } : { op: 'ping', id };
+    case undefined:
+      throw invalid('The frame has no "op".', id);
+    default:
+      throw invalid(`Unknown op ${JSON.stringify(frame.op).slice(0, 64)}; expected subscribe, unsubscribe, publish or ping.`, id);
+  }
+}
+
+function requireId(value: unknown, op: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw invalid(`A ${op} frame needs an "id": a string of 1–${MAX_ID_LENGTH} characters.`);
+  }
+  return value;
+}
+
+function requireString(value: unknown, name: string, id: string): string {
+  if (typeof value !== 'string') throw invalid(`"${name}" must be a string.`, id);
+  return value;
+}
+
+function stringList(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  throw new GatewayError('INVALID_ARGUMENT', `"${name}" must be a string or an array of strings.`);
+}
+
+function optionalPartition(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Number.isInteger(value) || (value as number) < 0) throw new GatewayError('INVALID_ARGUMENT', `"${name}" must be a non-negative integer.`);
+  return value as number;
+}
+
+function jsonPosition(from: unknown): Position {
+  if (from === undefined || from === 'latest') return { kind: 'latest' };
+  if (from === 'earliest') return { kind: 'earliest' };
+  if (typeof from === 'object' && from !== null && !Array.isArray(from)) {
+    const f = from as Record<string, unknown>;
+    if (f.offsets !== undefined) {
+      if (typeof f.offsets !== 'object' || f.offsets === null || Array.isArray(f.offsets)) {
+        throw new GatewayError('INVALID_ARGUMENT', '"from.offsets" must map partitions to offsets, e.g. {"0":"42"}.');
+      }
+      if (f.otherwise !== undefined && f.otherwise !== 'earliest' && f.otherwise !== 'latest') {
+        throw new GatewayError('INVALID_ARGUMENT', '"from.otherwise" must be "earliest" or "latest".');
+      }
+      return offsetsPosition(f.offsets as Record<string, string | number>, f.otherwise as 'earliest' | 'latest' | undefined);
+    }
+    if (f.timestamp !== undefined) {
+      if (typeof f.timestamp !== 'number' || !Number.isSafeInteger(f.timestamp) || f.timestamp < 0) {
+        throw new GatewayError('INVALID_ARGUMENT', '"from.timestamp" must be milliseconds since the epoch.');
+      }
+      return { kind: 'timestamp', timestamp: f.timestamp };
+    }
+  }
+  throw new GatewayError('INVALID_ARGUMENT', '"from" must be "earliest", "latest", {"offsets":{…}} or {"timestamp":ms}.');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function base64(value: string, code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_ARGUMENT', what: string): Buffer {
+  if (!BASE64.test(value)) throw new GatewayError(code, `${what} is not valid base64.`);
+  return Buffer.from(value, 'base64');
+}
+
+function jsonProduceRecord(raw: unknown, index: number): ProduceRecord {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new GatewayError('INVALID_ARGUMENT', `records[${index}] must be an object.`);
+  }
+  const r = raw as Record<string, unknown>;
+  let key: Buffer | null = null;
+  if (r.key !== undefined && r.key !== null) {
+    if (typeof r.key !== 'string') throw new GatewayError('INVALID_KEY', `records[${index}].key must be a string.`);
+    key = r.keyEncoding === 'base64' ? base64(r.key, 'INVALID_KEY', `records[${index}].key`) : Buffer.from(r.key, 'utf8');
+  }
+  let value: Buffer | null;
+  if (r.encoding === 'base64') {
+    if (typeof r.value !== 'string') throw new GatewayError('INVALID_VALUE', `records[${index}].value must be a base64 string with "encoding":"base64".`);
+    value = base64(r.value, 'INVALID_VALUE', `records[${index}].value`);
+  } else if (r.encoding !== undefined && r.encoding !== 'json') {
+    throw new GatewayError('INVALID_VALUE', `records[${index}].encoding must be "json" (default) or "base64".`);
+  } else {
+    // An absent value is a null value (a tombstone in compacted topics); any JSON value is stored as its text.
+    value = r.value === undefined || r.value === null ? null : Buffer.from(JSON.stringify(r.value), 'utf8');
+  }
+  const record: ProduceRecord = { key, value };
+  if (r.headers !== undefined && r.headers !== null) {
+    if (typeof r.headers !== 'object' || Array.isArray(r.headers)) {
+      throw new GatewayError('INVALID_ARGUMENT', `records[${index}].headers must map names to strings.`);
+    }
+    const headers: Headers = {};
+    const b64 = r.headersEncoding === 'base64';
+    for (const [name, v] of Object.entries(r.headers as Record<string, unknown>)) {
+      if (typeof v !== 'string') throw new GatewayError('INVALID_ARGUMENT', `records[${index}].headers.${name} must be a string.`);
+      headers[name] = b64 ? base64(v, 'INVALID_ARGUMENT', `records[${index}].headers.${name}`) : Buffer.from(v, 'utf8');
+    }
+    record.headers = headers;
+  }
+  const partition = optionalPartition(r.partition, `records[${index}].partition`);
+  if (partition !== undefined) record.partition = partition;
+  if (r.timestamp !== undefined) {
+    if (typeof r.timestamp !== 'number' || !Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
+      throw new GatewayError('INVALID_ARGUMENT', `records[${index}].timestamp must be milliseconds since the epoch.`);
+    }
+    record.timestamp = r.timestamp;
+  }
+  return record;
+}
+
+/**
+ * Encoded records, computed once per record object: the hub hands the same record to every
+ * subscriber, so a record fanned out to 10,000 sockets is serialized once.
+ */
+const encodedRecords = new WeakMap<StreamRecord, string>();
+
+/** The JSON text of one delivered record. */
+export function encodeJsonRecord(r: StreamRecord): string {
+  const cached = encodedRecords.get(r);
+  if (cached !== undefined) return cached;
+  let out = `{"partition":${r.partition},"offset":"${r.offset}","timestamp":${r.timestamp}`;
+  if (r.key === null) out += ',"key":null';
+  else if (isUtf8(r.key)) out += `,"key":${JSON.stringify(r.key.toString('utf8'))}`;
+  else out += `,"key":"${r.key.toString('base64')}","keyEncoding":"base64"`;
+  out += `,"value":${jsonValue(r.value)}`;
+  const names = Object.keys(r.headers);
+  if (names.length > 0) {
+    const utf8 = names.every((n) => isUtf8(r.headers[n]!));
+    const parts = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(utf8 ? r.headers[n]!.toString('utf8') : r.headers[n]!.toString('base64'))}`);
+    out += `,"headers":{${parts.join(',')}}`;
+    if (!utf8) out += ',"headersEncoding":"base64"';
+  }
+  out += '}';
+  encodedRecords.set(r, out);
+  return out;
+}
+
+/** `<json>` when the bytes are UTF-8 JSON, else `"<base64>","encoding":"base64"` (a fragment of the record object). */
+function jsonValue(value: Buffer | null): string {
+  if (value === null) return 'null';
+  if (value.length > 0 && isUtf8(value)) {
+    const text = value.toString('utf8');
+    if (isJson(text)) return text.trim();
+  }
+  return `"${value.toString('base64')}","encoding":"base64"`;
+}
+
+function isJson(text: string): boolean {
+  // A non-JSON value (plain text, binary) is expected input, not a fault: it travels as base64.
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function encodeJson(frame: ServerFrame): string {
+  switch (frame.op) {
+    case 'records':
+      return `{"op":"records","sub":${JSON.stringify(frame.sub)},"records":[${frame.records.map(encodeJsonRecord).join(',')}]}`;
+    case 'subscribed':
+      return JSON.stringify({ op: 'subscribed', id: frame.id, positions: Object.fromEntries([...frame.positions].map(([p, o]) => [String(p), o.toString()])) });
+    case 'ack':
+      return JSON.stringify({
+        op: 'ack',
+        id: frame.id,
+        offsets: frame.offsets.map((o) => ({ partition: o.partition, offset: o.offset.toString(), timestamp: o.timestamp })),
+      });
+    case 'error':
+      return JSON.stringify({
+        op: 'error',
+        ...(frame.id === undefined ? {} : { id: frame.id }),
+        code: frame.error.code,
+        message: frame.error.message,
+        retriable: frame.error.retriable,
+        ...(frame.error.details === undefined ? {} : { details: frame.error.details }),
+      });
+    case 'continuity-lost':
+      return JSON.stringify({
+        op: 'continuity-lost',
+        sub: frame.sub,
+        partition: frame.notice.partition,
+        requested: frame.notice.requested.toString(),
+        actual: frame.notice.actual.toString(),
+        reason: frame.notice.reason,
+      });
+    case 'end':
+      return JSON.stringify({
+        op: 'end',
+        sub: frame.sub,
+        ...(frame.error === undefined ? {} : { code: frame.error.code, message: frame.error.message, retriable: frame.error.retriable }),
+      });
+    case 'pong':
+      return JSON.stringify(frame.id === undefined ? { op: 'pong' } : { op: 'pong', id: frame.id });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf (SessionRequest / SessionResponse)
+
+interface ProtoTypes {
+  readonly request: protobuf.Type;
+  readonly response: protobuf.Type;
+}
+
+/** Loads the Session frame types from proto/streamgate/v1/streamgate.proto (once, at startup). */
+export function loadProtoCodec(protoFile: string): Codec {
+  const root = protobuf.loadSync(protoFile);
+  return protoCodec({
+    request: root.lookupType('streamgate.v1.SessionRequest'),
+    response: root.lookupType('streamgate.v1.SessionResponse'),
+  });
+}
+
+type Long = { toString(): string };
+type PbMessage = Record<string, unknown>;
+
+function protoCodec(types: ProtoTypes): Codec {
+  return {
+    binary: true,
+    decode(data) {
+      let msg: PbMessage;
+      try {
+        msg = types.request.decode(data) as unknown as PbMessage;
+      } catch (err) {
+        throw invalid(`The frame is not a valid streamgate.v1.SessionRequest: ${(err as Error).message}`);
+      }
+      const kind = msg.frame as string | undefined;
+      const body = (kind === undefined ? {} : msg[kind]) as PbMessage;
+      const id = typeof body.id === 'string' && body.id !== '' ? body.id : undefined;
+      try {
+        return decodeProtoFrame(kind, body);
+      } catch (err) {
+        if (err instanceof FrameError) throw err;
+        if (err instanceof GatewayError) throw new FrameError(err, id);
+        throw err;
+      }
+    },
+    encode(frame) {
+      return types.response.encode(types.response.fromObject(protoResponse(frame))).finish();
+    },
+  };
+}
+
+function decodeProtoFrame(kind: string | undefined, f: PbMessage): ClientFrame {
+  switch (kind) {
+    case 'subscribe': {
+      const id = requireId(f.id, 'subscribe');
+      if (typeof f.group === 'string' && f.group !== '') {
+        return { op: 'unsupported', id, what: 'Group subscriptions are served by the gRPC Session, not over WebSocket.' };
+      }
+      const partitions = (f.partitions as number[] | undefined) ?? [];
+      const filters = ((f.filters as PbMessage[] | undefined) ?? []).map(protoFilter);
+      return {
+        op: 'subscribe',
+        id,
+        topic: f.topic as string,
+        from: protoPosition(f.position as PbMessage | null | undefined),
+        ...(partitions.length === 0 ? {} : { partitions }),
+        ...(filters.length === 0 ? {} : { filters }),
+        ...(f.strict === true ? { strict: true } : {}),
+      };
+    }
+    case 'unsubscribe':
+      return { op: 'unsubscribe', sub: requireId(f.id, 'unsubscribe') };
+    case 'publish': {
+      const id = requireId(f.id, 'publish');
+      const records = ((f.records as PbMessage[] | undefined) ?? []).map((r): ProduceRecord => {
+        const rec: ProduceRecord = {
+          // proto3 `optional`: presence is whether the field was on the wire (an own property).
+          key: Object.hasOwn(r, 'key') && r.key != null ? Buffer.from(r.key as Uint8Array) : null,
+          value: Object.hasOwn(r, 'value') && r.value != null ? Buffer.from(r.value as Uint8Array) : null,
+        };
+        const headers = r.headers as Record<string, Uint8Array> | undefined;
+        if (headers !== undefined && Object.keys(headers).length > 0) {
+          rec.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
+        }
+        if (Object.hasOwn(r, 'partition')) rec.partition = r.partition as number;
+        if (Object.hasOwn(r, 'timestamp')) rec.timestamp = Number((r.timestamp as Long).toString());
+        return rec;
+      });
+      const key = typeof f.idempotencyKey === 'string' && f.idempotencyKey !== '' ? f.idempotencyKey : id;
+      return {
+        op: 'publish',
+        id,
+        topic: f.topic as string,
+        records,
+        idempotencyKey: key,
+        ...(Object.hasOwn(f, 'partition') ? { partition: f.partition as number } : {}),
+      };
+    }
+    case 'ping':
+      return { op: 'ping', nonce: BigInt((f.nonce as Long | number | undefined ?? 0).toString()) };
+    case 'ack':
+    case 'commit':
+      return { op: 'unsupported', id: (f.subscriptionId as string | undefined) ?? (f.id as string | undefined) ?? '', what: `"${kind}" applies to group subscriptions, which WebSocket does not serve.` };
+    case 'credit':
+      return { op: 'credit' };
+    default:
+      throw invalid('The SessionRequest carries no frame.');
+  }
+}
+
+function protoFilter(f: PbMessage): KeyFilter {
+  if (typeof f.exact === 'string' && f.kind === 'exact') return { kind: 'exact', key: f.exact };
+  if (typeof f.prefix === 'string' && f.kind === 'prefix') return { kind: 'prefix', prefix: f.prefix };
+  if (typeof f.mqtt === 'string' && f.kind === 'mqtt') return { kind: 'mqtt', filter: f.mqtt };
+  throw new GatewayError('INVALID_ARGUMENT', 'A KeyFilter must set exact, prefix or mqtt.');
+}
+
+function protoPosition(p: PbMessage | null | undefined): Position {
+  if (p == null || p.kind === undefined || p.kind === 'latest') return { kind: 'latest' };
+  if (p.kind === 'earliest') return { kind: 'earliest' };
+  if (p.kind === 'timestamp') return { kind: 'timestamp', timestamp: Number((p.timestamp as Long).toString()) };
+  const o = p.offsets as PbMessage;
+  const map = new Map<number, bigint>();
+  for (const [partition, offset] of Object.entries((o.offsets as Record<string, Long> | undefined) ?? {})) {
+    map.set(Number(partition), parseOffset(offset.toString(), `offset of partition ${partition}`));
+  }
+  // Boundary enum: 1 = EARLIEST; UNSPECIFIED and LATEST both mean latest.
+  return o.otherwise === 1 ? { kind: 'offsets', offsets: map, otherwise: 'earliest' } : { kind: 'offsets', offsets: map };
+}
+
+function protoRecord(r: StreamRecord): PbMessage {
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset.toString(),
+    timestamp: r.timestamp,
+    ...(r.key === null ? {} : { key: r.key }),
+    ...(r.value === null ? {} : { value: r.value }),
+    headers: r.headers,
+  };
+}
+
+function protoResponse(frame: ServerFrame): PbMessage {
+  switch (frame.op) {
+    case 'records':
+      return { records: { subscriptionId: frame.sub, records: frame.records.map(protoRecord) } };
+    case 'subscribed':
+      return { subscribed: { id: frame.id, positions: Object.fromEntries([...frame.positions].map(([p, o]) => [p, o.toString()])) } };
+    case 'ack':
+      return { published: { id: frame.id, offsets: frame.offsets.map((o) => ({ partition: o.partition, offset: o.offset.toString(), timestamp: o.timestamp })) } };
+    case 'error':
+      return { error: { id: frame.id ?? '', code: frame.error.code, message: frame.error.message, retriable: frame.error.retriable } };
+    case 'continuity-lost':
+      return {
+        continuityLost: {
+          subscriptionId: frame.sub,
+          partition: frame.notice.partition,
+          requested: frame.notice.requested.toString(),
+          actual: frame.notice.actual.toString(),
+          reason: frame.notice.reason,
+        },
+      };
+    case 'end':
+      return {
+        end: {
+          subscriptionId: frame.sub,
+          ...(frame.error === undefined ? {} : { code: frame.error.code, message: frame.error.message, retriable: frame.error.retriable }),
+        },
+      };
+    case 'pong':
+      return { pong: { nonce: (frame.nonce ?? 0n).toString() } };
+  }
+}

@@ -1,0 +1,166 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Gateway, SubscriberSink, Subscription } from '../../gateway/api.js';
+import { createContext } from '../../gateway/context.js';
+import type { StreamRecord } from '../../gateway/record.js';
+import { jsonCodec } from './codec.js';
+import type { EngineConnection } from './engine.js';
+import { Heartbeat, Session } from './session.js';
+
+/** An in-memory connection: records what the session writes, with a settable buffered amount. */
+class FakeConnection implements EngineConnection {
+  readonly subprotocol = 'streamgate.v1.json' as const;
+  sent: string[] = [];
+  buffered = 0;
+  pings = 0;
+  terminated = false;
+  closedWith: [number, string] | undefined;
+  private waiters: { threshold: number; resolve: () => void }[] = [];
+  bufferedAmount(): number {
+    return this.buffered;
+  }
+  send(data: string | Uint8Array): number {
+    this.sent.push(data as string);
+    return this.buffered;
+  }
+  whenDrained(threshold: number): Promise<void> {
+    if (this.buffered <= threshold) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ threshold, resolve }));
+  }
+  setBuffered(n: number): void {
+    this.buffered = n;
+    const ready = this.waiters.filter((w) => n <= w.threshold);
+    this.waiters = this.waiters.filter((w) => n > w.threshold);
+    for (const w of ready) w.resolve();
+  }
+  ping(): void {
+    this.pings++;
+  }
+  close(code: number, reason: string): void {
+    this.closedWith = [code, reason];
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  frames(): any[] {
+    return this.sent.map((s) => JSON.parse(s));
+  }
+}
+
+const limits = { maxBufferedBytes: 1000, closeBufferedBytes: 5000, maxSubscriptionsPerConnection: 2, maxInFlightPublishes: 2, closeTimeoutMs: 1000 };
+const log = pino({ level: 'silent' });
+const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('1'), headers: {} });
+
+function setup(gateway: Partial<Gateway>) {
+  const conn = new FakeConnection();
+  const ctx = createContext({ protocol: 'websocket', log });
+  const session = new Session(conn, jsonCodec, gateway as Gateway, ctx, limits, log, () => undefined);
+  const send = (frame: unknown) => session.message(Buffer.from(JSON.stringify(frame)), false);
+  return { conn, session, send };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Heartbeat (fake timers)', () => {
+  it('pings every interval and terminates a connection that stayed silent for a whole interval', () => {
+    vi.useFakeTimers();
+    const { conn, session } = setup({});
+    const heartbeat = new Heartbeat(30_000);
+    heartbeat.add(session);
+    vi.advanceTimersByTime(30_000);
+    expect([conn.pings, conn.terminated]).toEqual([1, false]);
+    session.pong();
+    vi.advanceTimersByTime(30_000);
+    expect([conn.pings, conn.terminated]).toEqual([2, false]);
+    // No pong and no frame since the second ping: dead.
+    vi.advanceTimersByTime(30_000);
+    expect([conn.pings, conn.terminated]).toEqual([2, true]);
+    heartbeat.stop();
+  });
+
+  it('counts any frame from the client as a sign of life', () => {
+    vi.useFakeTimers();
+    const { conn, session, send } = setup({});
+    const heartbeat = new Heartbeat(1_000);
+    heartbeat.add(session);
+    vi.advanceTimersByTime(1_000);
+    send({ op: 'ping', id: 'x' });
+    vi.advanceTimersByTime(1_000);
+    expect(conn.terminated).toBe(false);
+    heartbeat.stop();
+  });
+});
+
+describe('Session with a fake core', () => {
+  it('announces the subscription before any record, then waits for the socket to drain below the bound', async () => {
+    let sink!: SubscriberSink;
+    const subscription: Subscription = { id: 'x', topic: 't', start: new Map([[0, 5n]]), positions: () => new Map(), close: vi.fn() };
+    const { conn, send } = setup({
+      subscribe: async (_ctx, _req, s) => {
+        sink = s;
+        return subscription;
+      },
+    });
+    send({ op: 'subscribe', id: 's1', topic: 't', from: 'earliest' });
+    await vi.waitFor(() => expect(conn.frames()).toEqual([{ op: 'subscribed', id: 's1', positions: { '0': '5' } }]));
+
+    conn.setBuffered(4000);
+    let resolved = false;
+    const delivered = Promise.resolve(sink.records([record(5n)])).then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 10));
+    // Over the bound: nothing written yet, and the hub's promise is pending.
+    expect(conn.frames()).toHaveLength(1);
+    expect(resolved).toBe(false);
+    conn.setBuffered(0);
+    await delivered;
+    expect(conn.frames()[1]).toMatchObject({ op: 'records', sub: 's1', records: [{ offset: '5' }] });
+  });
+
+  it('answers duplicate ids, too many subscriptions, unknown unsubscribes and core errors with error frames', async () => {
+    const subscription: Subscription = { id: 'x', topic: 't', start: new Map(), positions: () => new Map(), close: vi.fn() };
+    const { conn, send } = setup({
+      subscribe: async (_ctx, req) => {
+        if (req.topic === 'missing') {
+          const { GatewayError } = await import('../../gateway/errors.js');
+          throw new GatewayError('TOPIC_NOT_FOUND', 'Topic missing does not exist.');
+        }
+        return subscription;
+      },
+    });
+    send({ op: 'subscribe', id: 'a', topic: 't' });
+    send({ op: 'subscribe', id: 'a', topic: 't' });
+    send({ op: 'subscribe', id: 'b', topic: 't' });
+    send({ op: 'subscribe', id: 'c', topic: 't' });
+    send({ op: 'unsubscribe', sub: 'zzz' });
+    await vi.waitFor(() => expect(conn.frames().length).toBeGreaterThanOrEqual(5));
+    send({ op: 'unsubscribe', sub: 'b' });
+    send({ op: 'subscribe', id: 'd', topic: 'missing' });
+    await vi.waitFor(() => expect(conn.frames().length).toBe(7));
+    const byCode = conn.frames().map((f) => `${f.op}:${f.id ?? f.sub}:${f.code ?? ''}`);
+    expect(byCode).toEqual(
+      expect.arrayContaining([
+        'subscribed:a:',
+        'error:a:ALREADY_EXISTS',
+        'subscribed:b:',
+        'error:c:RESOURCE_EXHAUSTED',
+        'error:zzz:NOT_FOUND',
+        'end:b:',
+        'error:d:TOPIC_NOT_FOUND',
+      ]),
+    );
+    expect(subscription.close).toHaveBeenCalledTimes(1);
+  });
+
+  it('closes with 1003 on a binary frame, and with 4008 when replies pile up unread', () => {
+    const a = setup({});
+    a.session.message(Buffer.from([1, 2, 3]), true);
+    expect(a.conn.closedWith?.[0]).toBe(1003);
+
+    const b = setup({});
+    b.conn.buffered = 6000;
+    b.send({ op: 'ping' });
+    expect(b.conn.closedWith?.[0]).toBe(4008);
+  });
+});
