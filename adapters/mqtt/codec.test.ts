@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeRetained,
+  encodeRetained,
+  filterCovers,
+  filtersOverlap,
+  messageToRecord,
+  parseFilter,
+  recordToDelivery,
+  Routes,
+  topicFilterProblem,
+  topicMatches,
+  topicNameProblem,
+} from './codec.js';
+import { SessionState } from './state.js';
+
+describe('topic names and filters', () => {
+  it('rejects wildcards, empty names, NUL and ill-formed UTF-8 in topic names', () => {
+    expect(topicNameProblem('a/b')).toBeUndefined();
+    expect(topicNameProblem('a/+')).toMatch(/wildcard/);
+    expect(topicNameProblem('#')).toMatch(/wildcard/);
+    expect(topicNameProblem('')).toMatch(/empty/);
+    expect(topicNameProblem('a\u0000b')).toMatch(/NUL/);
+    expect(topicNameProblem(Buffer.from([0x61, 0xff]).toString('utf8'))).toMatch(/UTF-8/);
+  });
+
+  it('validates filters and shared subscriptions', () => {
+    expect(topicFilterProblem('a/+/#')).toBeUndefined();
+    expect(topicFilterProblem('a/#/b')).toBeDefined();
+    expect(topicFilterProblem('a/b#')).toBeDefined();
+    expect(topicFilterProblem('a+/b')).toBeDefined();
+    expect(parseFilter('$share/g/a/+')).toEqual({ filter: 'a/+', share: 'g' });
+    expect(typeof parseFilter('$share/g')).toBe('string');
+    expect(typeof parseFilter('$share//a')).toBe('string');
+    expect(typeof parseFilter('$share/g+/a')).toBe('string');
+  });
+
+  it('matches like the spec, including the $-topic rule', () => {
+    expect(topicMatches('sport/tennis/#', 'sport/tennis')).toBe(true);
+    expect(topicMatches('sport/+', 'sport/')).toBe(true);
+    expect(topicMatches('+/+', '/finance')).toBe(true);
+    expect(topicMatches('sport/+', 'sport/tennis/x')).toBe(false);
+    expect(topicMatches('#', '$SYS/x')).toBe(false);
+    expect(topicMatches('+/x', '$SYS/x')).toBe(false);
+    expect(topicMatches('$SYS/#', '$SYS/x')).toBe(true);
+  });
+
+  it('decides overlap and cover between filters', () => {
+    expect(filtersOverlap('sensors/#', '+/temp')).toBe(true);
+    expect(filtersOverlap('sensors/#', 'lights/+')).toBe(false);
+    expect(filtersOverlap('#', '$SYS/#')).toBe(false);
+    expect(filtersOverlap('a/+', 'a/b/c')).toBe(false);
+    expect(filterCovers('sensors/#', 'sensors/+/temp')).toBe(true);
+    expect(filterCovers('sensors/+', 'sensors/#')).toBe(false);
+    expect(filterCovers('#', '$SYS/x')).toBe(false);
+  });
+});
+
+describe('routes', () => {
+  const routes = new Routes(
+    [
+      { filter: 'sensors/#', topic: 'sensors', nullKeyTopic: 'sensors' },
+      { filter: 'lights/+/state', topic: 'lights', nullKeyTopic: 'lights' },
+    ],
+    'mqtt-messages',
+    'mqtt-messages',
+  );
+  it('routes by first match, else the default topic', () => {
+    expect(routes.topicFor('sensors/a/temp')).toBe('sensors');
+    expect(routes.topicFor('lights/k/state')).toBe('lights');
+    expect(routes.topicFor('lights/k/other')).toBe('mqtt-messages');
+  });
+  it('reads every topic a subscription could match', () => {
+    expect(routes.topicsFor('sensors/+/temp')).toEqual(['sensors']);
+    expect(routes.topicsFor('#').sort()).toEqual(['lights', 'mqtt-messages', 'sensors']);
+    expect(routes.topicsFor('lights/#').sort()).toEqual(['lights', 'mqtt-messages']);
+    expect(routes.topicsFor('other/x')).toEqual(['mqtt-messages']);
+  });
+});
+
+describe('record mapping', () => {
+  it('round-trips MQTT 5 properties through headers', () => {
+    const rec = messageToRecord(
+      {
+        topic: 'a/b',
+        payload: Buffer.from('hi'),
+        qos: 2,
+        retain: true,
+        properties: {
+          contentType: 'text/plain',
+          responseTopic: 'r/1',
+          correlationData: Buffer.from([1, 2]),
+          payloadFormatIndicator: true,
+          userProperties: { k: 'v', multi: ['x', 'y'] },
+        },
+      },
+      'dev-1',
+    );
+    expect(rec.key?.toString()).toBe('a/b');
+    expect(rec.headers?.['mqtt.qos']?.toString()).toBe('2');
+    expect(rec.headers?.['mqtt.up.k']?.toString()).toBe('v');
+    expect(rec.headers?.['mqtt.up.multi']?.toString()).toBe('y');
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 5n, timestamp: Date.now(), key: rec.key!, value: rec.value, headers: rec.headers! }, 't', 1, Date.now());
+    expect(d).toMatchObject({ topic: 'a/b', qos: 2, retain: true, clientId: 'dev-1' });
+    expect(d?.properties).toMatchObject({ contentType: 'text/plain', responseTopic: 'r/1', payloadFormatIndicator: true, userProperties: { k: 'v', multi: 'y' } });
+    expect(d?.properties.correlationData).toEqual(Buffer.from([1, 2]));
+  });
+
+  it('delivers keyless and foreign records under documented names', () => {
+    const now = Date.now();
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: null, value: Buffer.from('x'), headers: { trace: Buffer.from('abc') } }, 'fallback', 1, now);
+    expect(d).toMatchObject({ topic: 'fallback', qos: 1, properties: { userProperties: { trace: 'abc' } } });
+    expect(recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/+'), value: null, headers: {} }, 'f', 1, now)).toBeUndefined();
+  });
+
+  it('counts message expiry down from the record timestamp', () => {
+    const now = Date.now();
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now - 4000, key: Buffer.from('a'), value: null, headers: { 'mqtt.message-expiry': Buffer.from('10') } }, 'f', 1, now);
+    expect(d?.properties.messageExpiryInterval).toBe(6);
+  });
+
+  it('stores retained messages losslessly and ignores foreign bytes', () => {
+    const m = { payload: Buffer.from([0, 255]), qos: 1 as const, properties: { correlationData: Buffer.from('c'), contentType: 'x' }, storedAt: 5 };
+    expect(decodeRetained(encodeRetained(m))).toEqual(m);
+    expect(decodeRetained(Buffer.from('nope'))).toBeUndefined();
+  });
+});
+
+describe('session state', () => {
+  it('survives encode/decode', () => {
+    const s = new SessionState('c1');
+    s.expiry = 60;
+    s.subs.set('a/#', { raw: 'a/#', filter: 'a/#', share: undefined, qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 3 });
+    s.positions.set('a/#', new Map([['mqtt-messages', new Map([[0, 42n]])], ['other', 'earliest']]));
+    s.pending.set(7, { pid: 7, qos: 2, state: 'pubrel', source: { raw: 'a/#', topic: 'mqtt-messages', partition: 0, offset: 40n }, packet: undefined, onAcked: undefined, shared: false });
+    s.qos2in.set(9, { key: 'k', done: true });
+    s.qos2seq = 4;
+    const r = SessionState.decode('c1', s.encode());
+    expect(r.epoch).toBe(s.epoch);
+    expect(r.subs.get('a/#')?.subscriptionId).toBe(3);
+    expect(r.positions.get('a/#')?.get('mqtt-messages')).toEqual(new Map([[0, 42n]]));
+    expect(r.positions.get('a/#')?.get('other')).toBe('earliest');
+    expect(r.pending.get(7)).toMatchObject({ qos: 2, state: 'pubrel', source: { offset: 40n } });
+    expect(r.qos2in.get(9)).toEqual({ key: 'k', done: true });
+    expect(r.qos2seq).toBe(4);
+  });
+});
