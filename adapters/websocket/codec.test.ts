@@ -189,6 +189,7 @@ describe('proto codec (SessionRequest / SessionResponse)', () => {
       topic: 't',
       from: { kind: 'offsets', offsets: new Map([[0, 42n]]), otherwise: 'earliest' },
       filters: [{ kind: 'prefix', prefix: 'a/' }],
+      credit: 0,
     });
     const pub = codec.decode(
       Buffer.from(

@@ -35,6 +35,8 @@ export type ClientFrame =
       readonly partitions?: readonly number[];
       readonly filters?: readonly KeyFilter[];
       readonly strict?: boolean;
+      /** Proto subprotocol only: records the client grants up front (0 = none until a credit frame). Absent = no credit limit. */
+      readonly credit?: number;
     }
   | { readonly op: 'unsubscribe'; readonly sub: string }
   | {
@@ -46,8 +48,8 @@ export type ClientFrame =
       readonly idempotencyKey: string;
     }
   | { readonly op: 'ping'; readonly id?: string; readonly nonce?: bigint }
-  /** Proto subprotocol credit grant: WebSocket flow control is the socket's own (bufferedAmount), so it is a no-op. */
-  | { readonly op: 'credit' }
+  /** Proto subprotocol: grant `records` more to subscription `sub` (empty `sub` = the session-wide pool). */
+  | { readonly op: 'credit'; readonly sub: string; readonly records: number }
   /** A frame this adapter understands but does not serve (group sessions, credit on the proto subprotocol). */
   | { readonly op: 'unsupported'; readonly id: string; readonly what: string };
 
@@ -412,6 +414,8 @@ function decodeProtoFrame(kind: string | undefined, f: PbMessage): ClientFrame {
         ...(partitions.length === 0 ? {} : { partitions }),
         ...(filters.length === 0 ? {} : { filters }),
         ...(f.strict === true ? { strict: true } : {}),
+        // The Session contract: no records flow until the client grants credit.
+        credit: (f.credit as number | undefined) ?? 0,
       };
     }
     case 'unsubscribe':
@@ -448,7 +452,7 @@ function decodeProtoFrame(kind: string | undefined, f: PbMessage): ClientFrame {
     case 'commit':
       return { op: 'unsupported', id: (f.subscriptionId as string | undefined) ?? (f.id as string | undefined) ?? '', what: `"${kind}" applies to group subscriptions, which WebSocket does not serve.` };
     case 'credit':
-      return { op: 'credit' };
+      return { op: 'credit', sub: (f.subscriptionId as string | undefined) ?? '', records: (f.records as number | undefined) ?? 0 };
     default:
       throw invalid('The SessionRequest carries no frame.');
   }

@@ -96,7 +96,7 @@ describe('Heartbeat (fake timers)', () => {
 describe('Session with a fake core', () => {
   it('announces the subscription before any record, then waits for the socket to drain below the bound', async () => {
     let sink!: SubscriberSink;
-    const subscription: Subscription = { id: 'x', topic: 't', start: new Map([[0, 5n]]), positions: () => new Map(), close: vi.fn() };
+    const subscription: Subscription = { id: 'x', topic: 't', start: new Map([[0, 5n]]), positions: () => new Map(), addCredit: vi.fn(), close: vi.fn() };
     const { conn, send } = setup({
       subscribe: async (_ctx, _req, s) => {
         sink = s;
@@ -119,7 +119,7 @@ describe('Session with a fake core', () => {
   });
 
   it('answers duplicate ids, too many subscriptions, unknown unsubscribes and core errors with error frames', async () => {
-    const subscription: Subscription = { id: 'x', topic: 't', start: new Map(), positions: () => new Map(), close: vi.fn() };
+    const subscription: Subscription = { id: 'x', topic: 't', start: new Map(), positions: () => new Map(), addCredit: vi.fn(), close: vi.fn() };
     const { conn, send } = setup({
       subscribe: async (_ctx, req) => {
         if (req.topic === 'missing') {

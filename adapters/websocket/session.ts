@@ -24,6 +24,8 @@ class SubState {
   cancelled = false;
   readonly notices: ContinuityLost[] = [];
   pendingEnd: { error: GatewayError | undefined } | undefined;
+  /** Credit granted while the subscribe was still pending, handed over once it resolves. */
+  credit = 0;
   readonly ready: Promise<void>;
   markReady!: () => void;
 
@@ -151,7 +153,7 @@ export class Session implements ConnectionEvents {
         this.reply({ op: 'pong', ...(frame.id === undefined ? {} : { id: frame.id }), ...(frame.nonce === undefined ? {} : { nonce: frame.nonce }) });
         return;
       case 'credit':
-        // WebSocket flow control is the socket's buffer (websocket.maxBufferedBytes), not credit.
+        this.credit(frame.sub, frame.records);
         return;
       case 'unsupported':
         this.reply({ op: 'error', id: frame.id, error: new GatewayError('UNIMPLEMENTED', frame.what) });
@@ -194,6 +196,7 @@ export class Session implements ConnectionEvents {
         ...(frame.partitions === undefined ? {} : { partitions: frame.partitions }),
         ...(frame.filters === undefined ? {} : { filters: frame.filters }),
         ...(frame.strict === undefined ? {} : { strict: frame.strict }),
+        ...(frame.credit === undefined ? {} : { credit: frame.credit }),
       }, sink);
     } catch (err) {
       if (this.subs.get(id) === state) this.subs.delete(id);
@@ -207,6 +210,7 @@ export class Session implements ConnectionEvents {
       return;
     }
     state.subscription = subscription;
+    if (state.credit > 0) subscription.addCredit(state.credit);
     this.reply({ op: 'subscribed', id, positions: subscription.start });
     state.announced = true;
     for (const notice of state.notices.splice(0)) this.reply({ op: 'continuity-lost', sub: id, notice });
@@ -243,6 +247,21 @@ export class Session implements ConnectionEvents {
     state.subscription?.close();
     state.markReady();
     this.reply({ op: 'end', sub });
+  }
+
+  private credit(sub: string, records: number): void {
+    if (sub === '') {
+      // The gRPC Session's session-wide pool has no counterpart in the hub's per-subscription credit.
+      this.reply({ op: 'error', id: '', error: new GatewayError('UNIMPLEMENTED', 'Session-wide credit is not supported over WebSocket; grant credit per subscription.') });
+      return;
+    }
+    const state = this.subs.get(sub);
+    if (state === undefined) {
+      this.reply({ op: 'error', id: sub, error: new GatewayError('NOT_FOUND', `No subscription "${sub}" on this connection.`) });
+      return;
+    }
+    if (state.subscription === undefined) state.credit += records;
+    else state.subscription.addCredit(records);
   }
 
   private publish(frame: Extract<ClientFrame, { op: 'publish' }>): void {
