@@ -12,7 +12,7 @@ import {
   topicMatches,
   topicNameProblem,
 } from './codec.js';
-import { SessionState } from './state.js';
+import { SessionState, type TopicPositions } from './state.js';
 
 describe('topic names and filters', () => {
   it('rejects wildcards, empty names, NUL and ill-formed UTF-8 in topic names', () => {
@@ -131,7 +131,7 @@ describe('session state', () => {
     const s = new SessionState('c1');
     s.expiry = 60;
     s.subs.set('a/#', { raw: 'a/#', filter: 'a/#', share: undefined, qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 3 });
-    s.positions.set('a/#', new Map([['mqtt-messages', new Map([[0, 42n]])], ['other', 'earliest']]));
+    s.positions.set('a/#', new Map<string, TopicPositions>([['mqtt-messages', new Map([[0, 42n]])], ['other', 'earliest']]));
     s.pending.set(7, { pid: 7, qos: 2, state: 'pubrel', source: { raw: 'a/#', topic: 'mqtt-messages', partition: 0, offset: 40n }, packet: undefined, onAcked: undefined, shared: false });
     s.qos2in.set(9, { key: 'k', done: true });
     s.qos2seq = 4;
