@@ -13,6 +13,7 @@ export const DEMO_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>streamgate — live topic</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d232a; background: #f7f8fa; }
   h1 { font-size: 1.3rem; margin: 0 0 1rem; }

@@ -1,0 +1,98 @@
+/**
+ * The demo page in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * records produced over REST appear in the page live, and a record published from the page's
+ * form is readable over REST at the offset the page shows.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { uniqueTopic } from '../support/names.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Finds Debian's chromium, installing the package when it is missing and we may (root with apt-get). */
+function ensureChromium(): string {
+  if (existsSync(CHROMIUM)) return CHROMIUM;
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium)`);
+  return CHROMIUM;
+}
+
+let gw: TestGateway;
+let browser: Browser;
+
+beforeAll(async () => {
+  const executablePath = ensureChromium();
+  [gw, browser] = await Promise.all([
+    startTestGateway(),
+    chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    }),
+  ]);
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+// In-process stand-ins until the REST adapter is wired (same JSON shapes as /v1/topics/…).
+import { pino } from 'pino';
+import { createContext } from '../../gateway/context.js';
+const ctx = createContext({ protocol: 'test', log: pino({ level: 'silent' }) });
+async function restProduce(topic: string, records: any[]): Promise<any> {
+  const results = await gw.core.produce(ctx, topic, records.map((r) => ({ key: Buffer.from(r.key), value: Buffer.from(JSON.stringify(r.value)) })));
+  return { offsets: results.map((r) => (r.ok ? { partition: r.partition, offset: r.offset.toString() } : {})) };
+}
+async function restRead(topic: string, partition: number, offset: string): Promise<any[]> {
+  const f = await gw.core.fetch(ctx, topic, partition, BigInt(offset));
+  return f.records.map((r) => ({ offset: r.offset.toString(), key: r.key?.toString(), value: JSON.parse(r.value!.toString()) }));
+}
+
+describe('demo page in headless Chromium', () => {
+  it('shows records produced over REST live, and publishes a record readable over REST', async () => {
+    const topic = uniqueTopic('demo');
+    await restProduce(topic, [{ key: 'k0', value: { msg: 'before the page opened' } }]);
+
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(`${gw.httpUrl}/demo?topic=${topic}&from=earliest`);
+    await page.waitForSelector('#status[data-state="open"]');
+    const rows = page.locator('#records tr.record');
+    await rows.filter({ hasText: 'before the page opened' }).waitFor();
+
+    // Live: produced over REST after the page subscribed.
+    const produced = await restProduce(topic, [{ key: 'k1', value: { msg: 'live from REST' } }]);
+    await rows.filter({ hasText: 'live from REST' }).waitFor();
+    const liveRow = rows.filter({ hasText: 'live from REST' });
+    expect(await liveRow.locator('td').nth(1).textContent()).toBe(String(produced.offsets[0].offset));
+    expect(await liveRow.locator('td').nth(3).textContent()).toBe('k1');
+
+    // Publish from the page's form.
+    await page.fill('#pub-key', 'from-browser');
+    await page.fill('#pub-value', '{"clicked":true,"n":42}');
+    await page.click('#pub-send');
+    await page.locator('#pub-status', { hasText: 'acked' }).waitFor();
+    const status = (await page.textContent('#pub-status'))!;
+    const [, partition, offset] = /partition (\d+), offset (\d+)/.exec(status)!;
+    const [record] = await restRead(topic, Number(partition), offset!);
+    expect(record).toMatchObject({ offset: offset, key: 'from-browser', value: { clicked: true, n: 42 } });
+    // The page tails its own publish too.
+    await rows.filter({ hasText: '"clicked":true' }).waitFor();
+    expect(await rows.count()).toBe(3);
+
+    await page.screenshot({ path: '/tmp/streamgate-demo.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
