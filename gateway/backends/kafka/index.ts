@@ -423,6 +423,15 @@ export class KafkaBackend implements Backend {
           await delay(100 * (attempt + 1));
           continue;
         }
+        if (waitMs > 0 && codeOf(err) === 'TIMEOUT') {
+          // kafkajs gives a long-poll only 100 ms beyond its wait before timing it out, which a
+          // busy event loop can miss although the broker answered "nothing new" in time. A fetch
+          // has no side effects, so this is an empty answer if the broker still answers now.
+          const bounds = (await this.partitionBounds(topic, [partition])).get(partition)!;
+          if (offset >= bounds.earliest && offset <= bounds.latest) {
+            return { records: [], nextOffset: offset, latest: bounds.latest, earliest: bounds.earliest };
+          }
+        }
         throw classify(err, { topic, partition });
       }
       return this.decodeFetch(topic, partition, offset, outcome, maxRecords, maxBytes);
