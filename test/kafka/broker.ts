@@ -245,7 +245,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
     if (pid === undefined) throw new Error('could not spawn java');
     // The watchdog blocks reading our pipe; EOF means we died without stopping the broker → kill
     // the JVM and remove its dir. It ignores signals sent to our process group so it cannot die
-    // before us. A normal stop/pause SIGKILLs the watchdog first, so it never fires then.
+    // before us. A normal stop/pause SIGKILLs the watchdog once the JVM is gone, so it never
+    // fires then.
     const script = `trap '' INT TERM HUP; read -r _; kill -KILL ${pid} 2>/dev/null; sleep 1; rm -rf '${dir}'`;
     watchdog = spawn('bash', ['-c', script], {
       stdio: ['pipe', 'ignore', 'ignore'],
@@ -262,7 +263,6 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
     const w = watchdog;
     child = undefined;
     watchdog = undefined;
-    w?.kill('SIGKILL');
     if (c && !exited(c)) {
       c.kill(hard ? 'SIGKILL' : 'SIGTERM');
       if (!(await waitExit(c, 15_000))) {
@@ -270,6 +270,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
         await waitExit(c, 5_000);
       }
     }
+    // Only now: if this process dies while the JVM is still shutting down, the watchdog must
+    // still be there to finish the job (kill it and remove the dir).
+    w?.kill('SIGKILL');
   };
 
   try {
