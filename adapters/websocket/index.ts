@@ -4,12 +4,14 @@
  * client. See README.md for the protocol and its mapping to the core.
  */
 import { existsSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import type { Credentials } from '../../gateway/auth.js';
 import { createContext } from '../../gateway/context.js';
+import { GatewayError, type StatusClass } from '../../gateway/errors.js';
 import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
@@ -43,19 +45,40 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
       log.info({ offered: req.headers['sec-websocket-protocol'] }, 'refused: unsupported subprotocol');
       return refuse(socket, 400, 'Unsupported subprotocol: use streamgate.v1.json or streamgate.v1.proto.');
     }
-    engine.accept(req, socket, head, subprotocol, (connection) => {
-      const conn = `ws-${++connections}`;
-      const ctx = createContext({ protocol: 'websocket', log: log.child({ conn, subprotocol }), requestId: conn });
-      const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
-        sessions.delete(s);
-        heartbeat.delete(s);
-        if (sessions.size === 0) allClosed?.();
-      });
-      sessions.add(session);
-      heartbeat.add(session);
-      ctx.log.debug({ remote: remoteAddress(req) }, 'connection open');
-      return session;
-    });
+    // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
+    host.gateway.authenticate(credentials(req)).then(
+      (principal) => {
+        if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
+        engine.accept(req, socket, head, subprotocol, (connection) => {
+          const conn = `ws-${++connections}`;
+          const ctx = createContext({ protocol: 'websocket', log: log.child({ conn, subprotocol }), principal, requestId: conn });
+          const counted = host.gateway.connectionOpened('websocket');
+          let expiry: NodeJS.Timeout | undefined;
+          const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
+            counted();
+            clearTimeout(expiry);
+            sessions.delete(s);
+            heartbeat.delete(s);
+            if (sessions.size === 0) allClosed?.();
+          });
+          sessions.add(session);
+          heartbeat.add(session);
+          if (principal.expiresAt !== undefined) {
+            // The connection lives no longer than its credentials; the client reconnects with fresh ones.
+            const error = new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones.');
+            expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
+            expiry.unref();
+          }
+          ctx.log.debug({ remote: req.socket.remoteAddress }, 'connection open');
+          return session;
+        });
+      },
+      (err: unknown) => {
+        const error = GatewayError.from(err);
+        if (error.code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');
+        refuse(socket, HTTP_STATUS[error.status] ?? 500, error.message);
+      },
+    );
   });
 
   return {
@@ -78,16 +101,31 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   };
 }
 
-function refuse(socket: Duplex, status: 400 | 503, message: string): void {
-  const reason = status === 400 ? 'Bad Request' : 'Service Unavailable';
+/** Handshake refusals, by status class of the error that caused them. */
+const HTTP_STATUS: Partial<Record<StatusClass, number>> = { UNAUTHENTICATED: 401, PERMISSION_DENIED: 403, UNAVAILABLE: 503, INVALID_ARGUMENT: 400 };
+
+/**
+ * Credentials of an upgrade request: `Authorization: Bearer <token>` for clients that can set
+ * headers, else `?access_token=` (RFC 6750 §2.3) because browsers cannot set headers on WebSocket.
+ */
+function credentials(req: IncomingMessage): Credentials {
+  const auth = req.headers.authorization;
+  if (auth !== undefined && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, '') };
+  const query = (req.url ?? '').split('?')[1];
+  const token = query === undefined ? null : new URLSearchParams(query).get('access_token');
+  return token === null ? {} : { token };
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const reason = STATUS_CODES[status] ?? 'Error';
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
   );
-}
-
-function remoteAddress(req: IncomingMessage): string | undefined {
-  return req.socket.remoteAddress;
 }
 
 /** The directory holding package.json (the repo root when run from source or from dist/). */
