@@ -20,8 +20,8 @@ export class RawClient {
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static async open(url: string, protocol: string | undefined = 'streamgate.v1.json'): Promise<RawClient> {
-    const ws = new WebSocket(`${url}/v1/ws`, protocol === undefined ? [] : [protocol]);
+  static async open(url: string, protocol: string | undefined = 'streamgate.v1.json', query?: string): Promise<RawClient> {
+    const ws = new WebSocket(`${url}/v1/ws${query === undefined ? '' : `?${query}`}`, protocol === undefined ? [] : [protocol]);
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
