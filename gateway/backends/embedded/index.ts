@@ -1,0 +1,419 @@
+/**
+ * The embedded backend: a durable single-node log on local disk with Kafka's semantics, so the
+ * gateway runs on a bare machine. Storage is LMDB (the `lmdb` package, prebuilt binaries in the
+ * npm package): one write transaction per produce call, committed to disk before the produce
+ * resolves (LMDB's default durable commits), so an acknowledged record survives a crash.
+ *
+ * Layout (ordered keys):
+ *   topics    name                          → {partitions, config}
+ *   parts     [topic, partition]            → {start, next, bytes}   (log start, log end, size)
+ *   records   [topic, partition, offset]    → {t, k, v, h}
+ *   latest    [topic, partition, key]       → offset of the newest record per key (compacted topics)
+ *   groups    [group, topic, partition]     → committed offset
+ *
+ * Offsets are dense per partition, start at 0 and never repeat: retention, compaction and
+ * deleteRecords only delete records; `next` only grows. Compacted topics keep the newest record
+ * per key (older ones are deleted when a newer one is written); a null value is a tombstone that
+ * is kept as a record, like Kafka until its delete.retention.ms.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Logger } from 'pino';
+import { GatewayError } from '../../errors.js';
+import { recordSize, type Headers, type PartitionOffsets, type ProduceRecord, type ProduceResult, type StreamRecord, type TopicInfo } from '../../record.js';
+import { partitionForKey, RoundRobin } from '../partitioner.js';
+import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
+
+export interface EmbeddedBackendOptions {
+  dataDir: string;
+  /** Partitions of topics created without a count. */
+  defaultPartitions?: number;
+  /** Defaults for topics without retention.bytes / retention.ms config. */
+  retention?: { maxBytesPerPartition?: number; maxAgeMs?: number };
+  /** Largest record accepted (key + value + headers). */
+  maxRecordBytes?: number;
+  logger: Logger;
+}
+
+interface TopicMeta {
+  partitions: number;
+  config: Record<string, string>;
+}
+
+interface PartMeta {
+  start: number;
+  next: number;
+  bytes: number;
+}
+
+interface StoredRecord {
+  t: number;
+  k: Buffer | null;
+  v: Buffer | null;
+  h: Record<string, Buffer>;
+}
+
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** The durable local log. */
+export class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded' as const;
+  private root: RootDatabase | undefined;
+  private topics!: Database<TopicMeta, string>;
+  private parts!: Database<PartMeta, [string, number]>;
+  private records!: Database<StoredRecord, [string, number, number]>;
+  private latestByKey!: Database<number, [string, number, string]>;
+  private groups!: Database<number, [string, string, number]>;
+  /** Log end per partition as committed to disk: what readers may see. */
+  private readonly committedNext = new Map<string, number>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly roundRobin = new RoundRobin();
+  private writeChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private started = false;
+
+  constructor(private readonly options: EmbeddedBackendOptions) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    try {
+      mkdirSync(this.options.dataDir, { recursive: true });
+      this.root = open({ path: join(this.options.dataDir, 'streamgate.lmdb'), maxDbs: 8 });
+    } catch (err) {
+      throw new GatewayError('UNAVAILABLE', `Cannot open the embedded log in ${this.options.dataDir}.`, { cause: err });
+    }
+    this.topics = this.root.openDB({ name: 'topics' });
+    this.parts = this.root.openDB({ name: 'parts' });
+    this.records = this.root.openDB({ name: 'records' });
+    this.latestByKey = this.root.openDB({ name: 'latest' });
+    this.groups = this.root.openDB({ name: 'groups' });
+    for (const { key, value } of this.parts.getRange()) this.committedNext.set(partKey(key[0], key[1]), value.next);
+    this.started = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+    this.waiters.clear();
+    await this.writeChain.catch(() => undefined);
+    await this.root?.close();
+  }
+
+  async healthy(): Promise<boolean> {
+    return this.started && !this.closed;
+  }
+
+  async listTopics(): Promise<TopicInfo[]> {
+    this.checkOpen();
+    const out: TopicInfo[] = [];
+    for (const { key, value } of this.topics.getRange()) {
+      if (!key.startsWith('__')) out.push({ name: key, partitions: value.partitions, config: { ...value.config } });
+    }
+    return out;
+  }
+
+  async describeTopic(topic: string): Promise<TopicInfo> {
+    const meta = this.topicMeta(topic);
+    return { name: topic, partitions: meta.partitions, config: { ...meta.config } };
+  }
+
+  async createTopic(topic: string, options: CreateTopicOptions = {}): Promise<void> {
+    this.checkOpen();
+    const partitions = options.partitions ?? this.options.defaultPartitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1) throw new GatewayError('INVALID_ARGUMENT', 'A topic needs at least one partition.');
+    const config: Record<string, string> = { 'cleanup.policy': options.compacted === true ? 'compact' : 'delete', ...options.config };
+    await this.write(() => {
+      if (this.topics.get(topic) !== undefined) throw new GatewayError('ALREADY_EXISTS', `Topic ${topic} already exists.`);
+      this.topics.putSync(topic, { partitions, config });
+      for (let p = 0; p < partitions; p++) this.parts.putSync([topic, p], { start: 0, next: 0, bytes: 0 });
+    });
+    for (let p = 0; p < partitions; p++) this.committedNext.set(partKey(topic, p), 0);
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    const meta = this.topicMeta(topic);
+    await this.write(() => {
+      this.topics.removeSync(topic);
+      for (let p = 0; p < meta.partitions; p++) {
+        this.parts.removeSync([topic, p]);
+        for (const key of this.records.getKeys({ start: [topic, p, 0], end: [topic, p, MAX_OFFSET] })) this.records.removeSync(key);
+        for (const key of this.latestByKey.getKeys({ start: [topic, p, ''], end: [topic, p + 1, ''] })) this.latestByKey.removeSync(key);
+      }
+    });
+    for (let p = 0; p < meta.partitions; p++) {
+      this.committedNext.delete(partKey(topic, p));
+      this.wake(topic, p);
+    }
+  }
+
+  async produce(topic: string, records: ProduceRecord[], options: ProduceOptions = {}): Promise<ProduceResult[]> {
+    if (this.closed) {
+      const error = new GatewayError('UNAVAILABLE', 'The embedded log is closed.');
+      return records.map((r) => ({ ok: false, partition: r.partition ?? null, error }));
+    }
+    const meta = this.topicMeta(topic);
+    const limit = this.options.maxRecordBytes ?? Number.MAX_SAFE_INTEGER;
+    const now = Date.now();
+    // Validate the whole batch before writing anything: nothing is half-written.
+    const placed = records.map((record, index) => {
+      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? {} }) - 64;
+      if (size > limit) throw new GatewayError('MESSAGE_TOO_LARGE', `Record ${index} is ${size} bytes; the limit is ${limit}.`, { details: { index, size, limit } });
+      let partition = record.partition;
+      if (partition !== undefined) {
+        if (!Number.isInteger(partition) || partition < 0 || partition >= meta.partitions) {
+          throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${meta.partitions}).`);
+        }
+      } else if (record.key !== undefined && record.key !== null) partition = partitionForKey(record.key, meta.partitions);
+      else partition = this.roundRobin.pick(topic, meta.partitions);
+      return { record, partition, size, timestamp: record.timestamp ?? now };
+    });
+    const compacted = meta.config['cleanup.policy']?.includes('compact') === true;
+    const touched = new Map<number, number>();
+    const offsets = await this.write(() => {
+      const state = new Map<number, PartMeta>();
+      const result = placed.map(({ record, partition, size, timestamp }) => {
+        let part = state.get(partition);
+        if (part === undefined) {
+          part = this.parts.get([topic, partition]);
+          if (part === undefined) throw new GatewayError('TOPIC_NOT_FOUND', `Topic ${topic} does not exist.`);
+          part = { ...part };
+          state.set(partition, part);
+        }
+        const offset = part.next++;
+        part.bytes += size;
+        this.records.putSync([topic, partition, offset], { t: timestamp, k: record.key ?? null, v: record.value, h: record.headers ?? {} });
+        if (compacted && record.key !== undefined && record.key !== null) {
+          const keyString = record.key.toString('base64');
+          const previous = this.latestByKey.get([topic, partition, keyString]);
+          if (previous !== undefined) this.removeRecord(topic, partition, previous, part);
+          this.latestByKey.putSync([topic, partition, keyString], offset);
+        }
+        return offset;
+      });
+      for (const [partition, part] of state) {
+        this.applyRetention(topic, partition, part, meta, now);
+        this.parts.putSync([topic, partition], part);
+        touched.set(partition, part.next);
+      }
+      return result;
+    }, options.signal);
+    for (const [partition, next] of touched) {
+      this.committedNext.set(partKey(topic, partition), next);
+      this.wake(topic, partition);
+    }
+    return placed.map(({ partition, timestamp }, i) => ({ ok: true, partition, offset: BigInt(offsets[i]!), timestamp }));
+  }
+
+  async fetch(topic: string, partition: number, offset: bigint, options: FetchOptions = {}): Promise<FetchResult> {
+    this.checkOpen();
+    const meta = this.topicMeta(topic);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= meta.partitions) {
+      throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${meta.partitions}).`);
+    }
+    const from = Number(offset);
+    let bounds = this.bounds(topic, partition);
+    if (from < bounds.start || from > bounds.next) {
+      throw new GatewayError('OUT_OF_RANGE', `Offset ${offset} of ${topic}/${partition} is outside the log [${bounds.start}, ${bounds.next}].`, {
+        details: { earliest: String(bounds.start), latest: String(bounds.next) },
+      });
+    }
+    if (from === bounds.next && (options.waitMs ?? 0) > 0) {
+      await this.waitForData(topic, partition, options.waitMs!, options.signal);
+      if (this.closed) return { records: [], nextOffset: offset, earliest: offset, latest: offset };
+      if (this.topics.get(topic) === undefined) throw new GatewayError('TOPIC_NOT_FOUND', `Topic ${topic} does not exist.`);
+      bounds = this.bounds(topic, partition);
+    }
+    const maxRecords = options.maxRecords ?? 500;
+    const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    const records: StreamRecord[] = [];
+    let bytes = 0;
+    let nextOffset = from;
+    for (const { key, value } of this.records.getRange({ start: [topic, partition, from], end: [topic, partition, bounds.next] })) {
+      const record: StreamRecord = { topic, partition, offset: BigInt(key[2]), timestamp: value.t, key: toBuffer(value.k), value: toBuffer(value.v), headers: toHeaders(value.h) };
+      const size = recordSize(record);
+      if (records.length > 0 && (records.length >= maxRecords || bytes + size > maxBytes)) break;
+      records.push(record);
+      bytes += size;
+      nextOffset = key[2] + 1;
+    }
+    // Compacted partitions have gaps: an empty read below the end skips over them.
+    if (records.length === 0 && from < bounds.next) nextOffset = bounds.next;
+    return { records, nextOffset: BigInt(nextOffset), earliest: BigInt(bounds.start), latest: BigInt(bounds.next) };
+  }
+
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    const meta = this.topicMeta(topic);
+    return Array.from({ length: meta.partitions }, (_, partition) => {
+      const b = this.bounds(topic, partition);
+      return { partition, earliest: BigInt(b.start), latest: BigInt(b.next) };
+    });
+  }
+
+  async offsetsForTimestamp(topic: string, timestamp: number): Promise<Map<number, bigint>> {
+    const meta = this.topicMeta(topic);
+    const out = new Map<number, bigint>();
+    for (let partition = 0; partition < meta.partitions; partition++) {
+      const b = this.bounds(topic, partition);
+      let found = b.next;
+      // A linear scan: the embedded log targets small deployments; a time index can come later.
+      for (const { key, value } of this.records.getRange({ start: [topic, partition, b.start], end: [topic, partition, b.next] })) {
+        if (value.t >= timestamp) {
+          found = key[2];
+          break;
+        }
+      }
+      out.set(partition, BigInt(found));
+    }
+    return out;
+  }
+
+  async deleteRecords(topic: string, partition: number, before: bigint): Promise<void> {
+    const meta = this.topicMeta(topic);
+    if (partition < 0 || partition >= meta.partitions) throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition}.`);
+    await this.write(() => {
+      const part = { ...this.parts.get([topic, partition])! };
+      if (Number(before) > part.next) {
+        throw new GatewayError('OUT_OF_RANGE', `Offset ${before} is beyond the log end ${part.next}.`, { details: { earliest: String(part.start), latest: String(part.next) } });
+      }
+      this.truncateBelow(topic, partition, part, Number(before));
+      this.parts.putSync([topic, partition], part);
+    });
+  }
+
+  async commitOffsets(group: string, offsets: CommittedOffset[]): Promise<void> {
+    this.checkOpen();
+    for (const o of offsets) this.topicMeta(o.topic);
+    await this.write(() => {
+      for (const o of offsets) this.groups.putSync([group, o.topic, o.partition], Number(o.offset));
+    });
+  }
+
+  async committedOffsets(group: string, topics: string[]): Promise<CommittedOffset[]> {
+    this.checkOpen();
+    const out: CommittedOffset[] = [];
+    for (const topic of topics) {
+      for (const { key, value } of this.groups.getRange({ start: [group, topic, 0], end: [group, topic, MAX_OFFSET] })) {
+        out.push({ topic, partition: key[2], offset: BigInt(value) });
+      }
+    }
+    return out;
+  }
+
+  /** Runs one synchronous write transaction after the previous ones; resolves once it is on disk. */
+  private write<T>(body: () => T, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted === true) return Promise.reject(new GatewayError('CANCELLED', 'The produce was cancelled before it was written.'));
+    const run = async (): Promise<T> => {
+      this.checkOpen();
+      let result!: T;
+      await this.root!.transaction(() => {
+        result = body();
+      });
+      return result;
+    };
+    const next = this.writeChain.then(run, run);
+    this.writeChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private applyRetention(topic: string, partition: number, part: PartMeta, meta: TopicMeta, now: number): void {
+    if (meta.config['cleanup.policy'] === 'compact') return;
+    const maxBytes = Number(meta.config['retention.bytes'] ?? this.options.retention?.maxBytesPerPartition ?? -1);
+    const maxAge = Number(meta.config['retention.ms'] ?? this.options.retention?.maxAgeMs ?? -1);
+    let cut = part.start;
+    let bytes = part.bytes;
+    for (const { key, value } of this.records.getRange({ start: [topic, partition, part.start], end: [topic, partition, part.next - 1] })) {
+      const tooBig = maxBytes > 0 && bytes > maxBytes;
+      const tooOld = maxAge > 0 && value.t < now - maxAge;
+      if (!tooBig && !tooOld) break;
+      bytes -= storedSize(value);
+      cut = key[2] + 1;
+    }
+    if (cut > part.start) this.truncateBelow(topic, partition, part, cut);
+  }
+
+  private truncateBelow(topic: string, partition: number, part: PartMeta, before: number): void {
+    for (const { key, value } of this.records.getRange({ start: [topic, partition, part.start], end: [topic, partition, before] })) {
+      part.bytes -= storedSize(value);
+      this.records.removeSync(key);
+    }
+    part.bytes = Math.max(0, part.bytes);
+    if (before > part.start) part.start = before;
+  }
+
+  private removeRecord(topic: string, partition: number, offset: number, part: PartMeta): void {
+    const old = this.records.get([topic, partition, offset]);
+    if (old === undefined) return;
+    part.bytes -= storedSize(old);
+    this.records.removeSync([topic, partition, offset]);
+  }
+
+  private bounds(topic: string, partition: number): { start: number; next: number } {
+    const part = this.parts.get([topic, partition]);
+    const next = this.committedNext.get(partKey(topic, partition)) ?? part?.next ?? 0;
+    return { start: Math.min(part?.start ?? 0, next), next };
+  }
+
+  private waitForData(topic: string, partition: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const key = partKey(topic, partition);
+      const set = this.waiters.get(key) ?? new Set<() => void>();
+      this.waiters.set(key, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const wake = () => {
+        done();
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(new GatewayError('CANCELLED', 'The fetch was cancelled.'));
+      };
+      const timer = setTimeout(wake, waitMs);
+      set.add(wake);
+      if (signal?.aborted === true) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private wake(topic: string, partition: number): void {
+    const set = this.waiters.get(partKey(topic, partition));
+    if (set === undefined) return;
+    for (const wake of [...set]) wake();
+  }
+
+  private topicMeta(topic: string): TopicMeta {
+    this.checkOpen();
+    const meta = this.topics.get(topic);
+    if (meta === undefined) throw new GatewayError('TOPIC_NOT_FOUND', `Topic ${topic} does not exist.`);
+    return meta;
+  }
+
+  private checkOpen(): void {
+    if (this.closed || !this.started) throw new GatewayError('UNAVAILABLE', 'The embedded log is not open.');
+  }
+}
+
+function partKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function storedSize(r: StoredRecord): number {
+  return recordSize({ key: r.k, value: r.v, headers: r.h ?? {} }) - 64;
+}
+
+function toBuffer(v: Uint8Array | null | undefined): Buffer | null {
+  if (v === null || v === undefined) return null;
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function toHeaders(h: Record<string, Uint8Array> | undefined): Headers {
+  const out: Headers = {};
+  if (h !== undefined) for (const [k, v] of Object.entries(h)) out[k] = toBuffer(v) ?? Buffer.alloc(0);
+  return out;
+}
