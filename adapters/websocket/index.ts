@@ -51,7 +51,8 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
         if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
         engine.accept(req, socket, head, subprotocol, (connection) => {
           const conn = `ws-${++connections}`;
-          const ctx = createContext({ protocol: 'websocket', log: log.child({ conn, subprotocol }), principal, requestId: conn });
+          // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
+          const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
           const counted = host.gateway.connectionOpened('websocket');
           let expiry: NodeJS.Timeout | undefined;
           const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
@@ -69,7 +70,7 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
             expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
             expiry.unref();
           }
-          ctx.log.debug({ remote: req.socket.remoteAddress }, 'connection open');
+          ctx.log.debug({ remote: req.socket.remoteAddress, subprotocol }, 'connection open');
           return session;
         });
       },

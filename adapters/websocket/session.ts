@@ -40,8 +40,9 @@ export class Session implements ConnectionEvents {
   private closed = false;
   private readonly subs = new Map<string, SubState>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
-  private readonly subscribeCtx: Context;
+  /** Created with the first subscription: idle connections should cost as little as possible. */
+  private abort: AbortController | undefined;
+  private subscribeCtx: Context | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -53,9 +54,7 @@ export class Session implements ConnectionEvents {
     private readonly limits: SessionLimits,
     private readonly log: Logger,
     private readonly onClosed: (session: Session) => void,
-  ) {
-    this.subscribeCtx = { ...ctx, signal: this.abort.signal };
-  }
+  ) {}
 
   // --- ConnectionEvents -------------------------------------------------------------------
 
@@ -88,7 +87,7 @@ export class Session implements ConnectionEvents {
   close(code: number, reason: string, error: Error | undefined): void {
     this.closed = true;
     clearTimeout(this.closeTimer);
-    this.abort.abort();
+    this.abort?.abort();
     for (const state of this.subs.values()) {
       state.cancelled = true;
       state.subscription?.close();
@@ -190,6 +189,10 @@ export class Session implements ConnectionEvents {
     };
     let subscription: Subscription;
     try {
+      if (this.subscribeCtx === undefined) {
+        this.abort = new AbortController();
+        this.subscribeCtx = { ...this.ctx, signal: this.abort.signal };
+      }
       subscription = await this.gateway.subscribe(this.subscribeCtx, {
         topic: frame.topic,
         from: frame.from,
