@@ -1,8 +1,65 @@
-/** Placeholder wiring for the grpc adapter (replaced by the real adapter). */
+/**
+ * The gRPC adapter: serves streamgate.v1.StreamGateway (proto/streamgate/v1/streamgate.proto)
+ * on its own HTTP/2 listener, plus the standard health checking service (grpc.health.v1) and
+ * server reflection (v1 and v1alpha).
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { loadDefinition, SERVICE_NAME } from './codec.js';
 import type { GrpcConfig } from './config.js';
+import { streamGatewayService, type OpenStream } from './service.js';
 
 export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<RunningAdapter> {
-  host.log.warn('grpc adapter not implemented yet');
-  return { name: 'grpc', ports: {}, close: async () => {} };
+  const { config, log } = host;
+  const { packageDefinition, service } = loadDefinition();
+  const server = new Server({
+    // Enforced by grpc-js before decoding: an oversized message is RESOURCE_EXHAUSTED.
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    'grpc.max_send_message_length': config.maxMessageBytes,
+  });
+  const streams = new Set<OpenStream>();
+  server.addService(service, streamGatewayService({ gateway: host.gateway, config, log, streams }));
+
+  // grpc.health.v1: "" is the whole server; the service name reports the same.
+  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host.host}:${config.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  log.info({ port }, 'grpc listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'grpc',
+    ports: { grpc: port },
+    close() {
+      closing ??= (async () => {
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+        // Long streams would hold tryShutdown open forever: end them with UNAVAILABLE
+        // (SHUTTING_DOWN, retriable) so clients reconnect elsewhere.
+        const shutdown = new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down; reconnect.');
+        for (const s of [...streams]) s.end(shutdown);
+        // tryShutdown sends GOAWAY and lets in-flight unary calls (produces) finish.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            log.warn('grpc calls still open after the grace period; cancelling them');
+            server.forceShutdown();
+            resolve();
+          }, config.shutdownGraceMs);
+          server.tryShutdown((err) => {
+            clearTimeout(timer);
+            if (err) log.warn({ err }, 'grpc shutdown');
+            resolve();
+          });
+        });
+      })();
+      return closing;
+    },
+  };
 }

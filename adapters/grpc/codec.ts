@@ -1,0 +1,214 @@
+/**
+ * Frames ↔ core types. The wire contract is proto/streamgate/v1/streamgate.proto, loaded at
+ * runtime by @grpc/proto-loader (protobufjs underneath, the runtime codec the project was
+ * specified with); the TypeScript shapes come from proto-loader-gen-types (clients/ts/gen),
+ * generated with exactly the options below, so the types match what the loader produces.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { KeyFilter } from '../../gateway/api.js';
+import { GatewayError } from '../../gateway/errors.js';
+import {
+  EARLIEST,
+  LATEST,
+  offsetsPosition,
+  parseOffset,
+  type Position,
+  type ProduceRecord,
+  type StreamRecord,
+} from '../../gateway/record.js';
+import type { KeyFilter__Output } from '../../clients/ts/gen/streamgate/v1/KeyFilter.js';
+import type { Position__Output } from '../../clients/ts/gen/streamgate/v1/Position.js';
+import type { ProduceRecord__Output } from '../../clients/ts/gen/streamgate/v1/ProduceRecord.js';
+import type { Record as RecordMessage } from '../../clients/ts/gen/streamgate/v1/Record.js';
+
+/**
+ * proto-loader options; scripts/gen-protos.sh passes the same to proto-loader-gen-types.
+ * keepCase: field names as in the proto (`max_records`), which DESIGN.md fixes for clients.
+ * longs String: int64 offsets survive as decimal strings (Number would lose precision > 2^53).
+ * defaults + oneofs: absent scalars read as their zero, and each oneof names its set member.
+ */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** Fully-qualified service name, for health checking and reflection. */
+export const SERVICE_NAME = 'streamgate.v1.StreamGateway';
+
+/** Finds proto/ whether running from sources (adapters/grpc) or the build (dist/adapters/grpc). */
+export function protoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'proto');
+    if (existsSync(join(candidate, 'streamgate/v1/streamgate.proto'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('proto/streamgate/v1/streamgate.proto not found above adapters/grpc');
+}
+
+/** Marks a message the wrapped deserializer could not decode (see loadDefinition). */
+export const MALFORMED = Symbol('malformed');
+export interface Malformed {
+  readonly [MALFORMED]: string;
+}
+
+export function isMalformed(message: unknown): message is Malformed {
+  return typeof message === 'object' && message !== null && MALFORMED in message;
+}
+
+/** The loaded package definition (also what reflection describes) and the service to serve. */
+export function loadDefinition(): { packageDefinition: protoLoader.PackageDefinition; service: grpc.ServiceDefinition } {
+  const packageDefinition = protoLoader.loadSync('streamgate/v1/streamgate.proto', { ...LOADER_OPTIONS, includeDirs: [protoRoot()] });
+  const raw = packageDefinition[SERVICE_NAME] as protoLoader.ServiceDefinition;
+  // grpc-js answers an undecodable request with INTERNAL, yet a malformed message is the
+  // client's fault: decode errors become a marker the handlers turn into INVALID_ARGUMENT.
+  const service: Record<string, protoLoader.MethodDefinition<object, object>> = {};
+  for (const [name, method] of Object.entries(raw)) {
+    const decode = method.requestDeserialize;
+    service[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return { [MALFORMED]: err instanceof Error ? err.message : String(err) };
+        }
+      },
+    };
+  }
+  return { packageDefinition, service: service as unknown as grpc.ServiceDefinition };
+}
+
+/** The INVALID_ARGUMENT a malformed request becomes. */
+export function malformedError(message: Malformed): GatewayError {
+  return new GatewayError('INVALID_ARGUMENT', `The request is not a valid protobuf message of this method: ${message[MALFORMED]}`);
+}
+
+/** A core record as a `Record` message (int64 as decimal strings; null key/value left absent). */
+export function recordMessage(r: StreamRecord): RecordMessage {
+  const message: RecordMessage = {
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset.toString(),
+    timestamp: String(r.timestamp),
+    headers: r.headers,
+  };
+  if (r.key !== null) message.key = r.key;
+  if (r.value !== null) message.value = r.value;
+  return message;
+}
+
+/** Approximate encoded bytes of a record message, to keep frames under the message size limit. */
+export function recordMessageSize(r: StreamRecord): number {
+  let size = r.topic.length + 40 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 8;
+  return size;
+}
+
+/**
+ * Splits records into frames whose encoded size stays under `maxBytes` (a single record larger
+ * than that still travels alone; limits.maxRecordBytes keeps it below the message limit).
+ */
+export function chunkBySize(records: readonly StreamRecord[], maxBytes: number): StreamRecord[][] {
+  const chunks: StreamRecord[][] = [];
+  let current: StreamRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    const s = recordMessageSize(r);
+    if (current.length > 0 && size + s > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += s;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A `ProduceRecord` message as a core ProduceRecord; absent key/value are null. */
+export function produceRecord(m: ProduceRecord__Output): ProduceRecord {
+  const record: ProduceRecord = {
+    key: m._key === 'key' && m.key !== undefined ? m.key : null,
+    value: m._value === 'value' && m.value !== undefined ? m.value : null,
+    headers: m.headers,
+  };
+  if (m._partition === 'partition' && m.partition !== undefined) record.partition = checkPartition(m.partition, 'record partition');
+  if (m._timestamp === 'timestamp' && m.timestamp !== undefined) record.timestamp = Number(parseInt64(m.timestamp, 'record timestamp'));
+  return record;
+}
+
+/** Parses an int64 delivered as a decimal string (LOADER_OPTIONS.longs). */
+export function parseInt64(value: string, what: string): bigint {
+  return parseOffset(value, what);
+}
+
+/** Rejects negative partitions (proto int32 allows them). */
+export function checkPartition(p: number, what = 'partition'): number {
+  if (!Number.isInteger(p) || p < 0) throw new GatewayError('INVALID_ARGUMENT', `The ${what} must be a non-negative integer.`);
+  return p;
+}
+
+/** A `Position` message as a core Position; absent means latest. */
+export function position(p: Position__Output | null | undefined): Position {
+  if (p === null || p === undefined) return LATEST;
+  switch (p.kind) {
+    case 'earliest':
+      return EARLIEST;
+    case 'latest':
+    case undefined:
+      return LATEST;
+    case 'offsets': {
+      const offsets = p.offsets?.offsets ?? {};
+      const otherwise = p.offsets?.otherwise === 'BOUNDARY_EARLIEST' ? 'earliest' : 'latest';
+      return offsetsPosition(offsets, otherwise);
+    }
+    case 'timestamp': {
+      const ts = parseInt64(p.timestamp ?? '0', 'position timestamp');
+      return { kind: 'timestamp', timestamp: Number(ts) };
+    }
+  }
+}
+
+/** Where a group member starts partitions without a committed offset. */
+export function resetTo(p: Position__Output | null | undefined): 'earliest' | 'latest' {
+  return p?.kind === 'earliest' ? 'earliest' : 'latest';
+}
+
+/** KeyFilter messages as core filters; no filters = every record. */
+export function keyFilters(filters: readonly KeyFilter__Output[]): KeyFilter[] | undefined {
+  if (filters.length === 0) return undefined;
+  return filters.map((f, i): KeyFilter => {
+    switch (f.kind) {
+      case 'exact':
+        return { kind: 'exact', key: f.exact ?? '' };
+      case 'prefix':
+        return { kind: 'prefix', prefix: f.prefix ?? '' };
+      case 'mqtt':
+        return { kind: 'mqtt', filter: f.mqtt ?? '' };
+      default:
+        throw new GatewayError('INVALID_ARGUMENT', `filters[${i}] sets none of exact, prefix, mqtt.`);
+    }
+  });
+}
+
+/** A partition list (empty = all). */
+export function partitionList(partitions: readonly number[]): number[] | undefined {
+  if (partitions.length === 0) return undefined;
+  return partitions.map((p) => checkPartition(p, 'partitions entry'));
+}
+
+/** A start map (partition → next offset) as the `positions` map of a SubscribedFrame. */
+export function positionsMessage(start: ReadonlyMap<number, bigint>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [p, o] of [...start.entries()].sort((a, b) => a[0] - b[0])) out[String(p)] = o.toString();
+  return out;
+}
