@@ -300,7 +300,7 @@ describe.each(BACKENDS)('slow subscribers on the %s backend', (kind) => {
       {
         records: async (batch) => {
           got.push(...batch.map((r) => Number(r.value!.toString().split(':')[0])));
-          await new Promise((resolve) => setImmediate(resolve));
+          await new Promise((resolve) => setTimeout(resolve, 5)); // a client slower than the log
         },
         end: () => undefined,
       },
@@ -315,26 +315,14 @@ describe.each(BACKENDS)('slow subscribers on the %s backend', (kind) => {
     await eventually(() => got.length >= 1000, { what: 'all 1000 records delivered', timeoutMs: 20_000 });
     expect(got.length).toBe(1000);
     expect(new Set(got).size).toBe(1000);
-    expect(sub.positions().get(0)).toBe(1000n);
-    expect(t.core.stats().detachments).toBeGreaterThanOrEqual(before);
+    await eventually(() => sub.positions().get(0) === 1000n, { what: 'position after the last delivered batch' });
+    expect(t.core.stats().detachments).toBeGreaterThan(before);
     sub.close();
   });
 });
 
-/** Moves the log start of partition 0 to `before` (through kafkajs' own admin for Kafka, to cross-check the backend). */
-async function truncate(t: TestCore, kind: string, topic: string, before: bigint): Promise<void> {
-  if (kind === 'kafka') {
-    const { Kafka, logLevel } = await import('kafkajs');
-    const { kafkaBrokers } = await import('../support/kafka.js');
-    const admin = new Kafka({ brokers: [kafkaBrokers()], logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(before) }] });
-    } finally {
-      await admin.disconnect();
-    }
-  } else {
-    await t.backend.deleteRecords(topic, 0, before);
-  }
+/** Moves the log start of partition 0 to `before` (Kafka DeleteRecords / the embedded equivalent). */
+async function truncate(t: TestCore, _kind: string, topic: string, before: bigint): Promise<void> {
+  await t.backend.deleteRecords(topic, 0, before);
   await eventually(async () => (await t.backend.offsets(topic))[0]!.earliest === before, { what: `log start at ${before}` });
 }

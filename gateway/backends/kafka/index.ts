@@ -83,6 +83,7 @@ const STALE_METADATA_TYPES = new Set([
 ]);
 const COORDINATOR_TYPES = new Set(['NOT_COORDINATOR', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
 const HEALTH_TIMEOUT_MS = 2000;
+const COORDINATOR_WAIT_MS = 20_000;
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
@@ -604,14 +605,17 @@ export class KafkaBackend implements Backend {
   }
 
   private async withCoordinator<T>(group: string, action: (coordinator: Broker) => Promise<T>): Promise<T> {
+    // On a fresh cluster the first group request creates __consumer_offsets, whose 50 partitions
+    // take seconds to load: keep retrying coordinator errors for a bounded time, not a count.
+    const deadline = Date.now() + COORDINATOR_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       try {
         const coordinator = await this.cluster.findGroupCoordinator({ groupId: group });
         return await action(coordinator);
       } catch (err) {
         const type = kafkaType(err);
-        if (type !== undefined && COORDINATOR_TYPES.has(type) && attempt < STALE_METADATA_RETRIES) {
-          await delay(200 * (attempt + 1));
+        if (type !== undefined && COORDINATOR_TYPES.has(type) && Date.now() < deadline) {
+          await delay(Math.min(1000, 100 * (attempt + 1)));
           continue;
         }
         throw classify(err, { group });
