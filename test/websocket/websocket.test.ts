@@ -7,7 +7,9 @@ import { pino } from 'pino';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { KafkaBackend } from '../../gateway/backends/kafka/index.js';
 import { createContext } from '../../gateway/context.js';
+import { kafkaBrokers } from '../support/kafka.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
@@ -61,6 +63,33 @@ describe('subscribe from each kind of position', () => {
     expect(await seqs('t', 3)).toEqual([['1', 1], ['2', 2], ['3', 3]]);
     const first = c.records('e')[0];
     expect(first).toMatchObject({ partition: 0, offset: '0', timestamp: t0, key: null, value: { seq: 0 } });
+    c.close();
+  });
+});
+
+describe('continuity', () => {
+  it('tells the client when its start offset was deleted, before the records, and starts at the log start', async () => {
+    const topic = uniqueTopic('ws-gap');
+    await produce(topic, Array.from({ length: 10 }, (_, seq) => ({ seq })));
+    const admin = new KafkaBackend({ brokers: [kafkaBrokers()], logger: pino({ level: 'silent' }) });
+    await admin.start();
+    try {
+      await admin.deleteRecords(topic, 0, 5n);
+    } finally {
+      await admin.close();
+    }
+    const c = await RawClient.open(gw.wsUrl);
+    c.send({ op: 'subscribe', id: 's', topic, from: { offsets: { '0': '2' } } });
+    await c.waitForRecords('s', 5);
+    const ops = c.frames.map((f) => f.op);
+    expect(ops.slice(0, 3)).toEqual(['subscribed', 'continuity-lost', 'records']);
+    expect(c.frames[0]).toEqual({ op: 'subscribed', id: 's', positions: { '0': '5' } });
+    expect(c.frames[1]).toEqual({ op: 'continuity-lost', sub: 's', partition: 0, requested: '2', actual: '5', reason: 'below_log_start' });
+    expect(c.records('s').map((r) => r.value.seq)).toEqual([5, 6, 7, 8, 9]);
+
+    // strict: the same request is refused instead.
+    c.send({ op: 'subscribe', id: 'strict', topic, from: { offsets: { '0': '2' } }, strict: true });
+    expect(await c.waitFor((f) => f.id === 'strict')).toMatchObject({ op: 'error', code: 'OUT_OF_RANGE' });
     c.close();
   });
 });
