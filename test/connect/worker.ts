@@ -207,7 +207,6 @@ export async function startConnectWorker(options: StartWorkerOptions): Promise<C
     const w = watchdog;
     child = undefined;
     watchdog = undefined;
-    w?.kill('SIGKILL');
     if (c && !exited(c)) {
       c.kill(hard ? 'SIGKILL' : 'SIGTERM');
       if (!(await waitExit(c, 15_000))) {
@@ -215,6 +214,8 @@ export async function startConnectWorker(options: StartWorkerOptions): Promise<C
         await waitExit(c, 5_000);
       }
     }
+    // Only once the JVM is gone: if this process dies during the stop, the watchdog still kills it.
+    w?.kill('SIGKILL');
   };
   const removeDir = (): void => {
     if (removed) return;
