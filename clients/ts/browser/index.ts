@@ -129,7 +129,7 @@ export interface Subscription {
   readonly topic: string;
   /** Next offset per partition after the last delivered record (what a resume would start from). */
   positions(): Record<string, string>;
-  /** Resolves with the resolved start positions once the gateway confirmed the subscription. */
+  /** Resolves once the gateway confirmed the subscription, with its positions (next offset per partition) at that time. */
   subscribed(): Promise<Record<string, string>>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
