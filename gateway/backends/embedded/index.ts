@@ -1,21 +1,37 @@
 /**
  * The embedded backend: a durable single-node log on local disk with Kafka's semantics, so the
  * gateway runs on a bare machine. Storage is LMDB (the `lmdb` package, prebuilt binaries in the
- * npm package): one write transaction per produce call, committed to disk before the produce
- * resolves (LMDB's default durable commits), so an acknowledged record survives a crash.
+ * npm package): one write transaction per produce call, and the produce resolves only after that
+ * transaction is committed AND flushed to disk (lmdb's `overlappingSync` commits first and
+ * flushes after; we await `flushed`), so an acknowledged record survives a process crash and a
+ * power loss. lmdb runs the transaction callbacks in call order and may group the callbacks of
+ * concurrent calls into one commit; each callback is still atomic, so a produce batch is never
+ * half-written.
  *
  * Layout (ordered keys):
  *   topics    name                          → {partitions, config}
  *   parts     [topic, partition]            → {start, next, bytes}   (log start, log end, size)
  *   records   [topic, partition, offset]    → {t, k, v, h}
- *   latest    [topic, partition, key]       → offset of the newest record per key (compacted topics)
- *   groups    [group, topic, partition]     → committed offset
+ *   latest    [topic, partition, sha256(key)] → offset of the newest record per key (compacted
+ *             topics; hashed because LMDB keys are limited to ~2 KB and record keys are not)
+ *   groups    [group, topic, partition]     → [committed offset, metadata]
  *
  * Offsets are dense per partition, start at 0 and never repeat: retention, compaction and
  * deleteRecords only delete records; `next` only grows. Compacted topics keep the newest record
  * per key (older ones are deleted when a newer one is written); a null value is a tombstone that
- * is kept as a record, like Kafka until its delete.retention.ms.
+ * is kept as a record, like Kafka until its delete.retention.ms (we never drop tombstones yet).
+ *
+ * Retention (cleanup.policy containing `delete`): on every produce and every
+ * `retentionCheckIntervalMs`, the oldest records are deleted while the partition is larger than
+ * retention.bytes or the record is older than retention.ms (by record timestamp, from the log
+ * start up to the first younger record). The newest record of a partition is never deleted by
+ * retention (like Kafka's active segment), so an acknowledged record stays readable at least
+ * until the next one arrives.
+ *
+ * offsetsForTimestamp scans each partition from its start (no time index yet): fine for the
+ * sizes the embedded log is meant for, O(records) per call.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -33,6 +49,8 @@ export interface EmbeddedBackendOptions {
   retention?: { maxBytesPerPartition?: number; maxAgeMs?: number };
   /** Largest record accepted (key + value + headers). */
   maxRecordBytes?: number;
+  /** How often age retention runs besides on produce (default 60 s; 0 turns the timer off). */
+  retentionCheckIntervalMs?: number;
   logger: Logger;
 }
 
@@ -56,6 +74,9 @@ interface StoredRecord {
 
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
+/** [offset, metadata] of a group commit. */
+type StoredCommit = [number, string | null];
+
 /** The durable local log. */
 export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded' as const;
@@ -64,12 +85,14 @@ export class EmbeddedBackend implements Backend {
   private parts!: Database<PartMeta, [string, number]>;
   private records!: Database<StoredRecord, [string, number, number]>;
   private latestByKey!: Database<number, [string, number, string]>;
-  private groups!: Database<number, [string, string, number]>;
+  private groups!: Database<StoredCommit, [string, string, number]>;
   /** Log end per partition as committed to disk: what readers may see. */
   private readonly committedNext = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly roundRobin = new RoundRobin();
-  private writeChain: Promise<unknown> = Promise.resolve();
+  /** Write transactions not yet settled, so close() lets them finish before closing lmdb. */
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+  private retentionTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private started = false;
 
@@ -90,14 +113,21 @@ export class EmbeddedBackend implements Backend {
     this.groups = this.root.openDB({ name: 'groups' });
     for (const { key, value } of this.parts.getRange()) this.committedNext.set(partKey(key[0], key[1]), value.next);
     this.started = true;
+    const interval = this.options.retentionCheckIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.retentionTimer = setInterval(() => void this.runRetention(), interval);
+      this.retentionTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
     for (const set of this.waiters.values()) for (const wake of set) wake();
     this.waiters.clear();
-    await this.writeChain.catch(() => undefined);
+    // Their outcome (success or error) already went to their callers; only wait for them to end.
+    await Promise.allSettled([...this.pendingWrites]);
     await this.root?.close();
   }
 
@@ -141,6 +171,9 @@ export class EmbeddedBackend implements Backend {
         for (const key of this.records.getKeys({ start: [topic, p, 0], end: [topic, p, MAX_OFFSET] })) this.records.removeSync(key);
         for (const key of this.latestByKey.getKeys({ start: [topic, p, ''], end: [topic, p + 1, ''] })) this.latestByKey.removeSync(key);
       }
+      // Kafka's group coordinator drops a deleted topic's committed offsets too; a re-created
+      // topic must not inherit positions from its predecessor.
+      for (const { key } of this.groups.getRange()) if (key[1] === topic) this.groups.removeSync(key);
     });
     for (let p = 0; p < meta.partitions; p++) {
       this.committedNext.delete(partKey(topic, p));
@@ -185,7 +218,7 @@ export class EmbeddedBackend implements Backend {
         part.bytes += size;
         this.records.putSync([topic, partition, offset], { t: timestamp, k: record.key ?? null, v: record.value, h: record.headers ?? {} });
         if (compacted && record.key !== undefined && record.key !== null) {
-          const keyString = record.key.toString('base64');
+          const keyString = keyHash(record.key);
           const previous = this.latestByKey.get([topic, partition, keyString]);
           if (previous !== undefined) this.removeRecord(topic, partition, previous, part);
           this.latestByKey.putSync([topic, partition, keyString], offset);
@@ -200,7 +233,9 @@ export class EmbeddedBackend implements Backend {
       return result;
     }, options.signal);
     for (const [partition, next] of touched) {
-      this.committedNext.set(partKey(topic, partition), next);
+      // Commits of concurrent calls can resolve in the same turn; the log end only grows.
+      const k = partKey(topic, partition);
+      this.committedNext.set(k, Math.max(next, this.committedNext.get(k) ?? 0));
       this.wake(topic, partition);
     }
     return placed.map(({ partition, timestamp }, i) => ({ ok: true, partition, offset: BigInt(offsets[i]!), timestamp }));
@@ -286,7 +321,7 @@ export class EmbeddedBackend implements Backend {
     this.checkOpen();
     for (const o of offsets) this.topicMeta(o.topic);
     await this.write(() => {
-      for (const o of offsets) this.groups.putSync([group, o.topic, o.partition], Number(o.offset));
+      for (const o of offsets) this.groups.putSync([group, o.topic, o.partition], [Number(o.offset), o.metadata ?? null]);
     });
   }
 
@@ -295,26 +330,53 @@ export class EmbeddedBackend implements Backend {
     const out: CommittedOffset[] = [];
     for (const topic of topics) {
       for (const { key, value } of this.groups.getRange({ start: [group, topic, 0], end: [group, topic, MAX_OFFSET] })) {
-        out.push({ topic, partition: key[2], offset: BigInt(value) });
+        // Ranges of array keys compare element-wise; the check guards against neighbours.
+        if (key[0] !== group || key[1] !== topic) continue;
+        out.push({ topic, partition: key[2], offset: BigInt(value[0]), metadata: value[1] });
       }
     }
     return out;
   }
 
-  /** Runs one synchronous write transaction after the previous ones; resolves once it is on disk. */
+  /**
+   * Runs `body` in one write transaction (lmdb runs queued transaction callbacks in call order)
+   * and resolves once the transaction is committed and flushed to disk.
+   */
   private write<T>(body: () => T, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted === true) return Promise.reject(new GatewayError('CANCELLED', 'The produce was cancelled before it was written.'));
-    const run = async (): Promise<T> => {
-      this.checkOpen();
-      let result!: T;
-      await this.root!.transaction(() => {
-        result = body();
-      });
+    this.checkOpen();
+    const root = this.root!;
+    const run = (async (): Promise<T> => {
+      const result = (await root.transaction(body)) as T;
+      await root.flushed;
       return result;
-    };
-    const next = this.writeChain.then(run, run);
-    this.writeChain = next.catch(() => undefined);
-    return next;
+    })();
+    this.pendingWrites.add(run);
+    const forget = (): void => void this.pendingWrites.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** Age retention for every partition, run by the timer (size only grows on produce). */
+  private async runRetention(): Promise<void> {
+    if (this.closed || !this.started) return;
+    const now = Date.now();
+    try {
+      await this.write(() => {
+        for (const { key: topic, value: meta } of this.topics.getRange()) {
+          for (let partition = 0; partition < meta.partitions; partition++) {
+            const stored = this.parts.get([topic, partition]);
+            if (stored === undefined) continue;
+            const part = { ...stored };
+            const start = part.start;
+            this.applyRetention(topic, partition, part, meta, now);
+            if (part.start !== start) this.parts.putSync([topic, partition], part);
+          }
+        }
+      });
+    } catch (err) {
+      this.options.logger.error({ err }, 'embedded log: periodic retention failed');
+    }
   }
 
   private applyRetention(topic: string, partition: number, part: PartMeta, meta: TopicMeta, now: number): void {
@@ -397,6 +459,11 @@ export class EmbeddedBackend implements Backend {
   private checkOpen(): void {
     if (this.closed || !this.started) throw new GatewayError('UNAVAILABLE', 'The embedded log is not open.');
   }
+}
+
+/** The compaction index key of a record key: fixed-size, so any record key fits an LMDB key. */
+function keyHash(key: Buffer): string {
+  return createHash('sha256').update(key).digest('base64');
 }
 
 function partKey(topic: string, partition: number): string {
