@@ -39,6 +39,10 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   let connections = 0;
 
   host.http.onUpgrade(WS_PATH, (req, socket, head) => {
+    // Node's HTTP server detaches its socket error handler on upgrade; until the engine attaches
+    // its own, a reset during authentication or a refusal would otherwise be an uncaught 'error'.
+    const onSocketError = (err: Error): void => log.debug({ err }, 'socket error before the handshake completed');
+    socket.on('error', onSocketError);
     if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
     const subprotocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
     if (subprotocol === undefined) {
@@ -49,6 +53,8 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
     host.gateway.authenticate(credentials(req)).then(
       (principal) => {
         if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
+        // The engine takes over the socket, error handling included.
+        socket.off('error', onSocketError);
         engine.accept(req, socket, head, subprotocol, (connection) => {
           const conn = `ws-${++connections}`;
           // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.

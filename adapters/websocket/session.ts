@@ -72,12 +72,20 @@ export class Session implements ConnectionEvents {
     try {
       frame = this.codec.decode(data);
     } catch (err) {
-      if (!(err instanceof FrameError)) throw err;
-      this.log.info({ code: err.error.code, msg: err.message }, 'bad frame');
-      this.reply({ op: 'error', ...(err.id === undefined ? {} : { id: err.id }), error: err.error });
+      if (err instanceof FrameError) {
+        this.log.info({ code: err.error.code, msg: err.message }, 'bad frame');
+        this.reply({ op: 'error', ...(err.id === undefined ? {} : { id: err.id }), error: err.error });
+      } else {
+        this.internal(err, undefined);
+      }
       return;
     }
-    this.handle(frame);
+    try {
+      this.handle(frame);
+    } catch (err) {
+      // A fault here must not take the process (or other connections) down with it.
+      this.internal(err, 'id' in frame ? frame.id : undefined);
+    }
   }
 
   pong(): void {
@@ -312,9 +320,9 @@ export class Session implements ConnectionEvents {
     this.reply({ op: 'error', id, error });
   }
 
-  private internal(err: unknown, id: string): void {
+  private internal(err: unknown, id: string | undefined): void {
     this.log.error({ err, id }, 'unexpected failure handling a frame');
-    this.reply({ op: 'error', id, error: GatewayError.from(err) });
+    this.reply({ op: 'error', ...(id === undefined ? {} : { id }), error: GatewayError.from(err) });
   }
 
   /** Replies are small and few per request; a client that lets them pile up is not reading at all. */
