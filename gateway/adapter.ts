@@ -22,6 +22,17 @@ export interface HttpHost {
   onUpgrade(path: string, handler: UpgradeHandler): void;
 }
 
+/** TLS material for listeners an adapter binds itself (Node's `tls.createServer` options). */
+export interface TlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca?: Buffer;
+  /** Ask clients for a certificate (verified against `ca`). */
+  readonly requestCert: boolean;
+  /** Refuse clients whose certificate is missing or invalid. */
+  readonly rejectUnauthorized: boolean;
+}
+
 /** What the process hands each adapter. */
 export interface AdapterHost<C> {
   readonly gateway: Gateway;
@@ -30,6 +41,8 @@ export interface AdapterHost<C> {
   /** Interface to bind listeners to. */
   readonly host: string;
   readonly http: HttpHost;
+  /** Set when the listeners must speak TLS; the shared HTTP server already does. */
+  readonly tls?: TlsMaterial;
   /** Child logger with `protocol` bound. */
   readonly log: Logger;
 }

@@ -180,3 +180,18 @@ export function authorize(principal: Principal, action: Action, topic: string): 
     throw new GatewayError('PERMISSION_DENIED', `Principal ${principal.id} may not ${action} topic ${topic}.`);
   }
 }
+
+/**
+ * The principal name of a verified TLS client certificate on a socket (`CN=…` of the subject,
+ * else the whole subject), or undefined when the socket is not TLS or the peer sent no valid one.
+ */
+export function certificateSubject(socket: unknown): string | undefined {
+  const tlsSocket = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string | string[]> } };
+  if (tlsSocket.authorized !== true || typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
+  const subject = tlsSocket.getPeerCertificate().subject;
+  if (subject === undefined) return undefined;
+  const cn = subject.CN;
+  if (typeof cn === 'string' && cn !== '') return cn;
+  const parts = Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`);
+  return parts.length > 0 ? parts.join(',') : undefined;
+}

@@ -103,6 +103,19 @@ export const coreConfigShape = {
     })
     .prefault({}),
   ...authConfigShape,
+  tls: z
+    .strictObject({
+      /** PEM certificate chain and key: when both are set, every listener (HTTP/WebSocket, MQTT, gRPC) speaks TLS only. */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+      /** PEM CA bundle for verifying client certificates. */
+      caFile: z.string().optional(),
+      /** `none`: no client certificates; `request`: verify one if sent (its subject becomes the principal); `require`: refuse clients without one. */
+      clientAuth: z.enum(['none', 'request', 'require']).default('none'),
+    })
+    .prefault({})
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile must be set together' })
+    .refine((t) => t.clientAuth === 'none' || t.caFile !== undefined, { message: 'clientAuth needs caFile' }),
   shutdown: z
     .strictObject({
       /** SIGTERM: time allowed to finish in-flight work before the process exits anyway. */

@@ -3,7 +3,9 @@
  * slice, opens the backend, builds the core, starts the shared HTTP listener and the adapters,
  * and shuts everything down in order.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { restConfigSchema } from '../adapters/rest/config.js';
@@ -14,7 +16,7 @@ import { mqttConfigSchema } from '../adapters/mqtt/config.js';
 import { startMqttAdapter } from '../adapters/mqtt/index.js';
 import { grpcConfigSchema } from '../adapters/grpc/config.js';
 import { startGrpcAdapter } from '../adapters/grpc/index.js';
-import type { AdapterHost, HttpHandler, HttpHost, RunningAdapter, UpgradeHandler } from './adapter.js';
+import type { AdapterHost, HttpHandler, HttpHost, RunningAdapter, TlsMaterial, UpgradeHandler } from './adapter.js';
 import type { Backend } from './backends/port.js';
 import { EmbeddedBackend } from './backends/embedded/index.js';
 import { KafkaBackend } from './backends/kafka/index.js';
@@ -54,7 +56,8 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   const core = new Core({ backend, config, log });
   await core.start();
 
-  const httpHost = new SharedHttp(log);
+  const tls = loadTls(config);
+  const httpHost = new SharedHttp(log, tls);
   // Process-level endpoint, before the adapters' routes.
   httpHost.onRequest((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
@@ -75,6 +78,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
       config: slice,
       host: config.host,
       http: httpHost,
+      ...(tls === undefined ? {} : { tls }),
       log: log.child({ protocol }),
     });
     adapters.push(await startRestAdapter(hostFor('rest', config.rest)));
@@ -118,6 +122,26 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   };
 }
 
+/** Reads the TLS files once at start; a missing file stops the process with its name. */
+function loadTls(config: Config): TlsMaterial | undefined {
+  const { certFile, keyFile, caFile, clientAuth } = config.tls;
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  const read = (file: string, key: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`Cannot read tls.${key} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: read(certFile, 'certFile'),
+    key: read(keyFile, 'keyFile'),
+    ...(caFile === undefined ? {} : { ca: read(caFile, 'caFile') }),
+    requestCert: clientAuth !== 'none',
+    rejectUnauthorized: clientAuth === 'require',
+  };
+}
+
 function createBackend(config: Config, log: Logger): Backend {
   if (config.kafka.brokers.length > 0) {
     return new KafkaBackend({
@@ -145,8 +169,12 @@ class SharedHttp implements HttpHost {
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
 
-  constructor(private readonly log: Logger) {
-    this.server = createServer((req, res) => this.dispatch(req, res));
+  constructor(
+    private readonly log: Logger,
+    tls: TlsMaterial | undefined,
+  ) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
+    this.server = tls === undefined ? createServer(handler) : createTlsServer({ ...tls }, handler);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.dispatchUpgrade(req, socket, head));
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
