@@ -435,6 +435,28 @@ export function describeBackendConformance(
         ]);
       });
 
+      it('deleteRecords moves the log start; below it is OUT_OF_RANGE; offsets are never reused', async () => {
+        const topic = uniqueTopic('conf-delrec');
+        await backend.createTopic(topic, { partitions: 1 });
+        await backend.produce(topic, Array.from({ length: 5 }, (_, i) => ({ value: b(`v${i}`), partition: 0 })));
+        await backend.deleteRecords(topic, 0, 3n);
+        expect(await backend.offsets(topic)).toEqual([{ partition: 0, earliest: 3n, latest: 5n }]);
+        const err = await expectCode(backend.fetch(topic, 0, 2n), 'OUT_OF_RANGE');
+        expect(err.details).toEqual({ earliest: '3', latest: '5' });
+        const rest = await backend.fetch(topic, 0, 3n);
+        expect(rest.records.map((r) => [r.offset, r.value?.toString()])).toEqual([
+          [3n, 'v3'],
+          [4n, 'v4'],
+        ]);
+        expect(rest.earliest).toBe(3n);
+        // Deleting everything leaves the log end where it was: the next record is offset 5.
+        await backend.deleteRecords(topic, 0, 5n);
+        expect(await backend.offsets(topic)).toEqual([{ partition: 0, earliest: 5n, latest: 5n }]);
+        const [next] = okResults(await backend.produce(topic, [{ value: b('v5'), partition: 0 }]));
+        expect(next.offset).toBe(5n);
+        await expectCode(backend.deleteRecords(topic, 0, 7n), 'OUT_OF_RANGE');
+      });
+
       it('finds the first offset with timestamp >= t per partition (latest if none)', async () => {
         const topic = uniqueTopic('conf-times');
         await backend.createTopic(topic, { partitions: 2 });
