@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
-import type { Credentials } from '../../gateway/auth.js';
+import { certificateSubject, type Credentials } from '../../gateway/auth.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError, type StatusClass } from '../../gateway/errors.js';
 import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
@@ -113,14 +113,17 @@ const HTTP_STATUS: Partial<Record<StatusClass, number>> = { UNAUTHENTICATED: 401
 
 /**
  * Credentials of an upgrade request: `Authorization: Bearer <token>` for clients that can set
- * headers, else `?access_token=` (RFC 6750 §2.3) because browsers cannot set headers on WebSocket.
+ * headers, else `?access_token=` (RFC 6750 §2.3) because browsers cannot set headers on
+ * WebSocket; plus the subject of a verified TLS client certificate when the listener is HTTPS.
  */
 function credentials(req: IncomingMessage): Credentials {
+  const subject = certificateSubject(req.socket);
+  const withCert = subject === undefined ? {} : { certificateSubject: subject };
   const auth = req.headers.authorization;
-  if (auth !== undefined && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, '') };
+  if (auth !== undefined && /^bearer\s+/i.test(auth)) return { ...withCert, token: auth.replace(/^bearer\s+/i, '') };
   const query = (req.url ?? '').split('?')[1];
   const token = query === undefined ? null : new URLSearchParams(query).get('access_token');
-  return token === null ? {} : { token };
+  return token === null ? withCert : { ...withCert, token };
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
