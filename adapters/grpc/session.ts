@@ -182,7 +182,7 @@ export class GrpcSession {
           ...(frame.member_id === '' ? {} : { memberId: frame.member_id }),
           ...(filters === undefined ? {} : { filters }),
         });
-        await sub.startGroup(member);
+        await sub.startGroup(member, sub.credit.available + this.credit.available);
       } else {
         const partitions = partitionList(frame.partitions);
         const filters = keyFilters(frame.filters);
@@ -313,7 +313,7 @@ export class GrpcSession {
 class SessionSubscription {
   private subscription: Subscription | undefined;
   private member: GroupMember | undefined;
-  private stream: { stop(): void } | undefined;
+  private stream: { addCredit(n: number): void; stop(): void } | undefined;
   /** Highest offset sent per partition, to refuse acks for records never delivered. */
   private readonly delivered = new Map<number, bigint>();
   /** Frames go out in order: `subscribed` first, then notices and records as the hub hands them. */
@@ -359,23 +359,26 @@ class SessionSubscription {
     this.openChain();
   }
 
-  async startGroup(member: GroupMember): Promise<void> {
+  async startGroup(member: GroupMember, credit: number): Promise<void> {
     this.member = member;
     // Closed while joining: leave at once rather than keep a member nobody reads.
     if (this.closing !== undefined) return member.leave();
     const start = new Map(member.positions().filter((p) => p.topic === this.topic).map((p) => [p.partition, p.offset] as const));
     await this.session.write({ subscribed: { id: this.id, positions: positionsMessage(start), member_id: member.memberId } });
     this.openChain();
-    // No credit option: the member's in-flight bound (acks return it) limits what the core
-    // hands over, and this subscription's client credit limits what is sent.
-    this.stream = member.stream(this.sink);
+    // The client's credit goes to the core too, so records nobody granted stay in the log
+    // (not in this adapter) — and a rebalance never strands a held batch of a partition the
+    // member no longer owns.
+    this.stream = member.stream(this.sink, { credit: credit + this.pendingHubCredit });
+    this.pendingHubCredit = 0;
   }
 
-  /** Lets the hub hand over `n` more records (broadcast; a group's in-flight bound is the core's). */
+  /** Lets the core hand over `n` more records (hub subscription or group push stream). */
   addHubCredit(n: number): void {
-    if (n <= 0 || this.member !== undefined) return;
-    if (this.subscription === undefined) this.pendingHubCredit += n;
-    else this.subscription.addCredit(n);
+    if (n <= 0) return;
+    if (this.subscription !== undefined) this.subscription.addCredit(n);
+    else if (this.stream !== undefined) this.stream.addCredit(n);
+    else this.pendingHubCredit += n;
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {

@@ -93,7 +93,7 @@ for (const backend of ['kafka', 'embedded'] as const) {
       await produce(topic, ['x']);
       const s = subscribe({ topic, position: { offsets: { offsets: { '0': '50' } } } });
       await s.subscribed();
-      const notice = await eventually(() => s.frames.find((f) => f.frame === 'continuity_lost')?.continuity_lost);
+      const notice = await eventually(() => s.frames.find((f) => f.frame === 'continuity_lost')?.continuity_lost ?? undefined);
       expect([notice.partition, notice.requested, notice.actual, notice.reason]).toEqual([0, '50', '1', 'beyond_log_end']);
       const strict = subscribe({ topic, position: { offsets: { offsets: { '0': '50' } } }, strict: true });
       await eventually(() => strict.error);
