@@ -370,6 +370,8 @@ export class ResumingSession {
   }
 
   private onData(frame: SessionResponse__Output): void {
+    // The stream works again: the next failure starts the backoff from the beginning.
+    this.attempt = 0;
     this.onFrame?.(frame);
     switch (frame.frame) {
       case 'records': {
@@ -382,7 +384,6 @@ export class ResumingSession {
         return;
       }
       case 'subscribed': {
-        this.attempt = 0;
         const sub = this.subs.get(frame.subscribed!.id);
         if (sub !== undefined && frame.subscribed!.member_id !== '') sub.memberId = frame.subscribed!.member_id;
         this.settle(frame.subscribed!.id, frame);
@@ -434,6 +435,10 @@ export class ResumingSession {
   }
 
   private request(id: string, frame: SessionRequest): Promise<SessionResponse__Output> {
+    if (this.call === undefined) {
+      // Between streams: fail fast (retriable) rather than queue an unbounded backlog.
+      return Promise.reject(Object.assign(new Error('The session is reconnecting.'), { code: 'UNAVAILABLE', retriable: true }));
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.send(frame);
