@@ -2,8 +2,8 @@
 # Regenerates every stub from proto/ (the one wire contract).
 #
 #   scripts/gen-protos.sh            regenerate into the repository (then commit the result)
-#   scripts/gen-protos.sh --check    regenerate into a temp dir and fail if it differs from
-#                                    what is committed (the CI check)
+#   scripts/gen-protos.sh --check    lint, `buf breaking` against main, regenerate into a temp
+#                                    dir and fail if it differs from what is committed (CI)
 #
 # Plugins are LOCAL and pinned, so the output is reproducible: protoc-gen-go and
 # protoc-gen-go-grpc via `go install` (Go module proxy), Python's grpcio-tools via pip, the
@@ -34,6 +34,12 @@ fi
 export PATH="$gobin:$PATH"
 
 npx --no-install buf lint
+
+# Breaking-change check against the main branch, once main has the contract (a fresh clone
+# without a local main, or a main from before proto/ existed, skips it).
+if [[ $mode == check ]] && git rev-parse --verify -q 'main^{commit}' >/dev/null && git cat-file -e main:buf.yaml 2>/dev/null; then
+  npx --no-install buf breaking --against '.git#branch=main'
+fi
 
 if [[ $mode == check ]]; then
   out=$(mktemp -d)
