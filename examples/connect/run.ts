@@ -26,8 +26,15 @@ const input = join(REPO_ROOT, 'examples', 'connect', 'input.txt');
 const work = mkdtempSync(join(tmpdir(), 'streamgate-example-connect-'));
 const output = join(work, 'device-readings.txt');
 
+// If whatever reads our output goes away (a pipe closed by the same Ctrl-C), stop printing but
+// still clean up: an unhandled EPIPE would end the process before Connect and Kafka are stopped.
+let stdoutOpen = true;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  stdoutOpen = false;
+});
 const say = (text: string): void => {
-  process.stdout.write(`${text}\n`);
+  if (stdoutOpen) process.stdout.write(`${text}\n`);
 };
 
 let broker: KafkaBroker | undefined;
@@ -168,6 +175,8 @@ const shutdown = (signal: string): void => {
 };
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+// The terminal closed: still stop everything (the watchdogs would otherwise kill the JVMs without a clean stop).
+process.on('SIGHUP', () => shutdown('SIGHUP'));
 
 main().catch((err: unknown) => {
   process.stderr.write(`example:connect failed: ${err instanceof Error ? err.message : String(err)}\n`);
