@@ -139,6 +139,25 @@ for (const backend of ['kafka', 'embedded'] as const) {
       expect(s.error).toBeUndefined();
     });
 
+    it('a client cancel mid-stream closes its subscriptions and leaves its groups', async () => {
+      const topic = uniqueTopic('grpc-sess-cancel');
+      await fill(topic, 5);
+      const before = gw.core.stats().subscriptions;
+      const s = session();
+      s.send({ subscribe: { id: 'b', topic, position: { earliest: {} }, credit: 2 } });
+      s.send({ subscribe: { id: 'g', topic, group: uniqueId('grpc-cancel'), member_id: 'only', position: { earliest: {} }, credit: 2 } });
+      await s.waitFor('subscribed', (f) => f.id === 'b');
+      await s.waitFor('subscribed', (f) => f.id === 'g');
+      await eventually(() => s.records('b').length === 2 && s.records('g').length === 2);
+      expect(gw.core.stats().subscriptions).toBeGreaterThan(before);
+      s.call.cancel();
+      await eventually(() => gw.core.stats().subscriptions === before, { what: 'subscriptions released' });
+      // Another session still works.
+      const other = session();
+      other.send({ ping: { nonce: '9' } });
+      expect((await other.waitFor('pong')).nonce).toBe('9');
+    });
+
     it('a malformed frame ends the session with INVALID_ARGUMENT; other sessions are unaffected', async () => {
       const other = session();
       const raw = new grpc.Client(`127.0.0.1:${gw.ports.grpc}`, grpc.credentials.createInsecure());
