@@ -29,7 +29,8 @@ if [[ "$("$gobin/protoc-gen-go-grpc" --version 2>/dev/null || true)" != "protoc-
   go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
 fi
 if [[ "$(python3 -c 'import importlib.metadata as m; print(m.version("grpcio-tools"))' 2>/dev/null || true)" != "$GRPCIO_TOOLS_VERSION" ]]; then
-  python3 -m pip install --quiet "grpcio-tools==$GRPCIO_TOOLS_VERSION"
+  # Debian 12 marks the system Python externally managed (PEP 668); this is a build tool for CI.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet "grpcio-tools==$GRPCIO_TOOLS_VERSION"
 fi
 export PATH="$gobin:$PATH"
 
