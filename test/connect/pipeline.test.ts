@@ -64,10 +64,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Each step runs whatever happened before: no JVM or server outlives the file.
+  const pid = worker?.pid;
   const results = await Promise.allSettled([gw?.close(), worker?.stop(), admin?.disconnect()]);
   rmSync(dir, { recursive: true, force: true });
   for (const r of results) if (r.status === 'rejected') throw r.reason;
+  if (pid !== undefined && alive(pid)) throw new Error(`Connect worker JVM ${pid} still running after stop()`);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
 
 async function topicExists(topic: string): Promise<boolean> {
   return (await admin.listTopics()).includes(topic);
@@ -112,6 +124,16 @@ async function restPost(path: string, contentType: string, body: unknown): Promi
 }
 
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
+
+describe('Connect worker', () => {
+  it('serves the FileStream connectors and rejects an invalid connector config with Connect’s own message', async () => {
+    const res = await fetch(`${worker.url}/connector-plugins`);
+    const plugins = (await res.json()) as { class: string }[];
+    expect(plugins.map((p) => p.class)).toEqual(expect.arrayContaining([FILE_SOURCE, FILE_SINK]));
+    // FileStreamSource needs `topic`: Connect validates the config and refuses it (HTTP 400).
+    await expect(worker.addConnector('no-topic', { 'connector.class': FILE_SOURCE, file: '/dev/null' })).rejects.toThrow(/HTTP 400.*topic/s);
+  });
+});
 
 describe('Connect source → streamgate subscribers', () => {
   it('every line a FileStreamSource reads reaches WebSocket, MQTT and SSE subscribers in order, and appended lines follow', async () => {
