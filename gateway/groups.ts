@@ -381,7 +381,8 @@ class Member implements GroupMember {
   }
 
   private async commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
-    const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset !== p.lastCommitted && offset >= 0n);
+    // Automatic commits only move forward: an explicit commit ahead of the acknowledged prefix stands.
+    const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset > p.lastCommitted && offset >= 0n);
     if (moved.length === 0) return;
     await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
     for (const { p, offset } of moved) p.lastCommitted = offset;

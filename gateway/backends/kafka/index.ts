@@ -84,6 +84,7 @@ const STALE_METADATA_TYPES = new Set([
 const COORDINATOR_TYPES = new Set(['NOT_COORDINATOR', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'GROUP_LOAD_IN_PROGRESS']);
 const HEALTH_TIMEOUT_MS = 2000;
 const COORDINATOR_WAIT_MS = 20_000;
+const TOPIC_READY_WAIT_MS = 15_000;
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
@@ -244,15 +245,43 @@ export class KafkaBackend implements Backend {
       ...(options.compacted ? { 'cleanup.policy': 'compact' } : {}),
       ...options.config,
     }).map(([name, value]) => ({ name, value }));
+    const partitions = options.partitions ?? 1;
     const created = await this.call(() =>
       this.admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         timeout: this.options.requestTimeoutMs,
-        topics: [{ topic, numPartitions: options.partitions ?? 1, configEntries }],
+        topics: [{ topic, numPartitions: partitions, configEntries }],
       }),
     );
     if (!created) throw new GatewayError('ALREADY_EXISTS', `Topic "${topic}" already exists.`, { details: { topic } });
     this.topics.delete(topic);
+    await this.waitUntilServable(topic, partitions);
+  }
+
+  /**
+   * A new topic is usable once every partition has a leader that answers ListOffsets. kafkajs's
+   * own wait gives up with "This server does not host this topic-partition" on a busy fresh
+   * broker, so poll our own way for a bounded time.
+   */
+  private async waitUntilServable(topic: string, partitions: number): Promise<void> {
+    const deadline = Date.now() + TOPIC_READY_WAIT_MS;
+    for (;;) {
+      try {
+        const meta = await this.topicMeta(topic, true);
+        const all = Array.from({ length: partitions }, (_, p) => p);
+        if (all.every((p) => (meta.partitions.get(p) ?? -1) >= 0)) {
+          await this.partitionBounds(topic, all);
+          return;
+        }
+      } catch (err) {
+        const error = classify(err);
+        if (!error.retriable && error.code !== 'TOPIC_NOT_FOUND' && error.code !== 'PARTITION_NOT_FOUND') throw error;
+        if (Date.now() > deadline) throw new GatewayError('UNAVAILABLE', `Topic "${topic}" was created but its partitions did not become available in time.`, { cause: err });
+      }
+      if (Date.now() > deadline) throw new GatewayError('UNAVAILABLE', `Topic "${topic}" was created but its partitions have no leader yet.`);
+      this.topics.delete(topic);
+      await delay(100);
+    }
   }
 
   async deleteTopic(topic: string): Promise<void> {
