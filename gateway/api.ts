@@ -207,8 +207,14 @@ export interface Gateway {
    */
   authenticate(credentials: import('./auth.js').Credentials): Promise<Principal>;
 
-  /** Counts an accepted client connection for metrics; call the returned function when it closes. */
-  connectionOpened(protocol: string): () => void;
+  /**
+   * Admits a client connection (limits `maxConnections` / `maxConnectionsPerAddress`, else
+   * RESOURCE_EXHAUSTED) and counts it for metrics; call the returned function when it closes.
+   */
+  connectionOpened(protocol: string, remoteAddress?: string): () => void;
+
+  /** RESOURCE_EXHAUSTED when a connection already holding `current` subscriptions may not open another. */
+  admitSubscription(current: number): void;
 
   /** True while the backend answers. */
   ready(): Promise<boolean>;

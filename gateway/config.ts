@@ -62,6 +62,16 @@ export const coreConfigShape = {
       maxRecordBytes: z.number().int().positive().default(1 * MiB),
       /** Largest produce batch in records. */
       maxBatchRecords: z.number().int().positive().default(10_000),
+      /** Open client connections, all protocols together; past it new ones are refused (RESOURCE_EXHAUSTED). */
+      maxConnections: z.number().int().positive().default(100_000),
+      /** Open connections from one remote address: one misbehaving host cannot take them all. */
+      maxConnectionsPerAddress: z.number().int().positive().default(10_000),
+      /** Subscriptions one connection may hold (each costs a queue and a hub entry). */
+      maxSubscriptionsPerConnection: z.number().int().positive().default(1_000),
+      /** Records per second one principal may produce (token bucket); 0 = unlimited. */
+      publishRatePerPrincipal: z.number().min(0).default(0),
+      /** Burst allowed above the rate, in records. */
+      publishBurstPerPrincipal: z.number().int().positive().default(10_000),
     })
     .prefault({}),
   hub: z

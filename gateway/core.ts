@@ -53,6 +53,9 @@ export class Core implements Gateway {
   private readonly creating = new Map<string, Promise<void>>();
   private readonly tables = new Map<string, Promise<CompactedTable>>();
   private closed = false;
+  private openConnections = 0;
+  private readonly connectionsByAddress = new Map<string, number>();
+  private readonly publishBuckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(options: { backend: Backend; config: CoreConfig; log: Logger }) {
     this.backend = options.backend;
@@ -86,15 +89,53 @@ export class Core implements Gateway {
     }
   }
 
-  connectionOpened(protocol: string): () => void {
+  connectionOpened(protocol: string, remoteAddress?: string): () => void {
+    const { maxConnections, maxConnectionsPerAddress } = this.config.limits;
+    const fromAddress = remoteAddress === undefined ? 0 : (this.connectionsByAddress.get(remoteAddress) ?? 0);
+    if (this.openConnections >= maxConnections || fromAddress >= maxConnectionsPerAddress) {
+      this.log.warn({ audit: 'connection_refused', protocol, remoteAddress, open: this.openConnections }, 'connection limit reached');
+      throw new GatewayError('RESOURCE_EXHAUSTED', 'Too many connections; try again later.');
+    }
+    this.openConnections++;
+    if (remoteAddress !== undefined) this.connectionsByAddress.set(remoteAddress, fromAddress + 1);
     this.metrics.connections.inc({ protocol });
     this.metrics.connectionsTotal.inc({ protocol });
     let open = true;
     return () => {
       if (!open) return;
       open = false;
+      this.openConnections--;
+      if (remoteAddress !== undefined) {
+        const left = (this.connectionsByAddress.get(remoteAddress) ?? 1) - 1;
+        if (left <= 0) this.connectionsByAddress.delete(remoteAddress);
+        else this.connectionsByAddress.set(remoteAddress, left);
+      }
       this.metrics.connections.dec({ protocol });
     };
+  }
+
+  admitSubscription(current: number): void {
+    if (current >= this.config.limits.maxSubscriptionsPerConnection) {
+      throw new GatewayError('RESOURCE_EXHAUSTED', `A connection may hold at most ${this.config.limits.maxSubscriptionsPerConnection} subscriptions.`);
+    }
+  }
+
+  /** Token bucket per principal: RESOURCE_EXHAUSTED when the principal produces faster than allowed. */
+  private takePublishTokens(principalId: string, count: number): void {
+    const rate = this.config.limits.publishRatePerPrincipal;
+    if (rate <= 0) return;
+    const burst = this.config.limits.publishBurstPerPrincipal;
+    const now = Date.now();
+    const bucket = this.publishBuckets.get(principalId) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    this.publishBuckets.delete(principalId);
+    this.publishBuckets.set(principalId, bucket);
+    if (this.publishBuckets.size > 100_000) this.publishBuckets.delete(this.publishBuckets.keys().next().value!);
+    if (bucket.tokens < count) {
+      throw new GatewayError('RESOURCE_EXHAUSTED', `Publish rate limit of ${rate} records/s exceeded; retry later.`, { details: { retryAfterMs: Math.ceil(((count - bucket.tokens) / rate) * 1000) } });
+    }
+    bucket.tokens -= count;
   }
 
   /** Prometheus exposition of the core's metrics (hub gauges sampled now). */
@@ -174,6 +215,7 @@ export class Core implements Gateway {
         });
       }
     });
+    this.takePublishTokens(ctx.principal.id, records.length);
     const info = await this.ensureTopic(topic);
     const batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
     for (const record of batch) {
