@@ -37,8 +37,6 @@ export const websocketConfigSchema = z.strictObject({
    * and load balancers (nginx proxy_read_timeout, AWS ALB), so it also keeps idle paths open.
    */
   pingIntervalMs: z.number().int().positive().default(30_000),
-  /** Bound on subscriptions per connection (each holds a queue in the hub); over it: RESOURCE_EXHAUSTED. */
-  maxSubscriptionsPerConnection: z.number().int().positive().default(100),
   /**
    * Bound on publishes awaiting the backend per connection; over it: RESOURCE_EXHAUSTED (retriable).
    * With 2 MiB frames this caps one connection's produce memory at ~128 MiB.

@@ -53,16 +53,29 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
     host.gateway.authenticate(credentials(req)).then(
       (principal) => {
         if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
+        let release: () => void;
+        try {
+          // Connection limits (total and per address) are the core's.
+          release = host.gateway.connectionOpened('websocket', req.socket.remoteAddress);
+        } catch (err) {
+          const error = GatewayError.from(err);
+          return refuse(socket, HTTP_STATUS[error.status] ?? 500, error.message);
+        }
+        // If the handshake fails the engine destroys the socket without opening a connection.
+        let opened = false;
+        socket.once('close', () => {
+          if (!opened) release();
+        });
         // The engine takes over the socket, error handling included.
         socket.off('error', onSocketError);
         engine.accept(req, socket, head, subprotocol, (connection) => {
+          opened = true;
           const conn = `ws-${++connections}`;
           // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
           const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
-          const counted = host.gateway.connectionOpened('websocket');
           let expiry: NodeJS.Timeout | undefined;
           const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
-            counted();
+            release();
             clearTimeout(expiry);
             sessions.delete(s);
             heartbeat.delete(s);
@@ -109,7 +122,13 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
 }
 
 /** Handshake refusals, by status class of the error that caused them. */
-const HTTP_STATUS: Partial<Record<StatusClass, number>> = { UNAUTHENTICATED: 401, PERMISSION_DENIED: 403, UNAVAILABLE: 503, INVALID_ARGUMENT: 400 };
+const HTTP_STATUS: Partial<Record<StatusClass, number>> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+};
 
 /**
  * Credentials of an upgrade request: `Authorization: Bearer <token>` for clients that can set

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Gateway, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
+import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { jsonCodec } from './codec.js';
 import type { EngineConnection } from './engine.js';
@@ -47,14 +48,18 @@ class FakeConnection implements EngineConnection {
   }
 }
 
-const limits = { maxBufferedBytes: 1000, closeBufferedBytes: 5000, maxSubscriptionsPerConnection: 2, maxInFlightPublishes: 2, closeTimeoutMs: 1000 };
+const limits = { maxBufferedBytes: 1000, closeBufferedBytes: 5000, maxInFlightPublishes: 2, closeTimeoutMs: 1000 };
+/** The core's per-connection subscription bound, as a fake with a limit of 2. */
+const admitSubscription = (current: number): void => {
+  if (current >= 2) throw new GatewayError('RESOURCE_EXHAUSTED', 'A connection may hold at most 2 subscriptions.');
+};
 const log = pino({ level: 'silent' });
 const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('1'), headers: {} });
 
 function setup(gateway: Partial<Gateway>) {
   const conn = new FakeConnection();
   const ctx = createContext({ protocol: 'websocket', log });
-  const session = new Session(conn, jsonCodec, gateway as Gateway, ctx, limits, log, () => undefined);
+  const session = new Session(conn, jsonCodec, { admitSubscription, ...gateway } as Gateway, ctx, limits, log, () => undefined);
   const send = (frame: unknown) => session.message(Buffer.from(JSON.stringify(frame)), false);
   return { conn, session, send };
 }
@@ -123,7 +128,6 @@ describe('Session with a fake core', () => {
     const { conn, send } = setup({
       subscribe: async (_ctx, req) => {
         if (req.topic === 'missing') {
-          const { GatewayError } = await import('../../gateway/errors.js');
           throw new GatewayError('TOPIC_NOT_FOUND', 'Topic missing does not exist.');
         }
         return subscription;

@@ -13,7 +13,7 @@ import { CLOSE, WS_ERRORS, closeReason } from './errors.js';
 
 type SessionLimits = Pick<
   WebsocketConfig,
-  'maxBufferedBytes' | 'closeBufferedBytes' | 'maxSubscriptionsPerConnection' | 'maxInFlightPublishes' | 'closeTimeoutMs'
+  'maxBufferedBytes' | 'closeBufferedBytes' | 'maxInFlightPublishes' | 'closeTimeoutMs'
 >;
 
 /** One subscription of this connection, from the subscribe frame until its end. */
@@ -174,9 +174,11 @@ export class Session implements ConnectionEvents {
       this.reply({ op: 'error', id, error: new GatewayError('ALREADY_EXISTS', `Subscription "${id}" is already open on this connection.`) });
       return;
     }
-    if (this.subs.size >= this.limits.maxSubscriptionsPerConnection) {
-      const error = new GatewayError('RESOURCE_EXHAUSTED', `At most ${this.limits.maxSubscriptionsPerConnection} subscriptions per connection.`);
-      this.reply({ op: 'error', id, error });
+    try {
+      // The bound is the core's (limits.maxSubscriptionsPerConnection), the same for every protocol.
+      this.gateway.admitSubscription(this.subs.size);
+    } catch (err) {
+      this.replyError(id, err);
       return;
     }
     const state = new SubState(id);
