@@ -3,8 +3,10 @@
  * subprotocol `mqtt`), each connection handed to a Connection as a plain Duplex.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import { certificateSubject } from '../../gateway/auth.js';
 import { Broker } from './broker.js';
 import type { MqttConfig } from './config.js';
 import { Connection } from './session.js';
@@ -13,12 +15,15 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
   const broker = await Broker.open(host.gateway, host.config, host.log);
   const sockets = new Set<Socket>();
 
-  const server: Server = createServer((socket) => {
+  const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
-    new Connection(broker, socket, 'tcp', `${socket.remoteAddress}:${socket.remotePort}`);
-  });
+    new Connection(broker, socket, 'tcp', { address: socket.remoteAddress, port: socket.remotePort, certificateSubject: certificateSubject(socket) });
+  };
+  // With TLS configured the MQTT port speaks TLS only (8883-style); plaintext clients fail the handshake.
+  const server: Server = host.tls === undefined ? createServer(accept) : createTlsServer({ ...host.tls }, accept);
+  server.on('tlsClientError', (err: Error) => host.log.debug({ err }, 'MQTT TLS handshake failed'));
   server.on('error', (err) => host.log.error({ err }, 'MQTT listener error'));
 
   let wss: WebSocketServer | undefined;
@@ -40,7 +45,7 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
       }
       ws.handleUpgrade(req, socket, head, (client) => {
         const stream = createWebSocketStream(client);
-        new Connection(broker, stream, 'ws', req.socket.remoteAddress);
+        new Connection(broker, stream, 'ws', { address: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket) });
       });
     });
   }

@@ -101,9 +101,10 @@ export class Connection {
     private readonly broker: Broker,
     private readonly stream: Duplex,
     readonly transport: 'tcp' | 'ws',
-    remote: string | undefined,
+    private readonly peer: { address?: string | undefined; port?: number | undefined; certificateSubject?: string | undefined },
   ) {
     this.sendQuota = broker.config.maxInflight;
+    const remote = peer.port === undefined ? peer.address : `${peer.address}:${peer.port}`;
     this.log = broker.log.child({ conn: randomUUID().slice(0, 8), transport, remote });
     this.ctx = createContext({ protocol: 'mqtt', log: this.log });
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
@@ -255,7 +256,27 @@ export class Connection {
     }
     this.clientId = clientId;
     this.log = this.log.child({ clientId });
-    this.ctx = createContext({ protocol: 'mqtt', log: this.log });
+    // Authentication is the core's: the password field carries a JWT or API key (the username is
+    // informational), or a verified TLS client certificate names the principal. v5 enhanced auth
+    // (AUTH packets) is not supported and refused above with 0x8C.
+    let principal;
+    try {
+      this.releaseConnection = this.broker.gateway.connectionOpened('mqtt', this.peer.address);
+      principal = await this.broker.gateway.authenticate({
+        ...(p.password === undefined ? {} : { token: Buffer.from(p.password).toString('utf8') }),
+        ...(this.peer.certificateSubject === undefined ? {} : { certificateSubject: this.peer.certificateSubject }),
+      });
+    } catch (err) {
+      const { connack, connack311, error } = mqttError(err);
+      return this.refuse(this.version === 5 ? connack : connack311, reasonString(error));
+    }
+    if (this.isClosed()) return;
+    this.ctx = createContext({ protocol: 'mqtt', log: this.log, principal });
+    if (principal.expiresAt !== undefined) {
+      // Credentials that expire end the connection; the client reconnects with fresh ones. [MQTT-3.14] 0x87
+      this.expiryTimer = setTimeout(() => void this.fail(RC.NOT_AUTHORIZED, 'credentials expired'), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
+      this.expiryTimer.unref();
+    }
 
     // Keepalive: the client's value, limited by config (v5 tells the client via Server Keep Alive).
     let keepalive = p.keepalive ?? 0;
@@ -947,7 +968,13 @@ export class Connection {
     await this.close(reason, keepSessionRegistration);
   }
 
+  private releaseConnection: (() => void) | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
   private async close(why: string, takenOver = false): Promise<void> {
+    clearTimeout(this.expiryTimer);
+    this.releaseConnection?.();
+    this.releaseConnection = undefined;
     if (this.state === 'closed') return this.closedPromise;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
