@@ -58,7 +58,7 @@ describe('MQTT with JWT authentication', () => {
     const granted = await client.subscribeAsync('home/#', { qos: 1 });
     expect(granted[0]!.qos).toBe(1);
     const deniedPub = await client.publishAsync('secret/door', 'open', { qos: 1 }).then(
-      (packet) => packet?.reasonCode,
+      (packet) => (packet as { reasonCode?: number } | undefined)?.reasonCode,
       (err: { code?: number }) => err.code,
     );
     expect(deniedPub).toBe(0x87);
