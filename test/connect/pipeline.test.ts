@@ -85,7 +85,7 @@ async function topicExists(topic: string): Promise<boolean> {
   return (await admin.listTopics()).includes(topic);
 }
 
-/** Lines of a file once it holds at least `n` complete lines (a sink flushes on its offset commits). */
+/** Lines of a file once it holds at least `n` complete lines (the sink writes asynchronously to the test). */
 async function fileLines(file: string, n: number, timeoutMs = 20_000): Promise<string[]> {
   return eventually(
     () => {

@@ -179,8 +179,8 @@ export async function startConnectWorker(options: StartWorkerOptions): Promise<C
       'key.converter': options.keyConverter ?? CONVERTERS.string,
       'value.converter': options.valueConverter ?? CONVERTERS.string,
       'offset.storage.file.filename': join(dir, 'connect.offsets'),
-      // Source offsets and sink commits every 200 ms. FileStreamSink flushes its file only on a
-      // commit, so this is also how soon a sink's lines reach the disk (default 60 s).
+      // Source offsets and sink consumer offsets committed every 200 ms (default 60 s), so a
+      // connector removed or a worker stopped in a test has committed what it processed.
       'offset.flush.interval.ms': '200',
       listeners: `http://127.0.0.1:${port}`,
       // connect-file is on the classpath and ships ServiceLoader manifests: no plugin scanning.
