@@ -1,8 +1,18 @@
-/** Placeholder wiring for the rest adapter (replaced by the real adapter). */
+/**
+ * The REST adapter: Confluent REST Proxy v2, the native v1 offset API, Server-Sent Events,
+ * OpenAPI and health, all on the shared HTTP server (upgrade paths stay the WebSocket and MQTT
+ * adapters'; `/metrics` is the process's).
+ */
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
 import type { RestConfig } from './config.js';
+import { RestRoutes } from './routes.js';
 
 export async function startRestAdapter(host: AdapterHost<RestConfig>): Promise<RunningAdapter> {
-  host.log.warn('rest adapter not implemented yet');
-  return { name: 'rest', ports: {}, close: async () => {} };
+  const routes = new RestRoutes(host.gateway, host.config, host.log);
+  host.http.onRequest((req, res) => routes.handle(req, res));
+  return {
+    name: 'rest',
+    ports: {},
+    close: () => routes.close(),
+  };
 }
