@@ -20,9 +20,32 @@ export interface TestClient {
 }
 
 export async function connectClient(url: string, options: IClientOptions = {}): Promise<TestClient> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
   const received: Received[] = [];
+  // The listeners go on before CONNECT is sent: a resumed session's PUBLISHes may arrive in the same
+  // TCP read as the CONNACK, and MQTT.js emits them before `connectAsync` resolves — a listener
+  // attached afterwards misses them.
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
   client.on('message', (topic, payload, packet) => received.push({ topic, payload: payload.toString(), packet }));
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    const onConnect = (): void => {
+      done();
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      done();
+      client.end(true);
+      reject(err);
+    };
+    const onClose = (): void => onError(new Error('connection closed before CONNACK'));
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
   // Errors are asserted by the tests that expect them; keep them off the default handler.
   client.on('error', () => undefined);
   return {
