@@ -4,9 +4,10 @@
  * form is readable over REST at the offset the page shows.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_PATH } from '../../clients/ts/browser/build.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 
@@ -42,18 +43,34 @@ afterAll(async () => {
   await gw?.close();
 });
 
-// In-process stand-ins until the REST adapter is wired (same JSON shapes as /v1/topics/…).
-import { pino } from 'pino';
-import { createContext } from '../../gateway/context.js';
-const ctx = createContext({ protocol: 'test', log: pino({ level: 'silent' }) });
-async function restProduce(topic: string, records: any[]): Promise<any> {
-  const results = await gw.core.produce(ctx, topic, records.map((r) => ({ key: Buffer.from(r.key), value: Buffer.from(JSON.stringify(r.value)) })));
-  return { offsets: results.map((r) => (r.ok ? { partition: r.partition, offset: r.offset.toString() } : {})) };
+async function restProduce(topic: string, records: unknown[]): Promise<any> {
+  const res = await fetch(`${gw.httpUrl}/v1/topics/${topic}/records`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ records }),
+  });
+  expect(res.status).toBe(200);
+  return res.json();
 }
+
 async function restRead(topic: string, partition: number, offset: string): Promise<any[]> {
-  const f = await gw.core.fetch(ctx, topic, partition, BigInt(offset));
-  return f.records.map((r) => ({ offset: r.offset.toString(), key: r.key?.toString(), value: JSON.parse(r.value!.toString()) }));
+  const res = await fetch(`${gw.httpUrl}/v1/topics/${topic}/partitions/${partition}/records?offset=${offset}&max=10`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { records: any[] }).records;
 }
+
+describe('demo routes', () => {
+  it('serves the page at / and /demo and the committed client bundle at /assets/streamgate.js', async () => {
+    for (const path of ['/', '/demo']) {
+      const res = await fetch(`${gw.httpUrl}${path}`);
+      expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(await res.text()).toContain("import { connect } from '/assets/streamgate.js'");
+    }
+    const js = await fetch(`${gw.httpUrl}/assets/streamgate.js`);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toBe(readFileSync(BUNDLE_PATH, 'utf8'));
+  });
+});
 
 describe('demo page in headless Chromium', () => {
   it('shows records produced over REST live, and publishes a record readable over REST', async () => {
