@@ -1,0 +1,157 @@
+/**
+ * The key REST scenarios on the embedded backend (both backends behind one API), consumer
+ * instance idle expiry, health/readiness, and every sample response validated against the
+ * served OpenAPI 3.1 document.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../adapters/rest/openapi.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { uniqueId, uniqueTopic } from '../support/names.js';
+import { eventually } from '../support/wait.js';
+import { http, V2, V2_BINARY, V2_JSON, type HttpResponse } from './http.js';
+import { validate } from './schema-check.js';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway({ backend: 'embedded', config: { rest: { consumerInstanceTimeoutMs: 300 } } });
+});
+afterAll(async () => {
+  await gw?.close();
+});
+const url = (path: string) => `${gw.httpUrl}${path}`;
+
+/** Responses collected by the tests, checked against the document at the end. */
+const samples: { template: string; method: string; res: HttpResponse }[] = [];
+async function call(method: string, template: string, path: string, options: Parameters<typeof http>[2] = {}): Promise<HttpResponse> {
+  const res = await http(method, url(path), options);
+  samples.push({ template, method: method.toLowerCase(), res });
+  return res;
+}
+
+describe('REST on the embedded backend', () => {
+  it('walks the v2 lifecycle and reads back over v1 and SSE', async () => {
+    const topic = uniqueTopic('embrest');
+    const group = uniqueId('g');
+    const produced = await call('POST', '/topics/{topic}', `/topics/${topic}`, { headers: { 'content-type': V2_JSON }, body: { records: [{ key: 'somekey', value: { foo: 'bar' } }, { value: 53.5 }] } });
+    expect(produced.json).toEqual({
+      key_schema_id: null,
+      value_schema_id: null,
+      offsets: [
+        { partition: 0, offset: 0, error_code: null, error: null },
+        { partition: 0, offset: 1, error_code: null, error: null },
+      ],
+    });
+    await call('POST', '/topics/{topic}/partitions/{partition}', `/topics/${topic}/partitions/0`, { headers: { 'content-type': V2_BINARY }, body: { records: [{ value: 'bG9ncw==' }] } });
+    await call('GET', '/topics', '/topics');
+    await call('GET', '/topics/{topic}', `/topics/${topic}`);
+    await call('GET', '/topics/{topic}/partitions', `/topics/${topic}/partitions`);
+    await call('GET', '/topics/{topic}/partitions/{partition}', `/topics/${topic}/partitions/0`);
+    expect((await call('GET', '/topics/{topic}/partitions/{partition}/offsets', `/topics/${topic}/partitions/0/offsets`)).json).toEqual({ beginning_offset: 0, end_offset: 3 });
+
+    const created = await call('POST', '/consumers/{group}', `/consumers/${group}`, { headers: { 'content-type': V2 }, body: { name: 'c', format: 'binary', 'auto.offset.reset': 'earliest' } });
+    const base = `/consumers/${group}/instances/c`;
+    const I = '/consumers/{group}/instances/{instance}';
+    expect(created.json.base_uri).toBe(url(base));
+    expect((await call('POST', `${I}/subscription`, `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [topic] } })).status).toBe(204);
+    await call('GET', `${I}/subscription`, `${base}/subscription`);
+    await call('GET', `${I}/assignments`, `${base}/assignments`);
+    const records: any[] = [];
+    await eventually(async () => {
+      const res = await call('GET', `${I}/records`, `${base}/records?timeout=200`, { headers: { accept: V2_BINARY } });
+      records.push(...res.json);
+      return records.length >= 3;
+    });
+    expect(records.map((r) => [r.offset, r.key, Buffer.from(r.value, 'base64').toString()])).toEqual([
+      [0, 'c29tZWtleQ==', '{"foo":"bar"}'],
+      [1, null, '53.5'],
+      [2, null, 'logs'],
+    ]);
+    // Auto-commit (default on): the next poll counts the returned records as processed and commits them.
+    await call('GET', `${I}/records`, `${base}/records?timeout=0`, { headers: { accept: V2_BINARY } });
+    const committed = await call('GET', `${I}/offsets`, `${base}/offsets`, { headers: { 'content-type': V2 }, body: { partitions: [{ topic, partition: 0 }] } });
+    expect(committed.json).toEqual({ offsets: [{ topic, partition: 0, offset: 3, metadata: '' }] });
+    expect((await call('POST', `${I}/offsets`, `${base}/offsets`, { headers: { 'content-type': V2 }, body: { offsets: [{ topic, partition: 0, offset: 1 }] } })).status).toBe(204);
+    expect((await call('GET', `${I}/offsets`, `${base}/offsets`, { headers: { 'content-type': V2 }, body: { partitions: [{ topic, partition: 0 }] } })).json.offsets[0].offset).toBe(2);
+    expect((await call('DELETE', I, base)).status).toBe(204);
+
+    const fetched = await call('GET', '/v1/topics/{topic}/partitions/{partition}/records', `/v1/topics/${topic}/partitions/0/records?offset=0`);
+    expect(fetched.json.records.map((r: any) => r.value)).toEqual([{ foo: 'bar' }, 53.5, 'bG9ncw==']);
+    expect(fetched.json.records[2].encoding).toBe('base64');
+    await call('GET', '/v1/topics/{topic}/offsets', `/v1/topics/${topic}/offsets`);
+    await call('GET', '/v1/topics', '/v1/topics');
+    await call('POST', '/v1/topics/{topic}/records', `/v1/topics/${topic}/records`, { headers: { 'content-type': 'application/json' }, body: { records: [{ key: 'k', value: { seq: 3 } }] } });
+
+    const abort = new AbortController();
+    const res = await fetch(url(`/v1/topics/${topic}/events?from=0:3`), { signal: abort.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: record')) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    expect(text).toContain('id: 0:4\nevent: record\ndata: {"topic":"' + topic + '","partition":0,"offset":"3"');
+  });
+
+  it('expires an idle consumer instance (rest.consumerInstanceTimeoutMs) and leaves its group', async () => {
+    const group = uniqueId('idle');
+    const topic = uniqueTopic('idle');
+    await http('POST', url(`/topics/${topic}`), { headers: { 'content-type': V2_JSON }, body: { records: [{ value: 1 }] } });
+    const created = await http('POST', url(`/consumers/${group}`), { headers: { 'content-type': V2 }, body: { name: 'sleepy' } });
+    expect(created.status).toBe(200);
+    const sub = { headers: { 'content-type': V2 }, body: { topics: [topic] } };
+    expect((await http('POST', url(`/consumers/${group}/instances/sleepy/subscription`), sub)).status).toBe(204);
+    // Probe by re-creating the name (409 while it lives): touching the instance would keep it alive.
+    const started = Date.now();
+    await eventually(async () => (await http('POST', url(`/consumers/${group}`), { headers: { 'content-type': V2 }, body: { name: 'sleepy', format: 'json' } })).status === 200, {
+      what: 'expiry',
+      timeoutMs: 5_000,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // The instance that answers now is the new one (json), not the expired one (binary).
+    expect((await http('GET', url(`/consumers/${group}/instances/sleepy/records`), { headers: { accept: V2_BINARY } })).json.error_code).toBe(40601);
+    // The expired member left the group: the new one is assigned the topic's only partition.
+    expect((await http('POST', url(`/consumers/${group}/instances/sleepy/subscription`), sub)).status).toBe(204);
+    expect((await http('GET', url(`/consumers/${group}/instances/sleepy/assignments`))).json).toEqual({ partitions: [{ topic, partition: 0 }] });
+    const other = await http('GET', url(`/consumers/${group}/instances/other/subscription`));
+    expect(other.json).toEqual({ error_code: 40403, message: 'Consumer instance not found.' });
+  });
+
+  it('answers health and readiness, and leaves routes it does not own to others', async () => {
+    expect((await call('GET', '/healthz', '/healthz')).json).toEqual({ status: 'ok' });
+    expect((await call('GET', '/readyz', '/readyz')).status).toBe(200);
+    const unknown = await http('GET', url('/nothing-here'));
+    expect(unknown.status).toBe(404);
+    const notFound = await call('GET', '/topics/{topic}', `/topics/${uniqueTopic('none')}`);
+    expect(notFound.json).toEqual({ error_code: 40401, message: expect.any(String) });
+  });
+
+  it('serves an OpenAPI 3.1 document that describes every route and every sample response', async () => {
+    const served = await call('GET', '/openapi.json', '/openapi.json');
+    expect(served.json.openapi).toBe('3.1.0');
+    expect(served.json).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+    const doc = served.json;
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      [
+        '/healthz', '/readyz', '/openapi.json', '/topics', '/topics/{topic}', '/topics/{topic}/partitions', '/topics/{topic}/partitions/{partition}',
+        '/topics/{topic}/partitions/{partition}/offsets', '/consumers/{group}', '/consumers/{group}/instances/{instance}',
+        '/consumers/{group}/instances/{instance}/subscription', '/consumers/{group}/instances/{instance}/assignments',
+        '/consumers/{group}/instances/{instance}/positions', '/consumers/{group}/instances/{instance}/positions/beginning',
+        '/consumers/{group}/instances/{instance}/positions/end', '/consumers/{group}/instances/{instance}/records',
+        '/consumers/{group}/instances/{instance}/offsets', '/v1/topics', '/v1/topics/{topic}/records',
+        '/v1/topics/{topic}/partitions/{partition}/records', '/v1/topics/{topic}/offsets', '/v1/topics/{topic}/events',
+      ].sort(),
+    );
+    const distinct = new Set<string>();
+    for (const { template, method, res } of samples) {
+      const op = doc.paths[template]?.[method];
+      expect(op, `${method} ${template} is documented`).toBeDefined();
+      const response = op.responses[String(res.status)];
+      expect(response, `${method} ${template} documents status ${res.status}`).toBeDefined();
+      distinct.add(`${method} ${template} ${res.status}`);
+      if (res.status === 204) continue;
+      const type = String(res.headers['content-type']).split(';')[0]!;
+      const media = response.content?.[type];
+      expect(media, `${method} ${template} ${res.status} documents ${type}`).toBeDefined();
+      expect(validate(media.schema, res.json, doc), `${method} ${template} ${res.status}`).toEqual([]);
+    }
+    expect(distinct.size).toBeGreaterThanOrEqual(20);
+  });
+});
