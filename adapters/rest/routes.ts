@@ -95,6 +95,7 @@ export class RestRoutes {
   readonly consumers: ConsumerRegistry;
   private readonly routes: Route[] = [];
   private readonly inFlight = new Set<ServerResponse>();
+  private readonly streams = new Set<(error: GatewayError) => void>();
 
   constructor(
     private readonly gateway: Gateway,
@@ -185,6 +186,8 @@ export class RestRoutes {
 
   /** Ends open requests (SSE streams, long polls) and drops every consumer instance. */
   async close(): Promise<void> {
+    // SSE clients learn why (`event: error`, 50301) and reconnect — to another instance — with Last-Event-ID.
+    for (const end of [...this.streams]) end(new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down; reconnect with Last-Event-ID.'));
     for (const res of this.inFlight) {
       if (res.headersSent) res.end();
       else res.destroy();
@@ -358,12 +361,19 @@ export class RestRoutes {
       const maxBytes = Math.min(queryInt(r.query, 'max_bytes') ?? this.config.consumerRequestMaxBytes, this.config.consumerRequestMaxBytes);
       const body = await c.run(async () => {
         const records = await c.records(r.ctx, { maxBytes, waitMs });
-        try {
-          return records.map((x) => encodeV2Record(x, c.options.format));
-        } catch (err) {
-          await rewind(r.ctx, c, records);
-          throw err;
+        // As a KafkaConsumer with a failing deserializer: the records before the bad one are
+        // returned, the rest go back to the log, and the bad one fails the next request.
+        const out: Record<string, unknown>[] = [];
+        for (let i = 0; i < records.length; i++) {
+          try {
+            out.push(encodeV2Record(records[i]!, c.options.format));
+          } catch (err) {
+            await rewind(r.ctx, c, records.slice(i));
+            if (out.length === 0) throw err;
+            break;
+          }
         }
+        return out;
       });
       return v2(200, body, c.options.format === 'json' ? MEDIA.json : MEDIA.binary);
     });
@@ -454,7 +464,7 @@ export class RestRoutes {
         // An event stream holds a connection like a WebSocket does: it counts against the same limits.
         const release = g.connectionOpened('rest-sse', r.req.socket.remoteAddress);
         r.res.once('close', release);
-        await serveSse(g, r.ctx, r.req, r.res, r.params[0]!, r.query, { heartbeatMs: this.config.sseHeartbeatMs, retryMs: this.config.sseRetryMs });
+        await serveSse(g, r.ctx, r.req, r.res, r.params[0]!, r.query, { heartbeatMs: this.config.sseHeartbeatMs, retryMs: this.config.sseRetryMs }, this.streams);
         return undefined;
       },
       true,

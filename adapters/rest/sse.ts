@@ -64,6 +64,8 @@ export async function serveSse(
   topic: string,
   query: URLSearchParams,
   options: SseOptions,
+  /** Live streams; the adapter ends each with SHUTTING_DOWN when the gateway stops. */
+  live: Set<(error: GatewayError) => void>,
 ): Promise<void> {
   const from = ssePosition(req, query);
   const filters = sseFilters(query);
@@ -173,6 +175,9 @@ export async function serveSse(
     return;
   }
   if (finished) return;
+  const endWith = (error: GatewayError) => sink.end(error);
+  live.add(endWith);
+  res.once('close', () => live.delete(endWith));
   heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
   heartbeat.unref();
 }

@@ -90,6 +90,28 @@ describe('REST on the embedded backend', () => {
     expect(text).toContain('id: 0:4\nevent: record\ndata: {"topic":"' + topic + '","partition":0,"offset":"3"');
   });
 
+  it('returns the JSON records before a non-JSON value, then reports it without losing it (json format)', async () => {
+    const topic = uniqueTopic('mixed');
+    await http('POST', url(`/topics/${topic}`), { headers: { 'content-type': V2_JSON }, body: { records: [{ value: { n: 0 } }, { value: { n: 1 } }] } });
+    await http('POST', url(`/topics/${topic}`), { headers: { 'content-type': V2_BINARY }, body: { records: [{ value: Buffer.from('not json').toString('base64') }] } });
+    await http('POST', url(`/topics/${topic}`), { headers: { 'content-type': V2_JSON }, body: { records: [{ value: { n: 3 } }] } });
+    const group = uniqueId('mixed');
+    const base = (await http('POST', url(`/consumers/${group}`), { headers: { 'content-type': V2 }, body: { format: 'json', 'auto.offset.reset': 'earliest' } })).json.base_uri;
+    await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [topic] } });
+    const first = await eventually(async () => {
+      const res = await http('GET', `${base}/records?timeout=200`, { headers: { accept: V2_JSON } });
+      return res.json.length > 0 ? res : undefined;
+    });
+    expect(first.json.map((r: any) => r.value)).toEqual([{ n: 0 }, { n: 1 }]);
+    for (let i = 0; i < 2; i++) {
+      const bad = await http('GET', `${base}/records?timeout=200`, { headers: { accept: V2_JSON } });
+      expect([bad.status, bad.json.error_code]).toEqual([422, 42202]);
+    }
+    expect((await http('POST', `${base}/positions`, { headers: { 'content-type': V2 }, body: { offsets: [{ topic, partition: 0, offset: 3 }] } })).status).toBe(204);
+    expect((await http('GET', `${base}/records?timeout=200`, { headers: { accept: V2_JSON } })).json).toEqual([{ topic, key: null, value: { n: 3 }, partition: 0, offset: 3 }]);
+    expect((await http('DELETE', base)).status).toBe(204);
+  });
+
   it('expires an idle consumer instance (rest.consumerInstanceTimeoutMs) and leaves its group', async () => {
     const group = uniqueId('idle');
     const topic = uniqueTopic('idle');
@@ -112,6 +134,24 @@ describe('REST on the embedded backend', () => {
     expect((await http('GET', url(`/consumers/${group}/instances/sleepy/assignments`))).json).toEqual({ partitions: [{ topic, partition: 0 }] });
     const other = await http('GET', url(`/consumers/${group}/instances/other/subscription`));
     expect(other.json).toEqual({ error_code: 40403, message: 'Consumer instance not found.' });
+  });
+
+  it('ends SSE streams with a SHUTTING_DOWN error event when the gateway stops', async () => {
+    const own = await startTestGateway({ backend: 'embedded' });
+    const topic = uniqueTopic('sseshut');
+    await http('POST', `${own.httpUrl}/v1/topics/${topic}/records`, { headers: { 'content-type': 'application/json' }, body: { records: [{ value: 1 }] } });
+    const res = await fetch(`${own.httpUrl}/v1/topics/${topic}/events?from=earliest`);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: record')) text += decoder.decode((await reader.read()).value);
+    await own.close();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    expect(text).toMatch(/event: error\ndata: \{"error_code":50301,"message":"The gateway is shutting down; reconnect with Last-Event-ID.","code":"SHUTTING_DOWN"\}\n\n$/);
   });
 
   it('answers health and readiness, and leaves routes it does not own to others', async () => {
