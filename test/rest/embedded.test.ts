@@ -3,6 +3,7 @@
  * instance idle expiry, health/readiness, and every sample response validated against the
  * served OpenAPI 3.1 document.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../adapters/rest/openapi.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -152,6 +153,35 @@ describe('REST on the embedded backend', () => {
       text += decoder.decode(value);
     }
     expect(text).toMatch(/event: error\ndata: \{"error_code":50301,"message":"The gateway is shutting down; reconnect with Last-Event-ID.","code":"SHUTTING_DOWN"\}\n\n$/);
+  });
+
+  it('authenticates with a bearer API key (or access_token for EventSource); health needs none', async () => {
+    const sha256 = (k: string) => createHash('sha256').update(k).digest('hex');
+    const all = { read: ['*'], write: ['*'] };
+    const own = await startTestGateway({
+      backend: 'embedded',
+      config: { auth: { apiKeys: [{ id: 'a', sha256: sha256('key-a-0123456789'), grants: all }, { id: 'b', sha256: sha256('key-b-0123456789'), grants: all }] } },
+    });
+    try {
+      const topic = uniqueTopic('auth');
+      const body = { records: [{ value: 1 }] };
+      const anonymous = await http('POST', `${own.httpUrl}/v1/topics/${topic}/records`, { headers: { 'content-type': 'application/json' }, body });
+      expect([anonymous.status, anonymous.json.error_code]).toEqual([401, 40101]);
+      const a = { authorization: 'Bearer key-a-0123456789' };
+      expect((await http('POST', `${own.httpUrl}/v1/topics/${topic}/records`, { headers: { ...a, 'content-type': 'application/json' }, body })).status).toBe(200);
+      expect((await http('GET', `${own.httpUrl}/healthz`)).status).toBe(200);
+      const wrong = await http('GET', `${own.httpUrl}/topics`, { headers: { authorization: 'Bearer nope' } });
+      expect([wrong.status, wrong.json.error_code]).toEqual([401, 40101]);
+      const sse = await fetch(`${own.httpUrl}/v1/topics/${topic}/events?access_token=key-a-0123456789`);
+      expect(sse.status).toBe(200);
+      await sse.body!.cancel();
+      // A consumer instance belongs to its creator.
+      const base = (await http('POST', `${own.httpUrl}/consumers/g`, { headers: { ...a, 'content-type': V2 }, body: {} })).json.base_uri;
+      expect((await http('GET', `${base}/subscription`, { headers: a })).status).toBe(200);
+      expect((await http('GET', `${base}/subscription`, { headers: { authorization: 'Bearer key-b-0123456789' } })).json.error_code).toBe(40403);
+    } finally {
+      await own.close();
+    }
   });
 
   it('answers health and readiness, and leaves routes it does not own to others', async () => {
