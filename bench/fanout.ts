@@ -13,7 +13,7 @@ import kafkajs from 'kafkajs';
 import mqtt from 'mqtt';
 import { startBroker, type KafkaBroker } from '../test/kafka/broker.js';
 import { ProcSampler, benchFlags, fmt, payload, printTable, sleep, writeResult } from './lib/common.js';
-import { centrifugoTokens, startCentrifugo, startGateway, startGenerators, startMosquitto, type Generators } from './lib/procs.js';
+import { CENTRIFUGO_SECRET, startCentrifugo, startGateway, startGenerators, startMosquitto, type Generators } from './lib/procs.js';
 import type { SubscriberKind, SubscriberOptions } from './lib/subscribers.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -139,7 +139,7 @@ async function runOne(broker: KafkaBroker, target: Target, n: number, timing: { 
       serverPid = c.pid;
       server = 'centrifugo';
       kind = 'centrifugo';
-      sub = { url: `ws://127.0.0.1:${c.port}/connection/websocket`, topic: 'bench', tokens: await centrifugoTokens(n) };
+      sub = { url: `ws://127.0.0.1:${c.port}/connection/websocket`, topic: 'bench', centrifugoSecret: CENTRIFUGO_SECRET };
       publisher = () => kafkaPublisher(broker.brokers, topic);
     } else {
       const gw = await startGateway(broker.brokers, {

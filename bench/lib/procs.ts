@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { freePorts } from '../../test/kafka/broker.js';
 import { Histogram, REPO, sleep } from './common.js';
 import type { SubscriberOptions } from './subscribers.js';
@@ -193,15 +192,6 @@ export async function startCentrifugo(brokers: string, topic: string): Promise<P
   };
 }
 
-/** Connection tokens for Centrifugo (HS256, `sub`), one per subscriber. */
-export async function centrifugoTokens(n: number): Promise<string[]> {
-  const key = new TextEncoder().encode(CENTRIFUGO_SECRET);
-  const one = async (i: number) => new SignJWT({ sub: `u${i}` }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(await one(i));
-  return out;
-}
-
 async function waitPort(port: number, child: ChildProcess, what: string): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + 30_000;
@@ -236,8 +226,7 @@ export async function startGenerators(options: SubscriberOptions, processes: num
   for (let p = 0; p < processes; p++) {
     const count = Math.min(per, options.count - p * per);
     if (count <= 0) break;
-    const tokens = options.tokens?.slice(p * per, p * per + count);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/lib/subscribers.ts'), JSON.stringify({ ...options, count, ...(tokens ? { tokens } : {}) })], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/lib/subscribers.ts'), JSON.stringify({ ...options, count })], {
       cwd: REPO,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

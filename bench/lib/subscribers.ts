@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import mqttPacket from 'mqtt-packet';
+import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { createStub } from '../../clients/ts/node/index.js';
 import { Histogram, eachSendTime, nowMs } from './common.js';
@@ -25,8 +26,8 @@ export interface SubscriberOptions {
   url: string;
   /** Kafka topic (ws, sse, grpc), MQTT topic filter (mqtt) or Centrifugo channel. */
   topic: string;
-  /** Centrifugo connection tokens, one per subscriber (HS256 JWT with `sub`). */
-  tokens?: string[];
+  /** Centrifugo: HMAC secret to sign each subscriber's connection token (HS256 JWT with `sub`). */
+  centrifugoSecret?: string;
   /** Only connect and stay idle (idle-connection benchmark). */
   idle?: boolean;
   /** gRPC: subscribers share this many channels (HTTP/2 connections). */
@@ -81,34 +82,11 @@ function openOne(i: number): Promise<void> {
         });
       });
     case 'centrifugo':
-      return new Promise((resolve, reject) => {
-        const ws = new WebSocket(opts.url, { perMessageDeflate: false });
-        closers.push(() => ws.terminate());
-        ws.once('error', reject);
-        ws.on('open', () => {
-          // Centrifugo JSON protocol: commands separated by newlines in one frame.
-          const cmds = [{ id: 1, connect: { token: opts.tokens![i] } }];
-          if (!opts.idle) cmds.push({ id: 2, subscribe: { channel: opts.topic } } as never);
-          ws.send(cmds.map((c) => JSON.stringify(c)).join('\n'));
-        });
-        let ready = false;
-        ws.on('message', (data: Buffer) => {
-          const text = data.toString('utf8');
-          if (!ready) {
-            if (text.includes('"error"')) return reject(new Error(text));
-            if ((opts.idle && text.includes('"connect"')) || text.includes('"id":2')) {
-              ready = true;
-              ws.off('error', reject);
-              ws.on('error', fail);
-              resolve();
-            }
-            if (!text.includes('"push"')) return;
-          }
-          // Server pings are empty JSON objects `{}`; answer with `{}` (protocol v2 ping/pong).
-          if (text === '{}') return void ws.send('{}');
-          onText(text);
-        });
-      });
+      return new SignJWT({ sub: `u${process.pid}-${i}` })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(opts.centrifugoSecret))
+        .then((token) => openCentrifugo(token));
     case 'sse':
       return new Promise((resolve, reject) => {
         const url = new URL(`/v1/topics/${encodeURIComponent(opts.topic)}/events?from=latest`, opts.url);
@@ -186,6 +164,38 @@ function openOne(i: number): Promise<void> {
         });
       });
   }
+}
+
+/** A Centrifugo client on the JSON protocol: connect with the token, then subscribe to the channel. */
+function openCentrifugo(token: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(opts.url, { perMessageDeflate: false });
+    closers.push(() => ws.terminate());
+    ws.once('error', reject);
+    ws.on('open', () => {
+      // Centrifugo JSON protocol: commands separated by newlines in one frame.
+      const cmds = [{ id: 1, connect: { token } }];
+      if (!opts.idle) cmds.push({ id: 2, subscribe: { channel: opts.topic } } as never);
+      ws.send(cmds.map((c) => JSON.stringify(c)).join('\n'));
+    });
+    let ready = false;
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      if (!ready) {
+        if (text.includes('"error"')) return reject(new Error(text));
+        if ((opts.idle && text.includes('"connect"')) || text.includes('"id":2')) {
+          ready = true;
+          ws.off('error', reject);
+          ws.on('error', fail);
+          resolve();
+        }
+        if (!text.includes('"push"')) return;
+      }
+      // Server pings are empty JSON objects `{}`; answer with `{}` (protocol v2 ping/pong).
+      if (text === '{}') return void ws.send('{}');
+      onText(text);
+    });
+  });
 }
 
 const stubs = new Map<number, ReturnType<typeof createStub>>();
