@@ -58,8 +58,9 @@ for (const backend of ['kafka', 'embedded'] as const) {
 
     it('answers NOT_FOUND for a topic that does not exist', async () => {
       const topic = uniqueTopic('grpc-missing');
-      for (const p of [call(stub, 'Fetch', { topic, partition: 0, offset: '0' }), call(stub, 'GetOffsets', { topic })]) {
-        const err = await rejection(p);
+      // One call at a time: a second pending call would reject unobserved while the first is awaited.
+      for (const start of [() => call(stub, 'Fetch', { topic, partition: 0, offset: '0' }), () => call(stub, 'GetOffsets', { topic })]) {
+        const err = await rejection(start());
         expect(err.code).toBe(grpc.status.NOT_FOUND);
         expect(err.metadata.get('streamgate-code')).toEqual(['TOPIC_NOT_FOUND']);
         expect(err.details).toMatch(/^TOPIC_NOT_FOUND: /);

@@ -102,7 +102,7 @@ describe('REST on the embedded backend', () => {
     const first = await eventually(async () => {
       const res = await http('GET', `${base}/records?timeout=200`, { headers: { accept: V2_JSON } });
       return res.json.length > 0 ? res : undefined;
-    });
+    }, { timeoutMs: 20_000, what: 'the first records of the new consumer' });
     expect(first.json.map((r: any) => r.value)).toEqual([{ n: 0 }, { n: 1 }]);
     for (let i = 0; i < 2; i++) {
       const bad = await http('GET', `${base}/records?timeout=200`, { headers: { accept: V2_JSON } });
