@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: every benchmark in one run on one Kafka broker — produce per protocol vs raw
+ * kafkajs, fan-out per protocol vs Mosquitto and Centrifugo, idle connections — then writes
+ * bench/results/{produce,fanout,idle}.json, bench/results/README.md (tables, machine, versions)
+ * and the charts bench/results/fanout.svg and bench/results/produce.svg.
+ *
+ *   npm run bench                 # full (≈ 10–15 min on 2 cores)
+ *   npm run bench -- --quick      # N = 100 and 1,000, shorter windows, 2,000 idle connections
+ *   npm run bench -- --skip=idle  # produce | fanout | idle
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '../test/kafka/broker.js';
+import { barChart } from './chart.js';
+import { runFanout, fanoutRows, type FanoutResult } from './fanout.js';
+import { idleRows, runIdle } from './idle.js';
+import { REPO, RESULTS, benchFlags, markdownTable, writeResult } from './lib/common.js';
+import { CENTRIFUGO, MOSQUITTO } from './lib/procs.js';
+import { produceRows, runProduce } from './produce.js';
+
+const flags = benchFlags();
+const skip = (process.argv.find((a) => a.startsWith('--skip='))?.slice(7) ?? '').split(',');
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    return `unavailable (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
+  }
+}
+
+function pkgVersion(name: string): string {
+  const file = join(REPO, 'node_modules', name, 'package.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : 'not installed';
+}
+
+const machine = {
+  date: new Date().toISOString(),
+  nproc: sh('nproc', []),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  freeG: sh('free', ['-g']),
+  loadBefore: sh('uptime', []),
+  ulimitN: sh('bash', ['-c', 'ulimit -n']),
+  kernel: sh('uname', ['-r']),
+  versions: {
+    node: process.version,
+    streamgate: (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version,
+    commit: sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']),
+    kafka: readdirKafka(),
+    kafkajs: pkgVersion('kafkajs'),
+    ws: pkgVersion('ws'),
+    'uws (unofficial)': pkgVersion('@trufflesuite/uws-js-unofficial'),
+    mqtt: pkgVersion('mqtt'),
+    '@grpc/grpc-js': pkgVersion('@grpc/grpc-js'),
+    mosquitto: existsSync(MOSQUITTO) ? sh(MOSQUITTO, ['-h']).split('\n')[0]! : 'not installed',
+    centrifugo: existsSync(CENTRIFUGO) ? sh(CENTRIFUGO, ['version']) : 'not installed',
+  },
+};
+
+function readdirKafka(): string {
+  const lib = join(REPO, '.kafka', 'lib');
+  if (!existsSync(lib)) return 'unknown';
+  const jar = execFileSync('ls', [lib], { encoding: 'utf8' })
+    .split('\n')
+    .find((j) => /^kafka_2\.13-.*\.jar$/.test(j));
+  return jar?.replace(/^kafka_2\.13-|\.jar$/g, '') ?? 'unknown';
+}
+
+const started = Date.now();
+const broker = await startBroker();
+let produce: Awaited<ReturnType<typeof runProduce>> = [];
+let fanout: Awaited<ReturnType<typeof runFanout>> = { results: [], skipped: [] };
+let idle: Awaited<ReturnType<typeof runIdle>> = [];
+try {
+  if (!skip.includes('produce')) produce = await runProduce({ ...flags, broker });
+  if (!skip.includes('fanout')) fanout = await runFanout({ ...flags, broker });
+  if (!skip.includes('idle')) idle = await runIdle({ ...flags, broker });
+} finally {
+  await broker.stop();
+}
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+writeResult('machine', { ...machine, minutes, quick: flags.quick });
+
+// Charts: delivered records/s per server/protocol at each N; produce records/s vs raw.
+const colors = ['#4e79a7', '#f28e2b', '#59a14f'];
+const ns = [...new Set(fanout.results.map((r) => r.subscribers))].sort((a, b) => a - b);
+const labels = [...new Set(fanout.results.map((r) => `${r.server} · ${r.protocol}`))];
+const find = (label: string, n: number): FanoutResult | undefined => fanout.results.find((r) => `${r.server} · ${r.protocol}` === label && r.subscribers === n);
+if (fanout.results.length > 0) {
+  writeFileSync(
+    join(RESULTS, 'fanout.svg'),
+    barChart(
+      'Fan-out: records delivered per second (one publisher, N subscribers)',
+      'delivered records/s (higher is better); same publish rate × N for every server',
+      ns.map((n, i) => ({ name: `N = ${n.toLocaleString('en-US')}`, color: colors[i % colors.length]! })),
+      labels.map((label) => ({ label, values: ns.map((n) => find(label, n)?.deliveredPerSec) })),
+    ),
+  );
+  writeFileSync(
+    join(RESULTS, 'fanout-p99.svg'),
+    barChart(
+      'Fan-out: end-to-end latency p99 (ms)',
+      'p99 ms from publish to subscriber (lower is better)',
+      ns.map((n, i) => ({ name: `N = ${n.toLocaleString('en-US')}`, color: colors[i % colors.length]! })),
+      labels.map((label) => ({ label, values: ns.map((n) => find(label, n)?.p99Ms) })),
+    ),
+  );
+}
+if (produce.length > 0) {
+  writeFileSync(
+    join(RESULTS, 'produce.svg'),
+    barChart(
+      'Produce: records per second (256 B values, acks=all)',
+      'records/s (higher is better)',
+      [
+        { name: 'path', color: colors[0]! },
+        { name: 'raw kafkajs, same batching', color: colors[1]! },
+      ],
+      produce.map((r) => ({ label: r.path.replace(/ \(.*\)$/, ''), values: [r.recordsPerSec, r.rawRecordsPerSec] })),
+    ),
+  );
+}
+
+const md = [
+  '# streamgate benchmark results',
+  '',
+  `Generated by \`npm run bench${flags.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${machine.date.slice(0, 10)}, ${minutes} min. Everything on one machine over loopback: one Kafka broker, the gateway in its own process (Kafka backend), the peers, and the load generators in child processes.`,
+  '',
+  '## Machine and versions',
+  '',
+  `- ${machine.nproc} cores (\`nproc\`), ${machine.cpu}, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, \`ulimit -n\` ${machine.ulimitN}`,
+  `- load before the run: \`${machine.loadBefore}\``,
+  '- ' + Object.entries(machine.versions).map(([k, v]) => `${k} ${v}`).join(', '),
+  '',
+  '```',
+  machine.freeG,
+  '```',
+  '',
+  '## Produce (throughput and latency per protocol vs raw kafkajs)',
+  '',
+  'Closed loop, 256 B JSON values, acks=all. Batched paths: 100 records per request, 8 requests in flight; raw = kafkajs `producer.send` with the same batch and concurrency. MQTT has no batches: one message per PUBLISH, 64 in flight, compared with kafkajs sending one record per `send` with 64 in flight. QoS 0 has no acknowledgement: published flat out, counted when all reached Kafka. Latency = request → acknowledgement.',
+  '',
+  markdownTable(produceRows(produce)),
+  '',
+  '![produce](produce.svg)',
+  '',
+  '## Fan-out (one publisher, N subscribers)',
+  '',
+  'The publisher sends at a fixed rate = target deliveries/s ÷ N (same for every server). WebSocket, SSE and gRPC subscribers read a Kafka topic the publisher writes with kafkajs (Centrifugo reads the same kind of topic with its Kafka consumer, publication data mode). MQTT: publisher and subscribers speak MQTT QoS 0 to the server (streamgate routes through Kafka; Mosquitto keeps it in memory). Latency = send time in the payload → arrival at the subscriber. "ratio" = delivered ÷ (published in the window × N); above 1 means a backlog from before the window was still arriving. Server CPU is % of one core; "gen CPU" is the busiest load-generator process (a value near 100 would mean the generator was the bottleneck). gRPC subscribers: one server stream each, over up to 100 HTTP/2 connections.',
+  '',
+  markdownTable(fanoutRows(fanout.results)),
+  '',
+  ...(fanout.skipped.length > 0 ? ['Skipped:', '', ...fanout.skipped.map((s) => `- ${s.target} N=${s.subscribers}: ${s.reason}`), ''] : []),
+  '![fan-out delivered/s](fanout.svg)',
+  '',
+  '![fan-out p99](fanout-p99.svg)',
+  '',
+  '## Idle connections',
+  '',
+  'Server RSS (and JS heap after GC for streamgate) before and after opening the connections, divided by their number. WebSocket clients are connected (Centrifugo: connected with a token) but not subscribed; MQTT clients are connected with keepalive 0.',
+  '',
+  markdownTable(idleRows(idle)),
+  '',
+  '## Reproduce',
+  '',
+  '```sh',
+  'GOBIN=$PWD/.bench-bin go install github.com/centrifugal/centrifugo/v6@v6.9.1   # optional peer',
+  'apt-get install mosquitto                                                       # optional peer',
+  `npm run bench${flags.quick ? ' -- --quick' : ''}`,
+  '```',
+  '',
+  'Each part also runs alone: `npx tsx bench/produce.ts`, `npx tsx bench/fanout.ts [--n=100,1000] [--only=ws,mqtt,…]`, `npx tsx bench/idle.ts [--n=10000]`.',
+  '',
+];
+writeFileSync(join(RESULTS, 'README.md'), md.join('\n'));
+process.stdout.write(`\nwrote ${join(RESULTS, 'README.md')} (${minutes} min)\n`);
