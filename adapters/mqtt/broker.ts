@@ -5,7 +5,6 @@
  */
 import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
-import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
 import type { MqttConfig } from './config.js';
@@ -22,7 +21,6 @@ export class Broker {
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly topicWaiters = new Map<string, Set<() => void>>();
   private flushTimer: NodeJS.Timeout | undefined;
-  readonly ctx: Context;
   closing = false;
 
   private constructor(
@@ -37,7 +35,6 @@ export class Broker {
       config.defaultTopic,
       config.defaultNullKeyTopic ?? config.defaultTopic,
     );
-    this.ctx = createContext({ protocol: 'mqtt', log });
   }
 
   static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<Broker> {
@@ -139,16 +136,20 @@ export class Broker {
 
   // ---- wills -------------------------------------------------------------------------------
 
-  /** Publishes a will now, or after its delay unless the client id reconnects first. [MQTT-3.1.3-9] */
-  scheduleWill(clientId: string, will: Message, delaySeconds: number): void {
+  /**
+   * Publishes a will now, or after its delay unless the client id reconnects first. [MQTT-3.1.3-9]
+   * `ctx` is the connection's: the will is written with the client's own principal, so it is
+   * authorized (and rate limited) like any PUBLISH of that client.
+   */
+  scheduleWill(clientId: string, will: Message, delaySeconds: number, ctx: Context): void {
     this.cancelWill(clientId);
     if (delaySeconds <= 0) {
-      void this.publishWill(clientId, will);
+      void this.publishWill(clientId, will, ctx);
       return;
     }
     const timer = setTimeout(() => {
       this.wills.delete(clientId);
-      void this.publishWill(clientId, will);
+      void this.publishWill(clientId, will, ctx);
     }, delaySeconds * 1000);
     this.wills.set(clientId, timer);
   }
@@ -160,9 +161,9 @@ export class Broker {
     this.wills.delete(clientId);
   }
 
-  private async publishWill(clientId: string, will: Message): Promise<void> {
+  private async publishWill(clientId: string, will: Message, ctx: Context): Promise<void> {
     try {
-      await this.write(will, clientId);
+      await this.write(will, clientId, ctx);
       this.log.info({ clientId, topic: will.topic }, 'will message published');
     } catch (err) {
       this.log.warn({ err: GatewayError.from(err), clientId }, 'will message could not be written');
@@ -170,9 +171,9 @@ export class Broker {
   }
 
   /** Writes one message (and its retained state) — used for wills; connections batch their own. */
-  async write(msg: Message, clientId: string): Promise<void> {
+  async write(msg: Message, clientId: string, ctx: Context): Promise<void> {
     const topic = this.routes.topicFor(msg.topic);
-    const [result] = await this.gateway.produce(this.ctx, topic, [messageToRecord(msg, clientId)]);
+    const [result] = await this.gateway.produce(ctx, topic, [messageToRecord(msg, clientId)]);
     if (result !== undefined && !result.ok) throw result.error;
     this.topicWritten(topic);
     if (msg.retain) await this.storeRetained(msg);

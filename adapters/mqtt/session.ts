@@ -694,6 +694,9 @@ export class Connection {
           const live = this.live.get(sub.topic);
           if (live !== undefined) live.spec = existing;
         } else {
+          // The core bounds subscriptions per connection (limits.maxSubscriptionsPerConnection);
+          // a persistent session's restored subscriptions count too. RESOURCE_EXHAUSTED → 0x97 / 0x80.
+          this.broker.gateway.admitSubscription(s.subs.size);
           s.subs.set(sub.topic, spec);
           await this.startLive(spec, false);
         }
@@ -701,7 +704,15 @@ export class Connection {
         // [MQTT-3.3.1-9] / v5 Retain Handling: 0 always, 1 only for a new subscription, 2 never.
         if (parsed.share === undefined && (spec.retainHandling === 0 || (spec.retainHandling === 1 && existing === undefined))) retainedFor.push({ spec: existing ?? spec });
       } catch (err) {
-        s.subs.delete(sub.topic);
+        if (existing === undefined) {
+          // A filter reading several Kafka topics may fail on a later one (e.g. PERMISSION_DENIED):
+          // readers already opened for it must not keep delivering after the failure SUBACK.
+          s.subs.delete(sub.topic);
+          s.positions.delete(sub.topic);
+          const live = this.live.get(sub.topic);
+          this.live.delete(sub.topic);
+          if (live !== undefined) await this.stopLive(live, true);
+        }
         const m = mqttError(err);
         this.log.warn({ err: m.error, filter: sub.topic }, 'subscription failed');
         granted.push(this.version === 5 ? m.suback : RC311.SUBACK_FAILURE);
@@ -994,7 +1005,7 @@ export class Connection {
         for (const p of s.pending.values()) if (p.shared) s.pending.delete(p.pid);
         // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
         if (!this.normalDisconnect && this.will !== undefined && !this.broker.closing) {
-          this.broker.scheduleWill(this.clientId, this.will.msg, Math.min(this.will.delay, s.expiry));
+          this.broker.scheduleWill(this.clientId, this.will.msg, Math.min(this.will.delay, s.expiry), this.ctx);
         }
         if (s.persistent) {
           await this.broker.saveSession(s).catch((err: unknown) => this.log.warn({ err }, 'session not saved at disconnect'));
