@@ -4,7 +4,7 @@
  * client. See README.md for the protocol and its mapping to the core.
  */
 import { existsSync } from 'node:fs';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { createWsEngine, selectSubprotocol, type Subprotocol } from './engine.js';
+import { listenUws, loadUws, type HandshakeRequest, type HandshakeResponder, type UwsListener } from './engine-uws.js';
 import { Heartbeat, Session } from './session.js';
 
 /** The upgrade path (design: `GET /v1/ws`). */
@@ -38,73 +39,118 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   let closing = false;
   let connections = 0;
 
+  /**
+   * The handshake, whatever the engine: subprotocol, authentication and connection limits are
+   * decided before the upgrade completes, so refusals are plain HTTP statuses.
+   */
+  const admit = (req: HandshakeRequest, respond: HandshakeResponder): void => {
+    if (closing) return respond.refuse(503, 'The gateway is shutting down.');
+    const subprotocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
+    if (subprotocol === undefined) {
+      log.info({ offered: req.headers['sec-websocket-protocol'] }, 'refused: unsupported subprotocol');
+      return respond.refuse(400, 'Unsupported subprotocol: use streamgate.v1.json or streamgate.v1.proto.');
+    }
+    // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
+    host.gateway.authenticate(credentials(req)).then(
+      (principal) => {
+        if (closing) return respond.refuse(503, 'The gateway is shutting down.');
+        let release: () => void;
+        try {
+          // Connection limits (total and per address) are the core's.
+          release = host.gateway.connectionOpened('websocket', req.remoteAddress);
+        } catch (err) {
+          const error = GatewayError.from(err);
+          return respond.refuse(HTTP_STATUS[error.status] ?? 500, error.message);
+        }
+        // If the handshake fails the engine drops the socket without opening a connection.
+        respond.accept(
+          subprotocol,
+          (connection) => {
+            const conn = `ws-${++connections}`;
+            // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
+            const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
+            let expiry: NodeJS.Timeout | undefined;
+            const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
+              release();
+              clearTimeout(expiry);
+              sessions.delete(s);
+              heartbeat.delete(s);
+              if (sessions.size === 0) allClosed?.();
+            });
+            sessions.add(session);
+            heartbeat.add(session);
+            if (principal.expiresAt !== undefined) {
+              // The connection lives no longer than its credentials; the client reconnects with fresh ones.
+              const error = new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones.');
+              expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
+              expiry.unref();
+            }
+            ctx.log.debug({ remote: req.remoteAddress, subprotocol }, 'connection open');
+            return session;
+          },
+          release,
+        );
+      },
+      (err: unknown) => {
+        const error = GatewayError.from(err);
+        if (error.code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');
+        respond.refuse(HTTP_STATUS[error.status] ?? 500, error.message);
+      },
+    );
+  };
+
   host.http.onUpgrade(WS_PATH, (req, socket, head) => {
     // Node's HTTP server detaches its socket error handler on upgrade; until the engine attaches
     // its own, a reset during authentication or a refusal would otherwise be an uncaught 'error'.
     const onSocketError = (err: Error): void => log.debug({ err }, 'socket error before the handshake completed');
     socket.on('error', onSocketError);
-    if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
-    const subprotocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
-    if (subprotocol === undefined) {
-      log.info({ offered: req.headers['sec-websocket-protocol'] }, 'refused: unsupported subprotocol');
-      return refuse(socket, 400, 'Unsupported subprotocol: use streamgate.v1.json or streamgate.v1.proto.');
-    }
-    // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
-    host.gateway.authenticate(credentials(req)).then(
-      (principal) => {
-        if (closing) return refuse(socket, 503, 'The gateway is shutting down.');
-        let release: () => void;
-        try {
-          // Connection limits (total and per address) are the core's.
-          release = host.gateway.connectionOpened('websocket', req.socket.remoteAddress);
-        } catch (err) {
-          const error = GatewayError.from(err);
-          return refuse(socket, HTTP_STATUS[error.status] ?? 500, error.message);
-        }
-        // If the handshake fails the engine destroys the socket without opening a connection.
-        let opened = false;
-        socket.once('close', () => {
-          if (!opened) release();
-        });
-        // The engine takes over the socket, error handling included.
-        socket.off('error', onSocketError);
-        engine.accept(req, socket, head, subprotocol, (connection) => {
-          opened = true;
-          const conn = `ws-${++connections}`;
-          // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
-          const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
-          let expiry: NodeJS.Timeout | undefined;
-          const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
-            release();
-            clearTimeout(expiry);
-            sessions.delete(s);
-            heartbeat.delete(s);
-            if (sessions.size === 0) allClosed?.();
+    admit(
+      { headers: req.headers, url: req.url ?? '', remoteAddress: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket) },
+      {
+        refuse: (status, message) => refuse(socket, status, message),
+        accept: (subprotocol, open, notOpened) => {
+          let opened = false;
+          socket.once('close', () => {
+            if (!opened) notOpened();
           });
-          sessions.add(session);
-          heartbeat.add(session);
-          if (principal.expiresAt !== undefined) {
-            // The connection lives no longer than its credentials; the client reconnects with fresh ones.
-            const error = new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones.');
-            expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
-            expiry.unref();
-          }
-          ctx.log.debug({ remote: req.socket.remoteAddress, subprotocol }, 'connection open');
-          return session;
-        });
-      },
-      (err: unknown) => {
-        const error = GatewayError.from(err);
-        if (error.code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');
-        refuse(socket, HTTP_STATUS[error.status] ?? 500, error.message);
+          // The engine takes over the socket, error handling included.
+          socket.off('error', onSocketError);
+          engine.accept(req, socket, head, subprotocol, (connection) => {
+            opened = true;
+            return open(connection);
+          });
+        },
       },
     );
   });
 
+  // websocket.engine uws (or auto with a uWS build installed): uWS serves /v1/ws on its own port
+  // as well (it cannot share the node:http listener); the shared port keeps the ws engine.
+  let uwsListener: UwsListener | undefined;
+  if (config.engine !== 'ws') {
+    const uws = host.tls === undefined ? loadUws() : undefined;
+    if (uws === undefined && host.tls !== undefined) {
+      // The uWS builds on npm carry no TLS; a plain listener next to a TLS one would leak credentials.
+      if (config.engine === 'uws') throw new Error('websocket.engine uws cannot serve TLS (tls.certFile is set); use ws or auto');
+      log.info('websocket.engine auto: TLS is on and the uWS build has none; using ws only');
+    } else if (uws === undefined) {
+      if (config.engine === 'uws') throw new Error('websocket.engine is uws but neither uWebSockets.js nor @trufflesuite/uws-js-unofficial can be loaded');
+      log.info('websocket.engine auto: no uWebSockets.js build installed; using ws only');
+    } else {
+      uwsListener = await listenUws(
+        uws,
+        { maxPayloadBytes: config.maxPayloadBytes, perMessageDeflate: config.perMessageDeflate, host: host.host, port: config.uwsPort, path: WS_PATH },
+        admit,
+      );
+      log.info({ ports: { websocket: uwsListener.port }, module: uwsListener.module }, 'uWebSockets.js listening');
+    }
+  }
+
   return {
     name: 'websocket',
-    ports: {},
+    ports: uwsListener === undefined ? {} : { websocket: uwsListener.port },
     async close() {
+      await uwsListener?.close();
       closing = true;
       heartbeat.stop();
       if (sessions.size > 0) {
@@ -135,8 +181,8 @@ const HTTP_STATUS: Partial<Record<StatusClass, number>> = {
  * headers, else `?access_token=` (RFC 6750 §2.3) because browsers cannot set headers on
  * WebSocket; plus the subject of a verified TLS client certificate when the listener is HTTPS.
  */
-function credentials(req: IncomingMessage): Credentials {
-  const subject = certificateSubject(req.socket);
+function credentials(req: HandshakeRequest): Credentials {
+  const subject = req.certificateSubject;
   const withCert = subject === undefined ? {} : { certificateSubject: subject };
   const auth = req.headers.authorization;
   if (auth !== undefined && /^bearer\s+/i.test(auth)) return { ...withCert, token: auth.replace(/^bearer\s+/i, '') };

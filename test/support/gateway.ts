@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
+import { freePorts } from '../kafka/broker.js';
 import { kafkaBrokers } from './kafka.js';
 
 export interface TestGateway extends RunningServer {
@@ -35,19 +36,32 @@ export async function startTestGateway(
     },
     options.config ?? {},
   );
+  // STREAMGATE_TEST_WS_ENGINE=uws runs the suites against the uWebSockets.js engine: it listens on
+  // its own port (websocket.uwsPort), which wsUrl then points at. A gateway restarted on the same
+  // HTTP port gets the same uWS port, so reconnect tests see "the same gateway came back".
+  const uws = process.env.STREAMGATE_TEST_WS_ENGINE === 'uws';
+  let uwsPort: number | undefined;
+  if (uws) {
+    const httpPort = (file.http as { port?: number }).port ?? 0;
+    uwsPort = (httpPort !== 0 ? uwsPortByHttpPort.get(httpPort) : undefined) ?? (await freePorts(1))[0]!;
+    file.websocket = { ...((file.websocket as object | undefined) ?? {}), engine: 'uws', uwsPort };
+  }
   const config = loadServerConfig({ argv: [], env: {}, file });
   const log = pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
   const server = await startServer(config, { log });
+  if (uwsPort !== undefined) uwsPortByHttpPort.set(server.ports.http, uwsPort);
   return {
     ...server,
     httpUrl: `http://127.0.0.1:${server.ports.http}`,
-    wsUrl: `ws://127.0.0.1:${server.ports.http}`,
+    wsUrl: `ws://127.0.0.1:${uwsPort ?? server.ports.http}`,
     async close() {
       await server.close();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
+
+const uwsPortByHttpPort = new Map<number, number>();
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
