@@ -3,10 +3,10 @@
  * on its own HTTP/2 listener, plus the standard health checking service (grpc.health.v1) and
  * server reflection (v1 and v1alpha).
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import type { AdapterHost, RunningAdapter, TlsMaterial } from '../../gateway/adapter.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { loadDefinition, SERVICE_NAME } from './codec.js';
 import type { GrpcConfig } from './config.js';
@@ -29,9 +29,9 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
   new ReflectionService(packageDefinition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.host}:${config.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(`${host.host}:${config.port}`, serverCredentials(host.tls), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
-  log.info({ port }, 'grpc listening');
+  log.info({ port, tls: host.tls !== undefined }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -62,4 +62,26 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
       return closing;
     },
   };
+}
+
+/**
+ * TLS when the process has it (tls.certFile/keyFile), else plaintext HTTP/2 for loopback use.
+ * `createSsl(ca, pairs, check)` has only "no client certificates" or "require one" (it leaves
+ * Node's rejectUnauthorized at its default, true), so tls.clientAuth `request` (verify one if
+ * sent) goes through grpc-js's certificate-provider credentials, which take requestCert and
+ * rejectUnauthorized separately. One static provider serves both the identity and the CA.
+ */
+function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  const pair = { cert_chain: tls.cert, private_key: tls.key };
+  if (!tls.requestCert || tls.ca === undefined) return ServerCredentials.createSsl(null, [pair], false);
+  if (tls.rejectUnauthorized) return ServerCredentials.createSsl(tls.ca, [pair], true);
+  const { ca, cert, key } = tls;
+  const provider: experimental.CertificateProvider = {
+    addCaCertificateListener: (listener) => listener({ caCertificate: ca }),
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (listener) => listener({ certificate: cert, privateKey: key }),
+    removeIdentityCertificateListener: () => undefined,
+  };
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
