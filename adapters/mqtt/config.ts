@@ -53,7 +53,10 @@ export const mqttConfigSchema = z.strictObject({
   maxInflight: z.number().int().min(1).max(65535).default(64),
   /** Topic aliases a v5 client may define (CONNACK Topic Alias Maximum); 0 disables them. */
   topicAliasMaximum: z.number().int().min(0).max(65535).default(16),
-  /** Largest keepalive accepted, in seconds; a larger (or zero) request is replaced via Server Keep Alive (v5). 0 = no limit. */
+  /**
+   * Largest keepalive accepted, in seconds; a larger (or zero) request is replaced via Server Keep
+   * Alive (v5). A 3.1.1 client asking for 0 (none) is closed after 1.5 × this of silence. 0 = no limit.
+   */
   keepaliveMaxSeconds: z.number().int().min(0).max(65535).default(0),
   /** Time a new connection has to send CONNECT. */
   connectTimeoutMs: z.number().int().positive().default(10_000),

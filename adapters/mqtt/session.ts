@@ -284,6 +284,11 @@ export class Connection {
     if (cfg.keepaliveMaxSeconds > 0 && (keepalive === 0 || keepalive > cfg.keepaliveMaxSeconds) && this.version === 5) {
       keepalive = cfg.keepaliveMaxSeconds;
       serverKeepAlive = keepalive; // [MQTT-3.2.2-21]
+    } else if (cfg.keepaliveMaxSeconds > 0 && keepalive === 0) {
+      // 3.1.1 has no Server Keep Alive: a larger keepalive is honoured (capping it would drop a client
+      // that pings as it said), but "no keepalive" would let an idle or stalled connection live
+      // forever, so it gets the maximum as an idle limit.
+      keepalive = cfg.keepaliveMaxSeconds;
     }
     this.keepaliveMs = keepalive * 1000;
 

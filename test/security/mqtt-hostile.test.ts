@@ -1,0 +1,139 @@
+/**
+ * Hostile MQTT input (issue 8, beside the random fuzz in test/mqtt/fuzz.test.ts): ill-formed
+ * UTF-8 in topic names and filters, a Remaining Length announcing a 256 MB packet, a malformed
+ * Remaining Length, and slowloris clients that never finish CONNECT (closed after
+ * `mqtt.connectTimeoutMs`). Each gets its answer, and a well-formed client is served meanwhile.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { uniqueId, uniqueTopic } from '../support/names.js';
+import { connectClient, RawClient } from '../mqtt/helpers.js';
+
+const CONNECT_TIMEOUT_MS = 400;
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway({ backend: 'embedded', config: { mqtt: { defaultTopic: uniqueTopic('mqtt-hostile'), connectTimeoutMs: CONNECT_TIMEOUT_MS } } });
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+/** A raw v5 connection past CONNACK. */
+async function connectedV5(): Promise<RawClient> {
+  const c = await RawClient.open(gw.ports.mqtt, 5);
+  c.send({ cmd: 'connect', clientId: uniqueId('h'), protocolVersion: 5, clean: true, keepalive: 30 });
+  await c.next('connack');
+  return c;
+}
+
+/** Length-prefixed MQTT string from raw bytes (not necessarily UTF-8). */
+const str = (bytes: number[]): number[] => [bytes.length >> 8, bytes.length & 0xff, ...bytes];
+
+/** A packet with a one-byte Remaining Length (bodies here are < 128 bytes). */
+const packet = (first: number, body: number[]): Buffer => Buffer.from([first, body.length, ...body]);
+
+it('ill-formed UTF-8: PUBLISH topic → DISCONNECT 0x90; SUBSCRIBE filter → SUBACK 0x8F; nothing written', async () => {
+  const a = await connectedV5();
+  // PUBLISH QoS 1, topic "a\xFF" (0xFF never occurs in UTF-8), packet id 1, no properties, payload "x".
+  a.write(packet(0x32, [...str([0x61, 0xff]), 0x00, 0x01, 0x00, 0x78]));
+  const d = await a.next('disconnect');
+  expect(d.reasonCode).toBe(0x90);
+  expect(String(d.properties?.reasonString)).toMatch(/UTF-8/);
+  expect(a.packets.some((p) => p.cmd === 'puback')).toBe(false);
+  await a.waitClosed();
+
+  const b = await connectedV5();
+  // SUBSCRIBE id 7, no properties, filter "a/\xC3" (a truncated 2-byte sequence) QoS 1, then a valid one.
+  b.write(packet(0x82, [0x00, 0x07, 0x00, ...str([0x61, 0x2f, 0xc3]), 0x01, ...str([0x6f, 0x6b]), 0x01]));
+  expect((await b.next('suback')).granted).toEqual([0x8f, 1]);
+  b.destroy();
+
+  const c = await RawClient.open(gw.ports.mqtt, 4);
+  c.send({ cmd: 'connect', clientId: uniqueId('h4'), protocolVersion: 4, clean: true, keepalive: 30 }, 4);
+  await c.next('connack');
+  // 3.1.1 has no DISCONNECT from the server: the connection is closed. [MQTT-4.8.0-1]
+  c.write(packet(0x30, [...str([0xc0, 0x80]), 0x78])); // overlong encoding of "/"
+  await c.waitClosed();
+  expect(c.packets.map((p) => p.cmd)).toEqual(['connack']);
+});
+
+it('a Remaining Length announcing 256 MB is refused from the fixed header (0x95), before any body arrives', async () => {
+  const a = await connectedV5();
+  a.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])); // 268,435,455 bytes announced, none sent
+  expect((await a.next('disconnect')).reasonCode).toBe(0x95);
+  await a.waitClosed();
+
+  // Same as the first packet of a connection: closed without a CONNACK.
+  const b = await RawClient.open(gw.ports.mqtt, 5);
+  b.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]));
+  await b.waitClosed();
+  expect(b.packets).toHaveLength(0);
+
+  // A fifth continuation byte is a malformed Remaining Length (at most 4 bytes, §1.5.5).
+  const c = await connectedV5();
+  c.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+  await c.waitClosed();
+  expect(c.packets.filter((p) => p.cmd === 'puback')).toHaveLength(0);
+});
+
+it('slowloris: half a CONNECT, or a CONNECT trickled byte by byte, is closed after connectTimeoutMs while others are served', async () => {
+  const full = Buffer.from([0x10, 0x11, ...str([0x4d, 0x51, 0x54, 0x54]), 0x05, 0x02, 0x00, 0x1e, 0x00, ...str([0x73, 0x6c, 0x6f, 0x77])]);
+  // The CONNECT is well-formed: sent at once it is accepted.
+  const control = await RawClient.open(gw.ports.mqtt, 5);
+  control.write(full);
+  expect((await control.next('connack')).reasonCode).toBe(0);
+  control.destroy();
+  const started = Date.now();
+  const stalled = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const s = await RawClient.open(gw.ports.mqtt, 5);
+      s.write(full.subarray(0, 9)); // fixed header + part of the protocol name, then silence
+      return s;
+    }),
+  );
+  const trickler = await RawClient.open(gw.ports.mqtt, 5);
+  let i = 0;
+  // Bytes keep coming (a complete CONNECT after ~950 ms), but not within the timeout.
+  const drip = setInterval(() => {
+    if (i < full.length && !trickler.closed) trickler.write(full.subarray(i, ++i));
+  }, 50);
+  try {
+    // A well-formed client is served while they hang.
+    const good = await connectClient(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { protocolVersion: 5, clientId: uniqueId('good') });
+    const topic = `ok/${uniqueId('t')}`;
+    await good.client.subscribeAsync(topic, { qos: 1 });
+    await good.client.publishAsync(topic, 'fine', { qos: 1 });
+    expect((await good.waitFor(1))[0]!.payload).toBe('fine');
+    await good.end();
+
+    await Promise.all([...stalled, trickler].map((s) => s.waitClosed(CONNECT_TIMEOUT_MS + 3000)));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50);
+    expect([...stalled, trickler].every((s) => s.packets.length === 0)).toBe(true);
+    expect(i).toBeLessThan(full.length);
+  } finally {
+    clearInterval(drip);
+  }
+});
+
+it('keepaliveMaxSeconds: a 3.1.1 client asking for no keepalive is closed after 1.5 × the maximum of silence; a larger keepalive is honoured; v5 is told', async () => {
+  const g = await startTestGateway({ backend: 'embedded', config: { mqtt: { keepaliveMaxSeconds: 1 } } });
+  try {
+    const v5 = await RawClient.open(g.ports.mqtt, 5);
+    v5.send({ cmd: 'connect', clientId: uniqueId('k5'), protocolVersion: 5, clean: true, keepalive: 0 });
+    expect((await v5.next('connack')).properties?.serverKeepAlive).toBe(1);
+    v5.destroy();
+
+    const started = Date.now();
+    const silent = await RawClient.open(g.ports.mqtt, 4);
+    silent.send({ cmd: 'connect', clientId: uniqueId('k0'), protocolVersion: 4, clean: true, keepalive: 0 }, 4);
+    const patient = await RawClient.open(g.ports.mqtt, 4);
+    patient.send({ cmd: 'connect', clientId: uniqueId('k30'), protocolVersion: 4, clean: true, keepalive: 30 }, 4);
+    await Promise.all([silent.next('connack'), patient.next('connack')]);
+    await silent.waitClosed(4000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    expect(patient.closed).toBe(false);
+    patient.destroy();
+  } finally {
+    await g.close();
+  }
+});
