@@ -69,7 +69,9 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
  * `createSsl(ca, pairs, check)` has only "no client certificates" or "require one" (it leaves
  * Node's rejectUnauthorized at its default, true), so tls.clientAuth `request` (verify one if
  * sent) goes through grpc-js's certificate-provider credentials, which take requestCert and
- * rejectUnauthorized separately. One static provider serves both the identity and the CA.
+ * rejectUnauthorized separately. One static provider serves both the identity and the CA; it
+ * answers a listener on the next microtask because grpc-js registers the server's watcher only
+ * after asking the providers (a synchronous answer would be lost and every connection dropped).
  */
 function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {
   if (tls === undefined) return ServerCredentials.createInsecure();
@@ -78,9 +80,9 @@ function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {
   if (tls.rejectUnauthorized) return ServerCredentials.createSsl(tls.ca, [pair], true);
   const { ca, cert, key } = tls;
   const provider: experimental.CertificateProvider = {
-    addCaCertificateListener: (listener) => listener({ caCertificate: ca }),
+    addCaCertificateListener: (listener) => queueMicrotask(() => listener({ caCertificate: ca })),
     removeCaCertificateListener: () => undefined,
-    addIdentityCertificateListener: (listener) => listener({ certificate: cert, privateKey: key }),
+    addIdentityCertificateListener: (listener) => queueMicrotask(() => listener({ certificate: cert, privateKey: key })),
     removeIdentityCertificateListener: () => undefined,
   };
   return experimental.createCertificateProviderServerCredentials(provider, provider, false);

@@ -140,7 +140,7 @@ describe('SSE', () => {
     await http(`${base}/v1/topics/${topic}/records`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: json({ records: [{ value: 'hi' }] }) });
     const sse = new SseReader(events(topic, `&access_token=${token}`));
     try {
-      const ev = await eventually(() => sse.events().find((e) => e.event === 'message' || e.event === 'record'), { what: 'an SSE record' });
+      const ev = await eventually(() => sse.events().find((e) => e.event === 'record'), { what: 'an SSE record' });
       expect(sse.status).toBe(200);
       expect(JSON.parse(ev.data)).toMatchObject({ offset: '0', value: 'hi' });
     } finally {
@@ -248,5 +248,39 @@ describe('a token that expires while a stream is open ends the stream with a cle
     const status = await sub.failed(5_000);
     expect(status.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(status.details).toMatch(/expired/);
+  });
+});
+
+describe('the one-variable setup: STREAMGATE_AUTH_JWT_HS256_SECRET alone turns authentication on everywhere', () => {
+  let one: CapturedGateway;
+  beforeAll(async () => {
+    // Only the environment variable (no auth keys in the file): loadServerConfig maps it to auth.jwt.hs256Secret.
+    one = await startCapturedGateway({ env: { STREAMGATE_AUTH_JWT_HS256_SECRET: SECRET } });
+  });
+  afterAll(async () => {
+    await one?.close();
+  });
+
+  it('REST, SSE, WebSocket and gRPC refuse requests without a token and accept one signed with the secret', async () => {
+    expect(one.config.auth.jwt.hs256Secret).toBe(SECRET);
+    const http1 = `http://127.0.0.1:${one.ports.http}`;
+    const ws1 = `ws://127.0.0.1:${one.ports.http}`;
+    const topic = uniqueTopic('env');
+    const t = await signToken({ sub: 'env-user', topics: { read: [topic], write: [topic] } });
+    const body = json({ records: [{ value: 1 }] });
+
+    expect((await http(`${http1}/v1/topics/${topic}/records`, { method: 'POST', body })).status).toBe(401);
+    expect((await http(`${http1}/v1/topics/${topic}/records`, { method: 'POST', body, headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+    expect((await http(`${http1}/v1/topics/${topic}/events`)).status).toBe(401);
+    expect((await openWs(ws1)).status).toBe(401);
+    const ok = await openWs(ws1, { query: `access_token=${t}` });
+    expect(ok.status).toBe(101);
+    ok.client!.close();
+    const s = grpcStub(one.ports.grpc);
+    expect((await unary(s, 'GetOffsets', { topic })).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await unary(s, 'GetOffsets', { topic }, bearer(t))).response.partitions).toEqual([expect.objectContaining({ partition: 0, latest: '1' })]);
+    // The token's grants apply: another topic is denied.
+    expect((await unary(s, 'GetOffsets', { topic: `${topic}-other` }, bearer(t))).error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    s.close();
   });
 });

@@ -253,9 +253,12 @@ export function openWs(baseUrl: string, options: { query?: string; headers?: Rec
 // ---------------------------------------------------------------------------------------------
 // gRPC
 
-/** A stub for `127.0.0.1:<port>` (TLS when `credentials` says so). */
+/**
+ * A stub for `127.0.0.1:<port>` (TLS when `credentials` says so). The server certificate is
+ * checked against `localhost` (also in its SAN): an IP address is not a valid TLS server name (RFC 6066 §3).
+ */
 export function grpcStub(port: number, credentials = grpc.credentials.createInsecure()): StreamGatewayClient {
-  return createStub(`127.0.0.1:${port}`, credentials);
+  return createStub(`127.0.0.1:${port}`, credentials, { 'grpc.ssl_target_name_override': 'localhost' });
 }
 
 /** Metadata carrying `authorization: Bearer <token>`. */
