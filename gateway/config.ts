@@ -100,6 +100,10 @@ export const coreConfigShape = {
       ackTimeoutMs: z.number().int().min(0).default(30_000),
       /** Interval of automatic commits of the acknowledged prefix. */
       autoCommitIntervalMs: z.number().int().positive().default(1_000),
+      /** How often an instance refreshes its group members' entries in the shared membership table. */
+      heartbeatMs: z.number().int().positive().default(3_000),
+      /** A member not refreshed for this long is gone: its partitions move to the others (Kafka's default session timeout is 45 s; 10 s moves work sooner after a crash). */
+      sessionTimeoutMs: z.number().int().positive().default(10_000),
       /** Unacknowledged records one push-mode member may hold before delivery waits for acks. */
       maxInflight: z.number().int().positive().default(1_000),
     })

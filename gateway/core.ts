@@ -4,6 +4,7 @@
  * requested position no longer exists), and hands subscriptions to the hub and groups to the
  * group coordinator. Every adapter goes through here; nothing here knows a protocol.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
   Context,
@@ -46,6 +47,8 @@ export class Core implements Gateway {
   readonly groups: GroupCoordinator;
   readonly auth: Authenticator;
   readonly metrics = new Metrics();
+  /** Distinguishes this gateway process from others on the same backend. */
+  readonly instanceId = randomUUID();
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
@@ -72,8 +75,11 @@ export class Core implements Gateway {
         fetchMaxRecords: this.config.hub.fetchMaxRecords,
         fetchMaxBytes: this.config.hub.fetchMaxBytes,
         maxQueueBytes: this.config.hub.maxQueueBytes,
+        heartbeatMs: this.config.groups.heartbeatMs,
+        sessionTimeoutMs: this.config.groups.sessionTimeoutMs,
       },
       this.log.child({ component: 'groups' }),
+      { instanceId: this.instanceId, open: () => this.table('group-members') as Promise<CompactedTable> },
     );
     this.idempotency = new IdempotencyWindow(this.config.idempotency);
     this.auth = new Authenticator(this.config.auth);
@@ -159,8 +165,10 @@ export class Core implements Gateway {
     }
   }
 
-  /** Nothing to warm up yet; kept so the process can await readiness uniformly. */
-  async start(): Promise<void> {}
+  /** Opens the shared group-membership table, so groups are coordinated from the first join. */
+  async start(): Promise<void> {
+    await this.groups.members();
+  }
 
   /** Leaves groups (committing acknowledged offsets), ends subscriptions, closes tables. */
   async close(): Promise<void> {

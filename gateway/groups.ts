@@ -8,9 +8,12 @@
  * the contiguous acknowledged prefix only, and records not acknowledged within the ack timeout
  * are delivered again. (Committing "everything fetched" is how existing REST proxies lose data.)
  *
- * Membership is kept by this gateway instance: members of one group on one instance share its
- * partitions with range assignment. Groups spanning several instances are a later step
- * (one Kafka group member per instance), see the README's operations notes.
+ * Membership spans gateway instances: every instance writes its members (with a heartbeat) into
+ * the compacted `group-members` table, follows the others' entries, and computes the same range
+ * assignment over all live members — so a group's partitions are split across instances without
+ * sticky load balancing, and a crashed instance's partitions move after `groups.sessionTimeoutMs`.
+ * While views converge (a join, a leave, a crash) two members may briefly read the same
+ * partition: delivery stays at-least-once, and commits only ever cover acknowledged records.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,6 +23,7 @@ import { GatewayError } from './errors.js';
 import { compileFilters, type KeyPredicate } from './hub/filters.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
 import type { StreamRecord, TopicPartition } from './record.js';
+import type { CompactedTable } from './table.js';
 
 /** Group timings and bounds (config sections `groups` and `hub`). */
 export interface GroupOptions {
@@ -30,6 +34,31 @@ export interface GroupOptions {
   readonly fetchMaxRecords: number;
   readonly fetchMaxBytes: number;
   readonly maxQueueBytes: number;
+  /** How often an instance refreshes its members' entries in the membership table. */
+  readonly heartbeatMs: number;
+  /** A member whose entry was not refreshed for this long is gone (its instance crashed). */
+  readonly sessionTimeoutMs: number;
+}
+
+/** Where membership is shared between instances. */
+export interface MembershipStore {
+  /** This process's id, distinct per gateway instance. */
+  readonly instanceId: string;
+  /** Opens the compacted membership table (once). */
+  open(): Promise<CompactedTable>;
+}
+
+interface MemberEntry {
+  readonly instance: string;
+  readonly topics: readonly string[];
+  readonly seen: number;
+}
+
+/** A member of a group as every instance sees it: local, or known from the membership table. */
+interface Participant {
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  readonly local?: Member;
 }
 
 interface Inflight {
@@ -71,13 +100,74 @@ const key = (topic: string, partition: number): string => `${topic}\u0000${parti
 /** Owns the local groups of one core. */
 export class GroupCoordinator {
   private readonly groups = new Map<string, LocalGroup>();
+  private table: Promise<CompactedTable> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     readonly backend: Backend,
     readonly hub: Hub,
     readonly options: GroupOptions,
     readonly log: Logger,
+    private readonly membership: MembershipStore,
   ) {}
+
+  /** The membership table, opened and followed on first use. */
+  members(): Promise<CompactedTable> {
+    if (this.table === undefined) {
+      this.table = this.membership.open().then((table) => {
+        this.openedTable = table;
+        table.onChange((key) => this.groups.get(key.split('\u0000')[0]!)?.membershipChanged());
+        this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+        this.heartbeat.unref();
+        return table;
+      });
+      this.table.catch(() => (this.table = undefined));
+    }
+    return this.table;
+  }
+
+  /** Live members of `group` on other instances. */
+  remoteMembers(group: string): Participant[] {
+    const table = this.openedTable;
+    if (table === undefined) return [];
+    const prefix = `${group}\u0000`;
+    const cutoff = Date.now() - this.options.sessionTimeoutMs;
+    const out: Participant[] = [];
+    for (const [key, value] of table.entries()) {
+      if (!key.startsWith(prefix)) continue;
+      const entry = parseEntry(value);
+      if (entry === undefined || entry.instance === this.membership.instanceId || entry.seen < cutoff) continue;
+      out.push({ memberId: key.slice(prefix.length), topics: entry.topics });
+    }
+    return out;
+  }
+
+  private openedTable: CompactedTable | undefined;
+
+  async register(member: Member): Promise<void> {
+    const table = await this.members();
+    this.openedTable = table;
+    await table.set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }));
+  }
+
+  async unregister(member: Member): Promise<void> {
+    const table = await this.members();
+    await table.delete(entryKey(member.group, member.memberId));
+  }
+
+  /** Refreshes this instance's entries and notices members of other instances that went silent. */
+  private beat(): void {
+    const table = this.openedTable;
+    if (table === undefined) return;
+    for (const group of this.groups.values()) {
+      for (const member of group.members.values()) {
+        table
+          .set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }))
+          .catch((err: unknown) => this.log.warn({ err, group: member.group }, 'group heartbeat failed'));
+      }
+      group.membershipChanged();
+    }
+  }
 
   async join(request: JoinGroupRequest): Promise<GroupMember> {
     if (request.group.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group name must not be empty.');
@@ -99,6 +189,7 @@ export class GroupCoordinator {
 
   /** Commits and leaves every member (shutdown). */
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     const members = [...this.groups.values()].flatMap((g) => [...g.members.values()]);
     await Promise.allSettled(members.map((m) => m.leave()));
   }
@@ -112,40 +203,60 @@ export class GroupCoordinator {
 class LocalGroup {
   readonly members = new Map<string, Member>();
   private chain: Promise<void> = Promise.resolve();
+  /** The remote membership the current assignment was computed from. */
+  private remoteSignature = '';
 
   constructor(
     readonly coordinator: GroupCoordinator,
     readonly name: string,
   ) {}
 
-  add(member: Member): Promise<void> {
+  async add(member: Member): Promise<void> {
     this.members.set(member.memberId, member);
+    await this.coordinator.register(member);
     return this.rebalance();
   }
 
-  remove(member: Member): Promise<void> {
+  async remove(member: Member): Promise<void> {
     if (this.members.get(member.memberId) === member) this.members.delete(member.memberId);
+    await this.coordinator.unregister(member).catch((err: unknown) => this.coordinator.log.warn({ err, group: this.name }, 'could not remove the member entry; it expires'));
     const done = this.rebalance();
     void done.then(() => this.coordinator.dropGroup(this));
     return done;
   }
 
-  /** Range assignment per topic over members sorted by id, applied one rebalance at a time. */
+  /** Another instance's member joined, left or went silent: rebalance if the live set changed. */
+  membershipChanged(): void {
+    if (signature(this.coordinator.remoteMembers(this.name)) !== this.remoteSignature) {
+      this.rebalance().catch((err: unknown) => this.coordinator.log.warn({ err, group: this.name }, 'rebalance failed'));
+    }
+  }
+
+  /**
+   * Range assignment per topic over all live members (every instance's) sorted by id — every
+   * instance computes the same plan — applied to the local members, one rebalance at a time.
+   */
   rebalance(): Promise<void> {
     const run = async () => {
+      const remote = this.coordinator.remoteMembers(this.name).filter((r) => !this.members.has(r.memberId));
+      this.remoteSignature = signature(remote);
+      const everyone: Participant[] = [...[...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics, local: m })), ...remote];
       const plan = new Map<Member, TopicPartition[]>();
       for (const m of this.members.values()) plan.set(m, []);
       const topics = new Map<string, number>();
       for (const m of this.members.values()) for (const [t, n] of m.partitionCounts) topics.set(t, n);
       for (const [topic, count] of topics) {
-        const members = [...this.members.values()].filter((m) => m.partitionCounts.has(topic)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+        const members = everyone.filter((m) => m.topics.includes(topic)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
         if (members.length === 0) continue;
         const per = Math.floor(count / members.length);
         const extra = count % members.length;
         let p = 0;
         members.forEach((m, i) => {
           const n = per + (i < extra ? 1 : 0);
-          for (let k = 0; k < n; k++) plan.get(m)!.push({ topic, partition: p++ });
+          for (let k = 0; k < n; k++) {
+            const partition = p++;
+            if (m.local !== undefined) plan.get(m.local)!.push({ topic, partition });
+          }
         });
       }
       // Revoke first (committing what was acknowledged), then assign: no partition has two readers.
@@ -155,6 +266,30 @@ class LocalGroup {
     this.chain = this.chain.then(run, run);
     return this.chain;
   }
+}
+
+function entryKey(group: string, memberId: string): string {
+  return `${group}\u0000${memberId}`;
+}
+
+function encodeEntry(entry: MemberEntry): Buffer {
+  return Buffer.from(JSON.stringify(entry), 'utf8');
+}
+
+function parseEntry(value: Buffer): MemberEntry | undefined {
+  try {
+    const entry = JSON.parse(value.toString('utf8')) as MemberEntry;
+    return typeof entry.instance === 'string' && Array.isArray(entry.topics) && typeof entry.seen === 'number' ? entry : undefined;
+  } catch {
+    return undefined; // an entry this version cannot read is not a member it can plan for
+  }
+}
+
+function signature(participants: readonly Participant[]): string {
+  return participants
+    .map((p) => `${p.memberId}=${[...p.topics].sort().join(',')}`)
+    .sort()
+    .join(';');
 }
 
 class Member implements GroupMember {

@@ -23,6 +23,7 @@ export class CompactedTable implements Table {
   /** Offset of the record each key's current state came from; older records never overwrite newer ones. */
   private readonly versions = new Map<string, bigint>();
   private subscription: HubSubscription | undefined;
+  private readonly listeners = new Set<(key: string) => void>();
 
   private constructor(
     private readonly backend: Backend,
@@ -82,8 +83,15 @@ export class CompactedTable implements Table {
     await this.write(key, null);
   }
 
+  /** Calls `listener(key)` after each change applied to the table (local writes and followed ones). */
+  onChange(listener: (key: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   close(): void {
     this.subscription?.close();
+    this.listeners.clear();
   }
 
   private async write(key: string, value: Buffer | null): Promise<void> {
@@ -103,5 +111,6 @@ export class CompactedTable implements Table {
     this.versions.set(key, record.offset);
     if (record.value === null) this.values.delete(key);
     else this.values.set(key, record.value);
+    for (const listener of this.listeners) listener(key);
   }
 }
