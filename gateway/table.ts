@@ -40,7 +40,7 @@ export class CompactedTable implements Table {
       if (!(err instanceof GatewayError && err.code === 'ALREADY_EXISTS')) throw err;
     }
     const table = new CompactedTable(backend, topic, log);
-    const [bounds] = await backend.offsets(topic);
+    const [bounds] = await offsetsWhenServable(backend, topic);
     let next = bounds?.earliest ?? 0n;
     const end = bounds?.latest ?? 0n;
     while (next < end) {
@@ -112,5 +112,23 @@ export class CompactedTable implements Table {
     if (record.value === null) this.values.delete(key);
     else this.values.set(key, record.value);
     for (const listener of this.listeners) listener(key);
+  }
+}
+
+/**
+ * Another instance may have created the topic a moment ago (our create said ALREADY_EXISTS) while
+ * its partitions do not answer yet: wait for them for a bounded time instead of failing the start.
+ */
+async function offsetsWhenServable(backend: Backend, topic: string): Promise<import('./record.js').PartitionOffsets[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await backend.offsets(topic);
+    } catch (err) {
+      const error = GatewayError.from(err);
+      const transient = error.code === 'TOPIC_NOT_FOUND' || error.code === 'PARTITION_NOT_FOUND' || error.retriable;
+      if (!transient || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }

@@ -62,6 +62,8 @@ const SEG = '([^/]+)';
 
 /** Liveness, readiness and the API description answer without credentials (probes and tooling). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
+/** How long shutdown waits for in-flight writes to be answered (within the process shutdown deadline). */
+const WRITE_DRAIN_MS = 5_000;
 
 /**
  * `Authorization: Bearer <JWT or API key>`, else `?access_token=` (RFC 6750 §2.3) for EventSource,
@@ -95,6 +97,7 @@ export class RestRoutes {
   readonly consumers: ConsumerRegistry;
   private readonly routes: Route[] = [];
   private readonly inFlight = new Set<ServerResponse>();
+  private readonly writes = new Set<ServerResponse>();
   private readonly streams = new Set<(error: GatewayError) => void>();
 
   constructor(
@@ -134,6 +137,11 @@ export class RestRoutes {
     let ctx = createContext({ protocol: 'rest', log: this.log, signal: abort.signal, ...(requestId === undefined ? {} : { requestId }) });
     this.inFlight.add(res);
     res.on('close', () => this.inFlight.delete(res));
+    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'DELETE') {
+      // Writes (produces, commits) are finished at shutdown, never cut off after the backend acked.
+      this.writes.add(res);
+      res.on('close', () => this.writes.delete(res));
+    }
     try {
       if (!PUBLIC_PATHS.has(path)) {
         const principal = await this.gateway.authenticate(credentials(req, query));
@@ -188,6 +196,9 @@ export class RestRoutes {
   async close(): Promise<void> {
     // SSE clients learn why (`event: error`, 50301) and reconnect — to another instance — with Last-Event-ID.
     for (const end of [...this.streams]) end(new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down; reconnect with Last-Event-ID.'));
+    // In-flight writes get their answer: a record the backend acknowledged is reported as written.
+    const deadline = Date.now() + WRITE_DRAIN_MS;
+    while (this.writes.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const res of this.inFlight) {
       if (res.headersSent) res.end();
       else res.destroy();
