@@ -422,6 +422,10 @@ export class RestRoutes {
           ...(partitionParam === null ? {} : { partition: parsePartition(partitionParam) }),
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
         });
+        // Nothing written: answer with the error's own status (e.g. 503 while Kafka is away), so a
+        // client that only checks the status never takes a failed write for a success.
+        const firstFailure = results.find((x) => !x.ok);
+        if (firstFailure !== undefined && !firstFailure.ok && results.every((x) => !x.ok)) throw firstFailure.error;
         return v1(200, {
           topic: r.params[0]!,
           offsets: results.map((x) =>
