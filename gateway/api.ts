@@ -170,6 +170,8 @@ export interface Table {
   /** Resolves after the backend acknowledged the write. */
   set(key: string, value: Buffer): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Calls `listener(key)` after every change applied, local or written by another instance. */
+  onChange(listener: (key: string) => void): () => void;
 }
 
 /** The core, as adapters see it. */

@@ -152,7 +152,12 @@ export class GroupCoordinator {
 
   async unregister(member: Member): Promise<void> {
     const table = await this.members();
-    await table.delete(entryKey(member.group, member.memberId));
+    const key = entryKey(member.group, member.memberId);
+    const current = table.get(key);
+    // The same member id may have moved to another instance (a REST consumer instance taken over
+    // through another gateway): only this instance's own entry is removed.
+    if (current !== undefined && parseEntry(current)?.instance !== this.membership.instanceId) return;
+    await table.delete(key);
   }
 
   /** Refreshes this instance's entries and notices members of other instances that went silent. */

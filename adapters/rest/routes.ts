@@ -263,7 +263,7 @@ export class RestRoutes {
       requireJsonBody(headerValue(r.req, 'content-type'), body.length);
       return parseJsonBody(body);
     };
-    const instance = (r: Request): ConsumerInstance => this.consumers.get(r.params[0]!, r.params[1]!, r.ctx.principal.id);
+    const instance = (r: Request): Promise<ConsumerInstance> => this.consumers.get(r.params[0]!, r.params[1]!, r.ctx);
     const I = `/consumers/${SEG}/instances/${SEG}`;
 
     this.add('POST', `/consumers/${SEG}`, async (r) => {
@@ -292,7 +292,7 @@ export class RestRoutes {
         requestTimeoutMs = Math.min(t, this.config.maxPollWaitMs);
       }
       const group = r.params[0]!;
-      const created = this.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
+      const created = await this.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
         format,
         resetTo,
         autoCommit: autoCommitRaw === true || autoCommitRaw === 'true',
@@ -303,12 +303,12 @@ export class RestRoutes {
       return v2(200, { instance_id: created.id, base_uri: `${scheme}://${host}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(created.id)}` });
     });
     this.add('DELETE', I, async (r) => {
-      await this.consumers.delete(r.params[0]!, r.params[1]!, r.ctx.principal.id);
+      await this.consumers.delete(r.params[0]!, r.params[1]!, r.ctx);
       return noContent;
     });
 
     this.add('POST', `${I}/subscription`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const body = await jsonBody(r);
       if (!isObject(body)) throw new RestError('UNPROCESSABLE', 'The body must be {"topics":[…]} or {"topic_pattern":"…"}.');
       const hasTopics = body.topics !== undefined && body.topics !== null;
@@ -329,23 +329,23 @@ export class RestRoutes {
       }
       return noContent;
     });
-    this.add('GET', `${I}/subscription`, async (r) => v2(200, { topics: instance(r).subscription() }));
+    this.add('GET', `${I}/subscription`, async (r) => v2(200, { topics: (await instance(r)).subscription() }));
     this.add('DELETE', `${I}/subscription`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       await c.run(() => c.unsubscribe());
       return noContent;
     });
 
     this.add('POST', `${I}/assignments`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const partitions = topicPartitions(await jsonBody(r));
       await c.run(() => c.assign(r.ctx, partitions));
       return noContent;
     });
-    this.add('GET', `${I}/assignments`, async (r) => v2(200, { partitions: instance(r).assignment() }));
+    this.add('GET', `${I}/assignments`, async (r) => v2(200, { partitions: (await instance(r)).assignment() }));
 
     this.add('POST', `${I}/positions`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const offsets = topicPartitionOffsets(await jsonBody(r));
       await c.run(() => c.seek(r.ctx, offsets.map((o) => ({ topic: o.topic, partition: o.partition, to: o.offset }))));
       return noContent;
@@ -355,7 +355,7 @@ export class RestRoutes {
       ['end', 'latest'],
     ] as const) {
       this.add('POST', `${I}/positions/${suffix}`, async (r) => {
-        const c = instance(r);
+        const c = await instance(r);
         const partitions = topicPartitions(await jsonBody(r));
         await c.run(() => c.seek(r.ctx, partitions.map((p) => ({ ...p, to }))));
         return noContent;
@@ -363,7 +363,7 @@ export class RestRoutes {
     }
 
     this.add('GET', `${I}/records`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const asked = acceptedFormat(headerValue(r.req, 'accept'));
       if (asked === 'unacceptable' || (asked !== undefined && asked !== c.options.format)) {
         throw new RestError('FORMAT_MISMATCH', 'The requested embedded data format does not match the deserializer for this consumer instance');
@@ -390,14 +390,14 @@ export class RestRoutes {
     });
 
     this.add('POST', `${I}/offsets`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const body = await jsonBody(r);
       const offsets = body === undefined || (isObject(body) && body.offsets === undefined) ? undefined : topicPartitionOffsets(body);
       await c.run(() => c.commit(offsets));
       return noContent;
     });
     this.add('GET', `${I}/offsets`, async (r) => {
-      const c = instance(r);
+      const c = await instance(r);
       const partitions = topicPartitions(await jsonBody(r));
       const committed = await c.run(() => c.committed(partitions));
       return v2(200, { offsets: committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: '' })) });

@@ -5,7 +5,7 @@
  * what the v2 API needs on top (format, the last batch returned, the idle clock).
  */
 import { randomUUID } from 'node:crypto';
-import type { Context, Gateway, GroupMember } from '../../gateway/api.js';
+import type { Context, Gateway, GroupMember, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord, TopicPartition } from '../../gateway/record.js';
 import type { Logger } from 'pino';
@@ -43,7 +43,14 @@ export class ConsumerInstance {
     readonly options: InstanceOptions,
     private readonly gateway: Gateway,
     private readonly log: Logger,
+    /** Told when the subscription changes, so the shared record of the instance follows. */
+    private readonly changed: (instance: ConsumerInstance) => void = () => undefined,
   ) {}
+
+  /** The pattern of a pattern subscription, if any. */
+  pattern(): string | undefined {
+    return this.mode.kind === 'subscribed' ? this.mode.pattern : this.pendingPattern;
+  }
 
   /** Runs `fn` after the instance's previous calls; the idle clock does not run while busy. */
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -99,6 +106,7 @@ export class ConsumerInstance {
     });
     this.pendingPattern = undefined;
     this.mode = request.pattern === undefined ? { kind: 'subscribed', topics, member } : { kind: 'subscribed', topics, pattern: request.pattern, member };
+    this.changed(this);
   }
 
   /** A pattern subscription that matched no topic yet (GET subscription shows nothing, records are empty). */
@@ -112,6 +120,7 @@ export class ConsumerInstance {
     await this.dropMember();
     this.pendingPattern = undefined;
     if (this.mode.kind === 'assigned') this.mode = { kind: 'none' };
+    this.changed(this);
   }
 
   async assign(ctx: Context, partitions: TopicPartition[]): Promise<void> {
@@ -261,10 +270,28 @@ export class ConsumerInstance {
   }
 }
 
-/** All live instances of this gateway process, keyed by (group, instance). */
+/**
+ * What every gateway instance knows of a consumer instance, in the compacted `rest-consumers`
+ * table: any gateway can serve any instance (no sticky load balancer); the gateway that last
+ * served it is its `holder`, and the others drop their copy when the holder changes.
+ */
+interface SharedInstance {
+  readonly owner: string;
+  readonly options: InstanceOptions;
+  readonly topics: readonly string[];
+  readonly pattern?: string;
+  readonly holder: string;
+  /** Last time the holder saw it used; past the idle timeout it is gone everywhere. */
+  readonly touched: number;
+}
+
+/** Consumer instances: the ones this gateway holds, and the shared record of all of them. */
 export class ConsumerRegistry {
   private readonly instances = new Map<string, ConsumerInstance>();
+  private readonly published = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private readonly holderId = randomUUID();
+  private shared: Promise<Table> | undefined;
 
   constructor(
     private readonly gateway: Gateway,
@@ -281,31 +308,99 @@ export class ConsumerRegistry {
     return `${group}\u0000${id}`;
   }
 
-  create(group: string, name: string | undefined, owner: string, options: InstanceOptions): ConsumerInstance {
+  private table(): Promise<Table> {
+    if (this.shared === undefined) {
+      this.shared = this.gateway.table('rest-consumers').then((table) => {
+        table.onChange((key) => this.sharedChanged(key));
+        return table;
+      });
+      this.shared.catch(() => (this.shared = undefined));
+    }
+    return this.shared;
+  }
+
+  private static read(table: Table, key: string): SharedInstance | undefined {
+    const raw = table.get(key);
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw.toString('utf8')) as SharedInstance;
+    } catch {
+      return undefined; // a record this version cannot read is treated as absent
+    }
+  }
+
+  private live(entry: SharedInstance | undefined): entry is SharedInstance {
+    return entry !== undefined && Date.now() - entry.touched < this.limits.timeoutMs;
+  }
+
+  async create(group: string, name: string | undefined, owner: string, options: InstanceOptions): Promise<ConsumerInstance> {
     const id = name ?? `rest-consumer-${randomUUID()}`;
     const key = ConsumerRegistry.key(group, id);
-    if (this.instances.has(key)) {
+    const table = await this.table();
+    if (this.instances.has(key) || this.live(ConsumerRegistry.read(table, key))) {
       throw new RestError('CONSUMER_ALREADY_EXISTS', 'Consumer with specified consumer ID already exists in the specified consumer group.');
     }
     if (this.instances.size >= this.limits.maxInstances) {
       throw new GatewayError('RESOURCE_EXHAUSTED', `Too many consumer instances (rest.maxConsumerInstances = ${this.limits.maxInstances}); delete unused ones.`);
     }
-    const instance = new ConsumerInstance(group, id, owner, options, this.gateway, this.log.child({ group, instance: id }));
-    this.instances.set(key, instance);
+    const instance = this.instantiate(group, id, owner, options);
+    await this.publish(instance);
     return instance;
   }
 
-  /** The live instance, or 40403. */
-  get(group: string, id: string, principal: string): ConsumerInstance {
-    const instance = this.instances.get(ConsumerRegistry.key(group, id));
-    if (instance === undefined || instance.closed || instance.owner !== principal) throw new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+  private instantiate(group: string, id: string, owner: string, options: InstanceOptions): ConsumerInstance {
+    const instance = new ConsumerInstance(group, id, owner, options, this.gateway, this.log.child({ group, instance: id }), (i) => {
+      this.publish(i).catch((err: unknown) => this.log.warn({ err, group, instance: id }, 'could not share the consumer instance'));
+    });
+    this.instances.set(ConsumerRegistry.key(group, id), instance);
+    return instance;
+  }
+
+  private async publish(instance: ConsumerInstance): Promise<void> {
+    const table = await this.table();
+    const key = ConsumerRegistry.key(instance.group, instance.id);
+    const pattern = instance.pattern();
+    const entry: SharedInstance = {
+      owner: instance.owner,
+      options: instance.options,
+      topics: instance.subscription(),
+      ...(pattern === undefined ? {} : { pattern }),
+      holder: this.holderId,
+      touched: Date.now(),
+    };
+    this.published.set(key, entry.touched);
+    await table.set(key, Buffer.from(JSON.stringify(entry), 'utf8'));
+  }
+
+  /**
+   * The live instance, adopted from the shared record when another gateway created it (its
+   * subscription is re-joined under the same member id; reading continues from the group's
+   * committed offsets), or 40403.
+   */
+  async get(group: string, id: string, ctx: Context): Promise<ConsumerInstance> {
+    const key = ConsumerRegistry.key(group, id);
+    let instance = this.instances.get(key);
+    if (instance === undefined) {
+      const entry = ConsumerRegistry.read(await this.table(), key);
+      if (!this.live(entry) || entry.owner !== ctx.principal.id) throw new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+      instance = this.instances.get(key) ?? this.instantiate(group, id, entry.owner, entry.options);
+      const adopted = instance;
+      if (entry.topics.length > 0 || entry.pattern !== undefined) {
+        await adopted.run(() => adopted.subscribe(ctx, entry.pattern === undefined ? { topics: [...entry.topics] } : { pattern: entry.pattern }));
+      } else await this.publish(adopted);
+      this.log.info({ group, instance: id }, 'consumer instance adopted from another gateway');
+    }
+    if (instance.closed || instance.owner !== ctx.principal.id) throw new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
     instance.lastUsed = Date.now();
     return instance;
   }
 
-  async delete(group: string, id: string, principal: string): Promise<void> {
-    const instance = this.get(group, id, principal);
-    this.instances.delete(ConsumerRegistry.key(group, id));
+  async delete(group: string, id: string, ctx: Context): Promise<void> {
+    const instance = await this.get(group, id, ctx);
+    const key = ConsumerRegistry.key(group, id);
+    this.instances.delete(key);
+    this.published.delete(key);
+    await (await this.table()).delete(key);
     await instance.run(() => instance.close(true));
   }
 
@@ -313,12 +408,37 @@ export class ConsumerRegistry {
     return this.instances.size;
   }
 
+  /** Another gateway took the instance over, or deleted it: drop this copy (its group member leaves). */
+  private sharedChanged(key: string): void {
+    const instance = this.instances.get(key);
+    if (instance === undefined || this.shared === undefined) return;
+    void this.shared.then((table) => {
+      const entry = ConsumerRegistry.read(table, key);
+      if (entry !== undefined && entry.holder === this.holderId) return;
+      if (this.instances.get(key) !== instance) return;
+      this.instances.delete(key);
+      this.published.delete(key);
+      this.log.info({ group: instance.group, instance: instance.id }, entry === undefined ? 'consumer instance deleted through another gateway' : 'consumer instance moved to another gateway');
+      instance.run(() => instance.close(false)).catch((err: unknown) => this.log.warn({ err }, 'dropping a moved consumer instance failed'));
+    });
+  }
+
   private sweep(): void {
     const now = Date.now();
     for (const [key, instance] of this.instances) {
-      if (instance.idleSince(now) < this.limits.timeoutMs) continue;
+      if (instance.idleSince(now) < this.limits.timeoutMs) {
+        // Keep the shared record fresh while in use, so other gateways may take it over.
+        if (now - (this.published.get(key) ?? 0) > this.limits.timeoutMs / 4) {
+          this.publish(instance).catch((err: unknown) => this.log.warn({ err }, 'refreshing the shared consumer instance failed'));
+        }
+        continue;
+      }
       this.instances.delete(key);
+      this.published.delete(key);
       this.log.info({ group: instance.group, instance: instance.id }, 'consumer instance expired');
+      void this.table()
+        .then((table) => table.delete(key))
+        .catch((err: unknown) => this.log.warn({ err }, 'removing the expired instance record failed'));
       instance.close(false).catch((err: unknown) => this.log.warn({ err, group: instance.group, instance: instance.id }, 'leaving group on expiry failed'));
     }
   }
