@@ -265,7 +265,7 @@ export class HubSubscription implements Subscription {
   jump(cursor: PartitionCursor, from: bigint, to: bigint, reason: ContinuityLost['reason']): void {
     if (this.closed || cursor.enqueuedNext >= to) return;
     this.notify({ partition: cursor.partition, requested: cursor.enqueuedNext > from ? cursor.enqueuedNext : from, actual: to, reason });
-    this.enqueue(cursor, [], to, 0);
+    this.enqueue(cursor, [], to, 0, true);
   }
 
   private notify(notice: ContinuityLost): void {
@@ -276,10 +276,15 @@ export class HubSubscription implements Subscription {
     }
   }
 
-  private enqueue(cursor: PartitionCursor, records: readonly StreamRecord[], nextAfter: bigint, bytes: number): void {
-    const matched = records.filter((r) => this.request.predicate(r.key));
-    cursor.enqueuedNext = nextAfter;
-    this.queue.push({ partition: cursor.partition, records: matched, nextAfter, bytes });
+  /** Queues records for delivery; `reposition` moves the cursor to `nextAfter` even backwards (the log moved under it). */
+  private enqueue(cursor: PartitionCursor, records: readonly StreamRecord[], nextAfter: bigint, bytes: number, reposition = false): void {
+    // Never hand out a record twice, whatever a read returned (a batch may start below the offset asked for).
+    const matched = records.filter((r) => r.offset >= cursor.enqueuedNext && this.request.predicate(r.key));
+    const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : 0n;
+    const next = reposition || nextAfter > last ? nextAfter : last;
+    if (!reposition && next <= cursor.enqueuedNext && matched.length === 0) return;
+    cursor.enqueuedNext = next;
+    this.queue.push({ partition: cursor.partition, records: matched, nextAfter: next, bytes });
     this.queuedBytes += bytes;
     void this.pump();
   }
@@ -360,7 +365,7 @@ export class HubSubscription implements Subscription {
             const below = cursor.enqueuedNext < earliest;
             const to = below ? earliest : latest;
             this.notify({ partition: cursor.partition, requested: cursor.enqueuedNext, actual: to, reason: below ? 'below_log_start' : 'beyond_log_end' });
-            this.enqueue(cursor, [], to, 0);
+            this.enqueue(cursor, [], to, 0, true);
             continue;
           }
           if (error.code === 'TOPIC_NOT_FOUND' || error.code === 'PARTITION_NOT_FOUND') {
