@@ -65,11 +65,21 @@ export interface ServiceDeps {
 type Call = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | SessionCall;
 
 /** Credentials from call metadata: `authorization: Bearer <JWT or API key>` or `x-api-key`. */
-export function credentialsOf(metadata: Metadata): Credentials {
+export function credentialsOf(metadata: Metadata, call?: { getAuthContext?: () => { sslPeerCertificate?: { subject?: { CN?: string } } } | undefined }): Credentials {
+  // grpc-js fills the peer certificate in only for verified client certificates.
+  const cn = call?.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+  const certificate = typeof cn === 'string' && cn !== '' ? { certificateSubject: cn } : {};
   const auth = metadata.get('authorization')[0];
-  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, '') };
+  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, ''), ...certificate };
   const apiKey = metadata.get('x-api-key')[0];
-  return typeof apiKey === 'string' ? { token: apiKey } : {};
+  return typeof apiKey === 'string' ? { token: apiKey, ...certificate } : certificate;
+}
+
+/** The remote address of a call (`ipv4:1.2.3.4:5678` / `ipv6:[::1]:5678` → the host), for per-address limits. */
+export function peerAddress(call: { getPeer(): string }): string | undefined {
+  const peer = call.getPeer().replace(/^ipv[46]:/, '');
+  const host = peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':'));
+  return host === '' ? undefined : host;
 }
 
 /** Authenticates the call and builds its Context; the signal aborts when the call is cancelled. */
@@ -78,7 +88,7 @@ async function contextFor(deps: ServiceDeps, call: Call, method: string): Promis
   (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () =>
     abort.abort(new GatewayError('CANCELLED', 'The client cancelled the call or its deadline passed.')),
   );
-  const principal = await deps.gateway.authenticate(credentialsOf(call.metadata));
+  const principal = await deps.gateway.authenticate(credentialsOf(call.metadata, call as never));
   const requestId = call.metadata.get('x-request-id')[0];
   return createContext({
     protocol: 'grpc',
@@ -162,7 +172,12 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
 
     Subscribe: (call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) => {
       const stream = new SubscribeStream(call, deps);
-      stream.start();
+      try {
+        stream.start();
+      } catch (err) {
+        stream.end(GatewayError.from(err));
+        return;
+      }
       contextFor(deps, call as ServerWritableStream<unknown, unknown>, 'Subscribe').then(
         (ctx) => stream.open(ctx),
         (err: unknown) => stream.end(GatewayError.from(err)),
@@ -170,7 +185,13 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     },
 
     Session: (call: SessionCall) => {
-      const closeConnection = gateway.connectionOpened('grpc');
+      let closeConnection: () => void;
+      try {
+        closeConnection = gateway.connectionOpened('grpc', peerAddress(call));
+      } catch (err) {
+        call.emit('error', toStatus(err));
+        return;
+      }
       contextFor(deps, call, 'Session').then(
         (ctx) => {
           const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log });
@@ -229,7 +250,7 @@ class SubscribeStream implements OpenStream {
 
   start(): void {
     this.deps.streams.add(this);
-    this.closeConnection = this.deps.gateway.connectionOpened('grpc');
+    this.closeConnection = this.deps.gateway.connectionOpened('grpc', peerAddress(this.call));
     this.call.on('cancelled', () => void this.release());
     this.call.on('error', (err: unknown) => {
       this.log.debug({ err }, 'subscribe stream error');
