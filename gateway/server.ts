@@ -162,6 +162,11 @@ function createBackend(config: Config, log: Logger): Backend {
   });
 }
 
+/** Time a client has to send its request headers. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** Time a client has to send its whole request (headers and body). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** The one HTTP listener shared by REST/SSE, WebSocket and MQTT over WebSocket. */
 class SharedHttp implements HttpHost {
   private readonly handlers: HttpHandler[] = [];
@@ -176,14 +181,26 @@ class SharedHttp implements HttpHost {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     this.server = tls === undefined ? createServer(handler) : createTlsServer({ ...tls }, handler);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.dispatchUpgrade(req, socket, head));
-    this.server.on('connection', (socket) => {
+    // Slow or stuck clients (slowloris) are cut off in seconds, not Node's default minutes.
+    // requestTimeout bounds receiving the request only: long-polls and SSE responses are unaffected.
+    this.server.headersTimeout = HEADERS_TIMEOUT_MS;
+    this.server.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.server.maxHeadersCount = 100;
+    this.server.maxRequestsPerSocket = 1_000;
+    this.server.on('connection', (socket: Duplex) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.on('clientError', (err, socket) => {
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
       this.log.debug({ err }, 'http client error');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+      // Bytes after a finished response (e.g. a body the route did not read after `Connection:
+      // close`) must not get a second, raw response on the same connection.
+      if (err.code === 'HPE_CLOSED_CONNECTION' || socket._httpMessage?.headersSent === true || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
   }
 
