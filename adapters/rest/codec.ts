@@ -76,11 +76,40 @@ export function acceptedFormat(accept: string | undefined): EmbeddedFormat | und
 /** Parses a request body; malformed JSON is Confluent's 400 (rest-utils JsonParseExceptionMapper). */
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
+  let text: string;
   try {
-    return JSON.parse(body.toString('utf8'));
+    // Invalid UTF-8 is refused, not silently replaced by U+FFFD and stored altered.
+    text = UTF8.decode(body);
+  } catch {
+    throw new RestError('MALFORMED_JSON', 'The request body is not valid UTF-8.');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new RestError('MALFORMED_JSON', `Malformed JSON in request body: ${(err as Error).message}`);
   }
+  if (nestingDepth(parsed) > MAX_JSON_DEPTH) throw new RestError('MALFORMED_JSON', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
+  return parsed;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Deeper JSON than this would overflow the stack when re-encoded; no real payload nests so deep. */
+export const MAX_JSON_DEPTH = 256;
+
+/** Nesting depth of a parsed JSON value, computed without recursion. */
+export function nestingDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) max = depth;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return max;
 }
 
 const BIGINT_TOKEN = `__sg_bigint_${randomBytes(6).toString('hex')}__`;

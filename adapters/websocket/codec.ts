@@ -99,6 +99,7 @@ export const jsonCodec: Codec = {
       throw invalid(`The frame is not valid JSON: ${(err as Error).message}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('A frame must be a JSON object.');
+    if (tooDeep(parsed)) throw invalid(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
     const frame = parsed as Record<string, unknown>;
     const id = typeof frame.id === 'string' ? frame.id : undefined;
     try {
@@ -520,4 +521,19 @@ function protoResponse(frame: ServerFrame): PbMessage {
     case 'pong':
       return { pong: { nonce: (frame.nonce ?? 0n).toString() } };
   }
+}
+
+/** Deeper JSON than this would overflow the stack when re-encoded; no real frame nests so deep. */
+const MAX_JSON_DEPTH = 256;
+
+/** True when a parsed JSON value nests deeper than MAX_JSON_DEPTH (checked without recursion). */
+function tooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > MAX_JSON_DEPTH) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
