@@ -16,6 +16,11 @@ describe('config', () => {
     expect(Object.isFrozen(config.hub)).toBe(true);
   });
 
+  it('keeps string keys as text, even all digits', () => {
+    const config = loadConfig(coreConfigSchema, { env: { STREAMGATE_AUTH_JWT_HS256_SECRET: '12345678901234567890' }, argv: [] });
+    expect(config.auth.jwt.hs256Secret).toBe('12345678901234567890');
+  });
+
   it.each([
     [{ env: { STREAMGATE_HTTP_PORT: 'eighty' } }, /http\.port/],
     [{ env: { STREAMGATE_NO_SUCH_KEY: '1' } }, /STREAMGATE_NO_SUCH_KEY/],

@@ -193,12 +193,12 @@ export function loadConfig<S extends z.ZodObject>(schema: S, sources: ConfigSour
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === `${ENV_PREFIX}CONFIG`) continue;
     const leaf = byEnv.get(name);
     if (leaf === undefined) throw new ConfigError(`Unknown environment variable ${name}.`);
-    setPath(base, leaf.path, coerce(raw, leaf.isArray));
+    setPath(base, leaf.path, coerce(raw, leaf.isArray, leaf.isString));
   }
   for (const [name, raw] of flags) {
     const leaf = byFlag.get(name) ?? byFlag.get(name.split('.').map(toKebab).join('.'));
     if (leaf === undefined) throw new ConfigError(`Unknown flag --${name}.`);
-    setPath(base, leaf.path, coerce(raw, leaf.isArray));
+    setPath(base, leaf.path, coerce(raw, leaf.isArray, leaf.isString));
   }
 
   const parsed = schema.safeParse(base);
@@ -234,6 +234,8 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
 interface Leaf {
   path: string[];
   isArray: boolean;
+  /** A string-typed key keeps its text as is (an all-digit secret stays a string). */
+  isString: boolean;
 }
 
 /** Walks the schema's object shapes down to leaves, looking through defaults and optionals. */
@@ -242,7 +244,7 @@ function leafPaths(schema: z.ZodType, prefix: string[] = []): Leaf[] {
   if (inner instanceof z.ZodObject) {
     return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) => leafPaths(child, [...prefix, key]));
   }
-  return [{ path: prefix, isArray: inner instanceof z.ZodArray }];
+  return [{ path: prefix, isArray: inner instanceof z.ZodArray, isString: inner instanceof z.ZodString }];
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
@@ -254,8 +256,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
 }
 
-function coerce(raw: string, isArray: boolean): unknown {
+function coerce(raw: string, isArray: boolean, isString = false): unknown {
   if (isArray) return raw === '' ? [] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (isString) return raw;
   if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
   if (raw === 'true') return true;
   if (raw === 'false') return false;

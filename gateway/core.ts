@@ -347,13 +347,18 @@ export class Core implements Gateway {
       ...(request.credit === undefined ? {} : { credit: request.credit }),
     });
     const expiresAt = ctx.principal.expiresAt;
-    if (expiresAt !== undefined) {
-      // A long-lived stream ends when its credentials expire; the client re-authenticates and resumes.
-      setTimeout(
-        () => subscription.end(new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones and resume.')),
-        Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
-      ).unref();
-    }
+    if (expiresAt === undefined) return subscription;
+    // A long-lived stream ends when its credentials expire; the client re-authenticates and resumes.
+    const timer = setTimeout(
+      () => subscription.end(new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones and resume.')),
+      Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
+    );
+    timer.unref();
+    const close = subscription.close.bind(subscription);
+    subscription.close = () => {
+      clearTimeout(timer);
+      close();
+    };
     return subscription;
   }
 
