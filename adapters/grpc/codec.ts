@@ -76,6 +76,10 @@ export function loadDefinition(): { packageDefinition: protoLoader.PackageDefini
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         try {
+          // protobufjs's Buffer reader silently clamps a string that runs past the end of the
+          // message; its plain Uint8Array reader is bounds-checked. Validate with the latter (its
+          // result has Uint8Array bytes fields), then decode into Buffers for the handlers.
+          decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Buffer);
           return decode(bytes);
         } catch (err) {
           return { [MALFORMED]: err instanceof Error ? err.message : String(err) };
