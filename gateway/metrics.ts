@@ -33,7 +33,7 @@ export class Metrics {
   readonly backendErrors = new Counter({ name: 'streamgate_backend_errors_total', help: 'Backend calls that failed, by catalogue code.', labelNames: ['code'], registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'streamgate_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'streamgate_' });
   }
 
   /** A bounded topic label. */

@@ -43,7 +43,7 @@ export function loadServerConfig(sources?: ConfigSources): Config {
 export interface RunningServer {
   readonly config: Config;
   readonly core: Core;
-  readonly ports: { readonly http: number; readonly mqtt: number; readonly grpc: number };
+  readonly ports: { readonly http: number; readonly mqtt: number; readonly grpc: number; readonly [name: string]: number };
   /** Graceful shutdown in order: stop listeners and tell clients, drain, close the core and backend. */
   close(): Promise<void>;
 }
@@ -94,11 +94,13 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
     throw err;
   }
 
+  // Every port an adapter bound itself (e.g. `websocket` for the uWebSockets.js engine) is reported too.
   const ports = {
+    ...Object.assign({}, ...adapters.map((a) => a.ports)),
     http: httpPort,
     mqtt: adapters.find((a) => a.ports.mqtt !== undefined)?.ports.mqtt ?? 0,
     grpc: adapters.find((a) => a.ports.grpc !== undefined)?.ports.grpc ?? 0,
-  };
+  } as { readonly http: number; readonly mqtt: number; readonly grpc: number; readonly [name: string]: number };
   log.info({ ports, backend: backend.kind, host: config.host }, 'ready');
 
   let closing: Promise<void> | undefined;

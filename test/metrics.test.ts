@@ -106,7 +106,7 @@ describe('/metrics after REST, WebSocket and MQTT traffic', () => {
     expect(value(during, 'streamgate_subscriptions')).toBeGreaterThanOrEqual(2);
     expect(delta('streamgate_slow_consumer_disconnects_total')).toBe(0);
     // prom-client prepends the prefix to its own `process_…` names, hence the doubled word.
-    expect(value(during, 'streamgate_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(value(during, 'streamgate_process_resident_memory_bytes')).toBeGreaterThan(0);
 
     // Closing the connections brings the gauges back down.
     ws.close();

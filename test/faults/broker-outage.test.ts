@@ -217,8 +217,8 @@ describe('Kafka broker outage under a running gateway', () => {
     const allAcks = (): number => Math.min(...Object.values(logs).map((l) => l.acks.size));
     await eventually(() => allAcks() >= 20, { timeoutMs: 20_000, what: 'acks before the outage' });
     const before = await g.metrics();
-    const rssBefore = before.get('streamgate_process_process_resident_memory_bytes')!;
-    const handlesBefore = before.get('streamgate_process_nodejs_active_handles_total')!;
+    const rssBefore = before.get('streamgate_process_resident_memory_bytes')!;
+    const handlesBefore = before.get('streamgate_nodejs_active_handles_total')!;
 
     // --- outage ---------------------------------------------------------------------------
     phase = 'outage';
@@ -303,12 +303,12 @@ describe('Kafka broker outage under a running gateway', () => {
     const after = await eventually(
       async () => {
         const m = await g.metrics();
-        return m.get('streamgate_process_nodejs_active_handles_total')! <= handlesBefore + 2 ? m : undefined;
+        return m.get('streamgate_nodejs_active_handles_total')! <= handlesBefore + 2 ? m : undefined;
       },
       { timeoutMs: 10_000, what: `active handles back to ${handlesBefore}` },
     );
-    const rssAfter = after.get('streamgate_process_process_resident_memory_bytes')!;
-    console.info(`[faults] outage: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB; handles ${handlesBefore} → ${after.get('streamgate_process_nodejs_active_handles_total')}`);
+    const rssAfter = after.get('streamgate_process_resident_memory_bytes')!;
+    console.info(`[faults] outage: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB; handles ${handlesBefore} → ${after.get('streamgate_nodejs_active_handles_total')}`);
     expect(rssAfter).toBeLessThan(rssBefore * 1.5 + 32 * 2 ** 20);
     expect(g.exitInfo).toBeUndefined();
   }, 150_000);

@@ -87,10 +87,10 @@ describe('soak', () => {
         const m = await g.metrics();
         samples.push({
           t: Date.now() - started,
-          rss: m.get('streamgate_process_process_resident_memory_bytes')!,
-          heap: m.get('streamgate_process_nodejs_heap_size_used_bytes')!,
-          p99: m.get('streamgate_process_nodejs_eventloop_lag_p99_seconds')!,
-          handles: m.get('streamgate_process_nodejs_active_handles_total')!,
+          rss: m.get('streamgate_process_resident_memory_bytes')!,
+          heap: m.get('streamgate_nodejs_heap_size_used_bytes')!,
+          p99: m.get('streamgate_nodejs_eventloop_lag_p99_seconds')!,
+          handles: m.get('streamgate_nodejs_active_handles_total')!,
         });
         await pace(1000);
       }
