@@ -192,6 +192,12 @@ export class GroupCoordinator {
     return member;
   }
 
+  /** This instance's members of `group` and their assigned partitions (observability). */
+  localAssignment(group: string): { memberId: string; partitions: TopicPartition[] }[] {
+    const g = this.groups.get(group);
+    return g === undefined ? [] : [...g.members.values()].map((m) => ({ memberId: m.memberId, partitions: m.assignment() }));
+  }
+
   /** Commits and leaves every member (shutdown). */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);

@@ -71,4 +71,38 @@ describe('groups across two gateway instances on one Kafka', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     await b.core.close().catch(() => undefined);
   });
+
+  it('keeps a push-mode member streaming through rebalances caused by another instance', async () => {
+    const a = await createTestCore('kafka', FAST);
+    const b = await createTestCore('kafka', FAST);
+    cores.push(a, b);
+    const topic = uniqueTopic('push');
+    const group = uniqueId('g');
+    await a.backend.createTopic(topic, { partitions: 2 });
+    const ma = await a.core.joinGroup(a.ctx, { group, topics: [topic], memberId: 'a', resetTo: 'earliest' });
+    const got: string[] = [];
+    const stream = ma.stream(
+      {
+        records: (batch) => {
+          for (const r of batch) {
+            got.push(`${r.partition}/${r.offset}`);
+            ma.ack(r.topic, r.partition, r.offset);
+          }
+        },
+        end: () => undefined,
+      },
+      { credit: 0 },
+    );
+    stream.addCredit(100);
+    const write = (n: number) => a.core.produce(a.ctx, topic, [0, 1].flatMap((partition) => Array.from({ length: n }, () => ({ value: Buffer.from('v'), partition }))));
+    await write(2);
+    await eventually(() => got.length === 4, { what: 'first 4 records' });
+    const mb = await b.core.joinGroup(b.ctx, { group, topics: [topic], memberId: 'b', resetTo: 'earliest' });
+    await eventually(() => parts(ma).join() === '0', { what: 'a keeps partition 0 only' });
+    await mb.leave();
+    await eventually(() => parts(ma).join() === '0,1', { what: 'a owns both partitions again' });
+    await write(2);
+    await eventually(() => got.filter((x) => x.endsWith('/2') || x.endsWith('/3')).length === 4, { what: 'new records of both partitions reach a' });
+    stream.stop();
+  });
 });
