@@ -14,10 +14,11 @@
  * dies, and `stop()` ends it (SIGTERM, then SIGKILL) and waits for the exit.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureKafkaJars, freePorts, REPO_ROOT } from '../kafka/broker.js';
+import { exited, tail, waitExit } from '../kafka/child.js';
 
 const CONNECT_POM = join(REPO_ROOT, 'test', 'kafka', 'connect-pom.xml');
 const CONNECT_LIB = join(REPO_ROOT, '.kafka', 'connect-lib');
@@ -134,29 +135,6 @@ function log4jConfig(logFile: string): string {
   ].join('\n');
 }
 
-function tail(file: string, lines: number): string {
-  if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((ok) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      ok(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      ok(true);
-    };
-    child.once('exit', onExit);
-  });
-}
 
 const delay = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 

@@ -11,12 +11,13 @@
  * SIGKILL, the pipe closes and the watchdog kills the JVM.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import { exited, tail, waitExit } from './child.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -141,29 +142,6 @@ function log4jConfig(logFile: string): string {
   ].join('\n');
 }
 
-function tail(file: string, lines: number): string {
-  if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((ok) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      ok(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      ok(true);
-    };
-    child.once('exit', onExit);
-  });
-}
 
 /** Answers once a kafkajs admin can connect and list topics on `brokers`. */
 async function waitReady(brokers: string, child: ChildProcess, timeoutMs: number, logTail: () => string): Promise<void> {

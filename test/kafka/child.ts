@@ -1,0 +1,30 @@
+/** Small helpers for the JVM child processes of the test harness (Kafka broker, Connect worker). */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** The last `lines` lines of a log file ('' if it does not exist yet). */
+export function tail(file: string, lines: number): string {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+}
+
+/** True once the child has exited (by code or signal). */
+export function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Resolves true when the child exits within `timeoutMs`, false otherwise. */
+export function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((ok) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      ok(false);
+    }, timeoutMs);
+    const onExit = (): void => {
+      clearTimeout(timer);
+      ok(true);
+    };
+    child.once('exit', onExit);
+  });
+}
