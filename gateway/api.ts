@@ -43,6 +43,8 @@ export interface ProduceRequestOptions {
    * returns the original results instead of writing again.
    */
   idempotencyKey?: string;
+  /** W3C traceparent of the request: stored as each record's `traceparent` header (unless it has one). */
+  traceparent?: string;
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   type TopicInfo,
 } from './record.js';
 import { CompactedTable } from './table.js';
+import { TRACEPARENT, validTraceparent } from './trace.js';
 
 /** Topic metadata is cached this long; partitions rarely change and a miss costs one metadata call. */
 const METADATA_TTL_MS = 5_000;
@@ -225,7 +226,12 @@ export class Core implements Gateway {
     });
     this.takePublishTokens(ctx.principal.id, records.length);
     const info = await this.ensureTopic(topic);
-    const batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
+    const traceparent = validTraceparent(options.traceparent);
+    let batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
+    if (traceparent !== undefined) {
+      const header = Buffer.from(traceparent, 'latin1');
+      batch = batch.map((r) => (r.headers?.[TRACEPARENT] !== undefined ? r : { ...r, headers: { ...r.headers, [TRACEPARENT]: header } }));
+    }
     for (const record of batch) {
       const p = record.partition;
       if (p !== undefined && (!Number.isInteger(p) || p < 0 || p >= info.partitions)) {

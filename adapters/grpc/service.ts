@@ -132,8 +132,10 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
   return {
     Produce: unary<ProduceRequest__Output, ProduceResponse>(deps, 'Produce', async (ctx, req, call) => {
       const records = req.records.map(produceRecord);
-      const options: { partition?: number; idempotencyKey?: string } = {};
+      const options: { partition?: number; idempotencyKey?: string; traceparent?: string } = {};
       if (req._partition === 'partition' && req.partition !== undefined) options.partition = checkPartition(req.partition);
+      const traceparent = call.metadata.get('traceparent')[0];
+      if (typeof traceparent === 'string') options.traceparent = traceparent;
       const fromMetadata = call.metadata.get(IDEMPOTENCY_METADATA)[0];
       const key = req.idempotency_key !== '' ? req.idempotency_key : typeof fromMetadata === 'string' ? fromMetadata : '';
       if (key !== '') options.idempotencyKey = key;

@@ -146,8 +146,11 @@ export class GrpcSession {
     if (this.pendingPublishes >= this.deps.config.maxPendingPublishes) this.call.pause();
     try {
       const records = frame.records.map(produceRecord);
-      const options: { partition?: number; idempotencyKey?: string } = {};
+      const options: { partition?: number; idempotencyKey?: string; traceparent?: string } = {};
       if (frame._partition === 'partition' && frame.partition !== undefined) options.partition = checkPartition(frame.partition);
+      // The Session's traceparent metadata applies to every publish on it.
+      const traceparent = this.call.metadata.get('traceparent')[0];
+      if (typeof traceparent === 'string') options.traceparent = traceparent;
       if (frame.idempotency_key !== '') options.idempotencyKey = frame.idempotency_key;
       const results = await this.deps.gateway.produce(this.ctx, frame.topic, records, options);
       const failure = produceFailure(results);

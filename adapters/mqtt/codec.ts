@@ -5,6 +5,7 @@
  */
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import type { Headers, ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import { TRACEPARENT } from '../../gateway/trace.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -196,7 +197,9 @@ export function messageToRecord(msg: Message, clientId: string): ProduceRecord {
     for (const [name, value] of Object.entries(p.userProperties ?? {})) {
       // Headers hold one value per name: a repeated user property keeps its last value.
       const v = Array.isArray(value) ? value[value.length - 1] : value;
-      if (v !== undefined) headers[HEADER.userPropertyPrefix + name] = Buffer.from(v, 'utf8');
+      // A W3C traceparent user property becomes the records' shared `traceparent` header, so the
+      // trace continues on every protocol (and comes back out as a user property).
+      if (v !== undefined) headers[name === TRACEPARENT ? TRACEPARENT : HEADER.userPropertyPrefix + name] = Buffer.from(v, 'utf8');
     }
   }
   return { key: Buffer.from(msg.topic, 'utf8'), value: msg.payload, headers };

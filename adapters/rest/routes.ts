@@ -60,6 +60,12 @@ interface Route {
 
 const SEG = '([^/]+)';
 
+/** A W3C `traceparent` request header travels into the records' headers (the core validates it). */
+function traceOf(req: IncomingMessage): { traceparent?: string } {
+  const value = headerValue(req, 'traceparent');
+  return value === undefined ? {} : { traceparent: value };
+}
+
 /** Liveness, readiness and the API description answer without credentials (probes and tooling). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
 /** How long shutdown waits for in-flight writes to be answered (within the process shutdown deadline). */
@@ -246,6 +252,7 @@ export class RestRoutes {
       const results = await g.produce(r.ctx, r.params[0]!, records, {
         ...(partition === undefined ? {} : { partition }),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        ...traceOf(r.req),
       });
       const offsets = results.map((x) =>
         x.ok
@@ -421,6 +428,7 @@ export class RestRoutes {
         const results = await g.produce(r.ctx, r.params[0]!, records, {
           ...(partitionParam === null ? {} : { partition: parsePartition(partitionParam) }),
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        ...traceOf(r.req),
         });
         // Nothing written: answer with the error's own status (e.g. 503 while Kafka is away), so a
         // client that only checks the status never takes a failed write for a success.

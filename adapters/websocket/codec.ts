@@ -46,6 +46,8 @@ export type ClientFrame =
       readonly records: ProduceRecord[];
       readonly partition?: number;
       readonly idempotencyKey: string;
+      /** W3C traceparent for the published records (the core validates it). */
+      readonly traceparent?: string;
     }
   | { readonly op: 'ping'; readonly id?: string; readonly nonce?: bigint }
   /** Proto subprotocol: grant `records` more to subscription `sub` (empty `sub` = the session-wide pool). */
@@ -152,7 +154,8 @@ function decodeJsonFrame(frame: Record<string, unknown>, id: string | undefined)
       if (!Array.isArray(frame.records)) throw invalid('"records" must be an array.', pubId);
       const records = frame.records.map((r, i) => jsonProduceRecord(r, i));
       const partition = optionalPartition(frame.partition, 'partition');
-      return { op: 'publish', id: pubId, topic, records, idempotencyKey: pubId, ...(partition === undefined ? {} : { partition }) };
+      const traceparent = typeof frame.traceparent === 'string' ? { traceparent: frame.traceparent } : {};
+      return { op: 'publish', id: pubId, topic, records, idempotencyKey: pubId, ...traceparent, ...(partition === undefined ? {} : { partition }) };
     }
     case 'ping':
       return id === undefined ? { op: 'ping' } : { op: 'ping', id };

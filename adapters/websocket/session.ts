@@ -287,6 +287,7 @@ export class Session implements ConnectionEvents {
     const done = this.gateway
       .produce(this.ctx, frame.topic, frame.records, {
         idempotencyKey: frame.idempotencyKey,
+        ...(frame.traceparent === undefined ? {} : { traceparent: frame.traceparent }),
         ...(frame.partition === undefined ? {} : { partition: frame.partition }),
       })
       .then(
