@@ -107,11 +107,13 @@ export async function serveSse(
         early.push({ batch });
         return;
       }
-      let ok = true;
+      // One write per batch (not per record): one chunk and one syscall for many events.
+      let events = '';
       for (const r of batch) {
         positions.set(r.partition, r.offset + 1n);
-        ok = write(sseEvent('record', stringifyWithStrings({ topic: r.topic, ...encodeNativeRecord(r) }), encodeEventId(positions)));
+        events += sseEvent('record', stringifyWithStrings({ topic: r.topic, ...encodeNativeRecord(r) }), encodeEventId(positions));
       }
+      const ok = events === '' || write(events);
       if (ok || finished) return;
       // Backpressure: the hub waits until the socket took the bytes.
       return new Promise<void>((resolve) => {
