@@ -18,7 +18,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureKafkaJars, freePorts, REPO_ROOT } from '../kafka/broker.js';
-import { exited, tail, waitExit } from '../kafka/child.js';
+import { exited, stopWithWatchdog, tail } from '../kafka/child.js';
 
 const CONNECT_POM = join(REPO_ROOT, 'test', 'kafka', 'connect-pom.xml');
 const CONNECT_LIB = join(REPO_ROOT, '.kafka', 'connect-lib');
@@ -185,15 +185,7 @@ export async function startConnectWorker(options: StartWorkerOptions): Promise<C
     const w = watchdog;
     child = undefined;
     watchdog = undefined;
-    if (c && !exited(c)) {
-      c.kill(hard ? 'SIGKILL' : 'SIGTERM');
-      if (!(await waitExit(c, 15_000))) {
-        c.kill('SIGKILL');
-        await waitExit(c, 5_000);
-      }
-    }
-    // Only once the JVM is gone: if this process dies during the stop, the watchdog still kills it.
-    w?.kill('SIGKILL');
+    await stopWithWatchdog(c, w, hard);
   };
   const removeDir = (): void => {
     if (removed) return;

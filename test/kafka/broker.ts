@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
-import { exited, tail, waitExit } from './child.js';
+import { exited, stopWithWatchdog, tail } from './child.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -241,16 +241,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
     const w = watchdog;
     child = undefined;
     watchdog = undefined;
-    if (c && !exited(c)) {
-      c.kill(hard ? 'SIGKILL' : 'SIGTERM');
-      if (!(await waitExit(c, 15_000))) {
-        c.kill('SIGKILL');
-        await waitExit(c, 5_000);
-      }
-    }
-    // Only now: if this process dies while the JVM is still shutting down, the watchdog must
-    // still be there to finish the job (kill it and remove the dir).
-    w?.kill('SIGKILL');
+    await stopWithWatchdog(c, w, hard);
   };
 
   try {

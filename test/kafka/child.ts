@@ -28,3 +28,18 @@ export function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolea
     child.once('exit', onExit);
   });
 }
+
+/**
+ * Stops a JVM child (SIGTERM, SIGKILL after 15 s; SIGKILL at once when `hard`) and only then its
+ * watchdog: if this process dies while the JVM is still shutting down, the watchdog finishes the job.
+ */
+export async function stopWithWatchdog(child: ChildProcess | undefined, watchdog: ChildProcess | undefined, hard: boolean): Promise<void> {
+  if (child && !exited(child)) {
+    child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    if (!(await waitExit(child, 15_000))) {
+      child.kill('SIGKILL');
+      await waitExit(child, 5_000);
+    }
+  }
+  watchdog?.kill('SIGKILL');
+}
