@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Gateway } from './api.js';
+import type { WebSocketEndpoint } from './transport/websocket.js';
 
 /** Handles an HTTP request; returns false if the route is not its own (the next handler is tried). */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -14,12 +15,21 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean
 /** Handles an HTTP upgrade (WebSocket) on an exact path. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-/** The shared HTTP listener: REST/SSE register request handlers, WebSocket and MQTT-over-WS register upgrade paths. */
+/**
+ * The shared HTTP listener: REST/SSE register request handlers; WebSocket and MQTT-over-WS
+ * register WebSocket endpoints, served by the process's one WebSocket transport
+ * (gateway/transport/websocket.ts) on the engine chosen by `websocket.engine`.
+ */
 export interface HttpHost {
   /** Handlers are tried in registration order; an unclaimed request gets a 404 from the host. */
   onRequest(handler: HttpHandler): void;
-  /** One handler per path (`/v1/ws`, `/mqtt`); other upgrade paths are refused with 404. */
+  /** One handler per path for a raw upgrade; other upgrade paths are refused with 404. */
   onUpgrade(path: string, handler: UpgradeHandler): void;
+  /**
+   * A WebSocket endpoint (`/v1/ws`, `/mqtt`): on the shared HTTP port, and also on the uWS port
+   * when that engine runs. Register before the process starts listening.
+   */
+  onWebSocket(path: string, endpoint: WebSocketEndpoint): void;
 }
 
 /** TLS material for listeners an adapter binds itself (Node's `tls.createServer` options). */

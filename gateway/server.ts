@@ -20,9 +20,10 @@ import type { AdapterHost, HttpHandler, HttpHost, RunningAdapter, TlsMaterial, U
 import type { Backend } from './backends/port.js';
 import { EmbeddedBackend } from './backends/embedded/index.js';
 import { KafkaBackend } from './backends/kafka/index.js';
-import { coreConfigShape, loadConfig, type ConfigSources } from './config.js';
+import { ConfigError, coreConfigShape, loadConfig, type ConfigSources } from './config.js';
 import { Core } from './core.js';
 import { createLogger, type Logger } from './log.js';
+import { WebSocketTransport, type WebSocketEndpoint } from './transport/websocket.js';
 
 /** The whole configuration schema: core sections plus one slice per adapter. */
 export const configSchema = z.strictObject({
@@ -36,7 +37,13 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 
 /** Loads and validates the configuration from file, environment and flags. */
 export function loadServerConfig(sources?: ConfigSources): Config {
-  return loadConfig(configSchema, sources);
+  const config = loadConfig(configSchema, sources);
+  // The uWS builds here have no TLS: a plaintext WebSocket port beside a TLS one would leak
+  // credentials, so this combination stops the start (`auto` falls back to ws instead).
+  if (config.websocket.engine === 'uws' && config.tls.certFile !== undefined) {
+    throw new ConfigError('Invalid config key "websocket.engine": uws cannot serve TLS (tls.certFile is set) — the uWebSockets.js builds have none; use ws or auto');
+  }
+  return config;
 }
 
 /** A running gateway process (or an in-process instance in tests and benchmarks). */
@@ -57,7 +64,12 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   await core.start();
 
   const tls = loadTls(config);
-  const httpHost = new SharedHttp(log, tls);
+  const httpHost = new SharedHttp(log, tls, {
+    engine: config.websocket.engine,
+    uwsPort: config.websocket.uwsPort,
+    host: config.host,
+    log: log.child({ component: 'websocket-transport' }),
+  });
   // Process-level endpoint, before the adapters' routes.
   httpHost.onRequest((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
@@ -72,6 +84,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   });
   const adapters: RunningAdapter[] = [];
   let httpPort = 0;
+  let uwsPort: number | undefined;
   try {
     const hostFor = <C>(protocol: string, slice: C): AdapterHost<C> => ({
       gateway: core,
@@ -86,6 +99,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
     adapters.push(await startMqttAdapter(hostFor('mqtt', config.mqtt)));
     adapters.push(await startGrpcAdapter(hostFor('grpc', config.grpc)));
     httpPort = await httpHost.listen(config.host, config.http.port);
+    uwsPort = await httpHost.startWebSockets();
   } catch (err) {
     await Promise.allSettled(adapters.map((a) => a.close()));
     await httpHost.close();
@@ -94,9 +108,11 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
     throw err;
   }
 
-  // Every port an adapter bound itself (e.g. `websocket` for the uWebSockets.js engine) is reported too.
+  // Every port an adapter bound itself is reported too, and `websocket` when the uWebSockets.js
+  // engine serves the WebSocket endpoints (/v1/ws, /mqtt) on its own port.
   const ports = {
     ...Object.assign({}, ...adapters.map((a) => a.ports)),
+    ...(uwsPort === undefined ? {} : { websocket: uwsPort }),
     http: httpPort,
     mqtt: adapters.find((a) => a.ports.mqtt !== undefined)?.ports.mqtt ?? 0,
     grpc: adapters.find((a) => a.ports.grpc !== undefined)?.ports.grpc ?? 0,
@@ -175,11 +191,14 @@ class SharedHttp implements HttpHost {
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
+  private readonly websockets: WebSocketTransport;
 
   constructor(
     private readonly log: Logger,
     tls: TlsMaterial | undefined,
+    websocket: { engine: 'ws' | 'uws' | 'auto'; uwsPort: number; host: string; log: Logger },
   ) {
+    this.websockets = new WebSocketTransport({ ...websocket, tls: tls !== undefined, onUpgrade: (path, handler) => this.onUpgrade(path, handler) });
     const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     this.server = tls === undefined ? createServer(handler) : createTlsServer({ ...tls }, handler);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.dispatchUpgrade(req, socket, head));
@@ -215,6 +234,15 @@ class SharedHttp implements HttpHost {
     this.upgrades.set(path, handler);
   }
 
+  onWebSocket(path: string, endpoint: WebSocketEndpoint): void {
+    this.websockets.add(path, endpoint);
+  }
+
+  /** Opens the uWS listener for the registered WebSocket endpoints when that engine is chosen; its port. */
+  startWebSockets(): Promise<number | undefined> {
+    return this.websockets.start();
+  }
+
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -228,6 +256,7 @@ class SharedHttp implements HttpHost {
 
   /** Stops accepting new connections; open ones are the adapters' to end. */
   async stopAccepting(): Promise<void> {
+    this.websockets.stopAccepting();
     this.server.close();
     this.server.closeIdleConnections();
   }
@@ -236,6 +265,7 @@ class SharedHttp implements HttpHost {
     this.server.close();
     this.server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
+    await this.websockets.close();
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {

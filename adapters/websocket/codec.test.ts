@@ -5,7 +5,8 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { FrameError, encodeJsonRecord, jsonCodec, loadProtoCodec } from './codec.js';
 import { closeReason } from './errors.js';
-import { selectSubprotocol } from './engine.js';
+import { selectSubprotocol } from '../../gateway/transport/websocket.js';
+import { SUBPROTOCOLS } from './index.js';
 
 const PROTO = join(import.meta.dirname, '../../proto/streamgate/v1/streamgate.proto');
 const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
@@ -235,9 +236,10 @@ describe('proto codec (SessionRequest / SessionResponse)', () => {
 
 describe('subprotocol selection and close reasons', () => {
   it('picks a supported subprotocol, defaults to JSON without a header, refuses unknown ones', () => {
-    expect(selectSubprotocol(undefined)).toBe('streamgate.v1.json');
-    expect(selectSubprotocol('foo, streamgate.v1.proto')).toBe('streamgate.v1.proto');
-    expect(selectSubprotocol('mqtt')).toBeUndefined();
+    const endpoint = { subprotocols: SUBPROTOCOLS, defaultSubprotocol: 'streamgate.v1.json' };
+    expect(selectSubprotocol(undefined, endpoint)).toBe('streamgate.v1.json');
+    expect(selectSubprotocol('foo, streamgate.v1.proto', endpoint)).toBe('streamgate.v1.proto');
+    expect(selectSubprotocol('mqtt', endpoint)).toBeUndefined();
   });
 
   it('keeps close reasons under 123 bytes', () => {

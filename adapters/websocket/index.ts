@@ -4,23 +4,24 @@
  * client. See README.md for the protocol and its mapping to the core.
  */
 import { existsSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
-import { certificateSubject, type Credentials } from '../../gateway/auth.js';
+import type { Credentials } from '../../gateway/auth.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError, type StatusClass } from '../../gateway/errors.js';
 import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
-import { createWsEngine, selectSubprotocol, type Subprotocol } from './engine.js';
-import { listenUws, loadUws, type HandshakeRequest, type HandshakeResponder, type UwsListener } from './engine-uws.js';
+import type { HandshakeRequest, HandshakeResponder } from '../../gateway/transport/websocket.js';
 import { Heartbeat, Session } from './session.js';
 
 /** The upgrade path (design: `GET /v1/ws`). */
 export const WS_PATH = '/v1/ws';
+
+/** The subprotocols this endpoint speaks (`Sec-WebSocket-Protocol`, RFC 6455 §1.9), one codec each. */
+export const SUBPROTOCOLS = ['streamgate.v1.json', 'streamgate.v1.proto'] as const;
+export type Subprotocol = (typeof SUBPROTOCOLS)[number];
 
 export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>): Promise<RunningAdapter> {
   const { config, log } = host;
@@ -32,7 +33,6 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
     'streamgate.v1.json': jsonCodec,
     'streamgate.v1.proto': loadProtoCodec(join(root, 'proto/streamgate/v1/streamgate.proto')),
   };
-  const engine = createWsEngine({ maxPayloadBytes: config.maxPayloadBytes, perMessageDeflate: config.perMessageDeflate });
   const heartbeat = new Heartbeat(config.pingIntervalMs);
   const sessions = new Set<Session>();
   let allClosed: (() => void) | undefined;
@@ -45,11 +45,8 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
    */
   const admit = (req: HandshakeRequest, respond: HandshakeResponder): void => {
     if (closing) return respond.refuse(503, 'The gateway is shutting down.');
-    const subprotocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
-    if (subprotocol === undefined) {
-      log.info({ offered: req.headers['sec-websocket-protocol'] }, 'refused: unsupported subprotocol');
-      return respond.refuse(400, 'Unsupported subprotocol: use streamgate.v1.json or streamgate.v1.proto.');
-    }
+    // The transport chose it from SUBPROTOCOLS (or the default), so it names one of our codecs.
+    const subprotocol = req.subprotocol as Subprotocol;
     // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
     host.gateway.authenticate(credentials(req)).then(
       (principal) => {
@@ -64,7 +61,6 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
         }
         // If the handshake fails the engine drops the socket without opening a connection.
         respond.accept(
-          subprotocol,
           (connection) => {
             const conn = `ws-${++connections}`;
             // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
@@ -99,58 +95,21 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
     );
   };
 
-  host.http.onUpgrade(WS_PATH, (req, socket, head) => {
-    // Node's HTTP server detaches its socket error handler on upgrade; until the engine attaches
-    // its own, a reset during authentication or a refusal would otherwise be an uncaught 'error'.
-    const onSocketError = (err: Error): void => log.debug({ err }, 'socket error before the handshake completed');
-    socket.on('error', onSocketError);
-    admit(
-      { headers: req.headers, url: req.url ?? '', remoteAddress: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket) },
-      {
-        refuse: (status, message) => refuse(socket, status, message),
-        accept: (subprotocol, open, notOpened) => {
-          let opened = false;
-          socket.once('close', () => {
-            if (!opened) notOpened();
-          });
-          // The engine takes over the socket, error handling included.
-          socket.off('error', onSocketError);
-          engine.accept(req, socket, head, subprotocol, (connection) => {
-            opened = true;
-            return open(connection);
-          });
-        },
-      },
-    );
+  // The process's WebSocket transport serves this on the shared HTTP port and, with
+  // websocket.engine uws, on the uWS port too; both run the same handshake.
+  host.http.onWebSocket(WS_PATH, {
+    subprotocols: SUBPROTOCOLS,
+    // No header at all means JSON (tools like `wscat` send none).
+    defaultSubprotocol: 'streamgate.v1.json',
+    maxPayloadBytes: config.maxPayloadBytes,
+    perMessageDeflate: config.perMessageDeflate,
+    handshake: admit,
   });
-
-  // websocket.engine uws (or auto with a uWS build installed): uWS serves /v1/ws on its own port
-  // as well (it cannot share the node:http listener); the shared port keeps the ws engine.
-  let uwsListener: UwsListener | undefined;
-  if (config.engine !== 'ws') {
-    const uws = host.tls === undefined ? loadUws() : undefined;
-    if (uws === undefined && host.tls !== undefined) {
-      // The uWS builds on npm carry no TLS; a plain listener next to a TLS one would leak credentials.
-      if (config.engine === 'uws') throw new Error('websocket.engine uws cannot serve TLS (tls.certFile is set); use ws or auto');
-      log.info('websocket.engine auto: TLS is on and the uWS build has none; using ws only');
-    } else if (uws === undefined) {
-      if (config.engine === 'uws') throw new Error('websocket.engine is uws but neither uWebSockets.js nor @trufflesuite/uws-js-unofficial can be loaded');
-      log.info('websocket.engine auto: no uWebSockets.js build installed; using ws only');
-    } else {
-      uwsListener = await listenUws(
-        uws,
-        { maxPayloadBytes: config.maxPayloadBytes, perMessageDeflate: config.perMessageDeflate, host: host.host, port: config.uwsPort, path: WS_PATH },
-        admit,
-      );
-      log.info({ ports: { websocket: uwsListener.port }, module: uwsListener.module }, 'uWebSockets.js listening');
-    }
-  }
 
   return {
     name: 'websocket',
-    ports: uwsListener === undefined ? {} : { websocket: uwsListener.port },
+    ports: {},
     async close() {
-      await uwsListener?.close();
       closing = true;
       heartbeat.stop();
       if (sessions.size > 0) {
@@ -162,7 +121,6 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
           for (const s of sessions) s.terminate();
         }
       }
-      await engine.close();
     },
   };
 }
@@ -189,18 +147,6 @@ function credentials(req: HandshakeRequest): Credentials {
   const query = (req.url ?? '').split('?')[1];
   const token = query === undefined ? null : new URLSearchParams(query).get('access_token');
   return token === null ? withCert : { ...withCert, token };
-}
-
-function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = STATUS_CODES[status] ?? 'Error';
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
-  );
 }
 
 /** The directory holding package.json (the repo root when run from source or from dist/). */

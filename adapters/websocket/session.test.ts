@@ -5,7 +5,7 @@ import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { jsonCodec } from './codec.js';
-import type { EngineConnection } from './engine.js';
+import type { EngineConnection } from '../../gateway/transport/websocket.js';
 import { Heartbeat, Session } from './session.js';
 
 /** An in-memory connection: records what the session writes, with a settable buffered amount. */
@@ -36,6 +36,14 @@ class FakeConnection implements EngineConnection {
   }
   ping(): void {
     this.pings++;
+  }
+  paused = false;
+  pause(): boolean {
+    this.paused = true;
+    return true;
+  }
+  resume(): void {
+    this.paused = false;
   }
   close(code: number, reason: string): void {
     this.closedWith = [code, reason];

@@ -1,0 +1,399 @@
+/**
+ * The process's WebSocket transport, shared by every protocol that runs over WebSocket (`/v1/ws`
+ * of the WebSocket adapter, `/mqtt` of the MQTT adapter). It owns the WebSocket libraries so that
+ * no adapter imports one and no adapter imports another: an adapter registers an endpoint (path,
+ * subprotocols, frame limit, handshake) and receives connections through a narrow surface (send
+ * with a backpressure signal, close, ping, three events) — or, for byte-stream protocols, a Duplex
+ * built on that surface. The core (hub, groups, backends) never sees this module.
+ *
+ * Engines: `ws` always serves every endpoint on the shared HTTP port (the listener hands us
+ * upgrades). With `websocket.engine: uws` (or `auto` when a build loads and TLS is off)
+ * uWebSockets.js serves the same endpoints, with the same handshakes, on its own port
+ * (websocket-uws.ts): uWS cannot adopt sockets from node:http.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { certificateSubject } from '../auth.js';
+import { listenUws, loadUws, type UwsListener } from './websocket-uws.js';
+
+/** One open WebSocket as a protocol session sees it, whatever the engine. */
+export interface EngineConnection {
+  /** The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`, RFC 6455 §1.9). */
+  readonly subprotocol: string;
+  /** Bytes queued but not yet handed to the kernel. */
+  bufferedAmount(): number;
+  /** Queues a frame (text for a string, binary for bytes); returns bufferedAmount() afterwards. */
+  send(data: string | Uint8Array): number;
+  /** Resolves once bufferedAmount() ≤ threshold, or the connection is closed. */
+  whenDrained(threshold: number): Promise<void>;
+  ping(): void;
+  /**
+   * Stops reading from the socket (inbound backpressure: TCP flow control reaches the peer).
+   * False when the engine cannot (the uWS npm build has no pause): the caller must bound what it
+   * buffers itself.
+   */
+  pause(): boolean;
+  /** Reads again after pause(). */
+  resume(): void;
+  /** Starts the closing handshake. `reason` must fit a close frame (≤ 123 bytes, RFC 6455 §5.5). */
+  close(code: number, reason: string): void;
+  /** Destroys the socket without a handshake (dead or hostile peers). */
+  terminate(): void;
+}
+
+/** What a session wants to hear from its connection. */
+export interface ConnectionEvents {
+  message(data: Buffer, binary: boolean): void;
+  pong(): void;
+  /** Exactly once, whoever closed. 1006 when the socket died without a close frame; `error` is the socket's last error. */
+  close(code: number, reason: string, error: Error | undefined): void;
+}
+
+/** An upgrade request as an endpoint's handshake sees it, whatever the engine. */
+export interface HandshakeRequest {
+  readonly headers: IncomingHttpHeaders;
+  /** Path and query, e.g. `/v1/ws?access_token=…`. */
+  readonly url: string;
+  readonly remoteAddress: string | undefined;
+  readonly certificateSubject: string | undefined;
+  /** The subprotocol the transport selected from the client's offer and the endpoint's list. */
+  readonly subprotocol: string;
+}
+
+/** How a handshake answers: refuse with a plain HTTP status, or complete the upgrade. */
+export interface HandshakeResponder {
+  refuse(status: number, message: string): void;
+  /** `notOpened` runs if the client went away before the connection opened (release what admission took). */
+  accept(open: (connection: EngineConnection) => ConnectionEvents, notOpened: () => void): void;
+}
+
+/** One WebSocket endpoint (a path on the shared HTTP port and, under uWS, on the uWS port). */
+export interface WebSocketEndpoint {
+  /** Subprotocols the endpoint speaks; the first one the client offers is chosen (the client's preference, RFC 6455 §4.2.2). */
+  readonly subprotocols: readonly string[];
+  /** Chosen when the client offers none; without it such a client is refused with 400. */
+  readonly defaultSubprotocol?: string;
+  /** Frames over this close the connection with 1009 (RFC 6455 §7.4.1); the engine does it. */
+  readonly maxPayloadBytes: number;
+  /** permessage-deflate (RFC 7692); `ws` engine only (uWS: its shared compressor). */
+  readonly perMessageDeflate: boolean;
+  /** Decides each upgrade (authentication, limits) before it completes, so refusals are HTTP statuses. */
+  handshake(request: HandshakeRequest, respond: HandshakeResponder): void;
+}
+
+/** `websocket.engine`: which library speaks WebSocket (see adapters/websocket/config.ts). */
+export type EngineChoice = 'ws' | 'uws' | 'auto';
+
+/**
+ * Picks the first subprotocol the client offered that the endpoint speaks. No header (or only
+ * empty entries) means the endpoint's default; a header naming only unknown protocols gives undefined.
+ */
+export function selectSubprotocol(
+  header: string | string[] | undefined,
+  endpoint: Pick<WebSocketEndpoint, 'subprotocols' | 'defaultSubprotocol'>,
+): string | undefined {
+  const offered = header === undefined ? [] : (Array.isArray(header) ? header.join(',') : header).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (offered.length === 0) return endpoint.defaultSubprotocol;
+  return offered.find((p) => endpoint.subprotocols.includes(p));
+}
+
+/** The refusal body for a client that offered no subprotocol the endpoint speaks. */
+export function unsupportedSubprotocol(endpoint: Pick<WebSocketEndpoint, 'subprotocols'>): string {
+  return `Unsupported subprotocol: use ${endpoint.subprotocols.join(' or ')}.`;
+}
+
+/** Registers an upgrade handler for one path on the shared HTTP listener. */
+export type UpgradeRegistrar = (path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) => void;
+
+/**
+ * Every WebSocket endpoint of the process on the engine chosen once from config. `add` before
+ * `start`; `start` opens the uWS listener when that engine is chosen.
+ */
+export class WebSocketTransport {
+  private readonly endpoints = new Map<string, WebSocketEndpoint>();
+  private readonly servers: WebSocketServer[] = [];
+  private uws: UwsListener | undefined;
+
+  constructor(
+    private readonly options: {
+      readonly engine: EngineChoice;
+      /** Port of the uWS listener; 0 picks a free one. */
+      readonly uwsPort: number;
+      readonly host: string;
+      /** The shared listener speaks TLS: uWS (no TLS in the builds here) must not serve plaintext beside it. */
+      readonly tls: boolean;
+      readonly log: Logger;
+      readonly onUpgrade: UpgradeRegistrar;
+    },
+  ) {}
+
+  /** Serves `endpoint` at `path` on the shared HTTP port, and on the uWS port when that engine runs. */
+  add(path: string, endpoint: WebSocketEndpoint): void {
+    if (this.endpoints.has(path)) throw new Error(`WebSocket path ${path} is already taken`);
+    if (endpoint.defaultSubprotocol !== undefined && !endpoint.subprotocols.includes(endpoint.defaultSubprotocol)) {
+      throw new Error(`WebSocket path ${path}: the default subprotocol must be one of its subprotocols`);
+    }
+    this.endpoints.set(path, endpoint);
+    const server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: endpoint.maxPayloadBytes,
+      perMessageDeflate: endpoint.perMessageDeflate,
+      // Only called when the client sent the header: echo the same choice selectSubprotocol made (RFC 6455 §4.2.2).
+      handleProtocols: (offered) => selectSubprotocol([...offered].join(','), endpoint) ?? false,
+    });
+    this.servers.push(server);
+    this.options.onUpgrade(path, (req, socket, head) => this.upgradeWs(endpoint, server, req, socket, head));
+  }
+
+  /** Opens the uWS listener if the engine is uws (or auto and a build loads); returns its port. */
+  async start(): Promise<number | undefined> {
+    const { engine, tls, log } = this.options;
+    if (engine === 'ws' || this.endpoints.size === 0) return undefined;
+    if (tls) {
+      // The uWS builds on npm carry no TLS; a plain listener next to a TLS one would leak credentials.
+      // loadServerConfig refuses `uws` with TLS, so only `auto` gets here.
+      if (engine === 'uws') throw new Error('websocket.engine uws cannot serve TLS (tls.certFile is set); use ws or auto');
+      log.info('websocket.engine auto: TLS is on and the uWS build has none; using ws only');
+      return undefined;
+    }
+    const module = loadUws();
+    if (module === undefined) {
+      if (engine === 'uws') throw new Error('websocket.engine is uws but neither uWebSockets.js nor @trufflesuite/uws-js-unofficial can be loaded');
+      log.info('websocket.engine auto: no uWebSockets.js build installed; using ws only');
+      return undefined;
+    }
+    this.uws = await listenUws(module, { host: this.options.host, port: this.options.uwsPort }, this.endpoints, log);
+    log.info({ ports: { websocket: this.uws.port }, module: this.uws.module, paths: [...this.endpoints.keys()] }, 'uWebSockets.js listening');
+    return this.uws.port;
+  }
+
+  /** Stops accepting on the uWS port; open connections are the adapters' to close. */
+  stopAccepting(): void {
+    this.uws?.stopAccepting();
+  }
+
+  /** Cuts whatever the adapters left open and releases the engines. */
+  async close(): Promise<void> {
+    this.uws?.stopAccepting();
+    this.uws?.terminateAll();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private upgradeWs(endpoint: WebSocketEndpoint, server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { log } = this.options;
+    // Node's HTTP server detaches its socket error handler on upgrade; until ws attaches its own,
+    // a reset during authentication or a refusal would otherwise be an uncaught 'error'.
+    const onSocketError = (err: Error): void => log.debug({ err }, 'socket error before the handshake completed');
+    socket.on('error', onSocketError);
+    const offered = req.headers['sec-websocket-protocol'];
+    const subprotocol = selectSubprotocol(offered, endpoint);
+    if (subprotocol === undefined) {
+      log.info({ offered, path: req.url }, 'refused: unsupported subprotocol');
+      return refuse(socket, 400, unsupportedSubprotocol(endpoint));
+    }
+    endpoint.handshake(
+      { headers: req.headers, url: req.url ?? '', remoteAddress: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket), subprotocol },
+      {
+        refuse: (status, message) => refuse(socket, status, message),
+        accept: (open, notOpened) => {
+          let opened = false;
+          socket.once('close', () => {
+            if (!opened) notOpened();
+          });
+          // ws takes over the socket, error handling included. If its handshake fails it drops the
+          // socket without opening a connection (notOpened then runs).
+          socket.off('error', onSocketError);
+          server.handleUpgrade(req, socket, head, (ws) => {
+            opened = true;
+            attachWs(ws, subprotocol, open);
+          });
+        },
+      },
+    );
+  }
+}
+
+function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineConnection) => ConnectionEvents): void {
+  const connection = new WsConnection(ws, subprotocol);
+  const events = open(connection);
+  ws.on('message', (data: Buffer, binary: boolean) => events.message(data, binary));
+  ws.on('pong', () => events.pong());
+  // Socket errors (resets, invalid frames) are followed by 'close', which carries the code;
+  // ws closes with 1002/1007/1009 itself for protocol violations.
+  ws.on('error', (err) => {
+    connection.lastError = err;
+  });
+  ws.once('close', (code: number, reason: Buffer) => {
+    connection.closed();
+    events.close(code, reason.toString('utf8'), connection.lastError);
+  });
+}
+
+/** A plain HTTP refusal on a socket that has not been upgraded. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  const reason = STATUS_CODES[status] ?? 'Error';
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+  );
+}
+
+/** Resolves waiters once the buffered amount is at or under their threshold (shared by both engines). */
+export class DrainWaiters {
+  private waiters: { threshold: number; resolve: () => void }[] = [];
+
+  wait(buffered: number, threshold: number): Promise<void> {
+    if (buffered <= threshold) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ threshold, resolve }));
+  }
+
+  wake(buffered: number): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (buffered <= w.threshold) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+}
+
+class WsConnection implements EngineConnection {
+  lastError: Error | undefined;
+  private readonly drain = new DrainWaiters();
+  private isClosed = false;
+  /** One callback for every send: a write completing is when buffered bytes shrink. */
+  private readonly onWritten = (err?: Error): void => {
+    if (err !== undefined && err !== null) this.lastError = err;
+    this.drain.wake(this.isClosed ? 0 : this.ws.bufferedAmount);
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly subprotocol: string,
+  ) {}
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array): number {
+    if (this.isClosed || this.ws.readyState !== this.ws.OPEN) return 0;
+    this.ws.send(data, { binary: typeof data !== 'string' }, this.onWritten);
+    return this.ws.bufferedAmount;
+  }
+
+  whenDrained(threshold: number): Promise<void> {
+    return this.drain.wait(this.isClosed ? 0 : this.ws.bufferedAmount, threshold);
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  pause(): boolean {
+    if (!this.isClosed) this.ws.pause();
+    return true;
+  }
+
+  resume(): void {
+    if (!this.isClosed) this.ws.resume();
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  closed(): void {
+    this.isClosed = true;
+    this.drain.wake(0);
+  }
+}
+
+/**
+ * A byte stream over one WebSocket, for protocols whose packets are not tied to frames (MQTT over
+ * WebSocket, MQTT 5 §6: packets may span or share binary frames). Reads: each binary frame's bytes;
+ * backpressure pauses the socket. Writes: each write (or corked batch) becomes one binary frame,
+ * and completes once the socket's buffered amount is back under the high-water mark, so
+ * `write()` returning false and 'drain' mean what they mean on a TCP socket. `end()` is a 1000
+ * close; `destroy()` cuts the socket. A text frame closes the connection with 1003 (RFC 6455
+ * §7.4.1: a data type the endpoint cannot accept).
+ */
+export class WebSocketDuplex extends Duplex {
+  private wsClosed = false;
+  private readonly maxUnreadBytes: number;
+
+  /**
+   * @param options.maxUnreadBytes bound on received bytes the reader has not taken yet, for engines
+   *   that cannot pause reading (uWS): over it the connection is closed with 1008 rather than
+   *   buffering without bound (RFC 6455 §7.4.1 policy violation).
+   */
+  constructor(
+    private readonly connection: EngineConnection,
+    options: { readonly highWaterMark?: number; readonly maxUnreadBytes: number },
+  ) {
+    super({ highWaterMark: options.highWaterMark ?? 64 * 1024, allowHalfOpen: false });
+    this.maxUnreadBytes = options.maxUnreadBytes;
+  }
+
+  /** The events to return from the endpoint's `open` callback. */
+  readonly events: ConnectionEvents = {
+    message: (data, binary) => {
+      if (!binary) {
+        this.connection.close(1003, 'binary frames only');
+        return;
+      }
+      if (this.push(data) || this.connection.pause()) return;
+      if (this.readableLength > this.maxUnreadBytes) this.connection.close(1008, 'sending faster than the gateway reads');
+    },
+    pong: () => {},
+    close: (code, reason, error) => {
+      this.wsClosed = true;
+      // A close without a close frame (1006) is an abrupt end, like a TCP reset.
+      if (code === 1006) this.destroy(error ?? new Error(`WebSocket closed abnormally (1006)${reason === '' ? '' : `: ${reason}`}`));
+      else this.push(null);
+    },
+  };
+
+  override _read(): void {
+    if (!this.wsClosed) this.connection.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.sendFrame(chunk, callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    // Several packets written in one tick travel in one frame (allowed by MQTT 5 §6.0.0).
+    this.sendFrame(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.wsClosed) this.connection.close(1000, '');
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.wsClosed) this.connection.terminate();
+    callback(error);
+  }
+
+  private sendFrame(bytes: Buffer, callback: (error?: Error | null) => void): void {
+    if (this.wsClosed) return callback(new Error('WebSocket is closed'));
+    const buffered = this.connection.send(bytes);
+    if (buffered <= this.writableHighWaterMark) return callback();
+    this.connection.whenDrained(this.writableHighWaterMark).then(() => callback(), callback);
+  }
+}
