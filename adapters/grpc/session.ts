@@ -9,6 +9,7 @@
  * most one batch per subscription. Publishes beyond `maxPendingPublishes` pause reading the
  * stream, so HTTP/2 flow control pushes back on the client.
  */
+import { setMaxListeners } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from '../../gateway/api.js';
@@ -70,6 +71,9 @@ export class GrpcSession {
     private readonly deps: SessionDeps,
   ) {
     this.writer = new FrameWriter(call);
+    // Every pending publish listens on the session's signal (up to maxPendingPublishes at once):
+    // many listeners are by design, not a leak.
+    setMaxListeners(0, this.abort.signal);
     this.ctx = { ...deps.ctx, signal: this.abort.signal };
   }
 

@@ -46,7 +46,7 @@ async function setup() {
   sa.send({ credit: { subscription_id: 'g', records: 100 } });
   sb.send({ credit: { subscription_id: 'g', records: 100 } });
   await eventually(() => sa.records('g').length === 3 && sb.records('g').length === 3, { timeoutMs: 20_000, what: 'three records on each instance' });
-  return { sa, sb };
+  return { sa, sb, topic, group };
 }
 
 it('splits a group between sessions on two gateways: one partition each, every record once', async () => {
@@ -56,4 +56,27 @@ it('splits a group between sessions on two gateways: one partition each, every r
   expect(partitionsOf(sb)).toEqual([1]);
   sa.close();
   sb.close();
+});
+
+it('moves a partition to the remaining session when the other leaves: it resumes after the acked records and keeps streaming', async () => {
+  const { sa, sb, topic, group } = await setup();
+  const ackAll = (s: SessionRecorder) => {
+    for (const r of s.records('g')) s.send({ ack: { subscription_id: 'g', partition: r.partition, offset: r.offset } });
+  };
+  ackAll(sa);
+  ackAll(sb);
+  // B commits what it acknowledged, so A starts partition 1 after it.
+  sb.send({ commit: { id: 'c1', subscription_id: 'g' } });
+  await sb.waitFor('committed', (f) => f.id === 'c1');
+  sb.close();
+  const partsOnA = () => a.core.groups.localAssignment(group).flatMap((m) => m.partitions.map((p) => p.partition)).join();
+  await eventually(() => partsOnA() === '0,1', { timeoutMs: 20_000, what: 'A owns both partitions' });
+  await Promise.all(
+    [0, 1].map((partition) => call(stubA, 'Produce', { topic, partition, records: Array.from({ length: 3 }, (_, i) => ({ value: Buffer.from(`late-${i}`) })) })),
+  );
+  const offsetsOn = (partition: number) => sa.records('g').filter((r) => r.partition === partition).map((r) => r.offset);
+  await eventually(() => offsetsOn(1).length >= 3 && offsetsOn(0).length >= 6, { timeoutMs: 20_000, what: 'the new records of both partitions on A' });
+  expect(offsetsOn(1)).toEqual(['3', '4', '5']);
+  expect(offsetsOn(0)).toEqual(['0', '1', '2', '3', '4', '5']);
+  sa.close();
 });
