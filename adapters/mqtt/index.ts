@@ -1,12 +1,13 @@
 /**
- * The MQTT adapter: a TCP listener and MQTT over WebSocket (`/mqtt` on the shared HTTP port,
- * subprotocol `mqtt`), each connection handed to a Connection as a plain Duplex.
+ * The MQTT adapter: a TCP listener and MQTT over WebSocket (`/mqtt`, subprotocol `mqtt`, served by
+ * the process's WebSocket transport on the shared HTTP port and, with websocket.engine uws, on the
+ * uWS port), each connection handed to a Connection as a plain Duplex.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
 import { certificateSubject } from '../../gateway/auth.js';
+import { WebSocketDuplex } from '../../gateway/transport/websocket.js';
 import { Broker } from './broker.js';
 import type { MqttConfig } from './config.js';
 import { Connection } from './session.js';
@@ -26,27 +27,29 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
   server.on('tlsClientError', (err: Error) => host.log.debug({ err }, 'MQTT TLS handshake failed'));
   server.on('error', (err) => host.log.error({ err }, 'MQTT listener error'));
 
-  let wss: WebSocketServer | undefined;
   if (host.config.websocket) {
-    wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: host.config.maxPacketBytes + 5,
-      // MQTT over WebSocket requires the `mqtt` subprotocol (MQTT 5 §6); anything else is refused.
-      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
-    });
-    const ws = wss;
-    host.http.onUpgrade('/mqtt', (req, socket, head) => {
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '')
-        .split(',')
-        .map((s) => s.trim());
-      if (!offered.includes('mqtt')) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      ws.handleUpgrade(req, socket, head, (client) => {
-        const stream = createWebSocketStream(client);
-        new Connection(broker, stream, 'ws', { address: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket) });
-      });
+    // MQTT over WebSocket through the process's WebSocket transport: on the shared HTTP port, and
+    // on the uWS port when websocket.engine is uws. Each connection becomes a byte stream.
+    host.http.onWebSocket('/mqtt', {
+      // [MQTT-6.0.0-3] the client must offer `mqtt`; a client offering nothing we speak is refused (400).
+      subprotocols: ['mqtt'],
+      // A frame may carry one whole packet (MQTT 5 §6); its size is bounded by the packet limit plus the fixed header.
+      maxPayloadBytes: host.config.maxPacketBytes + 5,
+      perMessageDeflate: false,
+      handshake: (req, respond) => {
+        // Authentication and connection limits happen at CONNECT (session.ts), as on TCP.
+        respond.accept(
+          (connection) => {
+            // [MQTT-6.0.0-1] packets travel in binary frames: the duplex closes on a text frame.
+            // It buffers at most one inbound queue's worth when the engine cannot pause reading.
+            const stream = new WebSocketDuplex(connection, { maxUnreadBytes: host.config.maxInboundQueueBytes + host.config.maxPacketBytes });
+            new Connection(broker, stream, 'ws', { address: req.remoteAddress, certificateSubject: req.certificateSubject });
+            return stream.events;
+          },
+          // The handshake took nothing (no connection slot until CONNECT), so there is nothing to release.
+          () => undefined,
+        );
+      },
     });
   }
 
@@ -66,7 +69,6 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
       server.close();
       await broker.close();
       for (const s of sockets) s.destroy();
-      wss?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * MQTT adapter against the real Kafka broker: MQTT.js (3.1.1 and 5.0, TCP and WebSocket) and
- * the core from the other side (gateway.produce / gateway.fetch, the calls REST uses).
+ * MQTT adapter against the real Kafka broker: MQTT.js (3.1.1 and 5.0 over TCP) and the core from
+ * the other side (gateway.produce / gateway.fetch, the calls REST uses). MQTT over WebSocket is
+ * websocket.test.ts, which also runs on the uWebSockets.js engine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../gateway/context.js';
@@ -117,16 +118,6 @@ describe('record → subscriber', () => {
       [`${freshTopicBase}/q2`, 'm2', 2],
     ]);
     await Promise.all([sub.end(), pub.end()]);
-  });
-
-  it('works over WebSocket at /mqtt', async () => {
-    const ws = await connectClient(`ws://127.0.0.1:${gw.ports.http}/mqtt`, { protocolVersion: 5, clientId: uniqueId('ws') });
-    const topic = `ws/${uniqueId('t')}`;
-    await ws.client.subscribeAsync(topic, { qos: 1 });
-    await ws.client.publishAsync(topic, 'over-ws', { qos: 1 });
-    const [m] = await ws.waitFor(1);
-    expect(m!.payload).toBe('over-ws');
-    await ws.end();
   });
 
   it('v5: No Local, subscription identifiers and topic aliases', async () => {

@@ -12,7 +12,10 @@ import { kafkaBrokers } from './kafka.js';
 
 export interface TestGateway extends RunningServer {
   readonly httpUrl: string;
+  /** Base URL of the WebSocket endpoints (`/v1/ws`, `/mqtt`): the uWS port under STREAMGATE_TEST_WS_ENGINE=uws, else the HTTP port. */
   readonly wsUrl: string;
+  /** MQTT over WebSocket: `${wsUrl}/mqtt`. */
+  readonly mqttWsUrl: string;
 }
 
 /**
@@ -36,8 +39,9 @@ export async function startTestGateway(
     },
     options.config ?? {},
   );
-  // STREAMGATE_TEST_WS_ENGINE=uws runs the suites against the uWebSockets.js engine: it listens on
-  // its own port (websocket.uwsPort), which wsUrl then points at. A gateway restarted on the same
+  // STREAMGATE_TEST_WS_ENGINE=uws runs the suites against the uWebSockets.js engine (the `uws`
+  // vitest project sets it): it serves /v1/ws and /mqtt on its own port (websocket.uwsPort), which
+  // wsUrl and mqttWsUrl then point at. A gateway restarted on the same
   // HTTP port gets the same uWS port, so reconnect tests see "the same gateway came back".
   const uws = process.env.STREAMGATE_TEST_WS_ENGINE === 'uws';
   let uwsPort: number | undefined;
@@ -50,10 +54,12 @@ export async function startTestGateway(
   const log = pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
   const server = await startServer(config, { log });
   if (uwsPort !== undefined) uwsPortByHttpPort.set(server.ports.http, uwsPort);
+  const wsUrl = `ws://127.0.0.1:${server.ports.websocket ?? server.ports.http}`;
   return {
     ...server,
     httpUrl: `http://127.0.0.1:${server.ports.http}`,
-    wsUrl: `ws://127.0.0.1:${uwsPort ?? server.ports.http}`,
+    wsUrl,
+    mqttWsUrl: `${wsUrl}/mqtt`,
     async close() {
       await server.close();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
