@@ -18,11 +18,13 @@ import type {
 import type { Logger } from 'pino';
 import type { Context, GroupMember, KeyFilter, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
+import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
 import type { Broker } from './broker.js';
 import {
   decodeRetained,
+  HEADER,
   messageToRecord,
   parseFilter,
   recordToDelivery,
@@ -600,15 +602,78 @@ export class Connection {
     this.send({ cmd: 'pubrel', messageId: pid }); // [MQTT-4.3.3-4]
   }
 
-  /** Builds the outgoing PUBLISH for a record under a subscription, or undefined if it is not for it. */
-  private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2): { packet: IPublishPacket; qos: QoS } | undefined {
-    const d = recordToDelivery(record, this.broker.routes.nullKeyTopicFor(record.topic), this.broker.config.foreignRecordQos, Date.now());
+  /**
+   * Builds the outgoing PUBLISH for a record under a subscription, or undefined if it is not for it.
+   * `shared` names the encoding when the packet's bytes are the same for every subscriber that
+   * gets it (QoS 0: no packet id; no MQTT 5 subscription identifier; no time-dependent expiry).
+   */
+  private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2): { packet: IPublishPacket; qos: QoS; shared?: string } | undefined {
+    const nullKeyTopic = this.broker.routes.nullKeyTopicFor(record.topic);
+    const defaultQos = this.broker.config.foreignRecordQos;
+    // The delivery form of a record is the same for every session, unless its expiry counts down
+    // with time ([MQTT-3.3.2-6]): decode it once per record, not once per subscriber.
+    const timeless = record.headers[HEADER.messageExpiry] === undefined;
+    const format = timeless ? `mqtt.delivery\0${defaultQos}\0${nullKeyTopic}` : undefined;
+    const d =
+      format === undefined
+        ? recordToDelivery(record, nullKeyTopic, defaultQos, Date.now())
+        : encodeOnce(record, format, (r) => recordToDelivery(r, nullKeyTopic, defaultQos, Date.now()));
     if (d === undefined) return undefined;
     if (!topicMatches(spec.filter, d.topic)) return undefined; // only records without a key reach here unfiltered
     if (spec.noLocal && d.clientId === this.clientId) return undefined; // [MQTT-3.8.3-3]
     if (d.expiry !== undefined && d.expiry <= 0) return undefined; // [MQTT-3.3.2-5] expired
     const qos = forceQos ?? (Math.min(spec.qos, d.qos) as QoS); // [MQTT-3.8.4-8]
-    return { packet: this.publishPacket(spec, d.topic, d.payload, qos, spec.retainAsPublished && d.retain, d.properties), qos };
+    const retain = spec.retainAsPublished && d.retain;
+    const packet = this.publishPacket(spec, d.topic, d.payload, qos, retain, d.properties);
+    const perSubscriber = qos > 0 || format === undefined || (this.version === 5 && spec.subscriptionId !== undefined);
+    return perSubscriber ? { packet, qos } : { packet, qos, shared: `mqtt.publish\0v${this.version}\0r${retain ? 1 : 0}\0${format}` };
+  }
+
+  /**
+   * Hub batches: consecutive QoS 0 PUBLISH packets go out in ONE socket write (one syscall, not
+   * one per packet), their bytes encoded once per record for all subscribers where they are the
+   * same; a QoS>0 delivery (packet id, in-flight window) flushes what is collected and takes the
+   * per-packet path (`qosPath`, which settles that record itself). Resolves when the socket took
+   * the bytes below its high-water mark. `written(rec)` runs in order for every other record once
+   * its bytes are written (or it was not for this subscriber). False when the connection or the
+   * subscription is no longer open.
+   */
+  private async deliverBatch(
+    batch: readonly StreamRecord[],
+    spec: () => SubSpec,
+    open: () => boolean,
+    qosPath: (rec: StreamRecord, packet: IPublishPacket) => Promise<boolean>,
+    written: (rec: StreamRecord) => void,
+  ): Promise<boolean> {
+    let out: Buffer[] = [];
+    let done: StreamRecord[] = [];
+    // Records count as handled once their bytes are written, not when they are collected.
+    const flush = (): boolean => {
+      const ok = out.length === 0 || this.writeRaw(out.length === 1 ? out[0]! : Buffer.concat(out));
+      out = [];
+      for (const rec of done) written(rec);
+      done = [];
+      return ok;
+    };
+    for (const rec of batch) {
+      // Nothing is written once the subscription or connection closed (as `send` refuses to).
+      if (!open() || this.state !== 'open') return false;
+      const built = this.toPacket(spec(), rec);
+      if (built !== undefined && built.qos > 0) {
+        flush();
+        if (!(await qosPath(rec, built.packet))) return false;
+        continue;
+      }
+      if (built !== undefined) {
+        const bytes = built.shared === undefined ? this.encode(built.packet) : encodeOnce(rec, built.shared, () => this.encode(built.packet));
+        // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered).
+        if (bytes.length <= this.clientMaxPacket) out.push(bytes);
+        else this.log.info({ size: bytes.length, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
+      }
+      done.push(rec);
+    }
+    if (!flush()) await this.drained();
+    return this.state === 'open' && open();
   }
 
   private publishPacket(spec: SubSpec, topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: NonNullable<IPublishPacket['properties']>): IPublishPacket {
@@ -810,15 +875,18 @@ export class Connection {
     let positions: Map<number, bigint> = new Map();
     const sink: SubscriberSink = {
       records: async (batch) => {
-        for (const rec of batch) {
-          if (reader.closed || this.state !== 'open') return;
-          const built = this.toPacket(spec(), rec);
-          if (built !== undefined) {
-            const sent = await this.deliver(built.packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false);
-            if (!sent) return;
-          }
-          positions.set(rec.partition, rec.offset + 1n);
-        }
+        const open = await this.deliverBatch(
+          batch,
+          spec,
+          () => !reader.closed,
+          async (rec, packet) => {
+            const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false);
+            if (sent) positions.set(rec.partition, rec.offset + 1n);
+            return sent;
+          },
+          (rec) => positions.set(rec.partition, rec.offset + 1n),
+        );
+        if (!open) return;
         // Everything handed over is processed: skip past records the hub filtered out too.
         if (reader.sub !== undefined) for (const [p, o] of reader.sub.positions()) if (o > (positions.get(p) ?? -1n)) positions.set(p, o);
         byTopic.set(reader.topic, positions);
@@ -902,16 +970,16 @@ export class Connection {
     live.member = member;
     live.stream = member.stream({
       records: async (batch) => {
-        for (const rec of batch) {
-          if (live.closed || this.state !== 'open') return;
-          const built = this.toPacket(live.spec, rec);
-          const ack = (): void => void member.ack(rec.topic, rec.partition, rec.offset);
-          if (built === undefined) {
-            ack();
-            continue;
-          }
-          if (!(await this.deliver(built.packet, undefined, ack, true))) return;
-        }
+        // QoS 0 and records not for this subscriber are acknowledged once written (handled);
+        // QoS>0 ones when the client acknowledges them.
+        const ack = (rec: StreamRecord): void => void member.ack(rec.topic, rec.partition, rec.offset);
+        await this.deliverBatch(
+          batch,
+          () => live.spec,
+          () => !live.closed,
+          (rec, packet) => this.deliver(packet, undefined, () => ack(rec), true),
+          ack,
+        );
       },
       continuityLost: (n) => this.log.warn({ partition: n.partition, reason: n.reason }, 'shared subscription continuity lost'),
       end: (error) => {
@@ -1030,7 +1098,11 @@ export class Connection {
 
   private send(packet: Packet): boolean {
     if (this.isClosed() && packet.cmd !== 'connack') return false;
-    return this.writeRaw(mqtt.generate(packet, { protocolVersion: this.version }));
+    return this.writeRaw(this.encode(packet));
+  }
+
+  private encode(packet: Packet): Buffer {
+    return mqtt.generate(packet, { protocolVersion: this.version });
   }
 
   private writeRaw(buf: Buffer): boolean {

@@ -317,6 +317,8 @@ export function decodeNativeProduce(body: unknown): ProduceRecord[] {
  * e.g. `0:43,1:7`. Sent back as `Last-Event-ID`, it resumes exactly after the event.
  */
 export function encodeEventId(positions: ReadonlyMap<number, bigint>): string {
+  // Written once per delivered record per stream: skip the sort for the common one-partition case.
+  if (positions.size === 1) for (const [p, o] of positions) return `${p}:${o}`;
   return [...positions.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([p, o]) => `${p}:${o}`)

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, ContinuityLost, Gateway, KeyFilter, Subscription } from '../../gateway/api.js';
+import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, type Position, type StreamRecord } from '../../gateway/record.js';
 import { decodeEventId, encodeEventId, encodeNativeRecord, parsePartition, sseEvent, stringifyWithStrings } from './codec.js';
@@ -53,6 +54,13 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
     filters.push({ kind: 'mqtt', filter });
   }
   return filters;
+}
+
+const SSE_RECORD_FORMAT = 'sse.record';
+
+/** A `record` event without its `id:` line, which each stream writes in front of it (same bytes as sseEvent with an id). */
+function recordEventBody(r: StreamRecord): string {
+  return sseEvent('record', stringifyWithStrings({ topic: r.topic, ...encodeNativeRecord(r) }));
 }
 
 /** Streams one subscription to `res` until the client goes away or the gateway ends it. */
@@ -107,11 +115,12 @@ export async function serveSse(
         early.push({ batch });
         return;
       }
-      // One write per batch (not per record): one chunk and one syscall for many events.
+      // One write per batch (not per record): one chunk and one syscall for many events. The
+      // event body is encoded once per record for every stream; only the id line is this stream's.
       let events = '';
       for (const r of batch) {
         positions.set(r.partition, r.offset + 1n);
-        events += sseEvent('record', stringifyWithStrings({ topic: r.topic, ...encodeNativeRecord(r) }), encodeEventId(positions));
+        events += `id: ${encodeEventId(positions)}\n${encodeOnce(r, SSE_RECORD_FORMAT, recordEventBody)}`;
       }
       const ok = events === '' || write(events);
       if (ok || finished) return;

@@ -229,6 +229,29 @@ describe('proto codec (SessionRequest / SessionResponse)', () => {
     expect(ack.published).toEqual({ id: 'p', offsets: [{ partition: 0, offset: '3', timestamp: '1' }] });
   });
 
+  it('splices each record encoded once into every subscriber\'s frame, byte for byte what protobufjs writes for the whole frame', () => {
+    const r = { topic: 't', partition: 2, offset: 42n, timestamp: 7, key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: { h: Buffer.from('x') } };
+    const empty = { topic: 't', partition: 2, offset: 43n, timestamp: 8, key: Buffer.alloc(0), value: null, headers: {} };
+    const whole = (sub: string) =>
+      Buffer.from(
+        Res.encode(
+          Res.fromObject({
+            records: {
+              subscriptionId: sub,
+              records: [r, empty].map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset.toString(), timestamp: x.timestamp, ...(x.key === null ? {} : { key: x.key }), ...(x.value === null ? {} : { value: x.value }), headers: x.headers })),
+            },
+          }),
+        ).finish(),
+      );
+    const a = Buffer.from(codec.encode({ op: 'records', sub: 'sub-a', records: [r, empty] }) as Uint8Array);
+    const b = Buffer.from(codec.encode({ op: 'records', sub: 'b', records: [r, empty] }) as Uint8Array);
+    expect(a).toEqual(whole('sub-a'));
+    expect(b).toEqual(whole('b'));
+    const decoded = Res.toObject(Res.decode(b), { longs: String, oneofs: true }) as any;
+    expect(decoded.records.records.map((x: any) => x.offset)).toEqual(['42', '43']);
+    expect(Buffer.from(decoded.records.records[1].key)).toEqual(Buffer.alloc(0));
+  });
+
   it('rejects bytes that are not a SessionRequest', () => {
     expect(() => codec.decode(Buffer.from([0xff, 0xff, 0xff]))).toThrow(FrameError);
   });

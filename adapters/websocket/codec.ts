@@ -20,6 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
 import type { KeyFilter } from '../../gateway/api.js';
 import type { ContinuityLost } from '../../gateway/api.js';
+import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, parseOffset, type Headers, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
 
@@ -266,16 +267,12 @@ function jsonProduceRecord(raw: unknown, index: number): ProduceRecord {
   return record;
 }
 
-/**
- * Encoded records, computed once per record object: the hub hands the same record to every
- * subscriber, so a record fanned out to 10,000 sockets is serialized once.
- */
-const encodedRecords = new WeakMap<StreamRecord, string>();
-
-/** The JSON text of one delivered record. */
+/** The JSON text of one delivered record, serialized once per record object for every subscriber (gateway/encoded.ts). */
 export function encodeJsonRecord(r: StreamRecord): string {
-  const cached = encodedRecords.get(r);
-  if (cached !== undefined) return cached;
+  return encodeOnce(r, 'ws.json.record', jsonRecord);
+}
+
+function jsonRecord(r: StreamRecord): string {
   let out = `{"partition":${r.partition},"offset":"${r.offset}","timestamp":${r.timestamp}`;
   if (r.key === null) out += ',"key":null';
   else if (isUtf8(r.key)) out += `,"key":${JSON.stringify(r.key.toString('utf8'))}`;
@@ -289,7 +286,6 @@ export function encodeJsonRecord(r: StreamRecord): string {
     if (!utf8) out += ',"headersEncoding":"base64"';
   }
   out += '}';
-  encodedRecords.set(r, out);
   return out;
 }
 
@@ -360,6 +356,7 @@ function encodeJson(frame: ServerFrame): string {
 interface ProtoTypes {
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
+  readonly record: protobuf.Type;
 }
 
 /** Loads the Session frame types from proto/streamgate/v1/streamgate.proto (once, at startup). */
@@ -368,6 +365,7 @@ export function loadProtoCodec(protoFile: string): Codec {
   return protoCodec({
     request: root.lookupType('streamgate.v1.SessionRequest'),
     response: root.lookupType('streamgate.v1.SessionResponse'),
+    record: root.lookupType('streamgate.v1.Record'),
   });
 }
 
@@ -396,6 +394,7 @@ function protoCodec(types: ProtoTypes): Codec {
       }
     },
     encode(frame) {
+      if (frame.op === 'records') return protoRecordsFrame(types.record, frame.sub, frame.records);
       return types.response.encode(types.response.fromObject(protoResponse(frame))).finish();
     },
   };
@@ -480,6 +479,23 @@ function protoPosition(p: PbMessage | null | undefined): Position {
   }
   // Boundary enum: 1 = EARLIEST; UNSPECIFIED and LATEST both mean latest.
   return o.otherwise === 1 ? { kind: 'offsets', offsets: map, otherwise: 'earliest' } : { kind: 'offsets', offsets: map };
+}
+
+/**
+ * SessionResponse{records: RecordsFrame{subscription_id, records}} with each Record's bytes
+ * encoded once per record for every subscriber and spliced in as the length-delimited field it
+ * is on the wire (protobuf encoding: an embedded message is tag, length, bytes) — the same bytes
+ * protobufjs writes for the whole frame.
+ */
+function protoRecordsFrame(recordType: protobuf.Type, sub: string, records: readonly StreamRecord[]): Uint8Array {
+  const w = protobuf.Writer.create();
+  w.uint32((1 << 3) | 2).fork(); // SessionResponse.records = 1
+  w.uint32((1 << 3) | 2).string(sub); // RecordsFrame.subscription_id = 1
+  for (const r of records) {
+    const bytes = encodeOnce(r, 'ws.proto.record', (x) => recordType.encode(recordType.fromObject(protoRecord(x))).finish());
+    w.uint32((2 << 3) | 2).bytes(bytes); // RecordsFrame.records = 2
+  }
+  return w.ldelim().finish();
 }
 
 function protoRecord(r: StreamRecord): PbMessage {
