@@ -7,8 +7,15 @@
  * load-generator processes whose CPU is reported too (a generator near 100 % of a core would be
  * the bottleneck).
  *
- *   npx tsx bench/fanout.ts [--quick] [--only=ws,sse,mqtt,grpc,uws,mosquitto,centrifugo] [--n=100,1000]
+ *   npx tsx bench/fanout.ts [--quick] [--only=ws,sse,mqtt,grpc,uws,mosquitto,centrifugo] [--n=100,1000] [--profile[=dir]]
+ *
+ * `--profile` runs each streamgate child with `node --cpu-prof` and writes its .cpuprofiles to
+ * `<dir>/fanout-<target>-<N>/` (dir default: a new temp dir, printed);
+ * `npx tsx bench/profile-summary.ts <that folder>` lists the main thread's top self-time functions.
  */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import mqtt from 'mqtt';
 import { startBroker, type KafkaBroker } from '../test/kafka/broker.js';
@@ -112,7 +119,13 @@ function generatorsFor(n: number): number {
 }
 
 /** One fan-out run against one server/protocol at one N. */
-async function runOne(broker: KafkaBroker, target: Target, n: number, timing: { warmupMs: number; windowMs: number; deliveriesPerSec: number }): Promise<FanoutResult> {
+async function runOne(
+  broker: KafkaBroker,
+  target: Target,
+  n: number,
+  timing: { warmupMs: number; windowMs: number; deliveriesPerSec: number },
+  profileDir?: string,
+): Promise<FanoutResult> {
   const rate = Math.max(1, Math.round(timing.deliveriesPerSec / n));
   const topic = `fanout-${target}-${n}-${Date.now()}`;
   await createTopic(broker.brokers, topic);
@@ -142,10 +155,14 @@ async function runOne(broker: KafkaBroker, target: Target, n: number, timing: { 
       sub = { url: `ws://127.0.0.1:${c.port}/connection/websocket`, topic: 'bench', centrifugoSecret: CENTRIFUGO_SECRET };
       publisher = () => kafkaPublisher(broker.brokers, topic);
     } else {
-      const gw = await startGateway(broker.brokers, {
-        ...(target === 'uws' ? { websocket: { engine: 'uws' } } : {}),
-        ...(target === 'mqtt' ? { mqtt: { routes: [{ filter: 'bench/#', topic }] } } : {}),
-      });
+      const gw = await startGateway(
+        broker.brokers,
+        {
+          ...(target === 'uws' ? { websocket: { engine: 'uws' } } : {}),
+          ...(target === 'mqtt' ? { mqtt: { routes: [{ filter: 'bench/#', topic }] } } : {}),
+        },
+        profileDir === undefined ? {} : { cpuProfileDir: join(profileDir, `fanout-${target}-${n}`) },
+      );
       stops.push(() => gw.stop());
       serverPid = gw.pid;
       if (target === 'uws') server = 'streamgate (uWS)';
@@ -231,7 +248,7 @@ export function fanoutRows(results: FanoutResult[]): Record<string, string | num
   }));
 }
 
-export async function runFanout(options: { quick: boolean; only?: string[] | undefined; ns?: number[]; broker?: KafkaBroker }): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
+export async function runFanout(options: { quick: boolean; only?: string[] | undefined; ns?: number[]; broker?: KafkaBroker; profileDir?: string }): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
   const ns = options.ns ?? (options.quick ? [100, 1000] : [100, 1000, 10_000]);
   const timing = options.quick ? { warmupMs: 1500, windowMs: 4000, deliveriesPerSec: 50_000 } : { warmupMs: 3000, windowMs: 10_000, deliveriesPerSec: 100_000 };
   const broker = options.broker ?? (await startBroker());
@@ -243,7 +260,7 @@ export async function runFanout(options: { quick: boolean; only?: string[] | und
         if (options.only !== undefined && !options.only.includes(target)) continue;
         process.stdout.write(`fan-out ${target} N=${n} … `);
         try {
-          const r = await runOne(broker, target, n, timing);
+          const r = await runOne(broker, target, n, timing, options.profileDir);
           results.push(r);
           process.stdout.write(`${fmt(r.deliveredPerSec)}/s p99 ${fmt(r.p99Ms, 1)} ms\n`);
         } catch (err) {
@@ -265,5 +282,11 @@ export async function runFanout(options: { quick: boolean; only?: string[] | und
 if (process.argv[1]?.endsWith('fanout.ts')) {
   const flags = benchFlags();
   const n = process.argv.find((a) => a.startsWith('--n='))?.slice(4);
-  await runFanout({ ...flags, ...(n === undefined ? {} : { ns: n.split(',').map(Number) }) });
+  const profile = process.argv.find((a) => a === '--profile' || a.startsWith('--profile='));
+  const profileDir = profile === undefined ? undefined : profile.startsWith('--profile=') ? profile.slice('--profile='.length) : mkdtempSync(join(tmpdir(), 'sg-fanout-prof-'));
+  if (profileDir !== undefined) {
+    mkdirSync(profileDir, { recursive: true });
+    process.stdout.write(`CPU profiles of the gateway child: ${profileDir}\n`);
+  }
+  await runFanout({ ...flags, ...(n === undefined ? {} : { ns: n.split(',').map(Number) }), ...(profileDir === undefined ? {} : { profileDir }) });
 }

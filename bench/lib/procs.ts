@@ -64,8 +64,16 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * How to run the gateway child: `cpuProfileDir` = write V8 .cpuprofiles (node --cpu-prof) there
+ * when it stops, one per thread (the main thread's is the largest; tsx's loader thread has its own).
+ */
+export interface GatewayRunOptions {
+  readonly cpuProfileDir?: string;
+}
+
 /** Starts the gateway in a child process on the Kafka broker (or embedded when brokers is ''). */
-export async function startGateway(brokers: string, extra: Record<string, any> = {}): Promise<GatewayProcess> {
+export async function startGateway(brokers: string, extra: Record<string, any> = {}, run: GatewayRunOptions = {}): Promise<GatewayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sg-bench-gw-'));
   let uwsPort: number | undefined;
   const websocket = { ...(extra.websocket ?? {}) };
@@ -87,7 +95,9 @@ export async function startGateway(brokers: string, extra: Record<string, any> =
     ...extra,
     websocket,
   };
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(REPO, 'bench/lib/gateway-child.ts'), JSON.stringify(config)], {
+  // --cpu-prof writes its file when the child exits normally (the `stop` message ends it with process.exit).
+  const prof = run.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${run.cpuProfileDir}`];
+  const child = spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', join(REPO, 'bench/lib/gateway-child.ts'), JSON.stringify(config)], {
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
