@@ -115,6 +115,8 @@ export type UpgradeRegistrar = (path: string, handler: (req: IncomingMessage, so
 export class WebSocketTransport {
   private readonly endpoints = new Map<string, WebSocketEndpoint>();
   private readonly servers: WebSocketServer[] = [];
+  /** Open `ws` connections, so close() can cut what the protocols left open, as under uWS. */
+  private readonly open = new Set<WsConnection>();
   private uws: UwsListener | undefined;
 
   constructor(
@@ -180,6 +182,7 @@ export class WebSocketTransport {
   async close(): Promise<void> {
     this.uws?.stopAccepting();
     this.uws?.terminateAll();
+    for (const c of [...this.open]) c.terminate();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
@@ -209,7 +212,7 @@ export class WebSocketTransport {
           socket.off('error', onSocketError);
           server.handleUpgrade(req, socket, head, (ws) => {
             opened = true;
-            attachWs(ws, subprotocol, open);
+            attachWs(ws, subprotocol, open, this.open);
           });
         },
       },
@@ -217,8 +220,9 @@ export class WebSocketTransport {
   }
 }
 
-function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineConnection) => ConnectionEvents): void {
+function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineConnection) => ConnectionEvents, tracked: Set<WsConnection>): void {
   const connection = new WsConnection(ws, subprotocol);
+  tracked.add(connection);
   const events = open(connection);
   ws.on('message', (data: Buffer, binary: boolean) => events.message(data, binary));
   ws.on('pong', () => events.pong());
@@ -228,6 +232,7 @@ function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineC
     connection.lastError = err;
   });
   ws.once('close', (code: number, reason: Buffer) => {
+    tracked.delete(connection);
     connection.closed();
     events.close(code, reason.toString('utf8'), connection.lastError);
   });
