@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
-import { chunkBySize, keyFilters, loadDefinition, position, produceRecord, recordMessage } from './codec.js';
+import { chunkBySize, encodeRecordsFrame, keyFilters, loadDefinition, position, produceRecord, RECORDS_FIELD, recordMessage } from './codec.js';
 
 describe('grpc codec', () => {
   const { service } = loadDefinition();
@@ -29,6 +29,25 @@ describe('grpc codec', () => {
     expect(session.requestDeserialize(bytes).publish.records[0].value.toString()).toBe('v');
     const bad = session.requestDeserialize(Buffer.from([0x0a, 0xff, 0xff]));
     expect(Object.getOwnPropertySymbols(bad)).toHaveLength(1);
+  });
+
+  it('serializes a records frame from shared record bytes exactly as the object form', () => {
+    const records = [
+      { topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 1_700_000_000_123, key: null, value: Buffer.from('v1'), headers: { traceparent: Buffer.from('00-ab') } },
+      { topic: 't', partition: 1, offset: 9223372036854775807n, timestamp: 0, key: Buffer.alloc(0), value: null, headers: {} },
+    ];
+    for (const [method, field, id] of [['Session', RECORDS_FIELD.session, 'sub-1'], ['Subscribe', RECORDS_FIELD.subscribe, '']] as const) {
+      const m = (service as any)[method];
+      const viaObject: Buffer = m.responseSerialize({ records: { subscription_id: id, records: records.map(recordMessage) } });
+      const viaShared: Buffer = m.responseSerialize(encodeRecordsFrame(field, id, records));
+      // Same message (the object form also writes an empty subscription id; proto3 omits it).
+      const decoded = m.responseDeserialize(viaShared);
+      expect(decoded).toEqual(m.responseDeserialize(viaObject));
+      if (id !== '') expect(viaShared.equals(viaObject)).toBe(true);
+      expect(decoded.records.records.map((r: any) => r.offset)).toEqual(['4611686018427387904', '9223372036854775807']);
+      expect(decoded.records.records[1].key).toEqual(Buffer.alloc(0));
+      expect(decoded.records.records[1].value).toBeUndefined();
+    }
   });
 
   it('rejects filters with no kind and negative partitions', () => {

@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import { encodeOnce } from '../../gateway/encoded.js';
 import type { KeyFilter } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import {
@@ -72,8 +74,11 @@ export function loadDefinition(): { packageDefinition: protoLoader.PackageDefini
   const service: Record<string, protoLoader.MethodDefinition<object, object>> = {};
   for (const [name, method] of Object.entries(raw)) {
     const decode = method.requestDeserialize;
+    const serialize = method.responseSerialize;
     service[name] = {
       ...method,
+      // Records frames arrive already serialized (encodeRecordsFrame); everything else is encoded here.
+      responseSerialize: (value: object) => (value instanceof EncodedResponse ? value.bytes : serialize(value)),
       requestDeserialize: (bytes: Buffer) => {
         try {
           // protobufjs's Buffer reader silently clamps a string that runs past the end of the
@@ -93,6 +98,62 @@ export function loadDefinition(): { packageDefinition: protoLoader.PackageDefini
 /** The INVALID_ARGUMENT a malformed request becomes. */
 export function malformedError(message: Malformed): GatewayError {
   return new GatewayError('INVALID_ARGUMENT', `The request is not a valid protobuf message of this method: ${message[MALFORMED]}`);
+}
+
+/**
+ * A response message serialized ahead of the write: grpc-js hands it to the method's
+ * serializer, which passes the bytes through (see loadDefinition).
+ */
+export class EncodedResponse {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** `records` field numbers in the two streaming responses (proto/streamgate/v1/streamgate.proto). */
+export const RECORDS_FIELD = { session: 1, subscribe: 2 } as const;
+
+let recordType: protobuf.Type | undefined;
+function recordMessageType(): protobuf.Type {
+  recordType ??= new protobuf.Root()
+    .loadSync(join(protoRoot(), 'streamgate/v1/streamgate.proto'), { keepCase: true })
+    .lookupType('streamgate.v1.Record');
+  return recordType;
+}
+
+/**
+ * A records frame (`SessionResponse.records` or `SubscribeResponse.records`) as bytes. Each
+ * `Record` is encoded once per record, not once per subscriber (gateway/encoded.ts): the hub
+ * hands the same record object to every subscriber of a partition, and protobuf messages
+ * concatenate, so a frame is only the envelope (field tags and lengths, the subscription id)
+ * around the shared record bytes.
+ */
+export function encodeRecordsFrame(field: number, subscriptionId: string, records: readonly StreamRecord[]): EncodedResponse {
+  const w = protobuf.Writer.create();
+  w.uint32((field << 3) | 2).fork(); // the RecordsFrame, length-delimited (wire type 2)
+  if (subscriptionId !== '') w.uint32((1 << 3) | 2).string(subscriptionId);
+  for (const r of records) w.uint32((2 << 3) | 2).bytes(encodeOnce(r, 'grpc.record', encodeRecord));
+  w.ldelim();
+  const bytes = w.finish();
+  return new EncodedResponse(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+function encodeRecord(r: StreamRecord): Uint8Array {
+  const type = recordMessageType();
+  const message: { [field: string]: unknown } = {
+    topic: r.topic,
+    partition: r.partition,
+    // protobufjs takes {low, high} for int64 without a Long implementation: exact for every offset.
+    offset: longBits(r.offset),
+    timestamp: longBits(BigInt(r.timestamp)),
+    headers: r.headers,
+  };
+  if (r.key !== null) message.key = r.key;
+  if (r.value !== null) message.value = r.value;
+  return type.encode(message).finish();
+}
+
+function longBits(v: bigint): { low: number; high: number; unsigned: boolean } {
+  const u = BigInt.asUintN(64, v);
+  return { low: Number(u & 0xffffffffn), high: Number(u >> 32n), unsigned: false };
 }
 
 /** A core record as a `Record` message (int64 as decimal strings; null key/value left absent). */

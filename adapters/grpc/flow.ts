@@ -120,10 +120,11 @@ export class SubscriptionCredit {
 }
 
 /**
- * Writes frames to a grpc-js stream, resolving when the transport took each one: the write
- * callback fires once HTTP/2 accepted the message, and a `false` return (buffer above its
- * high-water mark) additionally waits for 'drain'. Once the call is over, writes resolve at
- * once (nothing left to wait for) and are dropped.
+ * Writes frames to a grpc-js stream. A write is done when the stream took it below its
+ * high-water mark (grpc-js server streams buffer up to 16 messages while HTTP/2 sends earlier
+ * ones); above it, when the stream drains. Waiting for each write's own callback instead would
+ * cost every subscriber a flush per batch — the fan-out bottleneck the benchmarks showed.
+ * Once the call is over, writes resolve at once (nothing left to wait for) and are dropped.
  */
 export class FrameWriter<T> {
   private closed = false;
@@ -145,25 +146,16 @@ export class FrameWriter<T> {
 
   write(frame: T): Promise<void> {
     if (this.closed || this.stream.writableEnded || this.stream.destroyed) return Promise.resolve();
+    // A write error means the call is gone; the 'error'/'cancelled' handlers report it.
+    if (this.stream.write(frame)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let pending = 2;
-      let settled = false;
-      const done = (): void => {
-        pending -= 1;
-        if (pending === 0) finish();
-      };
       const finish = (): void => {
-        if (settled) return;
-        settled = true;
         this.closeWaiters.delete(finish);
-        this.stream.off('drain', done);
+        this.stream.off('drain', finish);
         resolve();
       };
       this.closeWaiters.add(finish);
-      // A write error means the call is gone; the 'error'/'cancelled' handlers report it.
-      const accepted = this.stream.write(frame, () => done());
-      if (accepted) done();
-      else this.stream.once('drain', done);
+      this.stream.once('drain', finish);
     });
   }
 }

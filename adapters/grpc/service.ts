@@ -29,6 +29,8 @@ import type { SubscribeResponse } from '../../clients/ts/gen/streamgate/v1/Subsc
 import {
   checkPartition,
   chunkBySize,
+  EncodedResponse,
+  encodeRecordsFrame,
   isMalformed,
   keyFilters,
   malformedError,
@@ -38,6 +40,7 @@ import {
   positionsMessage,
   produceRecord,
   recordMessage,
+  RECORDS_FIELD,
   resetTo,
 } from './codec.js';
 import type { GrpcConfig } from './config.js';
@@ -231,7 +234,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
  * Session with acks for at-least-once).
  */
 class SubscribeStream implements OpenStream {
-  private readonly writer: FrameWriter<SubscribeResponse>;
+  private readonly writer: FrameWriter<SubscribeResponse | EncodedResponse>;
   private subscription: Subscription | undefined;
   private member: GroupMember | undefined;
   private stream: { stop(): void } | undefined;
@@ -326,7 +329,7 @@ class SubscribeStream implements OpenStream {
   private async deliver(batch: readonly import('../../gateway/record.js').StreamRecord[]): Promise<void> {
     for (const chunk of chunkBySize(batch, Math.floor(this.deps.config.maxMessageBytes / 2))) {
       if (this.done) return;
-      await this.writer.write({ records: { subscription_id: '', records: chunk.map(recordMessage) } });
+      await this.writer.write(encodeRecordsFrame(RECORDS_FIELD.subscribe, '', chunk));
       if (this.member !== undefined && !this.writer.isClosed) for (const r of chunk) this.member.ack(r.topic, r.partition, r.offset);
     }
   }

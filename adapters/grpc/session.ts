@@ -25,6 +25,8 @@ import type { SubscribeFrame__Output } from '../../clients/ts/gen/streamgate/v1/
 import {
   checkPartition,
   chunkBySize,
+  EncodedResponse,
+  encodeRecordsFrame,
   isMalformed,
   keyFilters,
   malformedError,
@@ -33,7 +35,7 @@ import {
   position,
   positionsMessage,
   produceRecord,
-  recordMessage,
+  RECORDS_FIELD,
   resetTo,
 } from './codec.js';
 import type { GrpcConfig } from './config.js';
@@ -53,7 +55,7 @@ export interface SessionDeps {
 
 /** One Session call. `closed` resolves when every subscription and group membership is released. */
 export class GrpcSession {
-  private readonly writer: FrameWriter<SessionResponse>;
+  private readonly writer: FrameWriter<SessionResponse | EncodedResponse>;
   private readonly credit = new SessionCredit();
   private readonly subs = new Map<string, SessionSubscription>();
   private readonly abort = new AbortController();
@@ -269,7 +271,7 @@ export class GrpcSession {
   }
 
   /** @internal a subscription's frames go through the session's writer. */
-  write(frame: SessionResponse): Promise<void> {
+  write(frame: SessionResponse | EncodedResponse): Promise<void> {
     return this.writer.write(frame);
   }
 
@@ -412,7 +414,7 @@ class SessionSubscription {
           const seen = this.delivered.get(r.partition);
           if (seen === undefined || r.offset > seen) this.delivered.set(r.partition, r.offset);
         }
-        await this.session.write({ records: { subscription_id: this.id, records: chunk.map(recordMessage) } });
+        await this.session.write(encodeRecordsFrame(RECORDS_FIELD.session, this.id, chunk));
       }
     }
   }
