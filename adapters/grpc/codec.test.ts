@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
+import type { StreamRecord } from '../../gateway/record.js';
 import { chunkBySize, encodeRecordsFrame, keyFilters, loadDefinition, position, produceRecord, RECORDS_FIELD, recordMessage } from './codec.js';
 
 describe('grpc codec', () => {
@@ -32,7 +33,7 @@ describe('grpc codec', () => {
   });
 
   it('serializes a records frame from shared record bytes exactly as the object form', () => {
-    const records = [
+    const records: StreamRecord[] = [
       { topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 1_700_000_000_123, key: null, value: Buffer.from('v1'), headers: { traceparent: Buffer.from('00-ab') } },
       { topic: 't', partition: 1, offset: 9223372036854775807n, timestamp: 0, key: Buffer.alloc(0), value: null, headers: {} },
     ];
