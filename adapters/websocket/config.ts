@@ -10,14 +10,17 @@ export const websocketConfigSchema = z.strictObject({
   /** Serve `/v1/ws`. Off: the path answers 404 like any unknown upgrade path. */
   enabled: z.boolean().default(true),
   /**
-   * Which implementation speaks the WebSocket protocol. `ws` (default) on the shared HTTP port.
-   * `uws`: uWebSockets.js (official module if installed, else `@trufflesuite/uws-js-unofficial`)
-   * serving `/v1/ws` on its own port `uwsPort` (uWS cannot share node:http's listener; no TLS
-   * there), in addition to `ws` on the shared port; start fails if no build loads. `auto`: `uws`
-   * when a build loads, else `ws` only with one log line.
+   * Which implementation speaks WebSocket, for every WebSocket endpoint of the process (`/v1/ws`
+   * and MQTT's `/mqtt`): the process reads this key once for its transport
+   * (gateway/transport/websocket.ts). `ws` (default) on the shared HTTP port. `uws`:
+   * uWebSockets.js (official module if installed, else `@trufflesuite/uws-js-unofficial`) serving
+   * both paths on its own port `uwsPort` (uWS cannot share node:http's listener), in addition to
+   * `ws` on the shared port; start fails if no build loads, and the config is refused with TLS
+   * (the builds have none). `auto`: `uws` when a build loads and TLS is off, else `ws` only with
+   * one log line.
    */
   engine: z.enum(['ws', 'uws', 'auto']).default('ws'),
-  /** Port of the uWebSockets.js listener (`engine: uws|auto`); 0 picks a free one (logged, and in the adapter's ports as `websocket`). */
+  /** Port of the uWebSockets.js listener (`engine: uws|auto`); 0 picks a free one (logged, and reported as `ports.websocket` in the ready line). */
   uwsPort: z.number().int().min(0).max(65535).default(0),
   /**
    * Largest frame a client may send; over it the engine closes with 1009 (RFC 6455 §7.4.1).
