@@ -67,6 +67,14 @@ interface Reader {
 
 const MAX_PACKET_ID = 65535;
 
+/** See Connection.formatsOf. */
+interface RecordFormats {
+  readonly nullKeyTopic: string;
+  readonly delivery: string;
+  readonly publish: string;
+  readonly publishRetained: string;
+}
+
 export class Connection {
   private readonly parser = mqtt.parser({ protocolVersion: 4 });
   private version: Version = 4;
@@ -85,6 +93,8 @@ export class Connection {
   private chainLength = 0;
   /** Client limits (v5 CONNECT properties). */
   private sendQuota: number;
+  /** Per Kafka topic; filled only after CONNECT fixed the protocol version. */
+  private readonly formats = new Map<string, RecordFormats>();
   private clientMaxPacket = Infinity;
   private readonly aliases = new Map<number, string>();
   /** QoS 1/2 PUBLISHes received and not yet completed (Receive Maximum accounting). */
@@ -607,26 +617,40 @@ export class Connection {
    * `shared` names the encoding when the packet's bytes are the same for every subscriber that
    * gets it (QoS 0: no packet id; no MQTT 5 subscription identifier; no time-dependent expiry).
    */
-  private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2): { packet: IPublishPacket; qos: QoS; shared?: string } | undefined {
-    const nullKeyTopic = this.broker.routes.nullKeyTopicFor(record.topic);
+  private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2, hubMatched = false): { packet: IPublishPacket; qos: QoS; shared?: string } | undefined {
+    const f = this.formatsOf(record.topic);
     const defaultQos = this.broker.config.foreignRecordQos;
     // The delivery form of a record is the same for every session, unless its expiry counts down
     // with time ([MQTT-3.3.2-6]): decode it once per record, not once per subscriber.
     const timeless = record.headers[HEADER.messageExpiry] === undefined;
-    const format = timeless ? `mqtt.delivery\0${defaultQos}\0${nullKeyTopic}` : undefined;
-    const d =
-      format === undefined
-        ? recordToDelivery(record, nullKeyTopic, defaultQos, Date.now())
-        : encodeOnce(record, format, (r) => recordToDelivery(r, nullKeyTopic, defaultQos, Date.now()));
+    const d = timeless
+      ? encodeOnce(record, f.delivery, (r) => recordToDelivery(r, f.nullKeyTopic, defaultQos, Date.now()))
+      : recordToDelivery(record, f.nullKeyTopic, defaultQos, Date.now());
     if (d === undefined) return undefined;
-    if (!topicMatches(spec.filter, d.topic)) return undefined; // only records without a key reach here unfiltered
+    // `hubMatched`: the hub already matched this filter against the key (the topic name); only
+    // records without a key, or from a reader that reads everything, are checked here.
+    if (!(hubMatched && record.key !== null) && !topicMatches(spec.filter, d.topic)) return undefined;
     if (spec.noLocal && d.clientId === this.clientId) return undefined; // [MQTT-3.8.3-3]
     if (d.expiry !== undefined && d.expiry <= 0) return undefined; // [MQTT-3.3.2-5] expired
     const qos = forceQos ?? (Math.min(spec.qos, d.qos) as QoS); // [MQTT-3.8.4-8]
     const retain = spec.retainAsPublished && d.retain;
     const packet = this.publishPacket(spec, d.topic, d.payload, qos, retain, d.properties);
-    const perSubscriber = qos > 0 || format === undefined || (this.version === 5 && spec.subscriptionId !== undefined);
-    return perSubscriber ? { packet, qos } : { packet, qos, shared: `mqtt.publish\0v${this.version}\0r${retain ? 1 : 0}\0${format}` };
+    const perSubscriber = qos > 0 || !timeless || (this.version === 5 && spec.subscriptionId !== undefined);
+    return perSubscriber ? { packet, qos } : { packet, qos, shared: retain ? f.publishRetained : f.publish };
+  }
+
+  /** Names of the shared encodings of one Kafka topic's records (built once, not per record). */
+  private formatsOf(kafkaTopic: string): RecordFormats {
+    let f = this.formats.get(kafkaTopic);
+    if (f === undefined) {
+      const nullKeyTopic = this.broker.routes.nullKeyTopicFor(kafkaTopic);
+      // Everything the encodings depend on besides the record: the route's keyless topic name,
+      // the configured default QoS and, for packets, the protocol version and RETAIN flag.
+      const delivery = `mqtt.delivery\0${this.broker.config.foreignRecordQos}\0${nullKeyTopic}`;
+      f = { nullKeyTopic, delivery, publish: `mqtt.publish\0v${this.version}\0r0\0${delivery}`, publishRetained: `mqtt.publish\0v${this.version}\0r1\0${delivery}` };
+      this.formats.set(kafkaTopic, f);
+    }
+    return f;
   }
 
   /**
@@ -641,6 +665,8 @@ export class Connection {
   private async deliverBatch(
     batch: readonly StreamRecord[],
     spec: () => SubSpec,
+    /** The hub filtered the batch by the subscription's MQTT filter (see toPacket). */
+    hubMatched: boolean,
     open: () => boolean,
     qosPath: (rec: StreamRecord, packet: IPublishPacket) => Promise<boolean>,
     written: (rec: StreamRecord) => void,
@@ -658,7 +684,7 @@ export class Connection {
     for (const rec of batch) {
       // Nothing is written once the subscription or connection closed (as `send` refuses to).
       if (!open() || this.state !== 'open') return false;
-      const built = this.toPacket(spec(), rec);
+      const built = this.toPacket(spec(), rec, undefined, hubMatched);
       if (built !== undefined && built.qos > 0) {
         flush();
         if (!(await qosPath(rec, built.packet))) return false;
@@ -878,6 +904,7 @@ export class Connection {
         const open = await this.deliverBatch(
           batch,
           spec,
+          filters[0]!.kind === 'mqtt',
           () => !reader.closed,
           async (rec, packet) => {
             const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false);
@@ -976,6 +1003,7 @@ export class Connection {
         await this.deliverBatch(
           batch,
           () => live.spec,
+          true,
           () => !live.closed,
           (rec, packet) => this.deliver(packet, undefined, () => ack(rec), true),
           ack,
