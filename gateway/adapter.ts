@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Gateway } from './api.js';
-import type { WebSocketEndpoint } from './transport/websocket.js';
+import type { WebSocketEndpoint } from '../transport/websocket.js';
 
 /** Handles an HTTP request; returns false if the route is not its own (the next handler is tried). */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -18,7 +18,7 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 /**
  * The shared HTTP listener: REST/SSE register request handlers; WebSocket and MQTT-over-WS
  * register WebSocket endpoints, served by the process's one WebSocket transport
- * (gateway/transport/websocket.ts) on the engine chosen by `websocket.engine`.
+ * (transport/websocket.ts) on the engine chosen by `websocket.engine`.
  */
 export interface HttpHost {
   /** Handlers are tried in registration order; an unclaimed request gets a 404 from the host. */

@@ -23,7 +23,7 @@ import { KafkaBackend } from './backends/kafka/index.js';
 import { ConfigError, coreConfigShape, loadConfig, type ConfigSources } from './config.js';
 import { Core } from './core.js';
 import { createLogger, type Logger } from './log.js';
-import { WebSocketTransport, type WebSocketEndpoint } from './transport/websocket.js';
+import { WebSocketTransport, type WebSocketEndpoint } from '../transport/websocket.js';
 
 /** The whole configuration schema: core sections plus one slice per adapter. */
 export const configSchema = z.strictObject({

@@ -5,7 +5,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { FrameError, encodeJsonRecord, jsonCodec, loadProtoCodec } from './codec.js';
 import { closeReason } from './errors.js';
-import { selectSubprotocol } from '../../gateway/transport/websocket.js';
+import { selectSubprotocol } from '../../transport/websocket.js';
 import { SUBPROTOCOLS } from './index.js';
 
 const PROTO = join(import.meta.dirname, '../../proto/streamgate/v1/streamgate.proto');

@@ -12,7 +12,7 @@ export const websocketConfigSchema = z.strictObject({
   /**
    * Which implementation speaks WebSocket, for every WebSocket endpoint of the process (`/v1/ws`
    * and MQTT's `/mqtt`): the process reads this key once for its transport
-   * (gateway/transport/websocket.ts). `ws` (default) on the shared HTTP port. `uws`:
+   * (transport/websocket.ts). `ws` (default) on the shared HTTP port. `uws`:
    * uWebSockets.js (official module if installed, else `@trufflesuite/uws-js-unofficial`) serving
    * both paths on its own port `uwsPort` (uWS cannot share node:http's listener), in addition to
    * `ws` on the shared port; start fails if no build loads, and the config is refused with TLS

@@ -13,7 +13,7 @@ import { GatewayError, type StatusClass } from '../../gateway/errors.js';
 import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
-import type { HandshakeRequest, HandshakeResponder } from '../../gateway/transport/websocket.js';
+import type { HandshakeRequest, HandshakeResponder } from '../../transport/websocket.js';
 import { Heartbeat, Session } from './session.js';
 
 /** The upgrade path (design: `GET /v1/ws`). */

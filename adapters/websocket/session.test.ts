@@ -5,7 +5,7 @@ import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { jsonCodec } from './codec.js';
-import type { EngineConnection } from '../../gateway/transport/websocket.js';
+import type { EngineConnection } from '../../transport/websocket.js';
 import { Heartbeat, Session } from './session.js';
 
 /** An in-memory connection: records what the session writes, with a settable buffered amount. */

@@ -8,7 +8,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceResult, StreamRecord } from '../../gateway/record.js';
 import { FrameError, type ClientFrame, type Codec, type ServerFrame } from './codec.js';
 import type { WebsocketConfig } from './config.js';
-import type { ConnectionEvents, EngineConnection } from '../../gateway/transport/websocket.js';
+import type { ConnectionEvents, EngineConnection } from '../../transport/websocket.js';
 import { CLOSE, WS_ERRORS, closeReason } from './errors.js';
 
 type SessionLimits = Pick<

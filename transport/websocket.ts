@@ -16,7 +16,7 @@ import { STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { certificateSubject } from '../auth.js';
+import { certificateSubject } from '../gateway/auth.js';
 import { listenUws, loadUws, type UwsListener } from './websocket-uws.js';
 
 /** One open WebSocket as a protocol session sees it, whatever the engine. */

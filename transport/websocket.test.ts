@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ConfigError } from '../config.js';
-import { loadServerConfig } from '../server.js';
+import { ConfigError } from '../gateway/config.js';
+import { loadServerConfig } from '../gateway/server.js';
 import {
   WebSocketDuplex,
   WebSocketTransport,
