@@ -71,8 +71,8 @@ const MAX_PACKET_ID = 65535;
 interface RecordFormats {
   readonly nullKeyTopic: string;
   readonly delivery: string;
-  readonly publish: string;
-  readonly publishRetained: string;
+  /** PUBLISH bytes by `qos * 2 + retain` (QoS>0 ones carry a placeholder packet id, see withPacketId). */
+  readonly publish: readonly string[];
 }
 
 export class Connection {
@@ -615,7 +615,7 @@ export class Connection {
   /**
    * Builds the outgoing PUBLISH for a record under a subscription, or undefined if it is not for it.
    * `shared` names the encoding when the packet's bytes are the same for every subscriber that
-   * gets it (QoS 0: no packet id; no MQTT 5 subscription identifier; no time-dependent expiry).
+   * gets it but for the packet id of QoS>0 (no MQTT 5 subscription identifier, no time-dependent expiry).
    */
   private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2, hubMatched = false): { packet: IPublishPacket; qos: QoS; shared?: string } | undefined {
     const f = this.formatsOf(record.topic);
@@ -635,8 +635,8 @@ export class Connection {
     const qos = forceQos ?? (Math.min(spec.qos, d.qos) as QoS); // [MQTT-3.8.4-8]
     const retain = spec.retainAsPublished && d.retain;
     const packet = this.publishPacket(spec, d.topic, d.payload, qos, retain, d.properties);
-    const perSubscriber = qos > 0 || !timeless || (this.version === 5 && spec.subscriptionId !== undefined);
-    return perSubscriber ? { packet, qos } : { packet, qos, shared: retain ? f.publishRetained : f.publish };
+    const perSubscriber = !timeless || (this.version === 5 && spec.subscriptionId !== undefined);
+    return perSubscriber ? { packet, qos } : { packet, qos, shared: f.publish[qos * 2 + (retain ? 1 : 0)]! };
   }
 
   /** Names of the shared encodings of one Kafka topic's records (built once, not per record). */
@@ -647,7 +647,8 @@ export class Connection {
       // Everything the encodings depend on besides the record: the route's keyless topic name,
       // the configured default QoS and, for packets, the protocol version and RETAIN flag.
       const delivery = `mqtt.delivery\0${this.broker.config.foreignRecordQos}\0${nullKeyTopic}`;
-      f = { nullKeyTopic, delivery, publish: `mqtt.publish\0v${this.version}\0r0\0${delivery}`, publishRetained: `mqtt.publish\0v${this.version}\0r1\0${delivery}` };
+      const publish = [0, 1, 2].flatMap((qos) => [0, 1].map((retain) => `mqtt.publish\0v${this.version}\0q${qos}\0r${retain}\0${delivery}`));
+      f = { nullKeyTopic, delivery, publish };
       this.formats.set(kafkaTopic, f);
     }
     return f;
@@ -668,7 +669,7 @@ export class Connection {
     /** The hub filtered the batch by the subscription's MQTT filter (see toPacket). */
     hubMatched: boolean,
     open: () => boolean,
-    qosPath: (rec: StreamRecord, packet: IPublishPacket) => Promise<boolean>,
+    qosPath: (rec: StreamRecord, packet: IPublishPacket, encoded: (() => Buffer) | undefined) => Promise<boolean>,
     written: (rec: StreamRecord) => void,
   ): Promise<boolean> {
     let out: Buffer[] = [];
@@ -687,7 +688,9 @@ export class Connection {
       const built = this.toPacket(spec(), rec, undefined, hubMatched);
       if (built !== undefined && built.qos > 0) {
         flush();
-        if (!(await qosPath(rec, built.packet))) return false;
+        const shared = built.shared;
+        const encoded = shared === undefined ? undefined : () => encodeOnce(rec, shared, () => this.encode({ ...built.packet, messageId: 1 }));
+        if (!(await qosPath(rec, built.packet, encoded))) return false;
         continue;
       }
       if (built !== undefined) {
@@ -712,37 +715,40 @@ export class Connection {
     return packet;
   }
 
-  /** Sends one delivery; QoS>0 waits for a free slot in the client's window first. */
-  private async deliver(packet: IPublishPacket, source: PendingOut['source'], onAcked: (() => void) | undefined, shared: boolean): Promise<boolean> {
+  /**
+   * Sends one delivery; QoS>0 waits for a free slot in the client's window first. `encoded`: the
+   * packet's bytes shared by every subscriber (with a placeholder packet id for QoS>0, replaced
+   * here); without it the packet is encoded for this delivery alone.
+   */
+  private async deliver(
+    packet: IPublishPacket,
+    source: PendingOut['source'],
+    onAcked: (() => void) | undefined,
+    shared: boolean,
+    encoded?: () => Buffer,
+  ): Promise<boolean> {
     const s = this.session!;
     if (packet.qos > 0) {
       while (s.pending.size >= this.sendQuota && this.state === 'open') await new Promise<void>((r) => this.slotWaiters.push(r));
       if (this.state !== 'open') return false;
-      const pid = this.allocPid();
-      packet.messageId = pid;
-      if (!this.fits(packet)) {
-        onAcked?.();
-        return true;
-      }
-      s.pending.set(pid, { pid, qos: packet.qos as 1 | 2, state: 'publish', source, packet, onAcked, shared });
-      s.dirty = true;
-    } else if (!this.fits(packet)) {
+      packet.messageId = this.allocPid();
+    }
+    const bytes = encoded === undefined ? this.encode(packet) : packet.qos > 0 ? withPacketId(encoded(), packet.messageId!) : encoded();
+    // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered).
+    if (bytes.length > this.clientMaxPacket) {
+      this.log.info({ size: bytes.length, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
       onAcked?.();
       return true;
     }
-    const ok = this.send(packet);
+    if (packet.qos > 0) {
+      const pid = packet.messageId!;
+      s.pending.set(pid, { pid, qos: packet.qos as 1 | 2, state: 'publish', source, packet, onAcked, shared });
+      s.dirty = true;
+    }
+    const ok = !this.isClosed() && this.writeRaw(bytes);
     if (packet.qos === 0) onAcked?.();
     if (!ok) await this.drained();
     return this.state === 'open';
-  }
-
-  /** [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered). */
-  private fits(packet: IPublishPacket): boolean {
-    if (this.clientMaxPacket === Infinity) return true;
-    const size = mqtt.generate(packet, { protocolVersion: this.version }).length;
-    if (size <= this.clientMaxPacket) return true;
-    this.log.info({ size, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
-    return false;
   }
 
   private allocPid(): number {
@@ -906,8 +912,8 @@ export class Connection {
           spec,
           filters[0]!.kind === 'mqtt',
           () => !reader.closed,
-          async (rec, packet) => {
-            const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false);
+          async (rec, packet, encoded) => {
+            const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false, encoded);
             if (sent) positions.set(rec.partition, rec.offset + 1n);
             return sent;
           },
@@ -1005,7 +1011,7 @@ export class Connection {
           () => live.spec,
           true,
           () => !live.closed,
-          (rec, packet) => this.deliver(packet, undefined, () => ack(rec), true),
+          (rec, packet, encoded) => this.deliver(packet, undefined, () => ack(rec), true, encoded),
           ack,
         );
       },
@@ -1150,6 +1156,21 @@ export class Connection {
       this.stream.on('close', done);
     });
   }
+}
+
+/**
+ * A copy of an encoded QoS>0 PUBLISH with its Packet Identifier set: the variable header is the
+ * Topic Name (2-byte length + UTF-8) followed by the Packet Identifier [MQTT-3.3.2], after the
+ * fixed header's byte and Remaining Length (1–4 bytes, high bit = more follow) [MQTT-2.2.3].
+ */
+function withPacketId(template: Buffer, pid: number): Buffer {
+  let i = 1;
+  while ((template[i]! & 0x80) !== 0) i++;
+  const at = i + 1 + 2 + template.readUInt16BE(i + 1);
+  const out = Buffer.allocUnsafe(template.length);
+  template.copy(out);
+  out.writeUInt16BE(pid, at);
+  return out;
 }
 
 /** Total packet size from the Remaining Length: fixed header byte + length bytes + remaining. */
