@@ -70,6 +70,8 @@ class PartitionCursor {
   catchingUp = false;
   /** Since when this partition has been detached from the tail because the subscriber was slow. */
   behindSince: number | undefined;
+  /** Since when catching up has waited for the subscriber to take queued records (it is not reading). */
+  stalledSince: number | undefined;
 
   constructor(
     readonly sub: HubSubscription,
@@ -240,7 +242,7 @@ export class HubSubscription implements Subscription {
 
   /** Queued bytes and detached partitions, for stats and slow-consumer sweeps. */
   state(): { queuedBytes: number; detached: PartitionCursor[] } {
-    return { queuedBytes: this.queuedBytes, detached: [...this.cursors.values()].filter((c) => c.behindSince !== undefined) };
+    return { queuedBytes: this.queuedBytes, detached: [...this.cursors.values()].filter((c) => c.behindSince !== undefined || c.stalledSince !== undefined) };
   }
 
   /** Records from the shared reader. Called synchronously by the reader for each fetch. */
@@ -327,8 +329,12 @@ export class HubSubscription implements Subscription {
     }
   }
 
+  private hasRoom(): boolean {
+    return this.queuedBytes <= this.request.maxQueueBytes / 2 || this.closed;
+  }
+
   private waitForRoom(): Promise<void> {
-    if (this.queuedBytes <= this.request.maxQueueBytes / 2 || this.closed) return Promise.resolve();
+    if (this.hasRoom()) return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.add(resolve));
   }
 
@@ -339,7 +345,11 @@ export class HubSubscription implements Subscription {
     const { backend, options } = this.hub;
     try {
       while (!this.closed && cursor.reader === undefined) {
+        // A subscriber that stops reading during its first catch-up never gets detached from
+        // the tail (it was never attached): time its wait, so the sweep ends it as slow too.
+        cursor.stalledSince = this.hasRoom() ? undefined : (cursor.stalledSince ?? Date.now());
         await this.waitForRoom();
+        cursor.stalledSince = undefined;
         if (this.closed) return;
         const reader = this.hub.existingReader(this.topic, cursor.partition);
         if (reader !== undefined && reader.next <= cursor.enqueuedNext) {
@@ -475,6 +485,7 @@ export class Hub {
 
   isSlow(cursor: PartitionCursor, reader: PartitionReader | undefined): boolean {
     if (cursor.sub.creditLimited) return false;
+    if (cursor.stalledSince !== undefined && Date.now() - cursor.stalledSince > this.options.slowConsumerMs) return true;
     if (cursor.behindSince === undefined) return false;
     if (Date.now() - cursor.behindSince > this.options.slowConsumerMs) return true;
     return reader !== undefined && reader.next - cursor.enqueuedNext > BigInt(this.options.maxLagRecords);

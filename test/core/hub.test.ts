@@ -290,6 +290,19 @@ describe.each(BACKENDS)('slow subscribers on the %s backend', (kind) => {
     fastSub.close();
   });
 
+  it('ends a subscriber that stops reading during its first catch-up as SLOW_CONSUMER', async () => {
+    const topic = uniqueTopic('stall-catchup');
+    await t.backend.createTopic(topic, { partitions: 1 });
+    const padding = 'z'.repeat(400);
+    for (let i = 0; i < 400; i += 50) {
+      await t.core.produce(t.ctx, topic, Array.from({ length: 50 }, (_, j) => ({ key: null, value: Buffer.from(`${i + j}:${padding}`) })));
+    }
+    const ended: GatewayError[] = [];
+    await t.core.subscribe(t.ctx, { topic, from: EARLIEST }, { records: () => new Promise<void>(() => undefined), end: (err) => err && ended.push(err) });
+    await eventually(() => ended.length === 1, { what: 'stalled catch-up ended', timeoutMs: 8000 });
+    expect(ended[0]!.code).toBe('SLOW_CONSUMER');
+  });
+
   it('catches up a subscriber that fell behind its bound from the log, losing nothing', async () => {
     const topic = uniqueTopic('lagging');
     await t.backend.createTopic(topic, { partitions: 1 });
