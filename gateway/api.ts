@@ -177,6 +177,12 @@ export interface Table {
 }
 
 /** The core, as adapters see it. */
+/** Where a client connected from: what a failed authentication's audit line names. */
+export interface ConnectionOrigin {
+  readonly protocol: string;
+  readonly remoteAddress?: string | undefined;
+}
+
 export interface Gateway {
   readonly log: Logger;
 
@@ -209,7 +215,7 @@ export interface Gateway {
    * subject) and returns the principal to put in the Context. UNAUTHENTICATED when they are
    * missing (and anonymous access is off) or invalid. Grants are then checked by every call.
    */
-  authenticate(credentials: import('./auth.js').Credentials): Promise<Principal>;
+  authenticate(credentials: import('./auth.js').Credentials, origin?: ConnectionOrigin): Promise<Principal>;
 
   /**
    * Admits a client connection (limits `maxConnections` / `maxConnectionsPerAddress`, else

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
+  ConnectionOrigin,
   Context,
   ContinuityLost,
   Gateway,
@@ -86,12 +87,21 @@ export class Core implements Gateway {
     this.auth = new Authenticator(this.config.auth);
   }
 
-  async authenticate(credentials: Credentials): Promise<import('./api.js').Principal> {
+  async authenticate(credentials: Credentials, origin?: ConnectionOrigin): Promise<import('./api.js').Principal> {
     try {
       return await this.auth.authenticate(credentials);
     } catch (err) {
       this.metrics.authFailures.inc({ kind: 'authentication' });
-      this.log.warn({ audit: 'authentication_failed', reason: err instanceof GatewayError ? err.message : 'error', certificateSubject: credentials.certificateSubject }, 'authentication failed');
+      this.log.warn(
+        {
+          audit: 'authentication_failed',
+          reason: err instanceof GatewayError ? err.message : 'error',
+          protocol: origin?.protocol,
+          remoteAddress: origin?.remoteAddress,
+          certificateSubject: credentials.certificateSubject,
+        },
+        'authentication failed',
+      );
       throw err;
     }
   }

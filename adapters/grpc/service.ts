@@ -91,7 +91,7 @@ async function contextFor(deps: ServiceDeps, call: Call, method: string): Promis
   (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () =>
     abort.abort(new GatewayError('CANCELLED', 'The client cancelled the call or its deadline passed.')),
   );
-  const principal = await deps.gateway.authenticate(credentialsOf(call.metadata, call as never));
+  const principal = await deps.gateway.authenticate(credentialsOf(call.metadata, call as never), { protocol: 'grpc', remoteAddress: peerAddress(call) });
   const requestId = call.metadata.get('x-request-id')[0];
   return createContext({
     protocol: 'grpc',

@@ -277,7 +277,7 @@ export class Connection {
       principal = await this.broker.gateway.authenticate({
         ...(p.password === undefined ? {} : { token: Buffer.from(p.password).toString('utf8') }),
         ...(this.peer.certificateSubject === undefined ? {} : { certificateSubject: this.peer.certificateSubject }),
-      });
+      }, { protocol: 'mqtt', remoteAddress: this.peer.address });
     } catch (err) {
       const { connack, connack311, error } = mqttError(err);
       return this.refuse(this.version === 5 ? connack : connack311, reasonString(error));

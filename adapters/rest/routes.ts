@@ -150,7 +150,7 @@ export class RestRoutes {
     }
     try {
       if (!PUBLIC_PATHS.has(path)) {
-        const principal = await this.gateway.authenticate(credentials(req, query));
+        const principal = await this.gateway.authenticate(credentials(req, query), { protocol: 'rest', remoteAddress: req.socket.remoteAddress });
         ctx = createContext({ protocol: 'rest', log: this.log, signal: abort.signal, principal, ...(requestId === undefined ? {} : { requestId }) });
       }
       const match = this.match(req.method ?? 'GET', path);

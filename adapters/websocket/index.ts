@@ -48,7 +48,7 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
     // The transport chose it from SUBPROTOCOLS (or the default), so it names one of our codecs.
     const subprotocol = req.subprotocol as Subprotocol;
     // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
-    host.gateway.authenticate(credentials(req)).then(
+    host.gateway.authenticate(credentials(req), { protocol: 'websocket', remoteAddress: req.remoteAddress }).then(
       (principal) => {
         if (closing) return respond.refuse(503, 'The gateway is shutting down.');
         let release: () => void;

@@ -73,7 +73,8 @@ describe('audit log', () => {
     const failures = logs.filter((l) => l.audit === 'authentication_failed');
     // 5 REST + 1 WebSocket + 2 gRPC failed authentications, each one line at warn.
     expect(failures).toHaveLength(8);
-    for (const l of failures) expect(l).toMatchObject({ level: 40, reason: expect.any(String) });
+    for (const l of failures) expect(l).toMatchObject({ level: 40, reason: expect.any(String), remoteAddress: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(failures.map((l) => l.protocol)).toEqual(['rest', 'rest', 'rest', 'rest', 'rest', 'websocket', 'grpc', 'grpc']);
     expect(failures.map((l) => l.reason)).toContain('The token has expired.');
     const denials = logs.filter((l) => l.audit === 'denied');
     expect(denials.map((l) => [l.protocol, l.principal, l.action, l.topic])).toEqual(
