@@ -75,6 +75,16 @@ export interface SubscribeRequest {
    * A credit-limited subscriber is never ended as slow; its memory stays within the queue bound.
    */
   readonly credit?: number;
+  /**
+   * With true, a topic that does not exist yet is not TOPIC_NOT_FOUND: subscribe resolves at once
+   * with a Subscription that starts delivering once the topic exists (found by a poll every
+   * `topics.waitPollMs`, or at once when this gateway produces to it), reading every partition
+   * from its beginning — `from` and `strict` do not apply then, and nothing written after this call
+   * is missed. `start` and `positions()` are empty until then; `close()` stops the wait.
+   * Read permission is checked at call time, as for an existing topic. A requested partition the
+   * topic turns out not to have ends the subscription with PARTITION_NOT_FOUND.
+   */
+  readonly waitForTopic?: boolean;
 }
 
 /** Told to a subscriber when the requested position did not exist and it starts elsewhere. */
@@ -100,7 +110,10 @@ export interface SubscriberSink {
 export interface Subscription {
   readonly id: string;
   readonly topic: string;
-  /** The resolved start: next offset per partition at subscribe time. */
+  /**
+   * The resolved start: next offset per partition at subscribe time. Empty while a `waitForTopic`
+   * subscription waits for its topic; then the start of every partition.
+   */
   readonly start: ReadonlyMap<number, bigint>;
   /** Next offset to deliver per partition (advances as records are handed to the sink). */
   positions(): ReadonlyMap<number, bigint>;
@@ -125,6 +138,17 @@ export interface JoinGroupRequest {
    */
   readonly ackTimeoutMs?: number;
   readonly filters?: readonly KeyFilter[];
+  /**
+   * With true, topics that do not exist yet are not TOPIC_NOT_FOUND: joinGroup resolves at once with
+   * a member that joins the group once all its topics exist (polled every `topics.waitPollMs`, or at
+   * once when this gateway produces to them). Until then it is no member of the group as far as the
+   * assignment goes: `assignment()`, `positions()` and `committed()` are empty, `poll` waits up to
+   * `waitMs` for the topics and returns `[]`, a `stream` waits and starts delivering by itself, `ack`
+   * is false, `seek` and an explicit `commit` are FAILED_PRECONDITION, `leave()` stops the wait. When
+   * it had to wait, partitions without a committed offset start at their beginning whatever
+   * `resetTo` says, so nothing written after this call is missed. Read permission is checked at call time.
+   */
+  readonly waitForTopic?: boolean;
 }
 
 /** One member of a load-balanced group: each partition of the topics is read by one member. */

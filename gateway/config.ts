@@ -54,6 +54,14 @@ export const coreConfigShape = {
       autoCreate: z.boolean().default(true),
       /** Partitions of auto-created topics (Kafka backend). */
       defaultPartitions: z.number().int().min(1).max(1024).default(1),
+      /**
+       * How often the core checks whether a topic that subscriptions or group members wait for
+       * (`waitForTopic`, e.g. an MQTT SUBSCRIBE before anything was published) exists now: one
+       * metadata call per missing topic per interval, however many wait for it. A produce through
+       * this gateway wakes them at once; the poll is for topics created elsewhere, so 1 s is the
+       * delay a device sees for a topic another instance or client created.
+       */
+      waitPollMs: z.number().int().positive().default(1000),
     })
     .prefault({}),
   limits: z

@@ -28,7 +28,10 @@ import { compileFilters } from './hub/filters.js';
 import { Hub, type HubStats } from './hub/hub.js';
 import { IdempotencyWindow } from './idempotency.js';
 import { Metrics } from './metrics.js';
+import type { KeyPredicate } from './hub/filters.js';
+import { TopicWatcher, WaitingMember, WaitingSubscription, type EndableSubscription } from './topic-wait.js';
 import {
+  EARLIEST,
   recordSize,
   validateTopicName,
   type PartitionOffsets,
@@ -42,6 +45,14 @@ import { TRACEPARENT, validTraceparent } from './trace.js';
 /** Topic metadata is cached this long; partitions rarely change and a miss costs one metadata call. */
 const METADATA_TTL_MS = 5_000;
 
+/** Hub counters plus the waits for topics that do not exist yet. */
+export interface CoreStats extends HubStats {
+  /** Missing topics polled for `waitForTopic` subscribers and group members (one timer each). */
+  readonly waitingTopics: number;
+  /** Subscriptions and group members waiting for a topic to exist. */
+  readonly topicWaiters: number;
+}
+
 /** The gateway core over one backend. */
 export class Core implements Gateway {
   readonly log: Logger;
@@ -54,6 +65,7 @@ export class Core implements Gateway {
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
+  private readonly topicWatcher: TopicWatcher;
   private readonly metadata = new Map<string, { info: TopicInfo; expires: number }>();
   private readonly creating = new Map<string, Promise<void>>();
   private readonly tables = new Map<string, Promise<CompactedTable>>();
@@ -84,6 +96,8 @@ export class Core implements Gateway {
       { instanceId: this.instanceId, open: () => this.table('group-members') as Promise<CompactedTable> },
     );
     this.idempotency = new IdempotencyWindow(this.config.idempotency);
+    // A found topic's metadata goes into the cache, so the waiters' start costs no second call.
+    this.topicWatcher = new TopicWatcher((topic) => this.topicInfo(topic, true), this.config.topics.waitPollMs, this.log.child({ component: 'topic-wait' }));
     this.auth = new Authenticator(this.config.auth);
   }
 
@@ -185,6 +199,7 @@ export class Core implements Gateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.topicWatcher.close();
     await this.groups.close();
     for (const table of this.tables.values()) {
       await table.then((t) => t.close()).catch(() => undefined);
@@ -192,9 +207,10 @@ export class Core implements Gateway {
     this.hub.close();
   }
 
-  /** Hub counters (readers, subscriptions, queued bytes). */
-  stats(): HubStats {
-    return this.hub.stats();
+  /** Hub counters (readers, subscriptions, queued bytes) and topic waits. */
+  stats(): CoreStats {
+    const waits = this.topicWatcher.stats();
+    return { ...this.hub.stats(), waitingTopics: waits.topics, topicWaiters: waits.waiters };
   }
 
   async ready(): Promise<boolean> {
@@ -236,6 +252,8 @@ export class Core implements Gateway {
     });
     this.takePublishTokens(ctx.principal.id, records.length);
     const info = await this.ensureTopic(topic);
+    // The topic exists now: subscribers waiting for it start without waiting for the next poll.
+    this.topicWatcher.exists(topic);
     const traceparent = validTraceparent(options.traceparent);
     let batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
     if (traceparent !== undefined) {
@@ -293,6 +311,43 @@ export class Core implements Gateway {
     validateTopicName(request.topic);
     this.check(ctx, 'read', request.topic);
     const predicate = compileFilters(request.filters);
+    let subscription: EndableSubscription;
+    try {
+      subscription = await this.openSubscription(ctx, request, predicate, sink);
+    } catch (err) {
+      if (request.waitForTopic !== true || !(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
+      // Read from the beginning once it exists: everything written after this call is delivered.
+      const { credit } = request;
+      const waiting = new WaitingSubscription(
+        request.topic,
+        this.topicWatcher,
+        (gated, extraCredit) =>
+          this.openSubscription(ctx, { ...request, from: EARLIEST, strict: false, credit: credit === undefined ? undefined : credit + extraCredit }, predicate, gated),
+        sink,
+        ctx.log,
+      );
+      waiting.wait();
+      subscription = waiting;
+    }
+    const expiresAt = ctx.principal.expiresAt;
+    if (expiresAt === undefined) return subscription;
+    // A long-lived stream ends when its credentials expire; the client re-authenticates and resumes.
+    const timer = setTimeout(
+      () => subscription.end(new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones and resume.')),
+      Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
+    );
+    timer.unref();
+    const close = subscription.close.bind(subscription);
+    subscription.close = () => {
+      clearTimeout(timer);
+      close();
+    };
+    return subscription;
+  }
+
+  /** Resolves the start positions and starts the hub subscription (TOPIC_NOT_FOUND when the topic is missing). */
+  private async openSubscription(ctx: Context, request: SubscribeRequest, predicate: KeyPredicate, sink: SubscriberSink): Promise<EndableSubscription> {
+    this.checkOpen();
     const info = await this.topicInfo(request.topic, false);
     const partitions = request.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
     for (const p of partitions) {
@@ -353,7 +408,7 @@ export class Core implements Gateway {
       ...(sink.continuityLost ? { continuityLost: (n: ContinuityLost) => sink.continuityLost!(n) } : {}),
     };
     const maxQueueBytes = Math.min(request.maxQueueBytes ?? this.config.hub.maxQueueBytes, this.config.hub.maxQueueBytes);
-    const subscription = this.hub.subscribe({
+    return this.hub.subscribe({
       topic: request.topic,
       start,
       latest,
@@ -362,20 +417,6 @@ export class Core implements Gateway {
       maxQueueBytes,
       ...(request.credit === undefined ? {} : { credit: request.credit }),
     });
-    const expiresAt = ctx.principal.expiresAt;
-    if (expiresAt === undefined) return subscription;
-    // A long-lived stream ends when its credentials expire; the client re-authenticates and resumes.
-    const timer = setTimeout(
-      () => subscription.end(new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones and resume.')),
-      Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
-    );
-    timer.unref();
-    const close = subscription.close.bind(subscription);
-    subscription.close = () => {
-      clearTimeout(timer);
-      close();
-    };
-    return subscription;
   }
 
   async joinGroup(ctx: Context, request: JoinGroupRequest): Promise<GroupMember> {
@@ -385,7 +426,47 @@ export class Core implements Gateway {
       this.check(ctx, 'read', topic);
     }
     compileFilters(request.filters);
+    if (request.waitForTopic === true) {
+      const missing = await this.firstMissingTopic(request.topics);
+      if (missing !== undefined) {
+        const memberId = request.memberId ?? randomUUID();
+        const member = new WaitingMember(
+          request.group,
+          memberId,
+          [...request.topics],
+          this.topicWatcher,
+          () => this.firstMissingTopic(request.topics),
+          async () => {
+            this.checkOpen();
+            // The topics did not exist at the call: read partitions nobody committed from their beginning.
+            const joined = await this.groups.join({ ...request, memberId, resetTo: 'earliest' });
+            if (this.closed) {
+              // The core closed (and left its members) while this join was in flight.
+              await joined.leave();
+              throw new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down.');
+            }
+            return joined;
+          },
+          ctx.log,
+        );
+        member.wait(missing);
+        return member;
+      }
+    }
     return this.groups.join(request);
+  }
+
+  /** The first of `topics` that does not exist, or undefined when all do. */
+  private async firstMissingTopic(topics: readonly string[]): Promise<string | undefined> {
+    for (const topic of topics) {
+      try {
+        await this.topicInfo(topic, false);
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND') return topic;
+        throw err;
+      }
+    }
+    return undefined;
   }
 
   table(name: string): Promise<Table> {
