@@ -1,7 +1,7 @@
 /**
  * State shared by all MQTT connections of this gateway: the session registry (takeover,
- * persistence in the `mqtt-sessions` table, expiry), retained messages (`mqtt-retained` table),
- * delayed wills and "topic now exists" wake-ups for subscriptions waiting on a Kafka topic.
+ * persistence in the `mqtt-sessions` table, expiry), retained messages (`mqtt-retained` table)
+ * and delayed wills. (Waiting for a Kafka topic that does not exist yet is the core's job.)
  */
 import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
@@ -19,7 +19,6 @@ export class Broker {
   readonly all = new Set<Connection>();
   private readonly wills = new Map<string, NodeJS.Timeout>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
-  private readonly topicWaiters = new Map<string, Set<() => void>>();
   private flushTimer: NodeJS.Timeout | undefined;
   closing = false;
 
@@ -175,7 +174,6 @@ export class Broker {
     const topic = this.routes.topicFor(msg.topic);
     const [result] = await this.gateway.produce(ctx, topic, [messageToRecord(msg, clientId)]);
     if (result !== undefined && !result.ok) throw result.error;
-    this.topicWritten(topic);
     if (msg.retain) await this.storeRetained(msg);
   }
 
@@ -190,24 +188,6 @@ export class Broker {
     const stored: RetainedMessage = { payload: msg.payload, qos: msg.qos, properties: { ...(msg.properties ?? {}) }, storedAt: Date.now() };
     delete stored.properties.topicAlias;
     await this.retained.set(msg.topic, encodeRetained(stored));
-  }
-
-  // ---- waiting for topics -------------------------------------------------------------------
-
-  /** Registers a wake-up for when this gateway writes the Kafka topic; returns the unregister function. */
-  onTopicWritten(topic: string, fn: () => void): () => void {
-    let set = this.topicWaiters.get(topic);
-    if (set === undefined) this.topicWaiters.set(topic, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.topicWaiters.delete(topic);
-    };
-  }
-
-  topicWritten(topic: string): void {
-    const set = this.topicWaiters.get(topic);
-    if (set !== undefined) for (const fn of [...set]) fn();
   }
 
   async close(): Promise<void> {

@@ -70,8 +70,6 @@ export const mqttConfigSchema = z.strictObject({
   sessionFlushMs: z.number().int().positive().default(1000),
   /** QoS of records written by other protocols (no `mqtt.qos` header), capped by the subscription's QoS. */
   foreignRecordQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
-  /** A subscription whose Kafka topic does not exist yet checks for it this often (and when this adapter writes it). */
-  missingTopicPollMs: z.number().int().positive().default(1000),
   /** Bytes of received, not yet written PUBLISH payloads per connection before the socket is paused. */
   maxInboundQueueBytes: z.number().int().positive().default(4 * MiB),
 });

@@ -53,16 +53,12 @@ interface Live {
   member?: GroupMember;
   stream?: { stop(): void };
   closed: boolean;
-  stopWaiting?: () => void;
-  poll?: NodeJS.Timeout;
 }
 
 interface Reader {
   readonly topic: string;
   sub?: Subscription;
   closed: boolean;
-  stopWaiting?: () => void;
-  poll?: NodeJS.Timeout;
 }
 
 const MAX_PACKET_ID = 65535;
@@ -517,7 +513,6 @@ export class Connection {
           group.map((g) => messageToRecord(g.msg, this.clientId)),
           first.idempotencyKey === undefined ? {} : { idempotencyKey: first.idempotencyKey },
         );
-        this.broker.topicWritten(first.kafkaTopic);
         results = produced.map((r) => (r.ok ? { ok: true as const } : { ok: false as const, error: r.error }));
       } catch (err) {
         const error = GatewayError.from(err);
@@ -884,7 +879,7 @@ export class Connection {
     const live: Live = { spec, readers: [], closed: false };
     this.live.set(spec.raw, live);
     const topics = this.broker.routes.topicsFor(spec.filter);
-    if (spec.share !== undefined) return this.startShared(live, topics, false);
+    if (spec.share !== undefined) return this.startShared(live, topics);
     const s = this.session!;
     let byTopic = s.positions.get(spec.raw);
     if (byTopic === undefined) s.positions.set(spec.raw, (byTopic = new Map()));
@@ -937,63 +932,37 @@ export class Connection {
         void this.fail(m.disconnect, reasonString(m.error));
       },
     };
-    try {
-      const sub = await this.broker.gateway.subscribe(this.ctx, { topic: reader.topic, from, filters }, sink);
-      if (reader.closed || this.isClosed()) {
-        sub.close();
-        return;
-      }
-      reader.sub = sub;
-      const merged = new Map(sub.start);
-      for (const [p, o] of positions) merged.set(p, o);
-      positions = merged;
-      byTopic.set(reader.topic, positions);
-    } catch (err) {
-      if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
-      // The Kafka topic does not exist yet (nothing was ever published to it): wait for it and then
-      // read from its beginning, so nothing published after this SUBSCRIBE is missed.
-      byTopic.set(reader.topic, 'earliest');
-      this.waitForTopic(reader, () => this.openReader(live, reader, EARLIEST, byTopic));
+    // A Kafka topic nothing was published to yet does not exist: the core waits for it and then
+    // reads it from its beginning, so nothing published after this SUBSCRIBE is missed.
+    const sub = await this.broker.gateway.subscribe(this.ctx, { topic: reader.topic, from, filters, waitForTopic: true }, sink);
+    if (reader.closed || this.isClosed()) {
+      sub.close();
+      return;
     }
+    reader.sub = sub;
+    if (sub.start.size === 0) {
+      // Still waiting for the topic: a session resumed before anything arrived reads it whole too.
+      if (positions.size === 0) byTopic.set(reader.topic, 'earliest');
+      return;
+    }
+    const merged = new Map(sub.start);
+    for (const [p, o] of positions) merged.set(p, o);
+    positions = merged;
+    byTopic.set(reader.topic, positions);
   }
 
-  private waitForTopic(target: { closed: boolean; stopWaiting?: () => void; poll?: NodeJS.Timeout }, retry: () => Promise<void>): void {
-    let trying = false;
-    const attempt = (): void => {
-      if (trying || target.closed || this.isClosed()) return;
-      trying = true;
-      target.stopWaiting?.();
-      clearInterval(target.poll);
-      retry()
-        .catch((err: unknown) => {
-          const m = mqttError(err);
-          this.log.warn({ err: m.error }, 'subscription could not be started');
-          void this.fail(m.disconnect, reasonString(m.error));
-        })
-        .finally(() => (trying = false));
-    };
-    const topicOf = (target as Reader).topic;
-    if (topicOf !== undefined) target.stopWaiting = this.broker.onTopicWritten(topicOf, attempt);
-    target.poll = setInterval(attempt, this.broker.config.missingTopicPollMs);
-  }
-
-  private async startShared(live: Live, topics: string[], waited: boolean): Promise<void> {
+  private async startShared(live: Live, topics: string[]): Promise<void> {
     const spec = live.spec;
     // One group per (ShareName, filter): members of a Kafka group must read the same topics with
     // the same filter, or records one filter skips would be committed for the other.
     const hash = createHash('sha256').update(spec.filter).digest('hex').slice(0, 12);
-    try {
-      for (const t of topics) await this.broker.gateway.describeTopic(this.ctx, t);
-    } catch (err) {
-      if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
-      this.waitForTopicsOf(live, topics);
-      return;
-    }
     const member = await this.broker.gateway.joinGroup(this.ctx, {
       group: `mqtt-share-${spec.share}-${hash}`,
       topics,
-      // A new shared subscription gets what is published from now on; one that waited for its topic to exist reads it whole.
-      resetTo: waited ? 'earliest' : 'latest',
+      // A new shared subscription gets what is published from now on; one whose topic does not
+      // exist yet waits for it in the core and then reads it whole.
+      resetTo: 'latest',
+      waitForTopic: true,
       filters: [{ kind: 'mqtt', filter: spec.filter }],
     });
     if (live.closed || this.isClosed()) {
@@ -1024,23 +993,10 @@ export class Connection {
     });
   }
 
-  private waitForTopicsOf(live: Live, topics: string[]): void {
-    const target = { closed: false, topic: topics[0]!, stopWaiting: undefined as (() => void) | undefined, poll: undefined as NodeJS.Timeout | undefined };
-    live.stopWaiting = () => {
-      target.closed = true;
-      target.stopWaiting?.();
-      clearInterval(target.poll);
-    };
-    this.waitForTopic(target, () => this.startShared(live, topics, true));
-  }
-
   private async stopLive(live: Live, leave: boolean): Promise<void> {
     live.closed = true;
-    live.stopWaiting?.();
     for (const r of live.readers) {
       r.closed = true;
-      r.stopWaiting?.();
-      clearInterval(r.poll);
       r.sub?.close();
     }
     live.stream?.stop();

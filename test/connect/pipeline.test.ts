@@ -54,8 +54,9 @@ beforeAll(async () => {
             { filter: 'devices/#', topic: topics.devices },
             { filter: 'rooms/#', topic: topics.rooms },
           ],
-          missingTopicPollMs: 100,
         },
+        // Connect creates the topics: the core's poll for missing topics finds them.
+        topics: { waitPollMs: 100 },
       },
     }),
     admin.connect(),

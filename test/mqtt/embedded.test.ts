@@ -15,7 +15,7 @@ import { connectClient, RawClient } from './helpers.js';
 const dataDir = mkdtempSync(join(tmpdir(), 'streamgate-mqtt-embedded-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-const start = (): Promise<TestGateway> => startTestGateway({ backend: 'embedded', dataDir, config: { mqtt: { sessionFlushMs: 100, missingTopicPollMs: 200 } } });
+const start = (): Promise<TestGateway> => startTestGateway({ backend: 'embedded', dataDir, config: { mqtt: { sessionFlushMs: 100 }, topics: { waitPollMs: 200 } } });
 
 it('embedded: QoS 1 → record, retained on subscribe, persistent session across restart, DISCONNECT 0x8B at shutdown', async () => {
   let g = await start();

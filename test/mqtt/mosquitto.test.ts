@@ -27,7 +27,7 @@ function run(cmd: string, args: string[]): { done: Promise<{ code: number | null
 
 beforeAll(async () => {
   defaultTopic = uniqueTopic('mqtt-mosq');
-  gw = await startTestGateway({ config: { mqtt: { defaultTopic, missingTopicPollMs: 200 } } });
+  gw = await startTestGateway({ config: { mqtt: { defaultTopic }, topics: { waitPollMs: 200 } } });
 });
 afterAll(async () => {
   await gw?.close();

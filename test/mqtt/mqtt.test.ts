@@ -26,7 +26,7 @@ beforeAll(async () => {
   defaultTopic = uniqueTopic('mqtt');
   routedTopic = uniqueTopic('sensors');
   gw = await startTestGateway({
-    config: { mqtt: { defaultTopic, routes: [{ filter: 'sensors/#', topic: routedTopic }], missingTopicPollMs: 200, sessionFlushMs: 100 } },
+    config: { mqtt: { defaultTopic, routes: [{ filter: 'sensors/#', topic: routedTopic }], sessionFlushMs: 100 }, topics: { waitPollMs: 200 } },
   });
   url = `mqtt://127.0.0.1:${gw.ports.mqtt}`;
 });
