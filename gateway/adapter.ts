@@ -7,13 +7,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Gateway } from './api.js';
-import type { WebSocketEndpoint } from '../transport/websocket.js';
+import type { UpgradeCount, WebSocketEndpoint } from '../transport/websocket.js';
 
 /** Handles an HTTP request; returns false if the route is not its own (the next handler is tried). */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-/** Handles an HTTP upgrade (WebSocket) on an exact path. */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/**
+ * Handles an HTTP upgrade (WebSocket) on an exact path. `count` is the host's connection count of
+ * the socket (protocol `http`): the handler converts it to its protocol or releases it.
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, count: UpgradeCount) => void;
 
 /**
  * The shared HTTP listener: REST/SSE register request handlers; WebSocket and MQTT-over-WS
@@ -30,6 +33,15 @@ export interface HttpHost {
    * when that engine runs. Register before the process starts listening.
    */
   onWebSocket(path: string, endpoint: WebSocketEndpoint): void;
+  /**
+   * Every socket the host accepts counts against `limits.maxConnections` /
+   * `limits.maxConnectionsPerAddress` as protocol `http`. A request that turns its socket into a
+   * long-lived stream (SSE) moves that count to `protocol` instead of opening a second one, so the
+   * socket counts once. Throws the core's RESOURCE_EXHAUSTED when it does not fit (the socket keeps
+   * its `http` count). Call the returned function when the stream ends: the socket counts as
+   * `http` again if it stays open for more requests.
+   */
+  claimConnection(req: IncomingMessage, protocol: string): () => void;
 }
 
 /** TLS material for listeners an adapter binds itself (Node's `tls.createServer` options). */

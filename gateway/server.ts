@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { restConfigSchema } from '../adapters/rest/config.js';
@@ -22,8 +23,9 @@ import { EmbeddedBackend } from './backends/embedded/index.js';
 import { KafkaBackend } from './backends/kafka/index.js';
 import { ConfigError, coreConfigShape, loadConfig, type ConfigSources } from './config.js';
 import { Core } from './core.js';
+import { GatewayError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { WebSocketTransport, type WebSocketEndpoint } from '../transport/websocket.js';
+import { WebSocketTransport, type UpgradeCount, type WebSocketEndpoint } from '../transport/websocket.js';
 
 /** The whole configuration schema: core sections plus one slice per adapter. */
 export const configSchema = z.strictObject({
@@ -64,7 +66,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   await core.start();
 
   const tls = loadTls(config);
-  const httpHost = new SharedHttp(log, tls, {
+  const httpHost = new SharedHttp(log, tls, (protocol, remoteAddress) => core.connectionOpened(protocol, remoteAddress), {
     engine: config.websocket.engine,
     uwsPort: config.websocket.uwsPort,
     host: config.host,
@@ -185,22 +187,56 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** Time a client has to send its whole request (headers and body). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** The one HTTP listener shared by REST/SSE, WebSocket and MQTT over WebSocket. */
+/** `Retry-After` (seconds) on a socket refused over the connection limits: a slot frees whenever any connection closes. */
+const CONNECTION_RETRY_AFTER_S = 1;
+/** How long a refused socket may stay half-closed, our answer sent, before it is cut. */
+const REFUSAL_LINGER_MS = 2_000;
+
+/** The core's connection admission (Gateway.connectionOpened). */
+type CountConnection = (protocol: string, remoteAddress: string | undefined) => () => void;
+
+/** The connection count one accepted socket holds: `http` until a stream or an upgrade claims it. */
+interface SocketCount {
+  /** Releases whatever the socket counts as now; idempotent (the core's releases are). */
+  release: () => void;
+  /** Upgraded sockets never serve HTTP requests again, so a claim's end does not give them back to `http`. */
+  upgraded: boolean;
+}
+
+/**
+ * The one HTTP listener shared by REST/SSE, WebSocket and MQTT over WebSocket. Every socket it
+ * accepts counts against the core's connection limits as protocol `http` from accept to close;
+ * SSE streams and upgrades move that count to their protocol (claimConnection, UpgradeCount).
+ */
 class SharedHttp implements HttpHost {
   private readonly handlers: HttpHandler[] = [];
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
+  private readonly counts = new Map<Duplex, SocketCount>();
   private readonly websockets: WebSocketTransport;
 
   constructor(
     private readonly log: Logger,
     tls: TlsMaterial | undefined,
+    private readonly count: CountConnection,
     websocket: { engine: 'ws' | 'uws' | 'auto'; uwsPort: number; host: string; log: Logger },
   ) {
     this.websockets = new WebSocketTransport({ ...websocket, tls: tls !== undefined, onUpgrade: (path, handler) => this.onUpgrade(path, handler) });
     const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     this.server = tls === undefined ? createServer(handler) : createTlsServer({ ...tls }, handler);
+    // Admission happens before Node's HTTP machinery sees the socket: its own listener (on
+    // 'connection' for plain HTTP, on 'secureConnection' after the TLS handshake for HTTPS) runs
+    // only for admitted sockets, so a refused one never has a request parsed or dispatched.
+    // Under TLS a refused client gets its answer after the handshake, like any HTTPS response
+    // (handshakes themselves are bounded by Node's tls handshakeTimeout, not by this count).
+    const acceptEvent = tls === undefined ? 'connection' : 'secureConnection';
+    const nodeListeners = this.server.listeners(acceptEvent) as ((socket: Socket) => void)[];
+    this.server.removeAllListeners(acceptEvent);
+    this.server.on(acceptEvent, (socket: Socket) => {
+      if (!this.admit(socket)) return;
+      for (const listener of nodeListeners) listener.call(this.server, socket);
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.dispatchUpgrade(req, socket, head));
     // Slow or stuck clients (slowloris) are cut off in seconds, not Node's default minutes.
     // requestTimeout bounds receiving the request only: long-polls and SSE responses are unaffected.
@@ -236,6 +272,22 @@ class SharedHttp implements HttpHost {
 
   onWebSocket(path: string, endpoint: WebSocketEndpoint): void {
     this.websockets.add(path, endpoint);
+  }
+
+  claimConnection(req: IncomingMessage, protocol: string): () => void {
+    const socket = req.socket;
+    const counted = this.counts.get(socket);
+    // Not counted any more: the socket closed under the request; count the stream on its own
+    // (its caller releases it when the response closes, which is at once).
+    if (counted === undefined) return this.count(protocol, socket.remoteAddress);
+    const release = this.convert(counted, socket.remoteAddress, protocol);
+    return () => {
+      if (counted.release !== release) return;
+      release();
+      // Back to plain requests on a kept-alive socket: it counts as `http` again. This cannot be
+      // refused: the slot was freed just now, in the same synchronous step.
+      counted.release = counted.upgraded || socket.destroyed ? () => undefined : this.count('http', socket.remoteAddress);
+    };
   }
 
   /** Opens the uWS listener for the registered WebSocket endpoints when that engine is chosen; its port. */
@@ -283,6 +335,78 @@ class SharedHttp implements HttpHost {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    handler(req, socket, head);
+    const counted = this.counts.get(socket);
+    const remoteAddress = req.socket.remoteAddress;
+    if (counted !== undefined) counted.upgraded = true;
+    let claimed = false;
+    const upgradeCount: UpgradeCount = {
+      claim: (protocol) => {
+        // Not counted (the socket closed already): count the connection on its own; its endpoint releases it.
+        const release = counted === undefined ? this.count(protocol, remoteAddress) : this.convert(counted, remoteAddress, protocol);
+        claimed = true;
+        return release;
+      },
+      release: () => {
+        // After a claim the count is the endpoint's protocol's, released by the endpoint.
+        if (counted === undefined || claimed) return;
+        counted.release();
+        counted.release = () => undefined;
+      },
+    };
+    handler(req, socket, head, upgradeCount);
+  }
+
+  /**
+   * Counts an accepted socket as `http`, or answers it over the limit in HTTP's own terms without
+   * reading a request. 429 as the WebSocket handshake answers the same core refusal (the core
+   * does not say whether the total or the per-address limit was hit); `Connection: close`
+   * (RFC 9112 §9.6) because the socket is closed right after.
+   */
+  private admit(socket: Socket): boolean {
+    let release: () => void;
+    try {
+      release = this.count('http', socket.remoteAddress);
+    } catch (err) {
+      const error = GatewayError.from(err);
+      if (error.status !== 'RESOURCE_EXHAUSTED') this.log.error({ err }, 'connection admission failed');
+      const status = error.status === 'RESOURCE_EXHAUSTED' ? '429 Too Many Requests' : '503 Service Unavailable';
+      const body = JSON.stringify({ error_code: Number(status.slice(0, 3)), message: error.status === 'RESOURCE_EXHAUSTED' ? error.message : 'The gateway cannot take connections now.' });
+      // Nobody else listens on this socket: its errors (a reset while we answer) end here.
+      socket.on('error', (e: Error) => this.log.debug({ err: e }, 'refused socket error'));
+      const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+      socket.once('close', () => clearTimeout(linger));
+      socket.end(
+        `HTTP/1.1 ${status}\r\nRetry-After: ${CONNECTION_RETRY_AFTER_S}\r\nConnection: close\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Whatever the client already sent is discarded, not parsed: closing with unread bytes would
+      // reset the connection and could lose the answer on the client's side.
+      socket.resume();
+      return false;
+    }
+    const counted: SocketCount = { release, upgraded: false };
+    this.counts.set(socket, counted);
+    socket.once('close', () => {
+      this.counts.delete(socket);
+      counted.release();
+    });
+    return true;
+  }
+
+  /**
+   * Moves a socket's count to `protocol`. The `http` slot is freed first so the socket is not
+   * counted twice against its own limit; if `protocol` does not fit, the `http` count is taken
+   * back (it cannot be refused: the slot was freed in the same synchronous step) and the core's
+   * error is thrown.
+   */
+  private convert(counted: SocketCount, remoteAddress: string | undefined, protocol: string): () => void {
+    counted.release();
+    try {
+      counted.release = this.count(protocol, remoteAddress);
+    } catch (err) {
+      counted.release = this.count('http', remoteAddress);
+      throw err;
+    }
+    return counted.release;
   }
 }

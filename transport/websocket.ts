@@ -61,6 +61,13 @@ export interface HandshakeRequest {
   readonly certificateSubject: string | undefined;
   /** The subprotocol the transport selected from the client's offer and the endpoint's list. */
   readonly subprotocol: string;
+  /**
+   * Set when the upgrade arrived on a socket the HTTP listener already counts (as `http`, see
+   * UpgradeCount): the endpoint counts its connection with this instead of the core's
+   * connectionOpened, so the socket counts once. Absent on the uWS port, whose sockets nobody
+   * counted before the handshake.
+   */
+  readonly claimConnection?: (protocol: string) => () => void;
 }
 
 /** How a handshake answers: refuse with a plain HTTP status, or complete the upgrade. */
@@ -105,8 +112,20 @@ export function unsupportedSubprotocol(endpoint: Pick<WebSocketEndpoint, 'subpro
   return `Unsupported subprotocol: use ${endpoint.subprotocols.join(' or ')}.`;
 }
 
-/** Registers an upgrade handler for one path on the shared HTTP listener. */
-export type UpgradeRegistrar = (path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) => void;
+/**
+ * The shared HTTP listener's connection count of an upgrading socket (protocol `http`, taken when
+ * it accepted the socket). The upgrade ends the socket's HTTP life, so the count must either move
+ * to the protocol it becomes or be given up; whatever it holds is released when the socket closes.
+ */
+export interface UpgradeCount {
+  /** Moves the count to `protocol` (limits checked without this socket's own `http` count); throws the core's RESOURCE_EXHAUSTED, the count unchanged. */
+  claim(protocol: string): () => void;
+  /** Gives the `http` count up, for an endpoint that counts its connections later itself (MQTT at CONNECT). */
+  release(): void;
+}
+
+/** Registers an upgrade handler for one path on the shared HTTP listener; `count` is absent when that listener counts no sockets. */
+export type UpgradeRegistrar = (path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer, count?: UpgradeCount) => void) => void;
 
 /**
  * Every WebSocket endpoint of the process on the engine chosen once from config. `add` before
@@ -148,7 +167,7 @@ export class WebSocketTransport {
       handleProtocols: (offered) => selectSubprotocol([...offered].join(','), endpoint) ?? false,
     });
     this.servers.push(server);
-    this.options.onUpgrade(path, (req, socket, head) => this.upgradeWs(endpoint, server, req, socket, head));
+    this.options.onUpgrade(path, (req, socket, head, count) => this.upgradeWs(endpoint, server, req, socket, head, count));
   }
 
   /** Opens the uWS listener if the engine is uws (or auto and a build loads); returns its port. */
@@ -186,7 +205,7 @@ export class WebSocketTransport {
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
-  private upgradeWs(endpoint: WebSocketEndpoint, server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private upgradeWs(endpoint: WebSocketEndpoint, server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, count: UpgradeCount | undefined): void {
     const { log } = this.options;
     // Node's HTTP server detaches its socket error handler on upgrade; until ws attaches its own,
     // a reset during authentication or a refusal would otherwise be an uncaught 'error'.
@@ -199,10 +218,21 @@ export class WebSocketTransport {
       return refuse(socket, 400, unsupportedSubprotocol(endpoint));
     }
     endpoint.handshake(
-      { headers: req.headers, url: req.url ?? '', remoteAddress: req.socket.remoteAddress, certificateSubject: certificateSubject(req.socket), subprotocol },
       {
+        headers: req.headers,
+        url: req.url ?? '',
+        remoteAddress: req.socket.remoteAddress,
+        certificateSubject: certificateSubject(req.socket),
+        subprotocol,
+        ...(count === undefined ? {} : { claimConnection: (protocol: string) => count.claim(protocol) }),
+      },
+      {
+        // A refused socket keeps its `http` count until it closes: it is still a socket of this host.
         refuse: (status, message) => refuse(socket, status, message),
         accept: (open, notOpened) => {
+          // An endpoint that claimed the count holds it now (release is then a no-op); one that
+          // counts later (MQTT at CONNECT) must not find this socket counted twice.
+          count?.release();
           let opened = false;
           socket.once('close', () => {
             if (!opened) notOpened();

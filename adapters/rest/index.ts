@@ -8,7 +8,7 @@ import type { RestConfig } from './config.js';
 import { RestRoutes } from './routes.js';
 
 export async function startRestAdapter(host: AdapterHost<RestConfig>): Promise<RunningAdapter> {
-  const routes = new RestRoutes(host.gateway, host.config, host.log);
+  const routes = new RestRoutes(host.gateway, host.config, host.log, (req, protocol) => host.http.claimConnection(req, protocol));
   host.http.onRequest((req, res) => routes.handle(req, res));
   return {
     name: 'rest',

@@ -106,10 +106,15 @@ export class RestRoutes {
   private readonly writes = new Set<ServerResponse>();
   private readonly streams = new Set<(error: GatewayError) => void>();
 
+  /**
+   * @param claimConnection the HTTP host's HttpHost.claimConnection: moves the socket's connection
+   *   count to a long-lived stream's protocol.
+   */
   constructor(
     private readonly gateway: Gateway,
     private readonly config: RestConfig,
     private readonly log: Logger,
+    private readonly claimConnection: (req: IncomingMessage, protocol: string) => () => void,
   ) {
     this.consumers = new ConsumerRegistry(gateway, log, { timeoutMs: config.consumerInstanceTimeoutMs, maxInstances: config.maxConsumerInstances });
     this.defineRoutes();
@@ -484,8 +489,9 @@ export class RestRoutes {
       'GET',
       `/v1/topics/${SEG}/events`,
       async (r) => {
-        // An event stream holds a connection like a WebSocket does: it counts against the same limits.
-        const release = g.connectionOpened('rest-sse', r.req.socket.remoteAddress);
+        // An event stream holds a connection like a WebSocket does: it counts against the same
+        // limits. The host already counts the socket (as `http`); the count moves to `rest-sse`.
+        const release = this.claimConnection(r.req, 'rest-sse');
         r.res.once('close', release);
         await serveSse(g, r.ctx, r.req, r.res, r.params[0]!, r.query, { heartbeatMs: this.config.sseHeartbeatMs, retryMs: this.config.sseRetryMs }, this.streams);
         return undefined;

@@ -53,8 +53,9 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
         if (closing) return respond.refuse(503, 'The gateway is shutting down.');
         let release: () => void;
         try {
-          // Connection limits (total and per address) are the core's.
-          release = host.gateway.connectionOpened('websocket', req.remoteAddress);
+          // Connection limits (total and per address) are the core's. On the shared HTTP port the
+          // socket is already counted (as `http`): the count moves to `websocket` rather than doubling.
+          release = req.claimConnection?.('websocket') ?? host.gateway.connectionOpened('websocket', req.remoteAddress);
         } catch (err) {
           const error = GatewayError.from(err);
           return respond.refuse(HTTP_STATUS[error.status] ?? 500, error.message);
