@@ -15,6 +15,8 @@ let gw: TestGateway;
 let url: string;
 let defaultTopic: string;
 let routedTopic: string;
+/** Kafka topic of the `fresh-share/#` route: nothing writes it before the $share test subscribes. */
+let freshShareTopic: string;
 
 async function readAll(g: TestGateway, topic: string): Promise<StreamRecord[]> {
   const ctx = createContext({ protocol: 'test', log: g.core.log });
@@ -25,8 +27,19 @@ async function readAll(g: TestGateway, topic: string): Promise<StreamRecord[]> {
 beforeAll(async () => {
   defaultTopic = uniqueTopic('mqtt');
   routedTopic = uniqueTopic('sensors');
+  freshShareTopic = uniqueTopic('fresh-share');
   gw = await startTestGateway({
-    config: { mqtt: { defaultTopic, routes: [{ filter: 'sensors/#', topic: routedTopic }], sessionFlushMs: 100 }, topics: { waitPollMs: 200 } },
+    config: {
+      mqtt: {
+        defaultTopic,
+        routes: [
+          { filter: 'sensors/#', topic: routedTopic },
+          { filter: 'fresh-share/#', topic: freshShareTopic },
+        ],
+        sessionFlushMs: 100,
+      },
+      topics: { waitPollMs: 200 },
+    },
   });
   url = `mqtt://127.0.0.1:${gw.ports.mqtt}`;
 });
@@ -250,6 +263,18 @@ describe('shared subscriptions and takeover', () => {
     } finally {
       await g.close();
     }
+  });
+
+  it('$share subscription before its Kafka topic exists receives everything published after the SUBSCRIBE', async () => {
+    const a = await connectClient(url, { protocolVersion: 5, clientId: uniqueId('a') });
+    await a.client.subscribeAsync(`$share/${uniqueId('g')}/fresh-share/#`, { qos: 1 });
+    const pub = await connectClient(url, { protocolVersion: 4, clientId: uniqueId('pub') });
+    // The first PUBLISH creates the Kafka topic; the waiting group member then reads it from its start.
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync(`fresh-share/s${i}`, `s${i}`, { qos: 1 });
+    const got = await a.waitFor(5);
+    expect(got.map((m) => [m.topic, m.payload])).toEqual(Array.from({ length: 5 }, (_, i) => [`fresh-share/s${i}`, `s${i}`]));
+    await Promise.all([a.end(), pub.end()]);
+    expect(a.received).toHaveLength(5);
   });
 
   it('a second connection with the same client id takes over (v5 DISCONNECT 0x8E)', async () => {
