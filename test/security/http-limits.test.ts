@@ -1,0 +1,245 @@
+/**
+ * Plain HTTP sockets on the shared listener count against `limits.maxConnectionsPerAddress` as
+ * protocol `http` from accept to close; a socket over the limit is answered 429 (Retry-After,
+ * Connection: close) without its request being read, then closed. An SSE stream or a WebSocket
+ * on a socket moves that socket's count to `rest-sse` / `websocket` (one socket, one count), and
+ * /metrics shows each gauge moving by exactly that. Real sockets against an in-process gateway.
+ */
+import { connect, type Socket } from 'node:net';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { uniqueTopic } from '../support/names.js';
+import { eventually } from '../support/wait.js';
+
+const LIMIT = 3;
+let gw: TestGateway;
+const topic = uniqueTopic('http-limits');
+
+beforeAll(async () => {
+  gw = await startTestGateway({ backend: 'embedded', config: { limits: { maxConnectionsPerAddress: LIMIT } } });
+  const produced = await request(`POST /v1/topics/${topic}/records`, JSON.stringify({ records: [{ value: 1 }] }));
+  expect(produced.status).toBe(200);
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+/** A raw TCP socket to the HTTP port with everything it received; `ended` resolves on the server's FIN or a close. */
+class Raw {
+  received = '';
+  readonly ended: Promise<void>;
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (this.received += chunk));
+    this.ended = new Promise((resolve) => {
+      socket.once('end', resolve);
+      socket.once('close', resolve);
+    });
+  }
+
+  static open(): Promise<Raw> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(gw.ports.http, '127.0.0.1');
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        // A server reset after our test ended with the socket is not this file's failure.
+        socket.on('error', () => socket.destroy());
+        resolve(new Raw(socket));
+      });
+    });
+  }
+
+  /** Waits until `text` has arrived. */
+  waitFor(text: string): Promise<string> {
+    return eventually(() => this.received.includes(text) && this.received, { what: `"${text}" on the socket` });
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await new Promise<void>((resolve) => (this.socket.destroyed && this.socket.closed ? resolve() : this.socket.once('close', () => resolve())));
+  }
+}
+
+/** One request on its own `Connection: close` socket; the whole answer once the server closed it. */
+async function request(line: string, body?: string): Promise<{ status: number; text: string }> {
+  const raw = await Raw.open();
+  const headers = body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  raw.socket.write(`${line} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n${headers}\r\n${body ?? ''}`);
+  await raw.ended;
+  raw.socket.destroy();
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(raw.received)?.[1] ?? 0), text: raw.received };
+}
+
+/** The open-connections gauge by protocol, read in-process (no socket of its own). */
+async function open(protocol: string): Promise<number> {
+  const metric = await gw.core.metrics.connections.get();
+  return metric.values.find((v) => v.labels.protocol === protocol)?.value ?? 0;
+}
+
+/** Waits until the in-process gauges read exactly `expected` (protocols not named must be 0). */
+function openAre(expected: Partial<Record<'http' | 'rest-sse' | 'websocket' | 'mqtt', number>>): Promise<unknown> {
+  const all = { http: 0, 'rest-sse': 0, websocket: 0, mqtt: 0, ...expected };
+  return eventually(
+    async () => {
+      for (const [protocol, n] of Object.entries(all)) if ((await open(protocol)) !== n) return false;
+      return true;
+    },
+    { what: `open connections ${JSON.stringify(all)}` },
+  );
+}
+
+/** `/metrics` over its own socket: the scrape socket itself counts one `http` while it is answered. */
+async function scrape(): Promise<Record<string, number>> {
+  const res = await request('GET /metrics');
+  expect(res.status).toBe(200);
+  const out: Record<string, number> = {};
+  for (const m of res.text.matchAll(/^(streamgate_connections(?:_total)?)\{protocol="([^"]+)"\} (\S+)$/gm)) out[`${m[1]}{${m[2]}}`] = Number(m[3]);
+  return out;
+}
+
+function expectRefused(raw: Raw): void {
+  const [head, body] = raw.received.split('\r\n\r\n');
+  expect(head).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
+  expect(head).toMatch(/\r\nRetry-After: 1\r\n/);
+  expect(head).toMatch(/\r\nConnection: close\r\n/);
+  expect(JSON.parse(body!)).toEqual({ error_code: 429, message: 'Too many connections; try again later.' });
+  // Exactly one answer: nothing the client sent was parsed into a request.
+  expect(raw.received.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+}
+
+describe('plain HTTP sockets and limits.maxConnectionsPerAddress', () => {
+  it('keeps three idle sockets open, answers the fourth 429 without reading its request and closes it; a closed one frees a slot', async () => {
+    await openAre({});
+    const idle: Raw[] = [];
+    for (let i = 1; i <= LIMIT; i++) {
+      idle.push(await Raw.open());
+      await openAre({ http: i });
+    }
+
+    // The fourth sends a produce at once; it must be answered 429 and never reach the REST routes.
+    const refusedTopic = uniqueTopic('http-limits-refused');
+    const fourth = await Raw.open();
+    const body = JSON.stringify({ records: [{ value: 1 }] });
+    fourth.socket.write(`POST /v1/topics/${refusedTopic}/records HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await fourth.ended;
+    expectRefused(fourth);
+    await fourth.close();
+
+    // The three idle ones were neither answered nor closed.
+    for (const raw of idle) {
+      expect(raw.socket.destroyed).toBe(false);
+      expect(raw.received).toBe('');
+    }
+    await openAre({ http: LIMIT });
+
+    // Closing one admits a new socket, which is served.
+    await idle.shift()!.close();
+    await openAre({ http: LIMIT - 1 });
+    const offsets = await request(`GET /v1/topics/${refusedTopic}/offsets`);
+    expect(offsets.status).toBe(404);
+    const fresh = await Raw.open();
+    fresh.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await fresh.waitFor('\r\n\r\n');
+    expect(fresh.received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(fresh.socket.destroyed).toBe(false);
+    await openAre({ http: LIMIT });
+
+    await Promise.all([...idle, fresh].map((r) => r.close()));
+    await openAre({});
+  });
+
+  it('counts an SSE stream, a WebSocket and a plain socket as three (not five); /metrics moves by exactly those', async () => {
+    await openAre({});
+    const base = await scrape();
+    const delta = (now: Record<string, number>, key: string) => (now[key] ?? 0) - (base[key] ?? 0);
+
+    // SSE: its socket's count moves from http to rest-sse.
+    const sse = await Raw.open();
+    sse.socket.write(`GET /v1/topics/${topic}/events?from=earliest HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n`);
+    await sse.waitFor('event: record');
+    expect(sse.received).toMatch(/^HTTP\/1\.1 200 /);
+    await openAre({ 'rest-sse': 1 });
+    let now = await scrape();
+    // The scrape's own socket is the one http in both scrapes.
+    expect(delta(now, 'streamgate_connections{http}')).toBe(0);
+    expect(delta(now, 'streamgate_connections{rest-sse}')).toBe(1);
+    expect(delta(now, 'streamgate_connections_total{rest-sse}')).toBe(1);
+
+    // WebSocket on the shared HTTP port (not the uWS one): its socket's count moves from http to websocket.
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.ports.http}/v1/ws`, ['streamgate.v1.json']);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    await openAre({ 'rest-sse': 1, websocket: 1 });
+    now = await scrape();
+    expect(delta(now, 'streamgate_connections{http}')).toBe(0);
+    expect(delta(now, 'streamgate_connections{rest-sse}')).toBe(1);
+    expect(delta(now, 'streamgate_connections{websocket}')).toBe(1);
+    expect(delta(now, 'streamgate_connections_total{websocket}')).toBe(1);
+
+    // A kept-alive plain socket: the third connection from this address.
+    const plain = await Raw.open();
+    plain.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await plain.waitFor('\r\n\r\n');
+    expect(plain.received).toMatch(/^HTTP\/1\.1 200 /);
+    await openAre({ http: 1, 'rest-sse': 1, websocket: 1 });
+
+    // Three in all: a fourth socket (here, a scrape) is refused.
+    const fourth = await Raw.open();
+    fourth.socket.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await fourth.ended;
+    expectRefused(fourth);
+    await fourth.close();
+
+    // The SSE stream ends with its socket: rest-sse back to 0, nothing left over as http.
+    await sse.close();
+    await openAre({ http: 1, websocket: 1 });
+    now = await scrape();
+    expect(delta(now, 'streamgate_connections{http}')).toBe(1);
+    expect(delta(now, 'streamgate_connections{rest-sse}')).toBe(0);
+    expect(delta(now, 'streamgate_connections{websocket}')).toBe(1);
+
+    ws.close();
+    await plain.close();
+    await openAre({});
+    now = await scrape();
+    expect(delta(now, 'streamgate_connections{websocket}')).toBe(0);
+    expect(delta(now, 'streamgate_connections{http}')).toBe(0);
+  });
+
+  it('releases the http count of an MQTT-over-WebSocket socket at the upgrade; MQTT counts it at CONNECT', async () => {
+    await openAre({});
+    const client = await mqtt.connectAsync(`ws://127.0.0.1:${gw.ports.http}/mqtt`, { reconnectPeriod: 0 });
+    await openAre({ mqtt: 1 });
+    await client.endAsync();
+    await openAre({});
+  });
+
+  it('answers a refused WebSocket upgrade 429 at accept and admits it once a slot is free', async () => {
+    const idle = [await Raw.open(), await Raw.open(), await Raw.open()];
+    await openAre({ http: LIMIT });
+    const status = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${gw.ports.http}/v1/ws`, ['streamgate.v1.json']);
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('error', reject);
+      });
+    expect(await status()).toBe(429);
+    await idle.pop()!.close();
+    await openAre({ http: LIMIT - 1 });
+    expect(await status()).toBe(101);
+    await Promise.all(idle.map((r) => r.close()));
+    await openAre({});
+  });
+});
