@@ -6,11 +6,13 @@
  * /metrics shows each gauge moving by exactly that. Real sockets against an in-process gateway.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
+import { makeTestTls } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
 
 const LIMIT = 3;
@@ -211,6 +213,23 @@ describe('plain HTTP sockets and limits.maxConnectionsPerAddress', () => {
     expect(delta(now, 'streamgate_connections{http}')).toBe(0);
   });
 
+  it('gives a kept-alive socket its http count back when the SSE request on it ends (a 404 for a missing topic)', async () => {
+    await openAre({});
+    const raw = await Raw.open();
+    raw.socket.write(`GET /v1/topics/${uniqueTopic('http-limits-missing')}/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n`);
+    await raw.waitFor('}');
+    expect(raw.received).toMatch(/^HTTP\/1\.1 404 /);
+    await openAre({ http: 1 });
+    // Still one connection, and still serving requests.
+    raw.received = '';
+    raw.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await raw.waitFor('\r\n\r\n');
+    expect(raw.received).toMatch(/^HTTP\/1\.1 200 /);
+    await openAre({ http: 1 });
+    await raw.close();
+    await openAre({});
+  });
+
   it('releases the http count of an MQTT-over-WebSocket socket at the upgrade; MQTT counts it at CONNECT', async () => {
     await openAre({});
     const client = await mqtt.connectAsync(`ws://127.0.0.1:${gw.ports.http}/mqtt`, { reconnectPeriod: 0 });
@@ -241,5 +260,43 @@ describe('plain HTTP sockets and limits.maxConnectionsPerAddress', () => {
     expect(await status()).toBe(101);
     await Promise.all(idle.map((r) => r.close()));
     await openAre({});
+  });
+});
+
+describe('an HTTPS listener', () => {
+  it('counts sockets once their TLS handshake is done and answers one over the limit 429 over TLS, then closes it', async () => {
+    const pki = makeTestTls();
+    const tlsGw = await startTestGateway({ backend: 'embedded', config: { tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile }, limits: { maxConnectionsPerAddress: 1 } } });
+    const httpOpen = async () => (await tlsGw.core.metrics.connections.get()).values.find((v) => v.labels.protocol === 'http')?.value ?? 0;
+    const open = (): Promise<{ socket: TLSSocket; received: () => string; ended: Promise<void> }> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({ port: tlsGw.ports.http, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' });
+        let received = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (received += chunk));
+        const ended = new Promise<void>((done) => socket.once('close', () => done()));
+        socket.once('error', reject);
+        socket.once('secureConnect', () => resolve({ socket, received: () => received, ended }));
+      });
+    try {
+      const first = await open();
+      await eventually(async () => (await httpOpen()) === 1, { what: 'the first TLS socket counted' });
+      const second = await open();
+      second.socket.end('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await second.ended;
+      expect(second.received()).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
+      expect(second.received()).toMatch(/\r\nRetry-After: 1\r\n/);
+      expect(second.received().match(/HTTP\/1\.1 /g)).toHaveLength(1);
+      // The admitted one is served.
+      first.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await eventually(() => first.received().includes('\r\n\r\n'), { what: 'the first socket answered' });
+      expect(first.received()).toMatch(/^HTTP\/1\.1 200 /);
+      first.socket.destroy();
+      await first.ended;
+      await eventually(async () => (await httpOpen()) === 0, { what: 'the TLS socket released' });
+    } finally {
+      await tlsGw.close();
+      pki.remove();
+    }
   });
 });
