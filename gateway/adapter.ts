@@ -38,7 +38,7 @@ export interface HttpHost {
    * `limits.maxConnectionsPerAddress` as protocol `http`. A request that turns its socket into a
    * long-lived stream (SSE) moves that count to `protocol` instead of opening a second one, so the
    * socket counts once. Throws the core's RESOURCE_EXHAUSTED when it does not fit (the socket keeps
-   * its `http` count). Call the returned function when the stream ends: the socket counts as
+   * its `http` count), CANCELLED when the socket has closed already. Call the returned function when the stream ends: the socket counts as
    * `http` again if it stays open for more requests.
    */
   claimConnection(req: IncomingMessage, protocol: string): () => void;

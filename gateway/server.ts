@@ -187,6 +187,11 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** Time a client has to send its whole request (headers and body). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** A claim for a socket that has closed already. */
+function clientGone(): GatewayError {
+  return new GatewayError('CANCELLED', 'The client closed the connection.');
+}
+
 /** `Retry-After` (seconds) on a socket refused over the connection limits: a slot frees whenever any connection closes. */
 const CONNECTION_RETRY_AFTER_S = 1;
 /** How long a refused socket may stay half-closed, our answer sent, before it is cut. */
@@ -277,9 +282,8 @@ class SharedHttp implements HttpHost {
   claimConnection(req: IncomingMessage, protocol: string): () => void {
     const socket = req.socket;
     const counted = this.counts.get(socket);
-    // Not counted any more: the socket closed under the request; count the stream on its own
-    // (its caller releases it when the response closes, which is at once).
-    if (counted === undefined) return this.count(protocol, socket.remoteAddress);
+    // The socket closed under the request: nothing would ever release a count taken now.
+    if (counted === undefined) throw clientGone();
     const release = this.convert(counted, socket.remoteAddress, protocol);
     return () => {
       if (counted.release !== release) return;
@@ -341,8 +345,10 @@ class SharedHttp implements HttpHost {
     let claimed = false;
     const upgradeCount: UpgradeCount = {
       claim: (protocol) => {
-        // Not counted (the socket closed already): count the connection on its own; its endpoint releases it.
-        const release = counted === undefined ? this.count(protocol, remoteAddress) : this.convert(counted, remoteAddress, protocol);
+        // The socket closed during the handshake (e.g. while authenticating): it is not admitted,
+        // as nothing would ever release a count taken now.
+        if (counted === undefined || !this.counts.has(socket)) throw clientGone();
+        const release = this.convert(counted, remoteAddress, protocol);
         claimed = true;
         return release;
       },

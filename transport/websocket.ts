@@ -118,7 +118,10 @@ export function unsupportedSubprotocol(endpoint: Pick<WebSocketEndpoint, 'subpro
  * to the protocol it becomes or be given up; whatever it holds is released when the socket closes.
  */
 export interface UpgradeCount {
-  /** Moves the count to `protocol` (limits checked without this socket's own `http` count); throws the core's RESOURCE_EXHAUSTED, the count unchanged. */
+  /**
+   * Moves the count to `protocol` (limits checked without this socket's own `http` count); throws
+   * the core's RESOURCE_EXHAUSTED (the count unchanged), or CANCELLED if the socket closed already.
+   */
   claim(protocol: string): () => void;
   /** Gives the `http` count up, for an endpoint that counts its connections later itself (MQTT at CONNECT). */
   release(): void;
