@@ -3,11 +3,13 @@
  * persistence in the `mqtt-sessions` table, expiry), retained messages (`mqtt-retained` table)
  * and delayed wills. (Waiting for a Kafka topic that does not exist yet is the core's job.)
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
 import type { MqttConfig } from './config.js';
+import { decodeOwner, encodeOwner, type OwnerEntry } from './ownership.js';
 import { SessionState } from './state.js';
 import type { Connection } from './session.js';
 
@@ -20,7 +22,13 @@ export class Broker {
   private readonly wills = new Map<string, NodeJS.Timeout>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private stopFollowingOwners: (() => void) | undefined;
   closing = false;
+  /**
+   * Names this broker in the connections table. The core has an instance id, but the Gateway API
+   * does not expose it; one per adapter start serves the same purpose (a restart is a new owner).
+   */
+  readonly instanceId = randomUUID();
 
   private constructor(
     readonly gateway: Gateway,
@@ -28,6 +36,7 @@ export class Broker {
     readonly log: Logger,
     readonly retained: Table,
     readonly stored: Table,
+    readonly owners: Table,
   ) {
     this.routes = new Routes(
       config.routes.map((r) => ({ filter: r.filter, topic: r.topic, nullKeyTopic: ('nullKeyTopic' in r ? r.nullKeyTopic : undefined) ?? r.topic })),
@@ -37,8 +46,13 @@ export class Broker {
   }
 
   static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<Broker> {
-    const [retained, stored] = await Promise.all([gateway.table(config.retainedTable), gateway.table(config.sessionsTable)]);
-    const broker = new Broker(gateway, config, log, retained, stored);
+    const [retained, stored, owners] = await Promise.all([
+      gateway.table(config.retainedTable),
+      gateway.table(config.sessionsTable),
+      gateway.table(config.connectionsTable),
+    ]);
+    const broker = new Broker(gateway, config, log, retained, stored, owners);
+    broker.stopFollowingOwners = owners.onChange((clientId) => broker.ownerChanged(clientId));
     await broker.sweepExpired();
     broker.flushTimer = setInterval(() => broker.flushDirty(), config.sessionFlushMs);
     return broker;
@@ -87,7 +101,7 @@ export class Broker {
 
   /** Writes a persistent session to the table (serialized per session; resolves after the backend ack). */
   saveSession(s: SessionState): Promise<void> {
-    if (!s.persistent) return Promise.resolve();
+    if (!s.persistent || s.released) return Promise.resolve();
     s.dirty = false;
     const value = s.encode();
     const next = s.saving.then(() => this.stored.set(s.clientId, value));
@@ -131,6 +145,115 @@ export class Broker {
     const t = this.expiries.get(clientId);
     if (t !== undefined) clearTimeout(t);
     this.expiries.delete(clientId);
+  }
+
+  // ---- ownership across instances (ownership.ts) ---------------------------------------------
+
+  /**
+   * Claims a client id for a connection of this broker; resolves once the claim is durable. Returns
+   * the previous owner when it is a persistent session on another instance: the caller then waits
+   * for its hand-over (awaitHandover) before reading the session.
+   */
+  async claim(clientId: string, nonce: string, persistent: boolean): Promise<OwnerEntry | undefined> {
+    const current = decodeOwner(this.owners.get(clientId));
+    const previous = current !== undefined && current.instance !== this.instanceId && current.persistent ? current : undefined;
+    await this.owners.set(
+      clientId,
+      encodeOwner({ instance: this.instanceId, nonce, since: Date.now(), persistent, ...(previous === undefined ? {} : { takesOver: previous.nonce }) }),
+    );
+    return previous;
+  }
+
+  /** True when a later claim than `nonce` is the table's current entry (a deleted entry is no one's claim). */
+  claimSuperseded(clientId: string, nonce: string): boolean {
+    const current = decodeOwner(this.owners.get(clientId));
+    return current !== undefined && current.nonce !== nonce;
+  }
+
+  /**
+   * Deletes the entry of a closing connection if it is still its own. Check-then-delete on this
+   * instance's copy: a claim written elsewhere within the replication lag before the delete can be
+   * erased (no compare-and-set on a compacted topic); its connection keeps working, and a later
+   * claimer then does not wait for that connection's hand-over (it still takes it over).
+   */
+  async releaseClaim(clientId: string, nonce: string): Promise<void> {
+    if (decodeOwner(this.owners.get(clientId))?.nonce !== nonce) return;
+    await this.owners.delete(clientId);
+  }
+
+  /**
+   * Waits until the sessions table shows the session handed over to claim `nonce` (the previous
+   * owner's last write), at most `takeoverWaitMs`. False on timeout, when a later claim superseded
+   * `nonce`, or when `abandoned` settles (the waiting connection closed).
+   */
+  awaitHandover(clientId: string, nonce: string, abandoned: Promise<void>): Promise<boolean> {
+    return new Promise((resolve) => {
+      const handedOver = (): boolean => {
+        const buf = this.stored.get(clientId);
+        if (buf === undefined) return false;
+        try {
+          return SessionState.decode(clientId, buf).handover === nonce;
+        } catch (err) {
+          this.log.warn({ err, clientId }, 'unreadable stored MQTT session while waiting for its hand-over');
+          return false;
+        }
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const stops: (() => void)[] = [];
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        for (const stop of stops.splice(0)) stop();
+        resolve(ok);
+      };
+      if (handedOver()) return finish(true);
+      stops.push(
+        this.stored.onChange((key) => {
+          if (key === clientId && handedOver()) finish(true);
+        }),
+        this.owners.onChange((key) => {
+          if (key === clientId && this.claimSuperseded(clientId, nonce)) finish(false);
+        }),
+      );
+      timer = setTimeout(() => finish(false), this.config.takeoverWaitMs);
+      void abandoned.then(() => finish(false));
+    });
+  }
+
+  /** Follows the connections table: a claim by another instance ends what this one holds for that client id. */
+  private ownerChanged(clientId: string): void {
+    const owner = decodeOwner(this.owners.get(clientId));
+    // Claims by this instance are settled locally (Connection.onConnect closes the older connection first).
+    if (owner === undefined || owner.instance === this.instanceId || this.closing) return;
+    this.yieldTo(clientId, owner).catch((err: unknown) => this.log.error({ err, clientId }, 'MQTT session hand-over failed'));
+  }
+
+  /**
+   * Another instance now holds `clientId` [MQTT-3.1.4-2]: the local connection is closed (v5
+   * DISCONNECT 0x8E), its final session state written, then the hand-over marker naming the new
+   * owner's claim — the new owner reads the session only after that, so the old connection's
+   * writes never land after its reads. The local copy is then stale: forgotten in memory, never
+   * written again, its expiry timer and delayed will cancelled ([MQTT-3.1.3-9] the client
+   * reconnected) — never deleted from the table, which is the new owner's now.
+   */
+  private async yieldTo(clientId: string, owner: OwnerEntry): Promise<void> {
+    const local = [...this.all].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
+    await Promise.all(local.map((c) => c.takenOver('remote')));
+    // A newer local claim may have arrived meanwhile: then the session is that connection's business.
+    if (this.connections.has(clientId)) return;
+    const s = this.sessions.get(clientId);
+    if (s !== undefined && !s.released) {
+      // Only a claimer that saw this instance's connection as the owner waits for the marker; anyone
+      // else may already have changed the session, which this copy must then not overwrite.
+      if (s.persistent && owner.takesOver !== undefined && owner.takesOver === s.heldBy) {
+        s.handover = owner.nonce;
+        await this.saveSession(s).catch((err: unknown) => this.log.warn({ err, clientId }, 'hand-over marker not written; the new owner reads the stored state after its wait'));
+      }
+      s.released = true;
+      if (this.sessions.get(clientId) === s) this.sessions.delete(clientId);
+    }
+    this.clearExpiry(clientId);
+    this.cancelWill(clientId);
+    this.log.info({ clientId, owner: owner.instance }, 'MQTT client id taken over by another gateway instance');
   }
 
   // ---- wills -------------------------------------------------------------------------------
@@ -192,6 +315,7 @@ export class Broker {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.stopFollowingOwners?.();
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     for (const t of this.wills.values()) clearTimeout(t);
     for (const t of this.expiries.values()) clearTimeout(t);

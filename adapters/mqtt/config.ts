@@ -40,6 +40,18 @@ export const mqttConfigSchema = z.strictObject({
   /** Compacted table holding persistent sessions, keyed by client id. */
   sessionsTable: z.string().min(1).default('mqtt-sessions'),
   /**
+   * Compacted table naming the instance and connection that hold each connected client id, so a
+   * CONNECT through one gateway instance takes over a connection held by another [MQTT-3.1.4-2].
+   */
+  connectionsTable: z.string().min(1).default('mqtt-connections'),
+  /**
+   * How long a CONNECT taking over a persistent session from another instance waits for that
+   * instance to stop the old connection and hand the session over before it reads the stored state
+   * anyway (the previous instance may have crashed). Well under the usual client connect timeouts
+   * (MQTT.js 30 s); after a crash each client waits this once.
+   */
+  takeoverWaitMs: z.number().int().min(0).default(3000),
+  /**
    * Largest MQTT packet accepted (CONNACK Maximum Packet Size in v5). 1 MiB matches the core's
    * default record limit, so a packet that fits is never refused by the backend for size.
    */

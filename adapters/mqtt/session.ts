@@ -102,6 +102,12 @@ export class Connection {
   private readonly live = new Map<string, Live>();
   private readonly slotWaiters: (() => void)[] = [];
   private nextPid = 1;
+  /**
+   * This connection's durable claim of its client id in the connections table (ownership.ts);
+   * undefined until the claim is acknowledged. Until then the broker leaves the connection alone
+   * when the table changes: onConnect checks the outcome itself once its write is durable.
+   */
+  claimNonce: string | undefined;
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -128,6 +134,11 @@ export class Connection {
     stream.on('end', () => void this.close('transport ended'));
     // [MQTT-3.1.0-1] the first packet must be CONNECT, within a reasonable time (§4.8 allows closing).
     this.connectTimer = setTimeout(() => void this.close('no CONNECT in time'), broker.config.connectTimeoutMs);
+  }
+
+  /** The client id from CONNECT ('' before). */
+  get clientIdentifier(): string {
+    return this.clientId;
   }
 
   /** Resolves once the connection is fully torn down (subscriptions closed, session saved). */
@@ -322,8 +333,35 @@ export class Connection {
     // [MQTT-3.1.4-3] a connection with the same client id takes over: the old one is closed first.
     const existing = this.broker.connections.get(clientId);
     this.broker.connections.set(clientId, this);
-    if (existing !== undefined && existing !== this) await existing.takenOver();
+    if (existing !== undefined && existing !== this) await existing.takenOver('local');
     if (this.isClosed()) return;
+
+    // [MQTT-3.1.4-2] across instances: claim the client id in the connections table. After
+    // authentication, so a client that cannot log in never disconnects one that did; before the
+    // session is read and before CONNACK, so (a) the instance holding the old connection stops it
+    // and writes its final state before we read it, and (b) CONNACK is sent only once the claim is
+    // durable, like the persistent session itself.
+    const nonce = randomUUID();
+    let previousOwner;
+    try {
+      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0);
+    } catch (err) {
+      const m = mqttError(err);
+      this.log.warn({ err: m.error }, 'client id could not be claimed');
+      return this.refuse(this.version === 5 ? m.connack : m.connack311, reasonString(m.error));
+    }
+    this.claimNonce = nonce;
+    if (this.isClosed()) return;
+    // A claim written after ours (the client reconnected again, elsewhere) already owns the id.
+    if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
+    if (previousOwner !== undefined) {
+      const started = Date.now();
+      const handedOver = await this.broker.awaitHandover(clientId, nonce, this.closedPromise);
+      if (this.isClosed()) return;
+      if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
+      if (handedOver) this.log.info({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'session handed over by another gateway instance');
+      else this.log.warn({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'no hand-over from the previous gateway instance in time; reading the stored session');
+    }
     this.broker.cancelWill(clientId); // [MQTT-3.1.3-9] a will delayed for this session is not sent
     this.broker.clearExpiry(clientId);
 
@@ -337,6 +375,8 @@ export class Connection {
         present = session !== undefined; // [MQTT-3.2.2-2]
       }
       session ??= new SessionState(clientId);
+      session.heldBy = nonce;
+      session.handover = undefined;
       session.expiry = expiry;
       session.expiresAt = undefined;
       this.broker.sessions.set(clientId, session);
@@ -1020,9 +1060,15 @@ export class Connection {
     return this.close('client disconnected');
   }
 
-  /** Another connection took the client id. [MQTT-3.1.4-3] */
-  async takenOver(): Promise<void> {
-    await this.fail(RC.SESSION_TAKEN_OVER, 'session taken over', true);
+  /**
+   * Another connection took the client id [MQTT-3.1.4-2] [MQTT-3.1.4-3]: on this instance
+   * (`local`: the new connection reuses the in-memory session) or on another (`remote`: the
+   * session is the other instance's now; the broker writes the hand-over afterwards).
+   */
+  async takenOver(by: 'local' | 'remote'): Promise<void> {
+    await this.fail(RC.SESSION_TAKEN_OVER, 'session taken over', by);
+    // Also when the connection was already closing for another reason: its final writes come first.
+    await this.closedPromise;
   }
 
   /** Gateway shutdown: v5 clients are told 0x8B; the session is kept, the will is not sent. */
@@ -1033,19 +1079,19 @@ export class Connection {
   }
 
   /** Ends the connection because of an error: v5 gets a DISCONNECT with the reason (after CONNACK only [MQTT-3.14.0-1]). */
-  private async fail(reasonCode: number, reason: string, keepSessionRegistration = false): Promise<void> {
+  private async fail(reasonCode: number, reason: string, takenOverBy?: 'local' | 'remote'): Promise<void> {
     if (this.isClosed()) return;
     if (this.version === 5 && this.state === 'open') {
       this.send({ cmd: 'disconnect', reasonCode, properties: { reasonString: reason } });
     }
     this.log.info({ reasonCode, reason }, 'closing MQTT connection');
-    await this.close(reason, keepSessionRegistration);
+    await this.close(reason, takenOverBy);
   }
 
   private releaseConnection: (() => void) | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
 
-  private async close(why: string, takenOver = false): Promise<void> {
+  private async close(why: string, takenOverBy?: 'local' | 'remote'): Promise<void> {
     clearTimeout(this.expiryTimer);
     this.releaseConnection?.();
     this.releaseConnection = undefined;
@@ -1072,11 +1118,20 @@ export class Connection {
         }
         if (s.persistent) {
           await this.broker.saveSession(s).catch((err: unknown) => this.log.warn({ err }, 'session not saved at disconnect'));
-          if (!takenOver) this.broker.sessionOffline(s);
+          if (takenOverBy === undefined) this.broker.sessionOffline(s);
+        } else if (takenOverBy === 'remote') {
+          // The session ended with this connection, but the table is the new owner's now (it may
+          // have written its own session already): forget the local copy only.
+          if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
         } else {
           // [MQTT-3.1.2-?] Session Expiry 0: the session ends with the network connection.
           await this.broker.dropSession(this.clientId);
         }
+      }
+      // The connection no longer holds the client id; after the final session write, so a claimer
+      // that finds no entry reads a session this connection no longer changes.
+      if (this.claimNonce !== undefined) {
+        await this.broker.releaseClaim(this.clientId, this.claimNonce).catch((err: unknown) => this.log.warn({ err }, 'connection entry not released'));
       }
     } finally {
       this.broker.all.delete(this);

@@ -62,6 +62,16 @@ export class SessionState {
   dirty = false;
   /** Serializes table writes of this session. */
   saving: Promise<void> = Promise.resolve();
+  /**
+   * Set by the instance giving the session up to a connection on another instance: the nonce of
+   * that connection's claim (ownership.ts). The successor reads the session only once it sees its
+   * own nonce here, i.e. after every write of the previous owner.
+   */
+  handover: string | undefined;
+  /** Handed over to another instance: this copy is stale and is never written again. */
+  released = false;
+  /** Claim nonce of the last connection of this instance that held the session (memory only). */
+  heldBy: string | undefined;
 
   constructor(readonly clientId: string) {}
 
@@ -89,6 +99,7 @@ export class SessionState {
           .map((p) => ({ pid: p.pid, qos: p.qos, state: p.state, raw: p.source!.raw, topic: p.source!.topic, partition: p.source!.partition, offset: p.source!.offset.toString() })),
         qos2in: [...this.qos2in].map(([pid, q]) => ({ pid, key: q.key, done: q.done })),
         qos2seq: this.qos2seq,
+        ...(this.handover === undefined ? {} : { handover: this.handover }),
       }),
     );
   }
@@ -105,6 +116,7 @@ export class SessionState {
       pending: { pid: number; qos: 1 | 2; state: 'publish' | 'pubrel'; raw: string; topic: string; partition: number; offset: string }[];
       qos2in: { pid: number; key: string; done: boolean }[];
       qos2seq: number;
+      handover?: string;
     };
     if (raw.v !== 1 || typeof raw.epoch !== 'string' || !Array.isArray(raw.subs)) throw new Error('not a session record');
     const s = new SessionState(clientId);
@@ -132,6 +144,7 @@ export class SessionState {
     }
     for (const q of raw.qos2in) s.qos2in.set(q.pid, { key: q.key, done: q.done });
     s.qos2seq = raw.qos2seq;
+    s.handover = typeof raw.handover === 'string' ? raw.handover : undefined;
     return s;
   }
 }
