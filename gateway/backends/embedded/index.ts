@@ -10,8 +10,11 @@
  *
  * Layout (ordered keys):
  *   topics    name                          → {partitions, config}
- *   parts     [topic, partition]            → {start, next, bytes}   (log start, log end, size)
+ *   parts     [topic, partition]            → {start, next, bytes, ix}  (log start, log end, size,
+ *             offset the time index covers from)
  *   records   [topic, partition, offset]    → {t, k, v, h}
+ *   tsegs, tindex                            → the time index (time-index.ts), written in the same
+ *             transactions as the records, dropped with them
  *   latest    [topic, partition, sha256(key)] → offset of the newest record per key (compacted
  *             topics; hashed because LMDB keys are limited to ~2 KB and record keys are not)
  *   groups    [group, topic, partition]     → [committed offset, metadata]
@@ -28,8 +31,11 @@
  * retention (like Kafka's active segment), so an acknowledged record stays readable at least
  * until the next one arrives.
  *
- * offsetsForTimestamp scans each partition from its start (no time index yet): fine for the
- * sizes the embedded log is meant for, O(records) per call.
+ * offsetsForTimestamp uses a sparse time index like Kafka's (time-index.ts): per partition it reads
+ * O(index segments) small summaries and at most `timeIndex.intervalRecords - 1` records, instead
+ * of scanning from the log start. Partitions written before the index existed are scanned below
+ * the offset the index starts at until the backfill started by `start()` has indexed them
+ * (`timeIndexBackfill` resolves then).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -40,6 +46,7 @@ import { GatewayError } from '../../errors.js';
 import { recordSize, type Headers, type PartitionOffsets, type ProduceRecord, type ProduceResult, type StreamRecord, type TopicInfo } from '../../record.js';
 import { partitionForKey, RoundRobin } from '../partitioner.js';
 import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
+import { TimeIndex, type SegmentSummary, type TimeIndexOptions } from './time-index.js';
 
 export interface EmbeddedBackendOptions {
   dataDir: string;
@@ -51,6 +58,8 @@ export interface EmbeddedBackendOptions {
   maxRecordBytes?: number;
   /** How often age retention runs besides on produce (default 60 s; 0 turns the timer off). */
   retentionCheckIntervalMs?: number;
+  /** Shape of the time index behind offsetsForTimestamp (defaults: 32 records between entries, 16384 per segment). */
+  timeIndex?: TimeIndexOptions;
   logger: Logger;
 }
 
@@ -63,6 +72,11 @@ interface PartMeta {
   start: number;
   next: number;
   bytes: number;
+  /**
+   * The time index covers offsets from here on. 0 for partitions created with the index; absent
+   * only in data dirs written before it (start() sets it to the log end, the backfill lowers it).
+   */
+  ix?: number;
 }
 
 interface StoredRecord {
@@ -86,6 +100,8 @@ export class EmbeddedBackend implements Backend {
   private records!: Database<StoredRecord, [string, number, number]>;
   private latestByKey!: Database<number, [string, number, string]>;
   private groups!: Database<StoredCommit, [string, string, number]>;
+  private timeIndex!: TimeIndex;
+  private backfill: Promise<void> = Promise.resolve();
   /** Log end per partition as committed to disk: what readers may see. */
   private readonly committedNext = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -111,8 +127,24 @@ export class EmbeddedBackend implements Backend {
     this.records = this.root.openDB({ name: 'records' });
     this.latestByKey = this.root.openDB({ name: 'latest' });
     this.groups = this.root.openDB({ name: 'groups' });
+    this.timeIndex = new TimeIndex(
+      this.root.openDB<SegmentSummary, [string, number, number]>({ name: 'tsegs' }),
+      this.root.openDB<number, [string, number, number, number]>({ name: 'tindex' }),
+      (topic, partition, from, to) => this.timestamps(topic, partition, from, to),
+      this.options.timeIndex,
+    );
     for (const { key, value } of this.parts.getRange()) this.committedNext.set(partKey(key[0], key[1]), value.next);
     this.started = true;
+    // Data from before the time index: fix where the index starts (new records get indexed from the
+    // log end on), then index the older records in the background; lookups scan them meanwhile.
+    if ([...this.parts.getRange()].some(({ value }) => value.ix === undefined)) {
+      await this.write(() => {
+        for (const { key, value } of this.parts.getRange()) if (value.ix === undefined) this.parts.putSync(key, { ...value, ix: value.next });
+      });
+    }
+    // Also partitions whose backfill a close() interrupted.
+    const unindexed = [...this.parts.getRange()].filter(({ value }) => (value.ix ?? 0) > value.start).map(({ key }) => key);
+    if (unindexed.length > 0) this.backfill = this.runBackfill(unindexed);
     const interval = this.options.retentionCheckIntervalMs ?? 60_000;
     if (interval > 0) {
       this.retentionTimer = setInterval(() => void this.runRetention(), interval);
@@ -129,6 +161,14 @@ export class EmbeddedBackend implements Backend {
     // Their outcome (success or error) already went to their callers; only wait for them to end.
     await Promise.allSettled([...this.pendingWrites]);
     await this.root?.close();
+  }
+
+  /**
+   * Resolves when the records of a data dir written before the time index existed are indexed
+   * (at once for a data dir created with it). Lookups are correct before that, only slower.
+   */
+  timeIndexBackfill(): Promise<void> {
+    return this.backfill;
   }
 
   async healthy(): Promise<boolean> {
@@ -157,7 +197,7 @@ export class EmbeddedBackend implements Backend {
     await this.write(() => {
       if (this.topics.get(topic) !== undefined) throw new GatewayError('ALREADY_EXISTS', `Topic ${topic} already exists.`);
       this.topics.putSync(topic, { partitions, config });
-      for (let p = 0; p < partitions; p++) this.parts.putSync([topic, p], { start: 0, next: 0, bytes: 0 });
+      for (let p = 0; p < partitions; p++) this.parts.putSync([topic, p], { start: 0, next: 0, bytes: 0, ix: 0 });
     });
     for (let p = 0; p < partitions; p++) this.committedNext.set(partKey(topic, p), 0);
   }
@@ -170,6 +210,7 @@ export class EmbeddedBackend implements Backend {
         this.parts.removeSync([topic, p]);
         for (const key of this.records.getKeys({ start: [topic, p, 0], end: [topic, p, MAX_OFFSET] })) this.records.removeSync(key);
         for (const key of this.latestByKey.getKeys({ start: [topic, p, ''], end: [topic, p + 1, ''] })) this.latestByKey.removeSync(key);
+        this.timeIndex.dropPartition(topic, p);
       }
       // Kafka's group coordinator drops a deleted topic's committed offsets too; a re-created
       // topic must not inherit positions from its predecessor.
@@ -206,6 +247,7 @@ export class EmbeddedBackend implements Backend {
     const touched = new Map<number, number>();
     const offsets = await this.write(() => {
       const state = new Map<number, PartMeta>();
+      const index = this.timeIndex.writer(topic);
       const result = placed.map(({ record, partition, size, timestamp }) => {
         let part = state.get(partition);
         if (part === undefined) {
@@ -217,6 +259,7 @@ export class EmbeddedBackend implements Backend {
         const offset = part.next++;
         part.bytes += size;
         this.records.putSync([topic, partition, offset], { t: timestamp, k: record.key ?? null, v: record.value, h: record.headers ?? {} });
+        index.append(partition, offset, timestamp);
         if (compacted && record.key !== undefined && record.key !== null) {
           const keyString = keyHash(record.key);
           const previous = this.latestByKey.get([topic, partition, keyString]);
@@ -225,6 +268,8 @@ export class EmbeddedBackend implements Backend {
         }
         return offset;
       });
+      // Before retention: it may drop the segments just appended to.
+      index.finish();
       for (const [partition, part] of state) {
         this.applyRetention(topic, partition, part, meta, now);
         this.parts.putSync([topic, partition], part);
@@ -291,15 +336,8 @@ export class EmbeddedBackend implements Backend {
     const out = new Map<number, bigint>();
     for (let partition = 0; partition < meta.partitions; partition++) {
       const b = this.bounds(topic, partition);
-      let found = b.next;
-      // A linear scan: the embedded log targets small deployments; a time index can come later.
-      for (const { key, value } of this.records.getRange({ start: [topic, partition, b.start], end: [topic, partition, b.next] })) {
-        if (value.t >= timestamp) {
-          found = key[2];
-          break;
-        }
-      }
-      out.set(partition, BigInt(found));
+      const indexedFrom = this.parts.get([topic, partition])?.ix ?? b.next;
+      out.set(partition, BigInt(this.timeIndex.lookup(topic, partition, timestamp, b.start, b.next, indexedFrom)));
     }
     return out;
   }
@@ -401,7 +439,40 @@ export class EmbeddedBackend implements Backend {
       this.records.removeSync(key);
     }
     part.bytes = Math.max(0, part.bytes);
-    if (before > part.start) part.start = before;
+    if (before > part.start) {
+      part.start = before;
+      this.timeIndex.dropBelow(topic, partition, before);
+    }
+  }
+
+  /** Timestamps of the stored records in [from, to), in offset order (gaps skipped). */
+  private *timestamps(topic: string, partition: number, from: number, to: number): Generator<{ offset: number; timestamp: number }> {
+    for (const { key, value } of this.records.getRange({ start: [topic, partition, from], end: [topic, partition, to] })) yield { offset: key[2], timestamp: value.t };
+  }
+
+  /** Indexes records written before the time index, one segment-sized write transaction at a time. */
+  private async runBackfill(partitions: [string, number][]): Promise<void> {
+    try {
+      for (const [topic, partition] of partitions) {
+        let more = true;
+        while (more && !this.closed) {
+          more = await this.write(() => {
+            const part = this.parts.get([topic, partition]);
+            // Deleted (and maybe re-created with an index) since start(): nothing left to do.
+            if (part === undefined || part.ix === undefined || part.ix <= part.start) return false;
+            const ix = this.timeIndex.backfillChunk(topic, partition, part.start, part.ix);
+            this.parts.putSync([topic, partition], { ...part, ix });
+            return ix > part.start;
+          });
+        }
+      }
+      if (!this.closed) this.options.logger.info({ partitions: partitions.length }, 'embedded log: time index backfilled for data written before it');
+    } catch (err) {
+      // close() during a chunk: the rest is indexed after the next start.
+      if (this.closed && err instanceof GatewayError && err.code === 'UNAVAILABLE') return;
+      // Lookups stay correct (they scan below the partition's ix); the log says why they are slower.
+      this.options.logger.error({ err }, 'embedded log: time index backfill failed');
+    }
   }
 
   private removeRecord(topic: string, partition: number, offset: number, part: PartMeta): void {
