@@ -26,11 +26,13 @@
  *
  * Deleting records keeps that reasoning sound without rewriting the index:
  *   - retention / deleteRecords (truncation below a new log start s) drop whole segments that
- *     lie below s; the segment s falls in keeps its entries. When its answer lies below s, the
- *     records from s to the segment's end are scanned (at most segmentRecords; with rising
- *     timestamps the first one scanned is the answer);
- *   - compaction deletes single records: an answer that no longer exists continues as a scan to
- *     the next surviving record at T or above, within the segment (again bounded by its size).
+ *     lie below s; the segment s falls in keeps its entries. When its answer may lie below s, the
+ *     records from s on are scanned to the first one at or above T (at most to the segment's end,
+ *     segmentRecords; with rising timestamps the first one scanned is the answer);
+ *   - compaction deletes single records: when the window after P has a gap, or E is gone, the
+ *     segment's answer may be gone, so the lookup scans on to the next surviving record at or
+ *     above T within the segment (again bounded by its size). Truncation is the same case: a
+ *     window starting below the new log start has a gap.
  *
  * Data written before this index existed: the partition meta gets `ix` (indexed from) — 0 for
  * partitions created with the index; for older partitions the log end at the first start with
@@ -177,8 +179,19 @@ export class TimeIndex {
     }
     if (previous !== undefined) {
       // Growth points between P and E without an entry are less than n offsets after P.
-      const hit = this.firstAtOrAbove(topic, partition, Math.max(previous + 1, from), Math.min(previous + summary.n, entry, end), timestamp);
-      if (hit !== undefined) return hit;
+      const windowStart = previous + 1;
+      const windowEnd = Math.min(previous + summary.n, entry, end);
+      let seen = 0;
+      if (windowStart >= from) {
+        for (const record of this.scanRecords(topic, partition, windowStart, windowEnd)) {
+          if (record.timestamp >= timestamp) return record.offset;
+          seen++;
+        }
+      }
+      // A record of the window is gone (truncated below `from`, or compacted): it may have been
+      // the segment's answer, and then any later record at or above the timestamp is the answer,
+      // growth point or not. Bounded by the segment.
+      if (seen < windowEnd - windowStart) return this.firstAtOrAbove(topic, partition, Math.max(windowStart, from), end, timestamp);
     }
     // E itself, unless truncation or compaction removed it: then the next surviving record at or
     // above the timestamp in this segment (records before E in the segment are all below it).
