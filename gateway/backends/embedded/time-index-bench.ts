@@ -39,7 +39,7 @@ try {
     ['last record', t0 + total - 1, BigInt(total - 1)],
     ['after the end (latest)', t0 + total + 1000, BigInt(total)],
   ];
-  for (const [name, t, expected] of probes) {
+  const measure = async (name: string, t: number, expected: bigint): Promise<void> => {
     const runs = 5;
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -49,8 +49,14 @@ try {
       if (answer !== expected) throw new Error(`${name}: expected ${expected}, got ${answer}`);
     }
     times.sort((a, b) => a - b);
-    console.log(`lookup ${name.padEnd(24)} median ${times[2]!.toFixed(3)} ms  min ${times[0]!.toFixed(3)} ms  max ${times[runs - 1]!.toFixed(3)} ms`);
-  }
+    console.log(`lookup ${name.padEnd(30)} median ${times[2]!.toFixed(3)} ms  min ${times[0]!.toFixed(3)} ms  max ${times[runs - 1]!.toFixed(3)} ms`);
+  };
+  for (const [name, t, expected] of probes) await measure(name, t, expected);
+  // A cut in the middle of an index segment: the lookup below the new start takes the head-segment path.
+  const cut = Math.floor(total / 2) + 7;
+  await backend.deleteRecords(topic, 0, BigInt(cut));
+  await measure('before the start after a cut', t0, BigInt(cut));
+  await measure('after the cut', t0 + cut + 1000, BigInt(cut + 1000));
 } finally {
   await backend.close();
   rmSync(dir, { recursive: true, force: true });
