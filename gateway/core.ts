@@ -123,9 +123,15 @@ export class Core implements Gateway {
   connectionOpened(protocol: string, remoteAddress?: string): () => void {
     const { maxConnections, maxConnectionsPerAddress } = this.config.limits;
     const fromAddress = remoteAddress === undefined ? 0 : (this.connectionsByAddress.get(remoteAddress) ?? 0);
-    if (this.openConnections >= maxConnections || fromAddress >= maxConnectionsPerAddress) {
-      this.log.warn({ audit: 'connection_refused', protocol, remoteAddress, open: this.openConnections }, 'connection limit reached');
-      throw new GatewayError('RESOURCE_EXHAUSTED', 'Too many connections; try again later.');
+    // The address's own limit first: that client should slow down (429, quota exceeded), whereas a
+    // full instance is nobody's fault and another instance may take the client (503, server busy).
+    if (fromAddress >= maxConnectionsPerAddress) {
+      this.log.warn({ audit: 'connection_refused', limit: 'per_address', protocol, remoteAddress, open: this.openConnections }, 'connection limit reached');
+      throw new GatewayError('RESOURCE_EXHAUSTED', 'Too many connections from this address; try again later.');
+    }
+    if (this.openConnections >= maxConnections) {
+      this.log.warn({ audit: 'connection_refused', limit: 'total', protocol, remoteAddress, open: this.openConnections }, 'connection limit reached');
+      throw new GatewayError('SERVER_BUSY', 'This gateway instance is at its connection limit; try again later or connect to another instance.');
     }
     this.openConnections++;
     if (remoteAddress !== undefined) this.connectionsByAddress.set(remoteAddress, fromAddress + 1);

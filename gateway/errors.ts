@@ -49,6 +49,7 @@ export const CATALOGUE = {
   RESOURCE_EXHAUSTED: { status: 'RESOURCE_EXHAUSTED', retriable: true, scope: 'request', summary: 'A configured limit or quota was exceeded.' },
   SLOW_CONSUMER: { status: 'RESOURCE_EXHAUSTED', retriable: true, scope: 'connection', summary: 'The subscriber fell too far behind and was cut off; resume from its last position.' },
   UNAVAILABLE: { status: 'UNAVAILABLE', retriable: true, scope: 'request', summary: 'The backend is unreachable or not ready; retry later.' },
+  SERVER_BUSY: { status: 'UNAVAILABLE', retriable: true, scope: 'connection', summary: 'This gateway instance holds as many connections as it may; retry later or connect to another instance.' },
   TIMEOUT: { status: 'DEADLINE_EXCEEDED', retriable: true, scope: 'request', summary: 'The operation did not complete in time.' },
   CANCELLED: { status: 'CANCELLED', retriable: true, scope: 'request', summary: 'The operation was cancelled by the caller.' },
   SHUTTING_DOWN: { status: 'UNAVAILABLE', retriable: true, scope: 'connection', summary: 'The gateway is shutting down; reconnect (to another instance).' },

@@ -364,8 +364,8 @@ class SharedHttp implements HttpHost {
 
   /**
    * Counts an accepted socket as `http`, or answers it over the limit in HTTP's own terms without
-   * reading a request. 429 as the WebSocket handshake answers the same core refusal (the core
-   * does not say whether the total or the per-address limit was hit); `Connection: close`
+   * reading a request, as the WebSocket handshake answers the same core refusals: 429 for the
+   * per-address limit, 503 when the instance is full (SERVER_BUSY); `Connection: close`
    * (RFC 9112 §9.6) because the socket is closed right after.
    */
   private admit(socket: Socket): boolean {
@@ -374,9 +374,10 @@ class SharedHttp implements HttpHost {
       release = this.count('http', socket.remoteAddress);
     } catch (err) {
       const error = GatewayError.from(err);
-      if (error.status !== 'RESOURCE_EXHAUSTED') this.log.error({ err }, 'connection admission failed');
-      const status = error.status === 'RESOURCE_EXHAUSTED' ? '429 Too Many Requests' : '503 Service Unavailable';
-      const body = JSON.stringify({ error_code: Number(status.slice(0, 3)), message: error.status === 'RESOURCE_EXHAUSTED' ? error.message : 'The gateway cannot take connections now.' });
+      const refused = error.code === 'RESOURCE_EXHAUSTED' || error.code === 'SERVER_BUSY';
+      if (!refused) this.log.error({ err }, 'connection admission failed');
+      const status = error.code === 'RESOURCE_EXHAUSTED' ? '429 Too Many Requests' : '503 Service Unavailable';
+      const body = JSON.stringify({ error_code: Number(status.slice(0, 3)), message: refused ? error.message : 'The gateway cannot take connections now.' });
       // Nobody else listens on this socket: its errors (a reset while we answer) end here.
       socket.on('error', (e: Error) => this.log.debug({ err: e }, 'refused socket error'));
       const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();

@@ -89,6 +89,8 @@ export const MQTT_ERRORS = {
   RESOURCE_EXHAUSTED: { ack: RC.QUOTA_EXCEEDED, suback: RC.QUOTA_EXCEEDED, connack: RC.QUOTA_EXCEEDED, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.QUOTA_EXCEEDED },
   SLOW_CONSUMER: { ack: RC.QUOTA_EXCEEDED, suback: RC.QUOTA_EXCEEDED, connack: RC.QUOTA_EXCEEDED, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.QUOTA_EXCEEDED },
   UNAVAILABLE: { ack: U, suback: U, connack: RC.SERVER_UNAVAILABLE, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
+  // MQTT 5 §3.2.2.2 0x89 Server busy; 3.1.1 §3.2.2.3 has only 0x03 Server unavailable.
+  SERVER_BUSY: { ack: U, suback: U, connack: RC.SERVER_BUSY, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
   TIMEOUT: { ack: U, suback: U, connack: RC.SERVER_UNAVAILABLE, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
   CANCELLED: { ack: U, suback: U, connack: U, connack311: RC311.SERVER_UNAVAILABLE, disconnect: U },
   SHUTTING_DOWN: { ack: U, suback: U, connack: RC.SERVER_UNAVAILABLE, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_SHUTTING_DOWN },

@@ -34,6 +34,7 @@ export const ERROR_TABLE = {
   RESOURCE_EXHAUSTED: { status: 429, errorCode: 42901 },
   SLOW_CONSUMER: { status: 429, errorCode: 42902 },
   UNAVAILABLE: { status: 503, errorCode: 50302 },
+  SERVER_BUSY: { status: 503, errorCode: 50303 },
   TIMEOUT: { status: 500, errorCode: 50003 },
   CANCELLED: { status: 500, errorCode: 50003 },
   SHUTTING_DOWN: { status: 503, errorCode: 50301 },

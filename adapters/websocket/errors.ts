@@ -39,6 +39,8 @@ export const WS_ERRORS = {
   RESOURCE_EXHAUSTED: { close: 4029 },
   SLOW_CONSUMER: { close: 4008 },
   UNAVAILABLE: { close: 4003 },
+  // RFC 6455 §7.4.2 registry: 1013 Try Again Later.
+  SERVER_BUSY: { close: 1013 },
   TIMEOUT: { close: 4004 },
   CANCELLED: { close: 4005 },
   SHUTTING_DOWN: { close: 1001 },

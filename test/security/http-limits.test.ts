@@ -107,7 +107,7 @@ function expectRefused(raw: Raw): void {
   expect(head).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
   expect(head).toMatch(/\r\nRetry-After: 1\r\n/);
   expect(head).toMatch(/\r\nConnection: close\r\n/);
-  expect(JSON.parse(body!)).toEqual({ error_code: 429, message: 'Too many connections; try again later.' });
+  expect(JSON.parse(body!)).toEqual({ error_code: 429, message: 'Too many connections from this address; try again later.' });
   // Exactly one answer: nothing the client sent was parsed into a request.
   expect(raw.received.match(/HTTP\/1\.1 /g)).toHaveLength(1);
 }
@@ -300,3 +300,47 @@ describe('an HTTPS listener', () => {
     }
   });
 });
+
+describe('a full instance (limits.maxConnections) is busy, not a client over its quota', () => {
+  let full: TestGateway;
+  beforeAll(async () => {
+    full = await startTestGateway({ backend: 'embedded', config: { limits: { maxConnections: 2 } } });
+  });
+  afterAll(async () => {
+    await full?.close();
+  });
+
+  it('answers a socket over the total 503 with Retry-After and an MQTT 5 CONNECT with 0x89 Server busy', async () => {
+    const held = await Promise.all([0, 1].map(() => rawTo(full.ports.http)));
+    const over = await rawTo(full.ports.http);
+    await over.ended;
+    const [head, body] = over.received.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(head).toMatch(/\r\nRetry-After: 1\r\n/);
+    expect(JSON.parse(body!)).toMatchObject({ error_code: 503, message: expect.stringContaining('another instance') });
+    const client = mqtt.connect(`mqtt://127.0.0.1:${full.ports.mqtt}`, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
+    const refusal = await new Promise<number | undefined>((resolve) => {
+      client.once('error', (err: Error & { code?: number }) => resolve(err.code));
+      client.once('connect', () => resolve(0));
+    });
+    client.end(true);
+    expect(refusal).toBe(0x89);
+    for (const raw of held) raw.socket.destroy();
+  });
+});
+
+/** A raw socket to another gateway's HTTP port, recording what it receives. */
+function rawTo(port: number): Promise<{ socket: Socket; received: string; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const raw = { socket, received: '', ended: new Promise<void>((done) => socket.once('close', () => done())) };
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (raw.received += chunk));
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => socket.destroy());
+      resolve(raw);
+    });
+  });
+}
