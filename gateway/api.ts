@@ -210,6 +210,23 @@ export interface ConnectionOrigin {
 export interface Gateway {
   readonly log: Logger;
 
+  /**
+   * Distinguishes this gateway instance (process) from others on the same backend; new at every
+   * start. Adapters use it to name this instance in shared tables.
+   */
+  readonly instanceId: string;
+
+  /**
+   * Whether the instance `id` is alive: true for this instance's own id, and for an instance whose
+   * heartbeat (written every `groups.heartbeatMs` to the shared `instances` table) is at most
+   * `groups.sessionTimeoutMs` old. Answered from this instance's copy of the table, without I/O:
+   * a cleanly closed instance is seen gone once its deletion reached this copy (normally ms); a
+   * crashed one still counts as alive up to `sessionTimeoutMs` after its last heartbeat (plus
+   * clock skew between hosts). True while the table is not loaded yet (before `start`), so a
+   * caller never skips a wait for lack of knowledge.
+   */
+  instanceAlive(id: string): boolean;
+
   listTopics(ctx: Context): Promise<TopicInfo[]>;
   describeTopic(ctx: Context, topic: string): Promise<TopicInfo>;
   offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]>;

@@ -108,9 +108,9 @@ export const coreConfigShape = {
       ackTimeoutMs: z.number().int().min(0).default(30_000),
       /** Interval of automatic commits of the acknowledged prefix. */
       autoCommitIntervalMs: z.number().int().positive().default(1_000),
-      /** How often an instance refreshes its group members' entries in the shared membership table. */
+      /** How often an instance refreshes its group members' entries in the shared membership table, and its own liveness entry in the `instances` table (gateway/instances.ts). */
       heartbeatMs: z.number().int().positive().default(3_000),
-      /** A member not refreshed for this long is gone: its partitions move to the others (Kafka's default session timeout is 45 s; 10 s moves work sooner after a crash). */
+      /** A member not refreshed for this long is gone: its partitions move to the others (Kafka's default session timeout is 45 s; 10 s moves work sooner after a crash). Also the liveness cutoff of a gateway instance (`Gateway.instanceAlive`, e.g. MQTT takeover stops waiting for a crashed instance). */
       sessionTimeoutMs: z.number().int().positive().default(10_000),
       /** Unacknowledged records one push-mode member may hold before delivery waits for acks. */
       maxInflight: z.number().int().positive().default(1_000),

@@ -27,6 +27,7 @@ import { GroupCoordinator } from './groups.js';
 import { compileFilters } from './hub/filters.js';
 import { Hub, type HubStats } from './hub/hub.js';
 import { IdempotencyWindow } from './idempotency.js';
+import { INSTANCES_TABLE, InstanceRegistry } from './instances.js';
 import { Metrics } from './metrics.js';
 import type { KeyPredicate } from './hub/filters.js';
 import { TopicWatcher, WaitingMember, WaitingSubscription, type EndableSubscription } from './topic-wait.js';
@@ -65,6 +66,7 @@ export class Core implements Gateway {
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
+  private readonly instances: InstanceRegistry;
   private readonly topicWatcher: TopicWatcher;
   private readonly metadata = new Map<string, { info: TopicInfo; expires: number }>();
   private readonly creating = new Map<string, Promise<void>>();
@@ -96,6 +98,12 @@ export class Core implements Gateway {
       { instanceId: this.instanceId, open: () => this.table('group-members') as Promise<CompactedTable> },
     );
     this.idempotency = new IdempotencyWindow(this.config.idempotency);
+    this.instances = new InstanceRegistry(
+      this.instanceId,
+      () => this.table(INSTANCES_TABLE) as Promise<CompactedTable>,
+      { heartbeatMs: this.config.groups.heartbeatMs, sessionTimeoutMs: this.config.groups.sessionTimeoutMs },
+      this.log.child({ component: 'instances' }),
+    );
     // A found topic's metadata goes into the cache, so the waiters' start costs no second call.
     this.topicWatcher = new TopicWatcher((topic) => this.topicInfo(topic, true), this.config.topics.waitPollMs, this.log.child({ component: 'topic-wait' }));
     this.auth = new Authenticator(this.config.auth);
@@ -196,9 +204,17 @@ export class Core implements Gateway {
     }
   }
 
-  /** Opens the shared group-membership table, so groups are coordinated from the first join. */
+  /**
+   * Opens the shared group-membership table, so groups are coordinated from the first join, and
+   * (at the same time, so the start takes no longer) writes this instance's first heartbeat.
+   */
   async start(): Promise<void> {
-    await this.groups.members();
+    await Promise.all([this.groups.members(), this.instances.start()]);
+  }
+
+  /** Liveness from the `instances` table (gateway/instances.ts); see Gateway.instanceAlive. */
+  instanceAlive(id: string): boolean {
+    return this.instances.alive(id);
   }
 
   /** Leaves groups (committing acknowledged offsets), ends subscriptions, closes tables. */
@@ -207,6 +223,7 @@ export class Core implements Gateway {
     this.closed = true;
     this.topicWatcher.close();
     await this.groups.close();
+    await this.instances.close().catch((err: unknown) => this.log.warn({ err }, 'instance entry not deleted; others see this instance gone after groups.sessionTimeoutMs'));
     for (const table of this.tables.values()) {
       await table.then((t) => t.close()).catch(() => undefined);
     }
