@@ -3,7 +3,6 @@
  * persistence in the `mqtt-sessions` table, expiry), retained messages (`mqtt-retained` table)
  * and delayed wills. (Waiting for a Kafka topic that does not exist yet is the core's job.)
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
@@ -24,11 +23,14 @@ export class Broker {
   private flushTimer: NodeJS.Timeout | undefined;
   private stopFollowingOwners: (() => void) | undefined;
   closing = false;
+
   /**
-   * Names this broker in the connections table. The core has an instance id, but the Gateway API
-   * does not expose it; one per adapter start serves the same purpose (a restart is a new owner).
+   * Names this broker in the connections table: the core's instance id, whose liveness every
+   * instance can check (`Gateway.instanceAlive`), so a claimer knows whether a hand-over can come.
    */
-  readonly instanceId = randomUUID();
+  get instanceId(): string {
+    return this.gateway.instanceId;
+  }
 
   private constructor(
     readonly gateway: Gateway,
@@ -151,12 +153,20 @@ export class Broker {
 
   /**
    * Claims a client id for a connection of this broker; resolves once the claim is durable. Returns
-   * the previous owner when it is a persistent session on another instance: the caller then waits
-   * for its hand-over (awaitHandover) before reading the session.
+   * the previous owner when it is a persistent session on another instance that is alive: the caller
+   * then waits for its hand-over (awaitHandover) before reading the session. An entry of an instance
+   * that is gone (crashed: no heartbeat within `groups.sessionTimeoutMs`) is replaced without a
+   * wait — nobody would answer — and without `takesOver`, so should that instance still be running
+   * after all, it releases its copy without writing it over the session this claimer reads.
    */
   async claim(clientId: string, nonce: string, persistent: boolean): Promise<OwnerEntry | undefined> {
     const current = decodeOwner(this.owners.get(clientId));
-    const previous = current !== undefined && current.instance !== this.instanceId && current.persistent ? current : undefined;
+    const other = current !== undefined && current.instance !== this.instanceId && current.persistent ? current : undefined;
+    const gone = other !== undefined && !this.gateway.instanceAlive(other.instance);
+    if (gone) {
+      this.log.info({ clientId, previous: other.instance }, 'previous MQTT owner instance is gone; not waiting for its hand-over');
+    }
+    const previous = gone ? undefined : other;
     await this.owners.set(
       clientId,
       encodeOwner({ instance: this.instanceId, nonce, since: Date.now(), persistent, ...(previous === undefined ? {} : { takesOver: previous.nonce }) }),

@@ -5,6 +5,7 @@
  * only, and the `mqtt-connections` entry follows the connection that holds the client id.
  */
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket } from 'mqtt';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOwner, encodeOwner, type OwnerEntry } from '../../adapters/mqtt/ownership.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -13,6 +14,13 @@ import { eventually } from '../support/wait.js';
 import { connectClient, type Received, type TestClient } from './helpers.js';
 
 const TAKEOVER_WAIT_MS = 1500;
+interface LogLine {
+  msg: string;
+  clientId?: string;
+  previous?: string;
+}
+/** Gateway B's log lines, for asserting which way a CONNECT went (waited or not) without timing it. */
+const bLog: LogLine[] = [];
 const prefix = uniqueId('to');
 let a: TestGateway;
 let b: TestGateway;
@@ -24,7 +32,7 @@ beforeAll(async () => {
   };
   // One after the other: two instances creating the shared tables at the same moment race (see scale-out.test.ts).
   a = await startTestGateway({ config });
-  b = await startTestGateway({ config });
+  b = await startTestGateway({ config, log: pino({ level: 'info' }, { write: (line: string) => void bLog.push(JSON.parse(line) as LogLine) }) });
 });
 
 afterAll(async () => {
@@ -199,11 +207,40 @@ describe('MQTT takeover across gateway instances', () => {
     }
   });
 
-  it('an entry left by an instance that is gone: CONNECT waits at most takeoverWaitMs, then reads the stored session', async () => {
+  it('an entry left by an instance that is gone (no heartbeat): CONNECT does not wait for a hand-over and reads the stored session', async () => {
     const clientId = uniqueId('stale');
-    // What a crashed instance leaves behind: a persistent owner that will never hand over.
+    const gone = uniqueId('gone');
+    // What a crashed instance leaves behind: a persistent owner that will never hand over, and no
+    // live entry in the instances table.
+    expect(b.core.instanceAlive(gone)).toBe(false);
     const table = await a.core.table('mqtt-connections');
-    await table.set(clientId, encodeOwner({ instance: uniqueId('gone'), nonce: uniqueId('n'), since: Date.now(), persistent: true }));
+    await table.set(clientId, encodeOwner({ instance: gone, nonce: uniqueId('n'), since: Date.now(), persistent: true }));
+    await syncTables(a, b);
+    const c = await connectObserved(mqttUrl(b), { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 60 } });
+    try {
+      expect(c.connack.sessionPresent).toBe(false);
+      const owner = await ownerOn(b, clientId);
+      expect(owner?.instance).toBe(b.core.instanceId);
+      expect(owner?.persistent).toBe(true);
+      // The claim names no previous owner to wait for: B skipped the hand-over wait, and said why.
+      expect(owner?.takesOver).toBeUndefined();
+      const lines = bLog.filter((l) => l.clientId === clientId || l.previous === gone);
+      expect(lines.map((l) => l.msg)).toContain('previous MQTT owner instance is gone; not waiting for its hand-over');
+      expect(lines.find((l) => l.msg.startsWith('previous MQTT owner'))?.previous).toBe(gone);
+      expect(bLog.filter((l) => l.previous === gone).map((l) => l.msg)).not.toContain('no hand-over from the previous gateway instance in time; reading the stored session');
+    } finally {
+      await c.end();
+    }
+    await eventually(async () => (await ownerOn(b, clientId)) === undefined, { what: 'entry deleted at disconnect' });
+  });
+
+  it('an entry of a live instance that does not hand over: CONNECT waits at most takeoverWaitMs, then reads the stored session', async () => {
+    const clientId = uniqueId('silent');
+    // A's instance is alive, but it holds no connection with this nonce: it never writes a marker.
+    const nonce = uniqueId('n');
+    expect(b.core.instanceAlive(a.core.instanceId)).toBe(true);
+    const table = await a.core.table('mqtt-connections');
+    await table.set(clientId, encodeOwner({ instance: a.core.instanceId, nonce, since: Date.now(), persistent: true }));
     await syncTables(a, b);
     const started = Date.now();
     const c = await connectObserved(mqttUrl(b), { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 60 } });
@@ -212,7 +249,9 @@ describe('MQTT takeover across gateway instances', () => {
       expect(elapsed).toBeGreaterThanOrEqual(TAKEOVER_WAIT_MS - 50);
       expect(elapsed).toBeLessThan(TAKEOVER_WAIT_MS + 3000);
       expect(c.connack.sessionPresent).toBe(false);
-      expect((await ownerOn(b, clientId))?.persistent).toBe(true);
+      const owner = await ownerOn(b, clientId);
+      expect(owner?.takesOver).toBe(nonce);
+      expect(bLog.filter((l) => l.previous === a.core.instanceId).map((l) => l.msg)).toContain('no hand-over from the previous gateway instance in time; reading the stored session');
     } finally {
       await c.end();
     }

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
 import { freePorts } from '../kafka/broker.js';
 import { kafkaBrokers } from './kafka.js';
@@ -21,9 +21,10 @@ export interface TestGateway extends RunningServer {
 /**
  * @param options.backend 'kafka' (the test broker) or 'embedded' (fresh temp dir)
  * @param options.config  extra config keys (same shape as the YAML file)
+ * @param options.log     the gateway's logger (e.g. one capturing lines a test asserts on); default silent or STREAMGATE_TEST_LOG
  */
 export async function startTestGateway(
-  options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; dataDir?: string } = {},
+  options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; dataDir?: string; log?: Logger } = {},
 ): Promise<TestGateway> {
   const backend = options.backend ?? 'kafka';
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'streamgate-test-'));
@@ -51,7 +52,7 @@ export async function startTestGateway(
     file.websocket = { ...((file.websocket as object | undefined) ?? {}), engine: 'uws', uwsPort };
   }
   const config = loadServerConfig({ argv: [], env: {}, file });
-  const log = pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
+  const log = options.log ?? pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
   const server = await startServer(config, { log });
   if (uwsPort !== undefined) uwsPortByHttpPort.set(server.ports.http, uwsPort);
   const wsUrl = `ws://127.0.0.1:${server.ports.websocket ?? server.ports.http}`;
