@@ -198,6 +198,14 @@ export interface Table {
   delete(key: string): Promise<void>;
   /** Calls `listener(key)` after every change applied, local or written by another instance. */
   onChange(listener: (key: string) => void): () => void;
+  /**
+   * Resolves once this copy has applied every write the backend acknowledged before the call,
+   * whichever instance made it: read after it when another instance may have just written the
+   * state you are about to read (e.g. a session a client left a moment ago elsewhere). Costs one
+   * offsets request (concurrent callers share one) and the follower's catch-up; TIMEOUT after
+   * `timeoutMs` (default 10 s).
+   */
+  sync(timeoutMs?: number): Promise<void>;
 }
 
 /** The core, as adapters see it. */

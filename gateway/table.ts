@@ -92,6 +92,67 @@ export class CompactedTable implements Table {
   close(): void {
     this.subscription?.close();
     this.listeners.clear();
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    for (const w of this.syncWaiters.splice(0)) w.fail(new GatewayError('SHUTTING_DOWN', 'The table is closed.'));
+  }
+
+  private syncWaiters: { target: bigint; done: () => void; fail: (err: GatewayError) => void }[] = [];
+  private syncTimer: NodeJS.Timeout | undefined;
+  /** The offsets request callers arriving now may share: it was not sent before they called. */
+  private nextEnd: Promise<bigint> | undefined;
+
+  async sync(timeoutMs = 10_000): Promise<void> {
+    // Callers arriving while no request is queued start one; later callers share it until it is sent.
+    if (this.nextEnd === undefined) {
+      const end = Promise.resolve().then(async () => {
+        if (this.nextEnd === end) this.nextEnd = undefined; // sent: later callers need a new one
+        const [bounds] = await this.backend.offsets(this.topic);
+        return bounds?.latest ?? 0n;
+      });
+      this.nextEnd = end;
+    }
+    const target = await this.nextEnd;
+    if (this.followed() >= target) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.syncWaiters = this.syncWaiters.filter((w) => w !== waiter);
+        reject(new GatewayError('TIMEOUT', `The ${this.topic} table did not catch up with offset ${target} within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      const waiter = {
+        target,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        fail: (err: GatewayError) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.syncWaiters.push(waiter);
+      // The follower's position also moves over offsets that carry no record (compaction gaps), which
+      // no sink call reports: look at it on a short timer while anyone waits.
+      this.syncTimer ??= setInterval(() => this.wakeSynced(), 20);
+    });
+  }
+
+  /** Next offset the follower has applied everything below. */
+  private followed(): bigint {
+    return this.subscription?.positions().get(0) ?? 0n;
+  }
+
+  private wakeSynced(): void {
+    const at = this.followed();
+    const still = [];
+    for (const w of this.syncWaiters) {
+      if (at >= w.target) w.done();
+      else still.push(w);
+    }
+    this.syncWaiters = still;
+    if (still.length === 0 && this.syncTimer !== undefined) {
+      clearInterval(this.syncTimer);
+      this.syncTimer = undefined;
+    }
   }
 
   private async write(key: string, value: Buffer | null): Promise<void> {

@@ -80,18 +80,27 @@ export class Broker {
   /** The session of a client id (memory first, then the table), or undefined. Expired ones are dropped. */
   loadSession(clientId: string): SessionState | undefined {
     const inMemory = this.sessions.get(clientId);
-    if (inMemory !== undefined) return inMemory;
     const buf = this.stored.get(clientId);
-    if (buf === undefined) return undefined;
+    let stored: SessionState | undefined;
     try {
-      const s = SessionState.decode(clientId, buf);
-      if (s.expiresAt !== undefined && s.expiresAt <= Date.now()) return undefined;
-      this.sessions.set(clientId, s);
-      return s;
+      stored = buf === undefined ? undefined : SessionState.decode(clientId, buf);
     } catch (err) {
       this.log.warn({ err, clientId }, 'unreadable stored MQTT session ignored');
-      return undefined;
     }
+    if (inMemory !== undefined) {
+      // The in-memory copy (it may hold changes not flushed yet) is current only while the stored
+      // one is still its incarnation. A connection elsewhere may have held the session since without
+      // this instance hearing of it (its claim erased by this instance's own close racing it, so no
+      // hand-over was asked), or a clean start elsewhere dropped it: then this copy is stale.
+      if (!inMemory.persistent || stored?.heldBy === inMemory.heldBy) return inMemory;
+      this.log.info({ clientId }, 'in-memory MQTT session superseded by another instance; reading the stored one');
+      inMemory.released = true;
+      this.sessions.delete(clientId);
+      this.clearExpiry(clientId);
+    }
+    if (stored === undefined || (stored.expiresAt !== undefined && stored.expiresAt <= Date.now())) return undefined;
+    this.sessions.set(clientId, stored);
+    return stored;
   }
 
   /** Ends a session: forgotten in memory and deleted from the table. */

@@ -354,9 +354,10 @@ export class Connection {
     if (this.isClosed()) return;
     // A claim written after ours (the client reconnected again, elsewhere) already owns the id.
     if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
+    let handedOver = false;
     if (previousOwner !== undefined) {
       const started = Date.now();
-      const handedOver = await this.broker.awaitHandover(clientId, nonce, this.closedPromise);
+      handedOver = await this.broker.awaitHandover(clientId, nonce, this.closedPromise);
       if (this.isClosed()) return;
       if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
       if (handedOver) this.log.info({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'session handed over by another gateway instance');
@@ -371,6 +372,13 @@ export class Connection {
       if (clean) {
         await this.broker.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
       } else {
+        // No hand-over to wait for (the client left another instance cleanly, or it is gone):
+        // that instance's last session write was acknowledged before its claim was deleted, but
+        // this instance's copy of the sessions table may not have it yet.
+        if (!handedOver) {
+          await this.broker.stored.sync().catch((err: unknown) => this.log.warn({ err }, 'sessions table not caught up; reading this copy'));
+          if (this.isClosed()) return;
+        }
         session = this.broker.loadSession(clientId);
         present = session !== undefined; // [MQTT-3.2.2-2]
       }

@@ -70,7 +70,10 @@ export class SessionState {
   handover: string | undefined;
   /** Handed over to another instance: this copy is stale and is never written again. */
   released = false;
-  /** Claim nonce of the last connection of this instance that held the session (memory only). */
+  /**
+   * Claim nonce of the last connection that held the session; stored too, so an instance can tell
+   * whether its in-memory copy is still the latest incarnation (Broker.loadSession).
+   */
   heldBy: string | undefined;
 
   constructor(readonly clientId: string) {}
@@ -100,6 +103,7 @@ export class SessionState {
         qos2in: [...this.qos2in].map(([pid, q]) => ({ pid, key: q.key, done: q.done })),
         qos2seq: this.qos2seq,
         ...(this.handover === undefined ? {} : { handover: this.handover }),
+        ...(this.heldBy === undefined ? {} : { holder: this.heldBy }),
       }),
     );
   }
@@ -117,6 +121,7 @@ export class SessionState {
       qos2in: { pid: number; key: string; done: boolean }[];
       qos2seq: number;
       handover?: string;
+      holder?: string;
     };
     if (raw.v !== 1 || typeof raw.epoch !== 'string' || !Array.isArray(raw.subs)) throw new Error('not a session record');
     const s = new SessionState(clientId);
@@ -145,6 +150,7 @@ export class SessionState {
     for (const q of raw.qos2in) s.qos2in.set(q.pid, { key: q.key, done: q.done });
     s.qos2seq = raw.qos2seq;
     s.handover = typeof raw.handover === 'string' ? raw.handover : undefined;
+    s.heldBy = typeof raw.holder === 'string' ? raw.holder : undefined;
     return s;
   }
 }

@@ -207,6 +207,24 @@ describe('MQTT takeover across gateway instances', () => {
     }
   });
 
+  it('an in-memory session another instance superseded without a hand-over (here: dropped by a clean start elsewhere) is not resumed', async () => {
+    const clientId = uniqueId('superseded');
+    const opts: IClientOptions = { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 300 } };
+    const first = await connectObserved(mqttUrl(a), opts);
+    await first.client.subscribeAsync(`${prefix}/${clientId}/one`, { qos: 1 });
+    await first.end(); // offline on A: A keeps the session in memory
+    // A's last session write precedes the release of its claim.
+    await eventually(async () => (await ownerOn(a, clientId)) === undefined, { what: 'A released the client id' });
+    // What a clean start through another instance leaves, when A never heard of that connection.
+    await (await a.core.table('mqtt-sessions')).delete(clientId);
+    const again = await connectObserved(mqttUrl(a), opts);
+    try {
+      expect(again.connack.sessionPresent).toBe(false);
+    } finally {
+      await again.end();
+    }
+  });
+
   it('an entry left by an instance that is gone (no heartbeat): CONNECT does not wait for a hand-over and reads the stored session', async () => {
     const clientId = uniqueId('stale');
     const gone = uniqueId('gone');
