@@ -14,50 +14,12 @@ import {
   type WebSocketEndpoint,
 } from './websocket.js';
 import { loadUws } from './websocket-uws.js';
+import { FakeConnection } from '../test/support/fake-connection.js';
 
 const log = pino({ level: 'silent' });
 
-/** An in-memory connection with a settable buffered amount. */
-class FakeConnection implements EngineConnection {
-  readonly subprotocol = 'mqtt';
-  sent: Buffer[] = [];
-  buffered = 0;
-  paused = false;
-  terminated = false;
-  closedWith: [number, string] | undefined;
-  private waiters: { threshold: number; resolve: () => void }[] = [];
-  constructor(private readonly canPause = true) {}
-  bufferedAmount(): number {
-    return this.buffered;
-  }
-  send(data: string | Uint8Array): number {
-    this.sent.push(Buffer.from(data));
-    this.buffered += data.length;
-    return this.buffered;
-  }
-  whenDrained(threshold: number): Promise<void> {
-    if (this.buffered <= threshold) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ threshold, resolve }));
-  }
-  setBuffered(n: number): void {
-    this.buffered = n;
-    for (const w of this.waiters.splice(0)) if (n <= w.threshold) w.resolve();
-  }
-  ping(): void {}
-  pause(): boolean {
-    this.paused = this.canPause;
-    return this.canPause;
-  }
-  resume(): void {
-    this.paused = false;
-  }
-  close(code: number, reason: string): void {
-    this.closedWith = [code, reason];
-  }
-  terminate(): void {
-    this.terminated = true;
-  }
-}
+/** The MQTT-over-WebSocket view of a connection: sends add to the buffered amount. */
+const fakeConnection = (canPause = true): FakeConnection => new FakeConnection('mqtt', { canPause, countsSent: true });
 
 describe('selectSubprotocol', () => {
   const endpoint = { subprotocols: ['a.json', 'a.proto'], defaultSubprotocol: 'a.json' };
@@ -73,7 +35,7 @@ describe('selectSubprotocol', () => {
 
 describe('WebSocketDuplex', () => {
   it('reads binary frames as bytes, closes 1003 on a text frame [MQTT-6.0.0-1]', async () => {
-    const conn = new FakeConnection();
+    const conn = fakeConnection();
     const duplex = new WebSocketDuplex(conn, { maxUnreadBytes: 1024 });
     const chunks: Buffer[] = [];
     duplex.on('data', (c: Buffer) => chunks.push(c));
@@ -87,14 +49,14 @@ describe('WebSocketDuplex', () => {
   });
 
   it('pauses the engine when the reader stops; an engine that cannot pause is closed 1008 past maxUnreadBytes', () => {
-    const pausable = new FakeConnection(true);
+    const pausable = fakeConnection(true);
     const a = new WebSocketDuplex(pausable, { highWaterMark: 4, maxUnreadBytes: 8 });
     a.events.message(Buffer.alloc(5), true); // nobody reads: over the high-water mark
     expect(pausable.paused).toBe(true);
     a.read();
     expect(pausable.paused).toBe(false);
 
-    const stuck = new FakeConnection(false);
+    const stuck = fakeConnection(false);
     const b = new WebSocketDuplex(stuck, { highWaterMark: 4, maxUnreadBytes: 8 });
     b.events.message(Buffer.alloc(5), true);
     expect(stuck.closedWith).toBeUndefined();
@@ -103,7 +65,7 @@ describe('WebSocketDuplex', () => {
   });
 
   it("completes writes once the socket drains, so write() and 'drain' mean what they mean on TCP", async () => {
-    const conn = new FakeConnection();
+    const conn = fakeConnection();
     const duplex = new WebSocketDuplex(conn, { highWaterMark: 10, maxUnreadBytes: 1024 });
     expect(duplex.write(Buffer.alloc(20))).toBe(false);
     expect(conn.sent).toHaveLength(1);
@@ -117,7 +79,7 @@ describe('WebSocketDuplex', () => {
   });
 
   it('sends packets written in one corked batch as one binary frame [MQTT-6.0.0-2]', async () => {
-    const conn = new FakeConnection();
+    const conn = fakeConnection();
     const duplex = new WebSocketDuplex(conn, { maxUnreadBytes: 1024 });
     duplex.cork();
     duplex.write(Buffer.from([1]));
@@ -128,18 +90,18 @@ describe('WebSocketDuplex', () => {
   });
 
   it('end() is a 1000 close, destroy() cuts the socket, a peer close ends the stream, 1006 errors it', async () => {
-    const a = new FakeConnection();
+    const a = fakeConnection();
     const ending = new WebSocketDuplex(a, { maxUnreadBytes: 1024 });
     ending.resume();
     ending.end();
     await new Promise((r) => ending.once('finish', r));
     expect(a.closedWith).toEqual([1000, '']);
 
-    const b = new FakeConnection();
+    const b = fakeConnection();
     new WebSocketDuplex(b, { maxUnreadBytes: 1024 }).destroy();
     expect(b.terminated).toBe(true);
 
-    const c = new FakeConnection();
+    const c = fakeConnection();
     const peerClosed = new WebSocketDuplex(c, { maxUnreadBytes: 1024 });
     const ended = new Promise((r) => peerClosed.once('end', r));
     peerClosed.resume();
@@ -147,7 +109,7 @@ describe('WebSocketDuplex', () => {
     await ended;
     expect(c.terminated).toBe(false);
 
-    const d = new FakeConnection();
+    const d = fakeConnection();
     const died = new WebSocketDuplex(d, { maxUnreadBytes: 1024 });
     const error = new Promise<Error>((r) => died.once('error', r));
     died.events.close(1006, '', new Error('ECONNRESET'));

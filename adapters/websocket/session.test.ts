@@ -5,56 +5,8 @@ import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { jsonCodec } from './codec.js';
-import type { EngineConnection } from '../../transport/websocket.js';
+import { FakeConnection } from '../../test/support/fake-connection.js';
 import { Heartbeat, Session } from './session.js';
-
-/** An in-memory connection: records what the session writes, with a settable buffered amount. */
-class FakeConnection implements EngineConnection {
-  readonly subprotocol = 'streamgate.v1.json' as const;
-  sent: string[] = [];
-  buffered = 0;
-  pings = 0;
-  terminated = false;
-  closedWith: [number, string] | undefined;
-  private waiters: { threshold: number; resolve: () => void }[] = [];
-  bufferedAmount(): number {
-    return this.buffered;
-  }
-  send(data: string | Uint8Array): number {
-    this.sent.push(data as string);
-    return this.buffered;
-  }
-  whenDrained(threshold: number): Promise<void> {
-    if (this.buffered <= threshold) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ threshold, resolve }));
-  }
-  setBuffered(n: number): void {
-    this.buffered = n;
-    const ready = this.waiters.filter((w) => n <= w.threshold);
-    this.waiters = this.waiters.filter((w) => n > w.threshold);
-    for (const w of ready) w.resolve();
-  }
-  ping(): void {
-    this.pings++;
-  }
-  paused = false;
-  pause(): boolean {
-    this.paused = true;
-    return true;
-  }
-  resume(): void {
-    this.paused = false;
-  }
-  close(code: number, reason: string): void {
-    this.closedWith = [code, reason];
-  }
-  terminate(): void {
-    this.terminated = true;
-  }
-  frames(): any[] {
-    return this.sent.map((s) => JSON.parse(s));
-  }
-}
 
 const limits = { maxBufferedBytes: 1000, closeBufferedBytes: 5000, maxInFlightPublishes: 2, closeTimeoutMs: 1000 };
 /** The core's per-connection subscription bound, as a fake with a limit of 2. */
