@@ -3,18 +3,14 @@
  * gateway whose pino output is collected (startTestGateway takes no logger), and small HTTP(S),
  * WebSocket and gRPC clients that report what the server answered instead of throwing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
 import { createStub, type StreamGatewayClient } from '../../clients/ts/node/index.js';
-import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
-import { kafkaBrokers } from '../support/kafka.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { eventually } from '../support/wait.js';
 
 /** HS256 secret used by the security tests (not numeric: the env loader would coerce digits to a number). */
@@ -54,54 +50,24 @@ export async function tamperedToken(valid: TokenClaims, forged: TokenClaims): Pr
 // ---------------------------------------------------------------------------------------------
 // In-process gateway with collected logs
 
-export interface CapturedGateway extends RunningServer {
+export interface CapturedGateway extends TestGateway {
   /** Every JSON log line written so far, raw (to search for leaked secrets) and parsed. */
   readonly logText: () => string;
   readonly logs: () => Record<string, unknown>[];
 }
 
-/**
- * Starts a gateway like test/support/gateway.ts does (free loopback ports, temp data dir) but with
- * a pino logger writing into memory at `level`, so tests can assert on audit lines.
- */
+/** startTestGateway (embedded by default) with a pino logger writing into memory at `level`, so tests can assert on audit lines. */
 export async function startCapturedGateway(
   options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; level?: string; env?: Record<string, string> } = {},
 ): Promise<CapturedGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'streamgate-sec-'));
-  const file = merge(
-    {
-      host: '127.0.0.1',
-      dataDir,
-      http: { port: 0 },
-      mqtt: { port: 0 },
-      grpc: { port: 0 },
-      kafka: { brokers: (options.backend ?? 'embedded') === 'kafka' ? [kafkaBrokers()] : [] },
-    },
-    options.config ?? {},
-  );
-  const config = loadServerConfig({ argv: [], env: options.env ?? {}, file });
   const lines: string[] = [];
   const log = pino({ level: options.level ?? 'info' }, { write: (line: string) => void lines.push(line) });
-  const server = await startServer(config, { log });
+  const gw = await startTestGateway({ backend: options.backend ?? 'embedded', log, ...(options.config ? { config: options.config } : {}), ...(options.env ? { env: options.env } : {}) });
   return {
-    ...server,
+    ...gw,
     logText: () => lines.join(''),
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
-    async close() {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
   };
-}
-
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    const bothObjects = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null && !Array.isArray(prev);
-    out[k] = bothObjects ? merge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ export interface TestGateway extends RunningServer {
 /**
  * @param options.backend 'kafka' (the test broker) or 'embedded' (fresh temp dir)
  * @param options.config  extra config keys (same shape as the YAML file)
+ * @param options.env     STREAMGATE_* variables as the process would read them
  * @param options.log     the gateway's logger (e.g. one capturing lines a test asserts on); default silent or STREAMGATE_TEST_LOG
  */
 export async function startTestGateway(
-  options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; dataDir?: string; log?: Logger } = {},
+  options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; dataDir?: string; log?: Logger; env?: Record<string, string> } = {},
 ): Promise<TestGateway> {
   const backend = options.backend ?? 'kafka';
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'streamgate-test-'));
@@ -51,7 +52,7 @@ export async function startTestGateway(
     uwsPort = (httpPort !== 0 ? uwsPortByHttpPort.get(httpPort) : undefined) ?? (await freePorts(1))[0]!;
     file.websocket = { ...((file.websocket as object | undefined) ?? {}), engine: 'uws', uwsPort };
   }
-  const config = loadServerConfig({ argv: [], env: {}, file });
+  const config = loadServerConfig({ argv: [], env: options.env ?? {}, file });
   const log = options.log ?? pino({ level: process.env.STREAMGATE_TEST_LOG ?? 'silent' });
   const server = await startServer(config, { log });
   if (uwsPort !== undefined) uwsPortByHttpPort.set(server.ports.http, uwsPort);
