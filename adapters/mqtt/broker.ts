@@ -80,6 +80,7 @@ export class Broker {
   /** The session of a client id (memory first, then the table), or undefined. Expired ones are dropped. */
   loadSession(clientId: string): SessionState | undefined {
     const inMemory = this.sessions.get(clientId);
+    if (inMemory !== undefined && !inMemory.persistent) return inMemory;
     const buf = this.stored.get(clientId);
     let stored: SessionState | undefined;
     try {
@@ -92,7 +93,7 @@ export class Broker {
       // one is still its incarnation. A connection elsewhere may have held the session since without
       // this instance hearing of it (its claim erased by this instance's own close racing it, so no
       // hand-over was asked), or a clean start elsewhere dropped it: then this copy is stale.
-      if (!inMemory.persistent || stored?.heldBy === inMemory.heldBy) return inMemory;
+      if (stored?.heldBy === inMemory.heldBy) return inMemory;
       this.log.info({ clientId }, 'in-memory MQTT session superseded by another instance; reading the stored one');
       inMemory.released = true;
       this.sessions.delete(clientId);
