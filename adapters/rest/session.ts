@@ -11,6 +11,7 @@ import type { StreamRecord, TopicPartition } from '../../gateway/record.js';
 import type { Logger } from 'pino';
 import type { EmbeddedFormat } from './codec.js';
 import { RestError } from './errors.js';
+import { compileTopicPattern } from './topic-pattern.js';
 
 export interface InstanceOptions {
   readonly format: EmbeddedFormat;
@@ -79,13 +80,8 @@ export class ConsumerInstance {
     }
     let topics = request.topics ?? [];
     if (request.pattern !== undefined) {
-      let re: RegExp;
-      try {
-        // Java's Pattern.matcher(topic).matches(): the whole name must match.
-        re = new RegExp(`^(?:${request.pattern})$`);
-      } catch (err) {
-        throw new RestError('UNPROCESSABLE', `topic_pattern is not a valid regular expression: ${(err as Error).message}`);
-      }
+      // The client's regex: RE2, bounded before compiling (topic-pattern.ts), never a backtracking RegExp.
+      const re = compileTopicPattern(request.pattern);
       topics = (await this.gateway.listTopics(ctx)).map((t) => t.name).filter((n) => re.test(n));
     }
     await this.dropMember();
