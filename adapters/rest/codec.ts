@@ -144,10 +144,17 @@ export function parsePartition(value: unknown, what = 'partition'): number {
 // ---------------------------------------------------------------------------------------------
 // Base64 (strict: Buffer.from silently skips bad characters, which would corrupt data)
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Padded standard base64 alphabet only. Not `/^(?:[A-Za-z0-9+/]{4})*(?:…)?$/`: linear too, but on a
+ * 1 MB value it backtracks every group before failing (~240 ms on the event loop); one class scan
+ * is ~1 ms. */
+function isBase64(text: string): boolean {
+  if (text.length % 4 !== 0) return false;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return !/[^A-Za-z0-9+/]/.test(pad === 0 ? text : text.slice(0, -pad));
+}
 
 export function decodeBase64(text: unknown, code: 'INVALID_KEY' | 'INVALID_VALUE', what: string): Buffer {
-  if (typeof text !== 'string' || !BASE64.test(text)) {
+  if (typeof text !== 'string' || !isBase64(text)) {
     throw new GatewayError(code, `${what} is not valid base64.`);
   }
   return Buffer.from(text, 'base64');

