@@ -41,6 +41,9 @@ export const HOSTILE_TOPICS: readonly string[] = [
   '<script>',
 ];
 
+/** Regexes that backtrack exponentially in a JS RegExp on a long run of one character (v2 topic_pattern). */
+export const PATHOLOGICAL_PATTERNS = ['(.*.*.*)*Z', '(a+)+$', '(x+x+)+y', '(a|aa)+$', '(.*a){20}'] as const;
+
 /** JSON nested `depth` levels deep: stresses recursive parsers and serializers. */
 export const deepJson = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
@@ -88,6 +91,23 @@ export const REST_CASES: readonly HttpCase[] = [
     request: (t) => jsonPost(t, records(t), `{"records":[{"value":${deepJson(5_000)}}]}`),
     expect: [400, 422],
   },
+  // Bounded parsing (issue 16): nesting deep enough that a recursive parser or encoder overflows
+  // the stack, and that JSON.parse alone takes ~1 s to materialize; each must be a 4xx, promptly.
+  { name: 'v1 produce: JSON nested 300,000 levels deep (600 KB)', request: (t) => jsonPost(t, records(t), `{"records":[{"value":${deepJson(300_000)}}]}`), expect: [400, 422] },
+  {
+    name: 'v2 json produce: JSON nested 300,000 levels deep (600 KB)',
+    request: (t) => req('POST', `/topics/${t.topic}`, { ...auth(t), 'Content-Type': 'application/vnd.kafka.json.v2+json' }, `{"records":[{"value":${deepJson(300_000)}}]}`),
+    expect: [400, 422],
+  },
+  { name: 'v1 produce: the whole body nested 300,000 levels deep', request: (t) => jsonPost(t, records(t), deepJson(300_000)), expect: [400, 422] },
+  {
+    name: 'v2 binary produce: 1 MB of base64 with one bad character at the end',
+    request: (t) => req('POST', `/topics/${t.topic}`, { ...auth(t), 'Content-Type': 'application/vnd.kafka.binary.v2+json' }, `{"records":[{"value":"${'A'.repeat(1_000_000)}!"}]}`),
+    expect: [422],
+  },
+  // A regex retrying from every slash of a long run (/\/+$/) is quadratic in the path.
+  { name: 'path of 16,000 slashes before its last segment', request: (t) => req('GET', `/v1/topics/${t.topic}${'/'.repeat(16_000)}x`, auth(t)), expect: [404, 431] },
+  { name: '99 headers of 160 bytes each', request: (t) => req('GET', '/healthz', { ...auth(t), ...Object.fromEntries(Array.from({ length: 95 }, (_, i) => [`X-H${i}`, 'h'.repeat(160)])) }), expect: [200, 431] },
   { name: 'declared body larger than rest.maxBodyBytes', request: (t) => req('POST', records(t), { ...auth(t), 'Content-Type': 'application/json', 'Content-Length': '104857600' }, '{"rec'), expect: [413] },
   { name: 'chunked body larger than rest.maxBodyBytes', request: (t) => chunked(t, 'x'.repeat(64 * 1024), 40), expect: [413, 'closed'] },
   { name: 'truncated body (Content-Length 100, 10 bytes, then EOF)', request: (t) => req('POST', records(t), { ...auth(t), 'Content-Type': 'application/json', 'Content-Length': '100' }, '{"records"'), halfClose: true, expect: [400, 'closed'] },
@@ -172,6 +192,18 @@ export const WS_CASES: readonly WsCase[] = [
     frame: (t) => `{"op":"publish","id":"x","topic":"${t.topic}","records":[{"value":${deepJson(5_000)}}]}`,
     code: ['INVALID_ARGUMENT', 'INVALID_VALUE'],
   },
+  {
+    name: 'JSON nested 30,000 levels deep (60 KB, under websocket.maxPayloadBytes)',
+    frame: (t) => `{"op":"publish","id":"x","topic":"${t.topic}","records":[{"value":${deepJson(30_000)}}]}`,
+    code: ['INVALID_ARGUMENT', 'INVALID_VALUE'],
+  },
+  { name: 'the whole frame nested 30,000 levels deep', frame: () => deepJson(30_000), code: ['INVALID_ARGUMENT'] },
+  {
+    name: '60 KB of base64 with one bad character at the end',
+    frame: (t) => JSON.stringify({ op: 'publish', id: 'x', topic: t.topic, records: [{ value: `${'A'.repeat(60_000)}!`, encoding: 'base64' }] }),
+    code: ['INVALID_VALUE', 'INVALID_ARGUMENT'],
+  },
+  { name: 'subscribe to a topic name of 60,000 characters', frame: () => JSON.stringify({ op: 'subscribe', id: 'x', topic: 'a'.repeat(60_000), from: 'earliest' }), code: ['INVALID_TOPIC', 'INVALID_ARGUMENT'] },
   // Connection-ending cases (each on its own connection).
   { name: 'invalid UTF-8 in a text frame', frame: () => ({ bytes: Buffer.concat([Buffer.from('{"op":"ping","id":"'), INVALID_UTF8, Buffer.from('"}')]), binary: false }), close: [1007] },
   { name: 'binary frame on the JSON subprotocol', frame: () => ({ bytes: Buffer.from([0x0a, 0x02, 0x68, 0x69]), binary: true }), close: [1003] },

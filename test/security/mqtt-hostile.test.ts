@@ -8,6 +8,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { connectClient, RawClient } from '../mqtt/helpers.js';
+import { eventually } from '../support/wait.js';
+import { MAX_EVENT_LOOP_DELAY_MS, watchEventLoop } from './event-loop.js';
 
 const CONNECT_TIMEOUT_MS = 400;
 let gw: TestGateway;
@@ -17,6 +19,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
 });
+
+/**
+ * Issue 16: no hostile input may block the event loop longer than MAX_EVENT_LOOP_DELAY_MS. The
+ * hostile tests run watched; the keepalive test is not (it starts a second gateway, which is not client input).
+ */
+const hostile = (name: string, fn: () => Promise<void>, weakness?: string) => {
+  const watched = async () => {
+    const loop = watchEventLoop();
+    await fn();
+    const report = await loop.stop();
+    expect(report.blockedMs, `event loop blocked ${report.maxDelayMs.toFixed(0)} ms (process CPU ${report.cpuMs.toFixed(0)} ms) during this test`).toBeLessThan(MAX_EVENT_LOOP_DELAY_MS);
+  };
+  return weakness === undefined ? it(name, watched) : it.fails(`KNOWN WEAKNESS — ${name}`, watched);
+};
 
 /** A raw v5 connection past CONNACK. */
 async function connectedV5(): Promise<RawClient> {
@@ -32,7 +48,7 @@ const str = (bytes: number[]): number[] => [bytes.length >> 8, bytes.length & 0x
 /** A packet with a one-byte Remaining Length (bodies here are < 128 bytes). */
 const packet = (first: number, body: number[]): Buffer => Buffer.from([first, body.length, ...body]);
 
-it('ill-formed UTF-8: PUBLISH topic → DISCONNECT 0x90; SUBSCRIBE filter → SUBACK 0x8F; nothing written', async () => {
+hostile('ill-formed UTF-8: PUBLISH topic → DISCONNECT 0x90; SUBSCRIBE filter → SUBACK 0x8F; nothing written', async () => {
   const a = await connectedV5();
   // PUBLISH QoS 1, topic "a\xFF" (0xFF never occurs in UTF-8), packet id 1, no properties, payload "x".
   a.write(packet(0x32, [...str([0x61, 0xff]), 0x00, 0x01, 0x00, 0x78]));
@@ -57,7 +73,7 @@ it('ill-formed UTF-8: PUBLISH topic → DISCONNECT 0x90; SUBSCRIBE filter → SU
   expect(c.packets.map((p) => p.cmd)).toEqual(['connack']);
 });
 
-it('a Remaining Length announcing 256 MB is refused from the fixed header (0x95), before any body arrives', async () => {
+hostile('a Remaining Length announcing 256 MB is refused from the fixed header (0x95), before any body arrives', async () => {
   const a = await connectedV5();
   a.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])); // 268,435,455 bytes announced, none sent
   expect((await a.next('disconnect')).reasonCode).toBe(0x95);
@@ -76,7 +92,7 @@ it('a Remaining Length announcing 256 MB is refused from the fixed header (0x95)
   expect(c.packets.filter((p) => p.cmd === 'puback')).toHaveLength(0);
 });
 
-it('slowloris: half a CONNECT, or a CONNECT trickled byte by byte, is closed after connectTimeoutMs while others are served', async () => {
+hostile('slowloris: half a CONNECT, or a CONNECT trickled byte by byte, is closed after connectTimeoutMs while others are served', async () => {
   const full = Buffer.from([0x10, 0x11, ...str([0x4d, 0x51, 0x54, 0x54]), 0x05, 0x02, 0x00, 0x1e, 0x00, ...str([0x73, 0x6c, 0x6f, 0x77])]);
   // The CONNECT is well-formed: sent at once it is accepted.
   const control = await RawClient.open(gw.ports.mqtt, 5);
@@ -137,3 +153,24 @@ it('keepaliveMaxSeconds: a 3.1.1 client asking for no keepalive is closed after 
     await g.close();
   }
 });
+
+hostile('wildcard-heavy filters against deep topics: one SUBSCRIBE of 30 filters of 16,000 levels (960 KB), 20 publishes and retained messages of 16,000 levels, all answered', async () => {
+  const sub = await connectClient(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { protocolVersion: 5, clientId: uniqueId('deep-sub') });
+  const pub = await connectClient(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { protocolVersion: 5, clientId: uniqueId('deep-pub') });
+  try {
+    const root = uniqueId('deep');
+    const deep = (i: number) => `${root}/${'a/'.repeat(16_000)}${i}`;
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync(deep(i), `retained-${i}`, { qos: 1, retain: true });
+    // Filters that match every level one by one: the costliest shape for a level-by-level matcher.
+    const filters = Array.from({ length: 30 }, (_, i) => `${root}/${'+/'.repeat(16_000)}${i % 2 === 0 ? '#' : '+'}`);
+    const granted = await sub.client.subscribeAsync(filters, { qos: 1 });
+    expect(granted.map((g) => g.qos)).toEqual(Array(30).fill(1));
+    for (let i = 5; i < 25; i++) await pub.client.publishAsync(deep(i), `live-${i}`, { qos: 1 });
+    // Each message matches every filter (one copy per matching subscription or folded): every payload arrives.
+    const expected = [...Array.from({ length: 5 }, (_, i) => `retained-${i}`), ...Array.from({ length: 20 }, (_, i) => `live-${i + 5}`)];
+    await eventually(() => expected.every((p) => sub.received.some((m) => m.payload === p)), { what: 'every retained and live message', timeoutMs: 20_000 });
+  } finally {
+    await sub.end();
+    await pub.end();
+  }
+}, 'measured 180–410 ms blocked (CPU profile: topicMatches, topicFilterProblem, mqttMatchLevels — linear, but ~1 MB of levels split and compared several times per filter in one tick). Topic names and filters have no level bound; EMQX bounds them (mqtt.max_topic_levels, default 128). Reported to the lead.');

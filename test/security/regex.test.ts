@@ -12,10 +12,9 @@ import { RestError } from '../../adapters/rest/errors.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId } from '../support/names.js';
 import { http, V2 } from '../rest/http.js';
+import { PATHOLOGICAL_PATTERNS } from './corpus.js';
 import { MAX_EVENT_LOOP_DELAY_MS, measureEventLoop } from './event-loop.js';
 
-/** Patterns that backtrack exponentially in JS RegExp on a long run of one character. */
-export const PATHOLOGICAL_PATTERNS = ['(.*.*.*)*Z', '(a+)+$', '(x+x+)+y', '(a|aa)+$', '(.*a){20}'] as const;
 
 /** Patterns RE2 itself compiles slowly (measured 0.4 s – 90 s), or cannot compile: refused before RE2 sees them. */
 const COMPILE_BOMBS = [
@@ -118,14 +117,14 @@ describe('REST v2 topic_pattern over HTTP (embedded)', () => {
   }
 
   it('pathological patterns against long topic names: 204 at once, the event loop never blocked', async () => {
-    const { maxDelayMs } = await measureEventLoop(async () => {
+    const { blockedMs } = await measureEventLoop(async () => {
       for (const pattern of PATHOLOGICAL_PATTERNS) {
         const base = await consumer();
         const res = await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topic_pattern: `${prefix}-${pattern}` } });
         expect(res.status, `${pattern}: ${res.text}`).toBe(204);
       }
     });
-    expect(maxDelayMs).toBeLessThan(MAX_EVENT_LOOP_DELAY_MS);
+    expect(blockedMs).toBeLessThan(MAX_EVENT_LOOP_DELAY_MS);
   });
 
   it('a valid pattern subscribes to exactly the topics it full-matches', async () => {
@@ -136,14 +135,14 @@ describe('REST v2 topic_pattern over HTTP (embedded)', () => {
 
   it('compile bombs and Java-only syntax: 422 with error_code 422, promptly, the instance still usable', async () => {
     const base = await consumer();
-    const { maxDelayMs } = await measureEventLoop(async () => {
+    const { blockedMs } = await measureEventLoop(async () => {
       for (const pattern of [...COMPILE_BOMBS, ...JAVA_ONLY, 'a)|(b']) {
         const res = await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topic_pattern: pattern } });
         expect(res.status, pattern.slice(0, 40)).toBe(422);
         expect(res.json).toMatchObject({ error_code: 422, message: expect.stringMatching(/^topic_pattern /) });
       }
     });
-    expect(maxDelayMs).toBeLessThan(MAX_EVENT_LOOP_DELAY_MS);
+    expect(blockedMs).toBeLessThan(MAX_EVENT_LOOP_DELAY_MS);
     expect((await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topic_pattern: `${prefix}-ok` } })).status).toBe(204);
     expect((await http('GET', `${base}/subscription`)).json).toEqual({ topics: [topics[2]] });
   });
