@@ -256,7 +256,8 @@ class SharedHttp implements HttpHost {
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
-      this.log.debug({ err }, 'http client error');
+      // Not `{err}`: Node's parser errors carry the raw request (rawPacket), credentials included.
+      this.log.debug({ code: err.code, reason: err.message }, 'http client error');
       // Bytes after a finished response (e.g. a body the route did not read after `Connection:
       // close`) must not get a second, raw response on the same connection.
       if (err.code === 'HPE_CLOSED_CONNECTION' || socket._httpMessage?.headersSent === true || !socket.writable) {

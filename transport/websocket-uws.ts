@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import { redactSubprotocols } from '../gateway/log.js';
 import {
   DrainWaiters,
   selectSubprotocol,
@@ -141,7 +142,7 @@ export async function listenUws(
         };
         const subprotocol = selectSubprotocol(headers['sec-websocket-protocol'], endpoint);
         if (subprotocol === undefined) {
-          log.info({ offered: headers['sec-websocket-protocol'], path }, 'refused: unsupported subprotocol');
+          log.info({ offered: redactSubprotocols(headers['sec-websocket-protocol']), path }, 'refused: unsupported subprotocol');
           return refuse(400, unsupportedSubprotocol(endpoint));
         }
         const request: HandshakeRequest = {

@@ -17,6 +17,7 @@ import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { certificateSubject } from '../gateway/auth.js';
+import { redactSubprotocols, redactUrl } from '../gateway/log.js';
 import { listenUws, loadUws, type UwsListener } from './websocket-uws.js';
 
 /** One open WebSocket as a protocol session sees it, whatever the engine. */
@@ -217,7 +218,8 @@ export class WebSocketTransport {
     const offered = req.headers['sec-websocket-protocol'];
     const subprotocol = selectSubprotocol(offered, endpoint);
     if (subprotocol === undefined) {
-      log.info({ offered, path: req.url }, 'refused: unsupported subprotocol');
+      // The request target may carry ?access_token= and an offered "subprotocol" may be a token.
+      log.info({ offered: redactSubprotocols(offered), path: redactUrl(req.url) }, 'refused: unsupported subprotocol');
       return refuse(socket, 400, unsupportedSubprotocol(endpoint));
     }
     endpoint.handshake(

@@ -7,7 +7,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
-import { pino } from 'pino';
+import { createLogger } from '../../gateway/log.js';
 import { WebSocket, type ClientOptions } from 'ws';
 import { createStub, type StreamGatewayClient } from '../../clients/ts/node/index.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -62,7 +62,8 @@ export async function startCapturedGateway(
   options: { backend?: 'kafka' | 'embedded'; config?: Record<string, unknown>; level?: string; env?: Record<string, string> } = {},
 ): Promise<CapturedGateway> {
   const lines: string[] = [];
-  const log = pino({ level: options.level ?? 'info' }, { write: (line: string) => void lines.push(line) });
+  // The gateway's own logger options (redaction included), writing into memory.
+  const log = createLogger(options.level ?? 'info', { write: (line: string) => void lines.push(line) });
   const gw = await startTestGateway({ backend: options.backend ?? 'embedded', log, ...(options.config ? { config: options.config } : {}), ...(options.env ? { env: options.env } : {}) });
   return {
     ...gw,
