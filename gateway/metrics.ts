@@ -36,8 +36,19 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'streamgate_' });
   }
 
-  /** A bounded topic label. */
+  private hidden: readonly string[] = ['__'];
+
+  /**
+   * Topics starting with one of `prefixes` (the gateway's internal state, Kafka's `__` topics) are
+   * counted under the label `_internal`, never by name. Default: `__`.
+   */
+  hideTopics(prefixes: readonly string[]): void {
+    this.hidden = [...prefixes];
+  }
+
+  /** A bounded topic label; internal topics are `_internal`. */
   topic(topic: string): string {
+    if (this.hidden.some((p) => topic.startsWith(p))) return '_internal';
     if (this.topics.has(topic)) return topic;
     if (this.topics.size < MAX_TOPIC_LABELS) {
       this.topics.add(topic);

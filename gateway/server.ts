@@ -23,6 +23,7 @@ import { EmbeddedBackend } from './backends/embedded/index.js';
 import { KafkaBackend } from './backends/kafka/index.js';
 import { ConfigError, coreConfigShape, loadConfig, type ConfigSources } from './config.js';
 import { Core } from './core.js';
+import { certificateSubject } from './auth.js';
 import { GatewayError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { WebSocketTransport, type UpgradeCount, type WebSocketEndpoint } from '../transport/websocket.js';
@@ -65,6 +66,8 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   // `{mqtt: F}` grants mean "these MQTT topics wherever the MQTT routes put them".
   const mqtt = { routes: config.mqtt.routes.map((r) => ({ filter: r.filter, topic: r.topic })), defaultTopic: config.mqtt.defaultTopic };
   const core = new Core({ backend, config, log, mqtt });
+  // Internal state's topic names are never metric label values (Kafka's own `__` topics neither).
+  core.metrics.hideTopics([config.topics.internalPrefix, '__']);
   await core.start();
 
   const tls = loadTls(config);
@@ -77,13 +80,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   // Process-level endpoint, before the adapters' routes.
   httpHost.onRequest((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
-    core.renderMetrics().then(
-      (text) => res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(text),
-      (err: unknown) => {
-        log.error({ err }, 'metrics rendering failed');
-        res.writeHead(500).end();
-      },
-    );
+    serveMetrics(core, req, res, log);
     return true;
   });
   const adapters: RunningAdapter[] = [];
@@ -142,6 +139,44 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
       return closing;
     },
   };
+}
+
+/**
+ * `GET /metrics`. Metric labels name topics, so with authentication configured the scrape needs
+ * credentials — `Authorization: Bearer <JWT or API key>` (Prometheus' `authorization` /
+ * `bearer_token` settings) or a verified client certificate — whose principal has the `metrics`
+ * grant (or `admin: ["*"]`): 401 without valid credentials, 403 without the grant. Without any
+ * authentication configured it stays open, like every other endpoint.
+ */
+function serveMetrics(core: Core, req: IncomingMessage, res: ServerResponse, log: Logger): void {
+  const refuse = (status: number, message: string): void => {
+    const body = JSON.stringify({ error_code: status === 401 ? 40101 : 40301, message });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(body);
+  };
+  const auth = req.headers.authorization;
+  const token = auth !== undefined && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '') : undefined;
+  const subject = certificateSubject(req.socket);
+  core
+    .authenticate({ ...(token === undefined ? {} : { token }), ...(subject === undefined ? {} : { certificateSubject: subject }) }, { protocol: 'metrics', remoteAddress: req.socket.remoteAddress })
+    .then(
+      async (principal) => {
+        if (!core.permitsMetrics(principal)) {
+          log.warn({ audit: 'denied', action: 'metrics', principal: principal.id, protocol: 'metrics' }, 'request denied');
+          return refuse(403, `Principal ${principal.id} may not read /metrics (needs the metrics grant).`);
+        }
+        const text = await core.renderMetrics();
+        res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(text);
+      },
+      (err: unknown) => {
+        const error = GatewayError.from(err);
+        if (error.code === 'UNAUTHENTICATED') return refuse(401, error.message);
+        throw err;
+      },
+    )
+    .catch((err: unknown) => {
+      log.error({ err }, 'metrics rendering failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
 }
 
 /** Reads the TLS files once at start; a missing file stops the process with its name. */
