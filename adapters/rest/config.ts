@@ -28,6 +28,13 @@ export const restConfigSchema = z.strictObject({
    * plus envelope. Over it: 413 and reading stops.
    */
   maxBodyBytes: z.number().int().positive().default(MiB + 64 * 1024),
+  /**
+   * The URL clients reach this gateway at (e.g. `https://stream.example.com`, a path prefix
+   * allowed), used for v2 consumer `base_uri`s. Unset: the listener's own scheme and address
+   * (the socket's local address and port). Never the request's `Host` header, which the client
+   * chooses: a forged one would send the consumer's later requests (and credentials) elsewhere.
+   */
+  advertisedUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** SSE heartbeat comment interval: keeps proxies (typically 30–60 s idle timeouts) from closing idle streams. */
   sseHeartbeatMs: z.number().int().positive().default(15_000),
   /** `retry:` hint sent to EventSource clients: how long they wait before reconnecting. */

@@ -203,6 +203,21 @@ export class RestRoutes {
     return pathMatched ? 'method' : undefined;
   }
 
+  /**
+   * Where clients reach this gateway: `rest.advertisedUrl`, else the listener's own scheme and
+   * address as the socket was accepted on — never the client-chosen `Host` header.
+   */
+  private advertisedBase(req: IncomingMessage): string {
+    const advertised = this.config.advertisedUrl;
+    if (advertised !== undefined) return advertised.endsWith('/') ? advertised.slice(0, -1) : advertised;
+    const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
+    const scheme = socket.encrypted === true ? 'https' : 'http';
+    const address = socket.localAddress ?? '127.0.0.1';
+    // An IPv4-mapped IPv6 address (dual-stack listener) reads as the IPv4 address it is.
+    const host = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address.includes(':') ? `[${address}]` : address;
+    return `${scheme}://${host}:${socket.localPort ?? 0}`;
+  }
+
   /** Ends open requests (SSE streams, long polls) and drops every consumer instance. */
   async close(): Promise<void> {
     // SSE clients learn why (`event: error`, 50301) and reconnect — to another instance — with Last-Event-ID.
@@ -310,9 +325,7 @@ export class RestRoutes {
         autoCommit: autoCommitRaw === true || autoCommitRaw === 'true',
         requestTimeoutMs,
       });
-      const host = headerValue(r.req, 'host') ?? 'localhost';
-      const scheme = (r.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-      return v2(200, { instance_id: created.id, base_uri: `${scheme}://${host}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(created.id)}` });
+      return v2(200, { instance_id: created.id, base_uri: `${this.advertisedBase(r.req)}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(created.id)}` });
     });
     this.add('DELETE', I, async (r) => {
       await this.consumers.delete(r.params[0]!, r.params[1]!, r.ctx);
