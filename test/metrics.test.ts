@@ -121,9 +121,11 @@ describe('/metrics after REST, WebSocket and MQTT traffic', () => {
 
   it('counts authentication failures', async () => {
     const key = 'metrics-test-key-0123456789abcdef';
-    const secured = await startTestGateway({ backend: 'embedded', config: { auth: { apiKeys: [{ id: 'svc', sha256: createHash('sha256').update(key).digest('hex') }] } } });
+    // With authentication configured the scrape needs the metrics grant (issue 16).
+    const secured = await startTestGateway({ backend: 'embedded', config: { auth: { apiKeys: [{ id: 'svc', sha256: createHash('sha256').update(key).digest('hex'), grants: { metrics: true } }] } } });
     try {
-      const read = async () => value(parse(await (await fetch(`${secured.httpUrl}/metrics`)).text()), 'streamgate_auth_failures_total', { kind: 'authentication' });
+      const scrapeSecured = async () => (await fetch(`${secured.httpUrl}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+      const read = async () => value(parse(await scrapeSecured()), 'streamgate_auth_failures_total', { kind: 'authentication' });
       const before = await read();
       const mqttUrl = `mqtt://127.0.0.1:${secured.ports.mqtt}`;
       await expect(mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0, username: 'x', password: 'wrong-key' })).rejects.toThrow();
