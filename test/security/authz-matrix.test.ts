@@ -552,6 +552,36 @@ describe('authorization matrix: REST consumer instances belong to their principa
 
 });
 
+describe('authorization matrix: MQTT retained delete obeys the write scope', () => {
+  it.each(WHO.flatMap((who) => (['mqtt-3.1.1', 'mqtt-5'] as const).map((p) => [who, p] as const)))(
+    "%s over %s: an empty retained PUBLISH on another device's topic is refused and the retained message stays",
+    async (who, protocol) => {
+      const victim = `devices/${other(who)}/${uniqueId('keep')}`;
+      const admin = await mqtt.connectAsync(`mqtts://127.0.0.1:${gw.ports.mqtt}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: uniqueId('root'), ca: pki.ca, username: 'root', password: rootToken });
+      expect(await mqttPublish(admin, victim, true)).toBe(0);
+      await admin.endAsync();
+      const retained = await gw.core.table('mqtt-retained');
+      await eventually(() => retained.get(victim) !== undefined, { what: 'the retained message' });
+      const client = await mqttConnect(who, protocol === 'mqtt-5' ? 5 : 4);
+      client.on('error', () => undefined);
+      try {
+        const closed = new Promise<'closed'>((resolve) => client.once('close', () => resolve('closed')));
+        const rc = await Promise.race([
+          client.publishAsync(victim, Buffer.alloc(0), { qos: 1, retain: true }).then(
+            (p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0,
+            (err: { code?: number }) => err.code ?? -1,
+          ),
+          closed,
+        ]);
+        expect(rc).toBe(protocol === 'mqtt-5' ? 0x87 : 'closed');
+        expect(retained.get(victim)).toBeDefined();
+      } finally {
+        await client.endAsync(true).catch(() => undefined);
+      }
+    },
+  );
+});
+
 // ---------------------------------------------------------------------------------------------
 // Waiting for the MQTT slice (helper "mqtt": retained scope). On main a key-scoped subscriber of
 // `#` / `devices/+/r` is sent every device's retained messages: the retained table is read by the
