@@ -251,6 +251,19 @@ class LocalGroup {
    * Range assignment per topic over all live members (every instance's) sorted by id — every
    * instance computes the same plan — applied to the local members, one rebalance at a time.
    */
+  /**
+   * Runs `fn` between two rebalances of this group on this instance (no assignment changes while
+   * it runs); its failure is the caller's and does not stop later rebalances.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
   rebalance(): Promise<void> {
     const run = async () => {
       const remote = this.coordinator.remoteMembers(this.name).filter((r) => !this.members.has(r.memberId));
@@ -281,6 +294,18 @@ class LocalGroup {
     this.chain = this.chain.then(run, run);
     return this.chain;
   }
+}
+
+/** `offset`, or OUT_OF_RANGE unless the log start ≤ offset ≤ the log end (the next offset to be written). */
+function checkInLog(bounds: ReadonlyMap<string, { earliest: bigint; latest: bigint }>, topic: string, partition: number, offset: bigint, what: string): bigint {
+  const b = bounds.get(key(topic, partition));
+  if (b === undefined) throw new GatewayError('PARTITION_NOT_FOUND', `Partition ${partition} of topic ${topic} not found.`, { details: { topic, partition } });
+  if (offset < b.earliest || offset > b.latest) {
+    throw new GatewayError('OUT_OF_RANGE', `Cannot ${what} offset ${offset} of ${topic}/${partition}: the log holds offsets ${b.earliest} to ${b.latest} (the log end, next to be written).`, {
+      details: { topic, partition, offset: String(offset), earliest: String(b.earliest), latest: String(b.latest) },
+    });
+  }
+  return offset;
 }
 
 function entryKey(group: string, memberId: string): string {
@@ -509,20 +534,53 @@ class Member implements GroupMember {
     return true;
   }
 
+  /**
+   * An explicit commit covers only partitions this member is assigned, at offsets inside the log
+   * (log start ≤ offset ≤ log end): the whole request is checked before anything is written, so a
+   * refused request commits nothing. It runs between rebalances of this instance's members, so
+   * the partitions cannot move to a local member between the check and the write (a member on
+   * another instance sees the move only after views converge — at-least-once, as ever).
+   */
   async commit(offsets?: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
     this.checkLive();
     if (offsets === undefined) {
       await this.commitParts([...this.parts.values()], (p) => p.next);
       return;
     }
-    for (const o of offsets) {
-      if (!this.partitionCounts.has(o.topic)) throw new GatewayError('INVALID_ARGUMENT', `Topic ${o.topic} is not part of this member's subscription.`);
+    if (offsets.length === 0) return;
+    for (const o of offsets) this.assigned(o.topic, o.partition, 'commit');
+    await this.owner.exclusive(async () => {
+      const bounds = await this.logBounds(offsets.map((o) => o.topic));
+      // Re-checked after the await: the member may have left or lost the partition meanwhile.
+      this.checkLive();
+      const parts = offsets.map((o) => {
+        const part = this.assigned(o.topic, o.partition, 'commit');
+        checkInLog(bounds, o.topic, o.partition, o.offset, 'commit');
+        return { part, offset: o.offset };
+      });
+      await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+      for (const { part, offset } of parts) part.lastCommitted = offset;
+    });
+  }
+
+  /** The assigned partition, or FAILED_PRECONDITION (Kafka's "No current assignment for partition"). */
+  private assigned(topic: string, partition: number, what: string): AssignedPartition {
+    const part = this.parts.get(key(topic, partition));
+    if (part === undefined) {
+      throw new GatewayError('FAILED_PRECONDITION', `Cannot ${what} ${topic}/${partition}: no current assignment for this partition in group member ${this.memberId}.`, {
+        details: { topic, partition },
+      });
     }
-    await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-    for (const o of offsets) {
-      const part = this.parts.get(key(o.topic, o.partition));
-      if (part !== undefined) part.lastCommitted = o.offset;
+    return part;
+  }
+
+  /** Log start and end per partition of each topic (one offsets request per topic). */
+  private async logBounds(topics: readonly string[]): Promise<ReadonlyMap<string, { earliest: bigint; latest: bigint }>> {
+    const out = new Map<string, { earliest: bigint; latest: bigint }>();
+    for (const topic of new Set(topics)) {
+      for (const o of await this.backend.offsets(topic)) out.set(key(topic, o.partition), { earliest: o.earliest, latest: o.latest });
     }
+    return out;
   }
 
   /** Commits the contiguous acknowledged prefix of every partition that moved. */
@@ -544,16 +602,17 @@ class Member implements GroupMember {
     return all.filter((c) => assigned.has(key(c.topic, c.partition))).map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset }));
   }
 
+  /** Moves the member's position within an assigned partition; a position outside the log is OUT_OF_RANGE. */
   async seek(topic: string, partition: number, to: bigint | 'earliest' | 'latest'): Promise<void> {
     this.checkLive();
-    const part = this.parts.get(key(topic, partition));
-    if (part === undefined) throw new GatewayError('FAILED_PRECONDITION', `Partition ${topic}/${partition} is not assigned to this member.`);
+    this.assigned(topic, partition, 'seek');
+    const bounds = await this.logBounds([topic]);
+    this.checkLive();
+    const part = this.assigned(topic, partition, 'seek');
+    const b = bounds.get(key(topic, partition));
     let offset: bigint;
-    if (typeof to === 'bigint') offset = to;
-    else {
-      const bounds = (await this.backend.offsets(topic)).find((o) => o.partition === partition);
-      offset = to === 'earliest' ? (bounds?.earliest ?? 0n) : (bounds?.latest ?? 0n);
-    }
+    if (typeof to === 'bigint') offset = checkInLog(bounds, topic, partition, to, 'seek to');
+    else offset = to === 'earliest' ? (b?.earliest ?? 0n) : (b?.latest ?? 0n);
     part.next = offset;
     part.polledNext = offset;
     part.inflight.clear();
