@@ -344,6 +344,11 @@ class Member implements GroupMember {
   private stream_: PushStream | undefined;
   private readonly commitTimer: NodeJS.Timeout;
   private pollRotation = 0;
+  /**
+   * Commits of this member are written one at a time, each computed when its turn comes: an
+   * automatic commit computed before an explicit one can never land after it and undo it.
+   */
+  private commits: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly owner: LocalGroup,
@@ -558,9 +563,18 @@ class Member implements GroupMember {
         checkInLog(bounds, o.topic, o.partition, o.offset, 'commit');
         return { part, offset: o.offset };
       });
-      await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-      for (const { part, offset } of parts) part.lastCommitted = offset;
+      await this.serially(async () => {
+        await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+        for (const { part, offset } of parts) part.lastCommitted = offset;
+      });
     });
+  }
+
+  /** Runs a commit after this member's previous ones (never waits for a rebalance: no lock cycle). */
+  private serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.commits.then(fn, fn);
+    this.commits = next.catch(() => undefined);
+    return next;
   }
 
   /** The assigned partition, or FAILED_PRECONDITION (Kafka's "No current assignment for partition"). */
@@ -588,12 +602,14 @@ class Member implements GroupMember {
     await this.commitParts([...this.parts.values()], (p) => p.commitPoint(this.pullMode));
   }
 
-  private async commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
-    // Automatic commits only move forward: an explicit commit ahead of the acknowledged prefix stands.
-    const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset > p.lastCommitted && offset >= 0n);
-    if (moved.length === 0) return;
-    await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
-    for (const { p, offset } of moved) p.lastCommitted = offset;
+  private commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
+    return this.serially(async () => {
+      // Automatic commits only move forward: an explicit commit ahead of the acknowledged prefix stands.
+      const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset > p.lastCommitted && offset >= 0n);
+      if (moved.length === 0) return;
+      await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
+      for (const { p, offset } of moved) p.lastCommitted = offset;
+    });
   }
 
   async committed(): Promise<{ topic: string; partition: number; offset: bigint }[]> {
