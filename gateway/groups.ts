@@ -52,12 +52,15 @@ interface MemberEntry {
   readonly instance: string;
   readonly topics: readonly string[];
   readonly seen: number;
+  /** The principal the member belongs to (absent: written without one). */
+  readonly owner?: string;
 }
 
 /** A member of a group as every instance sees it: local, or known from the membership table. */
 interface Participant {
   readonly memberId: string;
   readonly topics: readonly string[];
+  readonly owner?: string;
   readonly local?: Member;
 }
 
@@ -137,7 +140,7 @@ export class GroupCoordinator {
       if (!key.startsWith(prefix)) continue;
       const entry = parseEntry(value);
       if (entry === undefined || entry.instance === this.membership.instanceId || entry.seen < cutoff) continue;
-      out.push({ memberId: key.slice(prefix.length), topics: entry.topics });
+      out.push({ memberId: key.slice(prefix.length), topics: entry.topics, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
     }
     return out;
   }
@@ -147,7 +150,7 @@ export class GroupCoordinator {
   async register(member: Member): Promise<void> {
     const table = await this.members();
     this.openedTable = table;
-    await table.set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }));
+    await table.set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId));
   }
 
   async unregister(member: Member): Promise<void> {
@@ -167,27 +170,41 @@ export class GroupCoordinator {
     for (const group of this.groups.values()) {
       for (const member of group.members.values()) {
         table
-          .set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }))
+          .set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId))
           .catch((err: unknown) => this.log.warn({ err, group: member.group }, 'group heartbeat failed'));
       }
       group.membershipChanged();
     }
   }
 
-  async join(request: JoinGroupRequest): Promise<GroupMember> {
+  /**
+   * Joins `request.group`. A member id names one member: joining with the id of a live member
+   * replaces it (a client reconnecting) — only for the principal it belongs to (`owner`); another
+   * principal is PERMISSION_DENIED and the member is untouched, on this instance or another.
+   * Without `owner` no member is protected.
+   */
+  async join(request: JoinGroupRequest, owner?: string): Promise<GroupMember> {
     if (request.group.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group name must not be empty.');
     if (request.topics.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group member must subscribe to at least one topic.');
     const partitions = new Map<string, number>();
     for (const topic of request.topics) partitions.set(topic, (await this.backend.describeTopic(topic)).partitions);
+    const memberId = request.memberId ?? randomUUID();
+    if (request.memberId !== undefined && owner !== undefined) {
+      await this.members();
+      const holders = [this.groups.get(request.group)?.members.get(memberId)?.principal, this.remoteMembers(request.group).find((r) => r.memberId === memberId)?.owner];
+      if (holders.some((h) => h !== undefined && h !== owner)) {
+        this.log.warn({ audit: 'denied', action: 'group_member', group: request.group, memberId, principal: owner }, "join with another principal's member id refused");
+        throw new GatewayError('PERMISSION_DENIED', `Member id ${memberId} of group ${request.group} belongs to another principal.`);
+      }
+    }
     let group = this.groups.get(request.group);
     if (group === undefined) {
       group = new LocalGroup(this, request.group);
       this.groups.set(request.group, group);
     }
-    const memberId = request.memberId ?? randomUUID();
     const previous = group.members.get(memberId);
     if (previous !== undefined) await previous.leave();
-    const member = new Member(group, memberId, request, partitions);
+    const member = new Member(group, memberId, request, partitions, owner);
     await group.add(member);
     return member;
   }
@@ -355,6 +372,8 @@ class Member implements GroupMember {
     readonly memberId: string,
     private readonly request: JoinGroupRequest,
     readonly partitionCounts: ReadonlyMap<string, number>,
+    /** The principal this member belongs to. */
+    readonly principal: string | undefined,
   ) {
     this.group = owner.name;
     this.topics = [...request.topics];
@@ -370,6 +389,11 @@ class Member implements GroupMember {
 
   private get log(): Logger {
     return this.owner.coordinator.log;
+  }
+
+  /** This member's entry in the membership table. */
+  entry(instance: string): Buffer {
+    return encodeEntry({ instance, topics: this.topics, seen: Date.now(), ...(this.principal === undefined ? {} : { owner: this.principal }) });
   }
 
   private get backend(): Backend {
