@@ -15,7 +15,7 @@ const ALICE_KEY = 'ownership-alice-key-6d2f0b9a41';
 const sha = (key: string) => createHash('sha256').update(key).digest('hex');
 const V2 = 'application/vnd.kafka.v2+json';
 const V2_JSON = 'application/vnd.kafka.json.v2+json';
-const GRANTS = { read: ['own-*'], write: ['own-*'] }; // TEMP pre-merge
+const GRANTS = { read: ['own-*'], write: ['own-*'], groups: ['own-*'] };
 const config = {
   auth: { jwt: { hs256Secret: SECRET }, apiKeys: [{ id: 'alice', sha256: sha(ALICE_KEY), grants: GRANTS }] },
   groups: { heartbeatMs: 200, sessionTimeoutMs: 3000 },
