@@ -206,7 +206,11 @@ export class ConsumerInstance {
    */
   async commit(offsets: { topic: string; partition: number; offset: bigint }[] | undefined): Promise<void> {
     const member = this.requireMember('commit offsets');
-    await member.commit(offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1n })));
+    try {
+      await member.commit(offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1n })));
+    } catch (err) {
+      throw inBodyTerms(err);
+    }
   }
 
   /** `GET offsets`: committed (next-to-read) offsets of the asked partitions that have one. */
@@ -278,6 +282,18 @@ export class ConsumerInstance {
     this.mode = { kind: 'none' };
     await mode.member.leave();
   }
+}
+
+/** The core names the stored (next-to-read) offset; the client named the last record processed, one less. */
+function inBodyTerms(err: unknown): unknown {
+  if (!(err instanceof GatewayError) || err.code !== 'OUT_OF_RANGE' || err.details === undefined) return err;
+  const { topic, partition, offset, earliest, latest } = err.details as Record<string, string>;
+  if (offset === undefined || earliest === undefined || latest === undefined) return err;
+  return new GatewayError(
+    'OUT_OF_RANGE',
+    `Cannot commit offset ${BigInt(offset) - 1n} of ${topic}/${partition}: the log holds offsets ${earliest} to ${BigInt(latest) - 1n} (a commit names the last record processed).`,
+    { cause: err, details: { topic, partition, offset: String(BigInt(offset) - 1n), earliest, latest } },
+  );
 }
 
 function notFound(): GatewayError {
