@@ -171,7 +171,7 @@ export class Scope {
 
   /** Whether the principal may join, commit and read the offsets of `group` (reading `topics`). */
   permitsGroup(group: string, topics: readonly string[]): boolean {
-    if (this.groups.some((p) => globMatch(p, group))) return true;
+    if (this.groups.some((p) => globMatch(p, group)) || this.admin.includes('*')) return true;
     return topics.length > 0 && topics.every((t) => this.admin.some((p) => globMatch(p, t)));
   }
 

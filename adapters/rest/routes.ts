@@ -304,6 +304,8 @@ export class RestRoutes {
         requestTimeoutMs = Math.min(t, this.config.maxPollWaitMs);
       }
       const group = r.params[0]!;
+      // An instance name is group state: nobody may squat names in a group they may not use.
+      this.gateway.authorizeGroup(r.ctx, group);
       const created = await this.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
         format,
         resetTo,

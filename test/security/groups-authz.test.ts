@@ -1,6 +1,6 @@
 /**
  * Consumer groups are a resource (issue 16, finding 7): joining a group needs a `groups` grant
- * matching it, whatever the principal may read. Through REST v2 (subscribe: 403 / 40301), a gRPC
+ * matching it, whatever the principal may read. Through REST v2 (creating an instance: 403 / 40301), a gRPC
  * Session group subscription (error frame PERMISSION_DENIED) and a gRPC Subscribe with a group
  * (status PERMISSION_DENIED), against the real broker; a principal with the grant joins and reads.
  * And a member id belongs to the principal that joined with it: another principal with the same
@@ -52,17 +52,15 @@ async function restJoin(who: keyof typeof token, group: string) {
 }
 
 describe('group authorization', () => {
-  it('REST v2: no group grant → 403/40301; groups alice-* cannot join bob-group; alice-… is joined and read', async () => {
+  it('REST v2: no group grant → 403/40301 at instance creation (no name squatting); groups alice-* cannot use bob-group; alice-… is joined and read', async () => {
     for (const [who, group] of [
       ['noGroups', `alice-${uniqueId('g')}`],
       ['alice', uniqueId('bob-group')],
     ] as const) {
-      const { base, subscribed } = await restJoin(who, group);
-      expect({ who, group, status: subscribed.status, code: subscribed.json().error_code }).toEqual({ who, group, status: 403, code: 40301 });
-      // Nothing joined: the instance has no subscription and no assignment.
-      expect((await http(`${base}/subscription`, { headers: auth(who) })).json()).toEqual({ topics: [] });
-      expect((await http(`${base}/assignments`, { headers: auth(who) })).json()).toEqual({ partitions: [] });
-      expect((await http(base, { method: 'DELETE', headers: auth(who) })).status).toBe(204);
+      const created = await http(`${url}/consumers/${group}`, { method: 'POST', headers: { ...auth(who), 'content-type': V2 }, body: JSON.stringify({ name: 'squat', format: 'json' }) });
+      expect({ who, group, status: created.status, code: created.json().error_code }).toEqual({ who, group, status: 403, code: 40301 });
+      // Nothing was created: the name stays free for whoever may use the group.
+      expect((await http(`${url}/consumers/${group}/instances/squat/subscription`, { headers: auth(who) })).status).toBe(404);
     }
     const { base, subscribed } = await restJoin('alice', `alice-${uniqueId('g')}`);
     expect(subscribed.status).toBe(204);
@@ -111,9 +109,7 @@ describe('group authorization', () => {
     s.call.cancel();
   });
 
-  // Needs the core to pass the principal to the group coordinator: Core.joinGroup →
-  // `this.groups.join(request, readScope, ctx.principal.id)` (gateway/groups.ts does the rest).
-  it.skip("a member id is the joining principal's: carol (same group grant) cannot take over alice's member", async () => {
+  it("a member id is the joining principal's: carol (same group grant) cannot take over alice's member", async () => {
     const group = `alice-${uniqueId('shared')}`;
     const a = new SessionRecorder(stub, bearer(token.alice));
     a.send({ subscribe: { id: 'g', topic, group, member_id: 'm1', position: { earliest: {} }, credit: 10 } });
