@@ -66,14 +66,16 @@ describe('JSON scanner', () => {
     expect(member(root, 's')).toMatchObject({ type: 'string', value: 'é😀' });
   });
 
-  it('materializes only the levels asked for, spans below', () => {
+  it('expands only the containers asked for, spans below', () => {
     const b = bytes('{"records":[{"value":{"deep":[1,2,3]}}]}');
-    const root = parseJson(b, { materialize: 3 }) as JsonObject;
+    const seen: [number, string | undefined][] = [];
+    const root = parseJson(b, { expand: (depth, name) => (seen.push([depth, name]), depth <= 3) }) as JsonObject;
+    expect(seen).toEqual([[1, undefined], [2, 'records'], [3, undefined], [4, 'value']]);
     const record = (member(root, 'records') as Extract<JsonNode, { type: 'array' }>).items![0] as JsonObject;
     const value = member(record, 'value') as JsonObject;
     expect(value.entries).toBeUndefined();
     expect(textOf(b, value)).toBe('{"deep":[1,2,3]}');
-    expect(parseJson(b, { materialize: 0 })).toMatchObject({ type: 'object', entries: undefined, start: 0, end: b.length });
+    expect(parseJson(b, { expand: () => false })).toMatchObject({ type: 'object', entries: undefined, start: 0, end: b.length });
   });
 
   it('bounds nesting without recursion: 300,000 levels are refused in linear time, the bound itself accepted', () => {

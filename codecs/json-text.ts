@@ -62,10 +62,12 @@ export class JsonSyntaxError extends Error {
 
 export interface ParseOptions {
   /**
-   * Containers nested at most this deep (the root is depth 1) list their children as nodes;
-   * deeper ones are validated and reported by span only. 0 = the root node alone.
+   * Whether a container lists its children as nodes: given its depth (the root is 1) and the
+   * member name it is the value of (undefined for the root and array items). Only containers
+   * whose parent is expanded are asked; the others are validated and known by their span only,
+   * so memory follows the envelope, not the payload. Default: everything is expanded.
    */
-  readonly materialize?: number;
+  readonly expand?: (depth: number, name: string | undefined) => boolean;
   /** Maximum nesting (default MAX_JSON_DEPTH). */
   readonly maxDepth?: number;
 }
@@ -98,7 +100,7 @@ interface Frame {
 export function parseJson(bytes: Uint8Array, options: ParseOptions = {}): JsonNode {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!isUtf8(buf)) throw new JsonSyntaxError('The text is not well-formed UTF-8');
-  return new Scanner(buf, options.materialize ?? Number.MAX_SAFE_INTEGER, options.maxDepth ?? MAX_JSON_DEPTH).document();
+  return new Scanner(buf, options.expand ?? expandAll, options.maxDepth ?? MAX_JSON_DEPTH).document();
 }
 
 /**
@@ -107,7 +109,7 @@ export function parseJson(bytes: Uint8Array, options: ParseOptions = {}): JsonNo
  */
 export function jsonSpan(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): { start: number; end: number } | undefined {
   try {
-    const root = parseJson(bytes, { materialize: 0, maxDepth });
+    const root = parseJson(bytes, { expand: expandNone, maxDepth });
     return { start: root.start, end: root.end };
   } catch (err) {
     if (err instanceof JsonSyntaxError) return undefined;
@@ -139,12 +141,15 @@ export function bytesOf(bytes: Uint8Array, node: Span): Buffer {
   return Buffer.from(bytes.subarray(node.start, node.end));
 }
 
+const expandAll = (): boolean => true;
+const expandNone = (): boolean => false;
+
 class Scanner {
   private i = 0;
 
   constructor(
     private readonly b: Buffer,
-    private readonly materialize: number,
+    private readonly expand: (depth: number, name: string | undefined) => boolean,
     private readonly maxDepth: number,
   ) {}
 
@@ -162,7 +167,8 @@ class Scanner {
       if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
         const depth = stack.length + 1;
         if (depth > this.maxDepth) throw new JsonSyntaxError(`JSON nested deeper than ${this.maxDepth} levels`, start);
-        const frame: Frame = { type: c === OPEN_OBJECT ? 'object' : 'array', start, list: keep && depth <= this.materialize ? [] : undefined, node: keep, key: '' };
+        const expanded = keep && this.expand(depth, parent?.type === 'object' ? parent.key : undefined);
+        const frame: Frame = { type: c === OPEN_OBJECT ? 'object' : 'array', start, list: expanded ? [] : undefined, node: keep, key: '' };
         stack.push(frame);
         this.i = this.ws(start + 1);
         const close = c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY;
