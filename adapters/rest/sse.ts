@@ -63,7 +63,8 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
   return filters;
 }
 
-const SSE_RECORD_FORMAT = 'sse.record';
+/** The encodeOnce format of a record event body (shared by every SSE stream). */
+export const SSE_RECORD_FORMAT = 'sse.record';
 
 /** A `record` event without its `id:` line, which each stream writes in front of it (same bytes as sseEvent with an id). */
 function recordEventBody(r: StreamRecord): string {
