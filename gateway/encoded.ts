@@ -2,7 +2,7 @@
  * Encode a record once per wire format, not once per subscriber. The hub hands the SAME record
  * object to every subscriber of a shared tail reader, so a record fanned out to 10,000 sockets
  * can be serialized once and its bytes spliced into each subscriber's frame. Adapters key the
- * memo by a format name they own (`sse.record`, `ws.json.record`, `mqtt.publish.v4.q0…`) and
+ * memo by a format name they own (`sse.record`, `json.record`, `mqtt.publish.v4.q0…`) and
  * store only the subscriber-independent part of their encoding (a subscription id, an MQTT
  * packet id or an SSE event id is added per subscriber around it).
  *
