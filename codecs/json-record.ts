@@ -45,9 +45,12 @@ export function jsonRecord(r: StreamRecord): string {
   return encodeOnce(r, 'json.record', recordText);
 }
 
-/** The record with its topic first (SSE, where one stream may serve several topics one day). */
+/**
+ * The record with its topic first (SSE). Not memoized: the caller memoizes its own framing around
+ * it, so a record read over SSE alone is held once, not twice.
+ */
 export function jsonRecordWithTopic(r: StreamRecord): string {
-  return encodeOnce(r, 'json.record+topic', (x) => `{"topic":${JSON.stringify(x.topic)},${jsonRecord(x).slice(1)}`);
+  return `{"topic":${JSON.stringify(r.topic)},${recordText(r).slice(1)}`;
 }
 
 function recordText(r: StreamRecord): string {
