@@ -34,6 +34,8 @@ import {
   type QoS,
 } from './codec.js';
 import { mqttError, RC, RC311, reasonString } from './errors.js';
+import { expandIdentityPattern, globMatch, unrestricted } from './identity.js';
+import { ownerOf, sameOwner, type ClientIdOwner } from './ownership.js';
 import { SessionState, type PendingOut, type SubSpec, type TopicPositions } from './state.js';
 
 type Version = 4 | 5;
@@ -108,6 +110,8 @@ export class Connection {
    * when the table changes: onConnect checks the outcome itself once its write is durable.
    */
   claimNonce: string | undefined;
+  /** The principal this connection authenticated as (undefined before CONNECT got that far). */
+  owner: ClientIdOwner | undefined;
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -330,6 +334,39 @@ export class Connection {
       };
     }
 
+    // A client id is bound to the principal that created its session. Without authentication
+    // every client is the one anonymous principal and nothing is checked (any client may take over
+    // any client id, as before: takeover protection needs authentication).
+    const owner = ownerOf(principal);
+    this.owner = owner;
+    if (!unrestricted(principal)) {
+      const pattern = cfg.clientIdPattern;
+      if (pattern !== undefined && assigned === undefined) {
+        const expanded = expandIdentityPattern(pattern, principal);
+        if (expanded === undefined || !globMatch(expanded, clientId)) {
+          this.log.warn({ principal: principal.id, pattern }, 'client id does not match mqtt.clientIdPattern');
+          return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id is not allowed for this principal.');
+        }
+      }
+      // Another principal's live connection (here or on another instance) or stored session keeps
+      // the client id: refused before anything is touched — no local takeover, no claim written, no
+      // hand-over asked. This instance's copies of both tables first catch up with what other
+      // instances wrote, so a holder that connected elsewhere a moment ago is seen.
+      try {
+        await Promise.all([this.broker.owners.sync(), this.broker.stored.sync()]);
+      } catch (err) {
+        const m = mqttError(err);
+        this.log.warn({ err: m.error }, 'client id ownership could not be checked');
+        return this.refuse(this.version === 5 ? m.connack : m.connack311, reasonString(m.error));
+      }
+      if (this.isClosed()) return;
+      const holder = this.broker.foreignHolder(clientId, owner);
+      if (holder !== undefined) {
+        this.log.warn({ principal: principal.id, holder }, 'client id held by another principal; CONNECT refused, the holder is left alone');
+        return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+      }
+    }
+
     // [MQTT-3.1.4-3] a connection with the same client id takes over: the old one is closed first.
     const existing = this.broker.connections.get(clientId);
     this.broker.connections.set(clientId, this);
@@ -344,7 +381,7 @@ export class Connection {
     const nonce = randomUUID();
     let previousOwner;
     try {
-      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0);
+      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0, owner);
     } catch (err) {
       const m = mqttError(err);
       this.log.warn({ err: m.error }, 'client id could not be claimed');
@@ -368,6 +405,13 @@ export class Connection {
 
     let session: SessionState | undefined;
     let present = false;
+    // A session another principal created meanwhile (a CONNECT racing this one on another
+    // instance, after the check above) is neither resumed nor discarded.
+    const lateHolder = unrestricted(principal) ? undefined : this.broker.foreignHolder(clientId, owner);
+    if (lateHolder !== undefined) {
+      this.log.warn({ principal: principal.id, holder: lateHolder }, 'client id taken by another principal during CONNECT; refused');
+      return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+    }
     try {
       if (clean) {
         await this.broker.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
@@ -382,7 +426,13 @@ export class Connection {
         session = this.broker.loadSession(clientId);
         present = session !== undefined; // [MQTT-3.2.2-2]
       }
+      // Read after the stored copy caught up: the last word on a racing CONNECT elsewhere.
+      if (session !== undefined && !unrestricted(principal) && !sameOwner(session.owner, owner)) {
+        this.log.warn({ principal: principal.id }, 'stored session belongs to another principal; CONNECT refused');
+        return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+      }
       session ??= new SessionState(clientId);
+      session.owner = owner;
       session.heldBy = nonce;
       session.handover = undefined;
       session.expiry = expiry;
@@ -1079,6 +1129,31 @@ export class Connection {
     await this.closedPromise;
   }
 
+  /**
+   * This connection's claim raced another principal's earlier one, which its instance re-asserted
+   * (ownership.ts `refuses`): closed with 0x87. Its session is not this client id's to keep — never
+   * written, dropped or expired from here.
+   */
+  async refusedByHolder(): Promise<void> {
+    const s = this.session;
+    if (s !== undefined) {
+      s.released = true;
+      if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
+    }
+    this.normalDisconnect = true; // nor is a will published for it
+    await this.fail(RC.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.', 'remote');
+  }
+
+  /** Whether the connection is closed or closing (no longer a holder worth re-asserting). */
+  isClosing(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Whether this connection's session outlives it (as its claim says). */
+  get persistentSession(): boolean {
+    return this.session?.persistent === true;
+  }
+
   /** Gateway shutdown: v5 clients are told 0x8B; the session is kept, the will is not sent. */
   async shutdown(): Promise<void> {
     this.normalDisconnect = true;
@@ -1117,7 +1192,9 @@ export class Connection {
       await Promise.allSettled([...this.live.values()].map((l) => this.stopLive(l, true)));
       this.live.clear();
       const s = this.session;
-      if (s !== undefined && this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
+      // Also when CONNECT failed after registering (no session yet): a closed connection must not
+      // keep holding the client id for the ownership check.
+      if (this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
       if (wasOpen && s !== undefined) {
         for (const p of s.pending.values()) if (p.shared) s.pending.delete(p.pid);
         // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
