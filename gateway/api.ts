@@ -14,13 +14,19 @@ import type {
   TopicPartition,
 } from './record.js';
 import type { FetchResult } from './backends/port.js';
+import type { Scope } from './grants.js';
 
-/** Who is calling. `anonymous` when authentication is off. */
+/** Who is calling. `anonymous` when no credentials were given (and anonymous access is on). */
 export interface Principal {
+  /** Unique among principals (API keys are `apikey:<id>`): sessions and instances belong to it. */
   readonly id: string;
+  /** The name `{sub}` stands for in grant and identity patterns (JWT subject, API key id, certificate name); default `id`. */
+  readonly subject?: string;
   readonly anonymous: boolean;
-  /** Topic patterns this principal may read / write (`*` wildcard); undefined = unrestricted. */
-  readonly grants?: { readonly read: readonly string[]; readonly write: readonly string[] };
+  /** The compiled grants; undefined = unrestricted (only while no authentication is configured). */
+  readonly scope?: Scope;
+  /** String claims of a JWT, for `{claim:NAME}` substitution. */
+  readonly claims?: Readonly<Record<string, string>>;
   /** Unix ms after which the credentials are no longer valid (long streams end then). */
   readonly expiresAt?: number;
 }
@@ -240,7 +246,8 @@ export interface Gateway {
   offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]>;
 
   /**
-   * Writes a batch. The whole batch is validated first (names, sizes, partitions, permissions):
+   * Writes a batch. The whole batch is validated first (names, sizes, partitions, and every
+   * record's key against the write scope — PERMISSION_DENIED with `details.index`):
    * an invalid batch throws and nothing is written. Otherwise resolves after the backend
    * acknowledged, with one result per record (a partial backend failure reports exactly which
    * records were written).
@@ -250,7 +257,21 @@ export interface Gateway {
   /** Stateless read of one partition from an offset (long-poll with `waitMs`). */
   fetch(ctx: Context, topic: string, partition: number, offset: bigint, options?: { maxRecords?: number; maxBytes?: number; waitMs?: number }): Promise<FetchResult>;
 
-  /** Broadcast subscription through the hub (one shared reader per topic-partition). */
+  /**
+   * Whether the principal may read / write the record with this key on `topic`: its scope allows
+   * it and the topic is not internal. Adapters ask it for state they keep themselves (MQTT retained
+   * messages); records produced and delivered through the core are checked by the core.
+   */
+  permits(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): boolean;
+
+  /** `permits`, or PERMISSION_DENIED (counted and audited). */
+  authorize(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): void;
+
+  /**
+   * Broadcast subscription through the hub (one shared reader per topic-partition). Only records
+   * inside the principal's read scope are delivered; a subscription whose filters can never match
+   * that scope is PERMISSION_DENIED.
+   */
   subscribe(ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription>;
 
   /** Joins (or re-joins with the same memberId) a load-balanced group. */

@@ -62,6 +62,13 @@ export const coreConfigShape = {
        * delay a device sees for a topic another instance or client created.
        */
       waitPollMs: z.number().int().positive().default(1000),
+      /**
+       * Prefix of the gateway's own state topics (MQTT sessions and retained messages, group
+       * membership, REST consumer instances, instance liveness). No client operation on any
+       * protocol may read, write, describe or list a topic with this prefix — nor Kafka's own `__`
+       * topics — whatever its grants. Change it only before the first start (state lives there).
+       */
+      internalPrefix: z.string().min(1).regex(/^[a-zA-Z0-9._-]+$/, 'must be a valid topic-name prefix').default('__streamgate-'),
     })
     .prefault({}),
   limits: z

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type {
   ConnectionOrigin,
   Context,
+  KeyFilter,
   ContinuityLost,
   Gateway,
   GroupMember,
@@ -19,7 +20,8 @@ import type {
   Subscription,
   Table,
 } from './api.js';
-import { Authenticator, authorize, isAllowed, type Credentials } from './auth.js';
+import { Authenticator, type Credentials } from './auth.js';
+import { filtersOverlap, type MqttRouting, type TopicAccess } from './grants.js';
 import type { Backend, FetchResult } from './backends/port.js';
 import type { CoreConfig } from './config.js';
 import { GatewayError } from './errors.js';
@@ -42,6 +44,9 @@ import {
 } from './record.js';
 import { CompactedTable } from './table.js';
 import { TRACEPARENT, validTraceparent } from './trace.js';
+
+const NO_ACCESS: TopicAccess = Object.freeze({ kind: 'none' });
+const ALL_ACCESS: TopicAccess = Object.freeze({ kind: 'all' });
 
 /** Topic metadata is cached this long; partitions rarely change and a miss costs one metadata call. */
 const METADATA_TTL_MS = 5_000;
@@ -76,7 +81,11 @@ export class Core implements Gateway {
   private readonly connectionsByAddress = new Map<string, number>();
   private readonly publishBuckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(options: { backend: Backend; config: CoreConfig; log: Logger }) {
+  /**
+   * @param options.mqtt the MQTT routing, when an MQTT adapter runs: what `{mqtt: F}` grants
+   *   expand to (the composition root hands it over; the core knows no MQTT otherwise).
+   */
+  constructor(options: { backend: Backend; config: CoreConfig; log: Logger; mqtt?: MqttRouting }) {
     this.backend = options.backend;
     this.config = options.config;
     this.log = options.log;
@@ -106,7 +115,7 @@ export class Core implements Gateway {
     );
     // A found topic's metadata goes into the cache, so the waiters' start costs no second call.
     this.topicWatcher = new TopicWatcher((topic) => this.topicInfo(topic, true), this.config.topics.waitPollMs, this.log.child({ component: 'topic-wait' }));
-    this.auth = new Authenticator(this.config.auth);
+    this.auth = new Authenticator(this.config.auth, options.mqtt);
   }
 
   async authenticate(credentials: Credentials, origin?: ConnectionOrigin): Promise<import('./api.js').Principal> {
@@ -193,15 +202,72 @@ export class Core implements Gateway {
     return this.metrics.render();
   }
 
-  /** authorize() with the denial counted and audited. */
-  private check(ctx: Context, action: 'read' | 'write' | 'admin', topic: string): void {
-    try {
-      authorize(ctx.principal, action, topic);
-    } catch (err) {
-      this.metrics.authFailures.inc({ kind: 'denied' });
-      ctx.log.warn({ audit: 'denied', action, topic, protocol: ctx.protocol }, 'request denied');
-      throw err;
+  /**
+   * Internal state (tables behind `topics.internalPrefix`, and Kafka's own `__` topics) is never
+   * reachable from a client operation, whatever the grants: a `*` grant means all user topics.
+   */
+  private isInternal(topic: string): boolean {
+    return topic.startsWith(this.config.topics.internalPrefix) || topic.startsWith('__');
+  }
+
+  /** What the principal may do on `topic` (internal topics: nothing), before any key is looked at. */
+  private accessOf(ctx: Context, action: 'read' | 'write', topic: string): TopicAccess {
+    if (this.isInternal(topic)) return NO_ACCESS;
+    const scope = ctx.principal.scope;
+    return scope === undefined ? ALL_ACCESS : scope.access(action, topic);
+  }
+
+  /** The topic-level check of every client operation: its access, or PERMISSION_DENIED (counted and audited). */
+  private check(ctx: Context, action: 'read' | 'write', topic: string): TopicAccess {
+    this.checkExpiry(ctx);
+    const access = this.accessOf(ctx, action, topic);
+    if (access.kind === 'none') {
+      this.deny(ctx, action, topic, this.isInternal(topic) ? `Topic ${topic} is internal to the gateway.` : `Principal ${ctx.principal.id} may not ${action} topic ${topic}.`);
     }
+    return access;
+  }
+
+  private checkExpiry(ctx: Context): void {
+    const { expiresAt } = ctx.principal;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) throw new GatewayError('UNAUTHENTICATED', 'The credentials have expired.');
+  }
+
+  private deny(ctx: Context, action: string, topic: string, message: string, details?: Record<string, unknown>): never {
+    this.metrics.authFailures.inc({ kind: 'denied' });
+    ctx.log.warn({ audit: 'denied', action, topic, protocol: ctx.protocol, ...details }, 'request denied');
+    throw new GatewayError('PERMISSION_DENIED', message, details === undefined ? {} : { details });
+  }
+
+  /**
+   * The read scope as a hub predicate (undefined = every key), after refusing a request whose own
+   * key filters can never meet it: it would wait forever for records it may not see.
+   */
+  private readPredicate(ctx: Context, access: TopicAccess, topic: string, filters: readonly KeyFilter[] | undefined): KeyPredicate | undefined {
+    if (access.kind !== 'keys') return undefined;
+    const wanted = filters === undefined || filters.length === 0 ? [{ kind: 'all' } as const] : filters;
+    if (!wanted.some((w) => access.filters.some((s) => filtersOverlap(w, s)))) {
+      this.deny(ctx, 'read', topic, `Principal ${ctx.principal.id} may read no key of topic ${topic} that this subscription asks for.`);
+    }
+    return access.predicate;
+  }
+
+  permits(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): boolean {
+    const access = this.accessOf(ctx, action, topic);
+    if (access.kind !== 'keys') return access.kind === 'all';
+    return access.predicate(typeof key === 'string' ? Buffer.from(key, 'utf8') : key);
+  }
+
+  authorize(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): void {
+    this.checkExpiry(ctx);
+    if (!this.permits(ctx, action, topic, key)) {
+      const shown = key === null ? 'null' : JSON.stringify(typeof key === 'string' ? key : key.toString('utf8'));
+      this.deny(ctx, action, topic, `Principal ${ctx.principal.id} may not ${action} key ${shown} of topic ${topic}.`);
+    }
+  }
+
+  /** Whether the principal may read `/metrics` (always, while no authentication is configured). */
+  permitsMetrics(principal: import('./api.js').Principal): boolean {
+    return principal.scope === undefined || principal.scope.metrics;
   }
 
   /**
@@ -240,9 +306,9 @@ export class Core implements Gateway {
     return !this.closed && (await this.backend.healthy());
   }
 
-  /** Topics the caller may read (internal `__` topics are never listed). */
+  /** Topics the caller may read some key of (internal topics are never listed). */
   async listTopics(ctx: Context): Promise<TopicInfo[]> {
-    return (await this.backend.listTopics()).filter((t) => !t.name.startsWith('__') && isAllowed(ctx.principal, 'read', t.name));
+    return (await this.backend.listTopics()).filter((t) => this.accessOf(ctx, 'read', t.name).kind !== 'none');
   }
 
   async describeTopic(ctx: Context, topic: string): Promise<TopicInfo> {
@@ -260,8 +326,15 @@ export class Core implements Gateway {
   async produce(ctx: Context, topic: string, records: ProduceRecord[], options: ProduceRequestOptions = {}): Promise<ProduceResult[]> {
     this.checkOpen();
     validateTopicName(topic);
-    this.check(ctx, 'write', topic);
+    const access = this.check(ctx, 'write', topic);
     if (records.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A produce request needs at least one record.');
+    if (access.kind === 'keys') {
+      const index = records.findIndex((r) => !access.predicate(r.key ?? null));
+      if (index >= 0) {
+        const key = records[index]!.key;
+        this.deny(ctx, 'write', topic, `Record ${index}: principal ${ctx.principal.id} may not write key ${key == null ? 'null' : JSON.stringify(key.toString('utf8'))} of topic ${topic}; nothing was written.`, { index });
+      }
+    }
     if (records.length > this.config.limits.maxBatchRecords) {
       throw new GatewayError('MESSAGE_TOO_LARGE', `A produce request may carry at most ${this.config.limits.maxBatchRecords} records.`);
     }
@@ -316,24 +389,27 @@ export class Core implements Gateway {
   ): Promise<FetchResult> {
     this.checkOpen();
     validateTopicName(topic);
-    this.check(ctx, 'read', topic);
+    const predicate = this.readPredicate(ctx, this.check(ctx, 'read', topic), topic, undefined);
     const info = await this.topicInfo(topic, false);
     if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
       throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${topic} has no partition ${partition} (it has ${info.partitions}).`);
     }
-    return this.backend.fetch(topic, partition, offset, {
+    const result = await this.backend.fetch(topic, partition, offset, {
       maxRecords: Math.min(options.maxRecords ?? this.config.hub.fetchMaxRecords, this.config.hub.fetchMaxRecords * 20),
       maxBytes: Math.min(options.maxBytes ?? this.config.hub.fetchMaxBytes, this.config.hub.fetchMaxBytes),
       waitMs: Math.min(options.waitMs ?? 0, 60_000),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    // Records outside a key-scoped reader's scope are dropped; nextOffset still moves past them.
+    return predicate === undefined ? result : { ...result, records: result.records.filter((r) => predicate(r.key)) };
   }
 
   async subscribe(ctx: Context, request: SubscribeRequest, sink: SubscriberSink): Promise<Subscription> {
     this.checkOpen();
     validateTopicName(request.topic);
-    this.check(ctx, 'read', request.topic);
-    const predicate = compileFilters(request.filters);
+    const scoped = this.readPredicate(ctx, this.check(ctx, 'read', request.topic), request.topic, request.filters);
+    const asked = compileFilters(request.filters);
+    const predicate: KeyPredicate = scoped === undefined ? asked : (key) => scoped(key) && asked(key);
     let subscription: EndableSubscription;
     try {
       subscription = await this.openSubscription(ctx, request, predicate, sink);
@@ -373,7 +449,8 @@ export class Core implements Gateway {
     this.checkOpen();
     const info = await this.topicInfo(request.topic, false);
     const partitions = request.partitions ?? Array.from({ length: info.partitions }, (_, i) => i);
-    for (const p of partitions) {
+    const named = request.from.kind === 'offsets' ? [...request.from.offsets.keys()] : [];
+    for (const p of [...partitions, ...named]) {
       if (!Number.isInteger(p) || p < 0 || p >= info.partitions) {
         throw new GatewayError('PARTITION_NOT_FOUND', `Topic ${request.topic} has no partition ${p} (it has ${info.partitions}).`);
       }
@@ -444,11 +521,19 @@ export class Core implements Gateway {
 
   async joinGroup(ctx: Context, request: JoinGroupRequest): Promise<GroupMember> {
     this.checkOpen();
+    const scoped = new Map<string, KeyPredicate>();
     for (const topic of request.topics) {
       validateTopicName(topic);
-      this.check(ctx, 'read', topic);
+      const predicate = this.readPredicate(ctx, this.check(ctx, 'read', topic), topic, request.filters);
+      if (predicate !== undefined) scoped.set(topic, predicate);
+    }
+    const scope = ctx.principal.scope;
+    if (scope !== undefined && !scope.permitsGroup(request.group, request.topics)) {
+      this.deny(ctx, 'group', request.topics.join(','), `Principal ${ctx.principal.id} may not use group ${request.group}.`, { group: request.group });
     }
     compileFilters(request.filters);
+    // The member's key filter applies per topic: its read scope on that topic AND the request's filters.
+    const readScope = scoped.size === 0 ? undefined : (topic: string, key: Buffer | null) => scoped.get(topic)?.(key) ?? true;
     if (request.waitForTopic === true) {
       const missing = await this.firstMissingTopic(request.topics);
       if (missing !== undefined) {
@@ -462,7 +547,7 @@ export class Core implements Gateway {
           async () => {
             this.checkOpen();
             // The topics did not exist at the call: read partitions nobody committed from their beginning.
-            const joined = await this.groups.join({ ...request, memberId, resetTo: 'earliest' });
+            const joined = await this.groups.join({ ...request, memberId, resetTo: 'earliest' }, readScope);
             if (this.closed) {
               // The core closed (and left its members) while this join was in flight.
               await joined.leave();
@@ -476,7 +561,7 @@ export class Core implements Gateway {
         return member;
       }
     }
-    return this.groups.join(request);
+    return this.groups.join(request, readScope);
   }
 
   /** The first of `topics` that does not exist, or undefined when all do. */
@@ -495,7 +580,7 @@ export class Core implements Gateway {
   table(name: string): Promise<Table> {
     let table = this.tables.get(name);
     if (table === undefined) {
-      table = CompactedTable.open(this.backend, this.hub, name, this.log.child({ table: name }), this.config.hub.maxQueueBytes);
+      table = CompactedTable.open(this.backend, this.hub, name, this.log.child({ table: name }), this.config.hub.maxQueueBytes, this.config.topics.internalPrefix);
       this.tables.set(name, table);
       table.catch(() => this.tables.delete(name));
     }

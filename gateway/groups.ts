@@ -174,7 +174,11 @@ export class GroupCoordinator {
     }
   }
 
-  async join(request: JoinGroupRequest): Promise<GroupMember> {
+  /**
+   * @param readScope the principal's read scope per topic (the core's decision): records outside it
+   *   are never delivered to this member, and its position moves past them.
+   */
+  async join(request: JoinGroupRequest, readScope?: (topic: string, key: Buffer | null) => boolean): Promise<GroupMember> {
     if (request.group.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group name must not be empty.');
     if (request.topics.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group member must subscribe to at least one topic.');
     const partitions = new Map<string, number>();
@@ -187,7 +191,7 @@ export class GroupCoordinator {
     const memberId = request.memberId ?? randomUUID();
     const previous = group.members.get(memberId);
     if (previous !== undefined) await previous.leave();
-    const member = new Member(group, memberId, request, partitions);
+    const member = new Member(group, memberId, request, partitions, readScope);
     await group.add(member);
     return member;
   }
@@ -311,7 +315,7 @@ class Member implements GroupMember {
   readonly group: string;
   readonly topics: readonly string[];
   private readonly parts = new Map<string, AssignedPartition>();
-  private readonly predicate: KeyPredicate;
+  private readonly predicate: (topic: string, key: Buffer | null) => boolean;
   private readonly autoCommit: boolean;
   private readonly ackTimeoutMs: number;
   private pullMode = false;
@@ -325,10 +329,12 @@ class Member implements GroupMember {
     readonly memberId: string,
     private readonly request: JoinGroupRequest,
     readonly partitionCounts: ReadonlyMap<string, number>,
+    readScope?: (topic: string, key: Buffer | null) => boolean,
   ) {
     this.group = owner.name;
     this.topics = [...request.topics];
-    this.predicate = compileFilters(request.filters);
+    const asked: KeyPredicate = compileFilters(request.filters);
+    this.predicate = readScope === undefined ? (_topic, k) => asked(k) : (topic, k) => readScope(topic, k) && asked(k);
     this.autoCommit = request.autoCommit ?? true;
     this.ackTimeoutMs = request.ackTimeoutMs ?? owner.coordinator.options.ackTimeoutMs;
     this.commitTimer = setInterval(() => {
@@ -435,7 +441,7 @@ class Member implements GroupMember {
         const result = await this.backend.fetch(part.topic, part.partition, from, options);
         if (!this.parts.has(key(part.topic, part.partition)) || part.next !== from) return [];
         part.next = result.nextOffset > from ? result.nextOffset : from;
-        return result.records.filter((r) => this.predicate(r.key));
+        return result.records.filter((r) => this.predicate(part.topic, r.key));
       } catch (err) {
         const error = GatewayError.from(err);
         if (error.code !== 'OUT_OF_RANGE') throw error;
@@ -476,7 +482,7 @@ class Member implements GroupMember {
     return this.owner.coordinator.hub.subscribe({
       topic,
       start,
-      predicate: this.predicate,
+      predicate: (k) => this.predicate(topic, k),
       sink: target,
       maxQueueBytes: this.owner.coordinator.options.maxQueueBytes,
       credit,

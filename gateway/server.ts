@@ -62,7 +62,9 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   const log = options.log ?? createLogger(config.log.level);
   const backend = createBackend(config, log);
   await backend.start();
-  const core = new Core({ backend, config, log });
+  // `{mqtt: F}` grants mean "these MQTT topics wherever the MQTT routes put them".
+  const mqtt = { routes: config.mqtt.routes.map((r) => ({ filter: r.filter, topic: r.topic })), defaultTopic: config.mqtt.defaultTopic };
+  const core = new Core({ backend, config, log, mqtt });
   await core.start();
 
   const tls = loadTls(config);

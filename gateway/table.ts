@@ -12,9 +12,9 @@ import { GatewayError } from './errors.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
 import type { StreamRecord } from './record.js';
 
-/** The Kafka topic behind a table. */
-export function tableTopic(name: string): string {
-  return `__streamgate-${name}`;
+/** The Kafka topic behind a table (`prefix` is `topics.internalPrefix`). */
+export function tableTopic(name: string, prefix = '__streamgate-'): string {
+  return `${prefix}${name}`;
 }
 
 /** A table kept current from its compacted topic. */
@@ -32,8 +32,8 @@ export class CompactedTable implements Table {
   ) {}
 
   /** Creates the topic if needed, loads it, and follows it. */
-  static async open(backend: Backend, hub: Hub, name: string, log: Logger, maxQueueBytes: number): Promise<CompactedTable> {
-    const topic = tableTopic(name);
+  static async open(backend: Backend, hub: Hub, name: string, log: Logger, maxQueueBytes: number, prefix?: string): Promise<CompactedTable> {
+    const topic = tableTopic(name, prefix);
     try {
       await backend.createTopic(topic, { partitions: 1, compacted: true });
     } catch (err) {

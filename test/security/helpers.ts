@@ -18,7 +18,8 @@ export const SECRET = 'streamgate-security-test-secret-0123456789';
 
 export interface TokenClaims {
   sub?: string;
-  topics?: { read?: string[]; write?: string[]; admin?: string[] };
+  /** Grants (gateway/grants.ts syntax). */
+  topics?: { read?: unknown[]; write?: unknown[]; admin?: string[]; groups?: string[]; metrics?: boolean };
   /** Seconds since the epoch; default one hour from now. */
   exp?: number;
   [claim: string]: unknown;

@@ -83,7 +83,7 @@ describe('TLS client certificates: clientAuth require, anonymous off, no JWT', (
       backend: 'embedded',
       config: {
         tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile, clientAuth: 'require' },
-        auth: { anonymous: false },
+        auth: { anonymous: false, certificates: [{ match: 'device-*', grants: { read: ['*'], write: ['*'] } }] },
         mqtt: { defaultTopic: uniqueTopic('mqtt-mtls') },
         // One publish per principal (practically no refill): shows which principal a connection is.
         limits: { publishRatePerPrincipal: 0.001, publishBurstPerPrincipal: 1 },
@@ -121,7 +121,7 @@ describe('TLS client certificates: clientAuth request, anonymous off', () => {
   beforeAll(async () => {
     gw = await startTestGateway({
       backend: 'embedded',
-      config: { tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile, clientAuth: 'request' }, auth: { anonymous: false }, mqtt: { defaultTopic: uniqueTopic('mqtt-mtls-req') } },
+      config: { tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile, clientAuth: 'request' }, auth: { anonymous: false, certificates: [{ match: 'device-*', grants: { read: ['*'], write: ['*'] } }] }, mqtt: { defaultTopic: uniqueTopic('mqtt-mtls-req') } },
     });
   });
   afterAll(async () => {

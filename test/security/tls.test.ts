@@ -115,7 +115,7 @@ describe('clientAuth require, anonymous off: the certificate is the credential',
   beforeAll(async () => {
     gw = await startCapturedGateway({
       level: 'debug',
-      config: { tls: { ...serverTls(), caFile: pki.caFile, clientAuth: 'require' }, auth: { anonymous: false } },
+      config: { tls: { ...serverTls(), caFile: pki.caFile, clientAuth: 'require' }, auth: { anonymous: false, certificates: [{ match: 'device-42', grants: { read: ['*'], write: ['*'] } }] } },
     });
     https = `https://127.0.0.1:${gw.ports.http}`;
   });
@@ -173,7 +173,7 @@ describe('clientAuth request, anonymous off: a certificate OR a token', () => {
   let https: string;
   beforeAll(async () => {
     gw = await startCapturedGateway({
-      config: { tls: { ...serverTls(), caFile: pki.caFile, clientAuth: 'request' }, auth: { anonymous: false, jwt: { hs256Secret: SECRET } } },
+      config: { tls: { ...serverTls(), caFile: pki.caFile, clientAuth: 'request' }, auth: { anonymous: false, jwt: { hs256Secret: SECRET }, certificates: [{ match: 'device-42', grants: { read: ['*'], write: ['*'] } }] } },
     });
     https = `https://127.0.0.1:${gw.ports.http}`;
   });
