@@ -365,13 +365,18 @@ export class Broker {
     const topic = this.routes.topicFor(msg.topic);
     const [result] = await this.gateway.produce(ctx, topic, [messageToRecord(msg, clientId)]);
     if (result !== undefined && !result.ok) throw result.error;
-    if (msg.retain) await this.storeRetained(msg);
+    if (msg.retain) await this.storeRetained(msg, topic, ctx);
   }
 
   // ---- retained ----------------------------------------------------------------------------
 
-  /** [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. */
-  async storeRetained(msg: Message): Promise<void> {
+  /**
+   * [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. Both need
+   * the write scope for the message's topic in its Kafka topic (PERMISSION_DENIED otherwise, table
+   * untouched) — also checked by the produce before it, but the table is written here.
+   */
+  async storeRetained(msg: Message, kafkaTopic: string, ctx: Context): Promise<void> {
+    this.gateway.authorize(ctx, 'write', kafkaTopic, msg.topic);
     if (msg.payload.length === 0) {
       if (this.retained.get(msg.topic) !== undefined) await this.retained.delete(msg.topic);
       return;

@@ -31,7 +31,7 @@ export interface PendingOut {
   /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel';
   /** Where the record came from, to re-read it after a restart; undefined for retained deliveries. */
-  readonly source: { readonly raw: string; readonly topic: string; readonly partition: number; readonly offset: bigint } | undefined;
+  readonly source: { readonly raw: string; readonly topic: string; readonly partition: number; readonly offset: bigint; readonly keyless?: boolean } | undefined;
   /** The packet while in memory (resent with DUP on reconnect [MQTT-4.4.0-1]). */
   packet: IPublishPacket | undefined;
   /** Called once when the client completed the flow (shared subscriptions ack the group here). */
