@@ -296,7 +296,7 @@ export class Broker {
     const holders = local.filter((c) => c.claimNonce !== owner.refuses && !sameOwner(c.owner, claimant));
     if (refused.length > 0 || holders.length > 0) {
       await Promise.all(refused.map((c) => c.refusedByHolder()));
-      const holder = holders.find((c) => !c.isClosing());
+      const holder = holders.find((c) => !c.isClosed());
       if (holder !== undefined) {
         this.log.warn({ clientId, claimant: claimant?.id, instance: owner.instance }, 'claim of this client id by another principal refused; re-asserting the holder');
         await this.owners

@@ -20,6 +20,7 @@ import type { Context, GroupMember, KeyFilter, Principal, SubscriberSink, Subscr
 import { createContext } from '../../gateway/context.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { expandIdentityPattern, globMatch } from '../../gateway/grants.js';
 import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
 import type { Broker } from './broker.js';
 import {
@@ -34,7 +35,6 @@ import {
   type QoS,
 } from './codec.js';
 import { mqttError, RC, RC311, reasonString } from './errors.js';
-import { expandIdentityPattern, globMatch } from '../../gateway/grants.js';
 import { ownerOf, sameOwner, type ClientIdOwner } from './ownership.js';
 import { SessionState, type PendingOut, type SubSpec, type TopicPositions } from './state.js';
 
@@ -153,7 +153,7 @@ export class Connection {
   }
 
   /** A method, not a field comparison: the state changes across awaits, which narrowing ignores. */
-  private isClosed(): boolean {
+  isClosed(): boolean {
     return this.state === 'closed';
   }
 
@@ -339,8 +339,7 @@ export class Connection {
       try {
         this.broker.gateway.authorize(this.ctx, 'write', this.broker.routes.topicFor(p.will.topic), p.will.topic);
       } catch (err) {
-        const { connack, connack311, error } = mqttError(err);
-        return this.refuse(this.version === 5 ? connack : connack311, reasonString(error));
+        return this.refuseWith(err);
       }
     }
 
@@ -355,7 +354,7 @@ export class Connection {
         const expanded = expandIdentityPattern(pattern, principal);
         if (expanded === undefined || !globMatch(expanded, clientId)) {
           this.log.warn({ principal: principal.id, pattern }, 'client id does not match mqtt.clientIdPattern');
-          return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id is not allowed for this principal.');
+          return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id is not allowed for this principal.'));
         }
       }
       // Another principal's live connection (here or on another instance) or stored session keeps
@@ -373,7 +372,7 @@ export class Connection {
       const holder = this.broker.foreignHolder(clientId, owner);
       if (holder !== undefined) {
         this.log.warn({ principal: principal.id, holder }, 'client id held by another principal; CONNECT refused, the holder is left alone');
-        return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+        return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
       }
     }
 
@@ -420,7 +419,7 @@ export class Connection {
     const lateHolder = unrestricted(principal) ? undefined : this.broker.foreignHolder(clientId, owner);
     if (lateHolder !== undefined) {
       this.log.warn({ principal: principal.id, holder: lateHolder }, 'client id taken by another principal during CONNECT; refused');
-      return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+      return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
     }
     try {
       if (clean) {
@@ -439,7 +438,7 @@ export class Connection {
       // Read after the stored copy caught up: the last word on a racing CONNECT elsewhere.
       if (session !== undefined && !unrestricted(principal) && !sameOwner(session.owner, owner)) {
         this.log.warn({ principal: principal.id }, 'stored session belongs to another principal; CONNECT refused');
-        return this.refuse(this.version === 5 ? RC.NOT_AUTHORIZED : RC311.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.');
+        return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
       }
       session ??= new SessionState(clientId);
       session.owner = owner;
@@ -479,6 +478,12 @@ export class Connection {
     this.log.info({ version: this.version, clean, present, keepalive, expiry }, 'MQTT client connected');
     this.armKeepalive();
     if (present) await this.resume(session);
+  }
+
+  /** CONNACK with the error's code for this version (errors.ts), then close. */
+  private refuseWith(err: unknown): Promise<void> {
+    const { connack, connack311, error } = mqttError(err);
+    return this.refuse(this.version === 5 ? connack : connack311, reasonString(error));
   }
 
   /** CONNACK with a failure code, then close. [MQTT-3.2.2-6] session present is 0 on failure. */
@@ -1192,12 +1197,8 @@ export class Connection {
       if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
     }
     this.normalDisconnect = true; // nor is a will published for it
-    await this.fail(RC.NOT_AUTHORIZED, 'PERMISSION_DENIED: This client id belongs to another principal.', 'remote');
-  }
-
-  /** Whether the connection is closed or closing (no longer a holder worth re-asserting). */
-  isClosing(): boolean {
-    return this.state === 'closed';
+    const m = mqttError(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
+    await this.fail(m.disconnect, reasonString(m.error), 'remote');
   }
 
   /** Whether this connection's session outlives it (as its claim says). */
