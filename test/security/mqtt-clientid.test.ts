@@ -119,4 +119,31 @@ describe('MQTT client ids across gateway instances', () => {
       await onA.end();
     }
   });
+
+  it("the connection a re-asserted claim names as refused is closed by its instance (v5 DISCONNECT 0x87), without writing its session", async () => {
+    const clientId = uniqueId('dev');
+    // The connection that lost the race (its principal's claim came second), on B.
+    const loser = await connectClient(url(b), { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 300 }, username: alice, password: await token(alice) });
+    const disconnects: number[] = [];
+    loser.client.on('disconnect', (packet) => disconnects.push(packet.reasonCode ?? 0));
+    const sessions = await b.core.table('mqtt-sessions');
+    expect(sessions.get(clientId)).toBeDefined();
+    let writes = 0;
+    const stop = sessions.onChange((key) => void (key === clientId && writes++));
+    const lost = (await owner(b, clientId))!;
+    // What A writes when it re-asserts the holder's earlier claim over the loser's.
+    await (await a.core.table('mqtt-connections')).set(clientId, encodeOwner({ instance: a.core.instanceId, nonce: uniqueId('nonce'), since: Date.now(), persistent: false, principal: bob, refuses: lost.nonce }));
+    await eventually(() => disconnects.length > 0 && !loser.client.connected, { what: 'the refused connection closed' });
+    expect(disconnects).toEqual([0x87]);
+    await loser.end(true);
+    // Its close wrote nothing (a close normally writes the persistent session): a marker written to
+    // the sessions table after the close arrives with no session write before it.
+    const marker = uniqueId('marker');
+    await sessions.set(marker, Buffer.from('{}'));
+    await eventually(() => sessions.get(marker) !== undefined);
+    stop();
+    expect(writes).toBe(0);
+    await sessions.delete(marker);
+    expect((await owner(b, clientId))?.refuses).toBe(lost.nonce);
+  });
 });
