@@ -6,6 +6,7 @@
  * 0x87, 3.1.1 return code 5) while the holder's connection and session stay as they were.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -302,10 +303,17 @@ function run(cmd: string, args: string[]): { done: Promise<number | null>; stdou
 }
 
 describe('mqtt.clientIdPattern', () => {
+  const SENSOR_KEY = 'sensor7-api-key-0123456789abcdef';
   let gw: TestGateway;
   const url = (): string => `mqtt://127.0.0.1:${gw.ports.mqtt}`;
   beforeAll(async () => {
-    gw = await startTestGateway({ backend: 'embedded', config: { auth: { jwt: { hs256Secret: SECRET } }, mqtt: { defaultTopic: uniqueTopic('mqtt-pattern'), clientIdPattern: '{sub}-*' } } });
+    gw = await startTestGateway({
+      backend: 'embedded',
+      config: {
+        auth: { jwt: { hs256Secret: SECRET }, apiKeys: [{ id: 'sensor7', sha256: createHash('sha256').update(SENSOR_KEY).digest('hex'), grants: DEVICE }] },
+        mqtt: { defaultTopic: uniqueTopic('mqtt-pattern'), clientIdPattern: '{sub}-*' },
+      },
+    });
   });
   afterAll(async () => {
     await gw?.close();
@@ -320,5 +328,11 @@ describe('mqtt.clientIdPattern', () => {
     // An empty client id gets a server-assigned one, which is nobody else's [MQTT-5:3.1.3-6].
     const assigned = await mqtt.connectAsync(url(), { protocolVersion: 5, clientId: '', username: 'alice', password, reconnectPeriod: 0 });
     await assigned.endAsync();
+  });
+
+  it("an API key's {sub} is its id (principal apikey:<id>): sensor7-* ids only", async () => {
+    expect(await connackCode(url(), { protocolVersion: 5, clientId: 'sensor7-a', username: 'sensor7', password: SENSOR_KEY })).toBeUndefined();
+    expect(await connackCode(url(), { protocolVersion: 5, clientId: 'alice-a', username: 'sensor7', password: SENSOR_KEY })).toBe(0x87);
+    expect(await connackCode(url(), { protocolVersion: 5, clientId: 'apikey:sensor7-a', username: 'sensor7', password: SENSOR_KEY })).toBe(0x87);
   });
 });
