@@ -35,6 +35,14 @@ export const mqttConfigSchema = z.strictObject({
   defaultTopic: z.string().min(1).default('mqtt-messages'),
   /** MQTT topic name for keyless records of the default topic (default: the default topic's name). */
   defaultNullKeyTopic: z.string().min(1).optional(),
+  /**
+   * Client ids a principal may use, e.g. `{sub}` or `{sub}-*` (`{sub}` = the principal's subject:
+   * JWT `sub`, API key id, certificate name; `{claim:NAME}` = a JWT claim; `*` = any run of
+   * characters). With authentication, a CONNECT with a client id that does not match is refused
+   * (v5 CONNACK 0x87, 3.1.1 return code 5). Server-assigned ids (empty client id) are exempt: they
+   * are new and nobody else's. Unset: any client id not held by another principal.
+   */
+  clientIdPattern: z.string().min(1).optional(),
   /** Compacted table (core `gateway.table`) holding retained messages, keyed by MQTT topic. */
   retainedTable: z.string().min(1).default('mqtt-retained'),
   /** Compacted table holding persistent sessions, keyed by client id. */
