@@ -268,7 +268,7 @@ export class Core implements Gateway {
   authorizeGroup(ctx: Context, group: string): void {
     this.checkExpiry(ctx);
     const scope = ctx.principal.scope;
-    if (scope !== undefined && !scope.permitsGroup(group, [])) {
+    if (scope !== undefined && !scope.permitsGroup(group)) {
       this.deny(ctx, 'group', '', `Principal ${ctx.principal.id} may not use group ${group}.`, { group });
     }
   }
