@@ -80,6 +80,13 @@ export const mqttConfigSchema = z.strictObject({
   keepaliveMaxSeconds: z.number().int().min(0).max(65535).default(0),
   /** Time a new connection has to send CONNECT. */
   connectTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * How long a closing connection may take to flush what is still queued for it (a final
+   * DISCONNECT with its reason, behind the deliveries already written) before the socket is cut.
+   * A peer that does not read is gone after this; 1 s is plenty for a reading peer on a normal
+   * link and keeps a dead one from holding its buffers.
+   */
+  closeDrainMs: z.number().int().positive().default(1_000),
   /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
   sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
   /**

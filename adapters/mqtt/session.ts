@@ -1237,9 +1237,9 @@ export class Connection {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     for (const w of this.slotWaiters.splice(0)) w();
-    // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after a second.
+    // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after mqtt.closeDrainMs.
     this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
+    setTimeout(() => this.stream.destroy(), this.broker.config.closeDrainMs).unref();
     try {
       await Promise.allSettled([...this.live.values()].map((l) => this.stopLive(l, true)));
       this.live.clear();
