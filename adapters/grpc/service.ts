@@ -177,12 +177,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
 
     Subscribe: (call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) => {
       const stream = new SubscribeStream(call, deps);
-      try {
-        stream.start();
-      } catch (err) {
-        stream.end(GatewayError.from(err));
-        return;
-      }
+      stream.start();
       contextFor(deps, call as ServerWritableStream<unknown, unknown>, 'Subscribe').then(
         (ctx) => stream.open(ctx),
         (err: unknown) => stream.end(GatewayError.from(err)),
@@ -190,13 +185,6 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     },
 
     Session: (call: SessionCall) => {
-      let closeConnection: () => void;
-      try {
-        closeConnection = gateway.connectionOpened('grpc', peerAddress(call));
-      } catch (err) {
-        call.emit('error', toStatus(err));
-        return;
-      }
       contextFor(deps, call, 'Session').then(
         (ctx) => {
           const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log });
@@ -212,13 +200,11 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
                 );
           void session.closed.then(() => {
             clearTimeout(expiry);
-            closeConnection();
             deps.streams.delete(session);
           });
           session.start();
         },
         (err: unknown) => {
-          closeConnection();
           deps.log.info({ err: GatewayError.from(err).message }, 'session refused');
           call.emit('error', toStatus(err));
         },
@@ -242,20 +228,20 @@ class SubscribeStream implements OpenStream {
   private chain: Promise<void>;
   private openChain!: () => void;
   private log: Logger;
-  private closeConnection: (() => void) | undefined;
 
   constructor(
     private readonly call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
     private readonly deps: ServiceDeps,
   ) {
     this.log = deps.log;
-    this.writer = new FrameWriter(call);
+    this.writer = new FrameWriter(call, deps.config, () =>
+      this.end(new GatewayError('SLOW_CONSUMER', 'The client does not read the stream; its unsent frames exceeded grpc.closeBufferedBytes.')),
+    );
     this.chain = new Promise<void>((resolve) => (this.openChain = resolve));
   }
 
   start(): void {
     this.deps.streams.add(this);
-    this.closeConnection = this.deps.gateway.connectionOpened('grpc', peerAddress(this.call));
     this.call.on('cancelled', () => void this.release());
     this.call.on('error', (err: unknown) => {
       this.log.debug({ err }, 'subscribe stream error');
@@ -349,7 +335,6 @@ class SubscribeStream implements OpenStream {
       this.writer.markClosed();
       this.openChain();
       this.deps.streams.delete(this);
-      this.closeConnection?.();
       this.subscription?.close();
       this.stream?.stop();
       if (this.member !== undefined) await this.member.leave();

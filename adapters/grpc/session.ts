@@ -72,7 +72,9 @@ export class GrpcSession {
     private readonly call: SessionCall,
     private readonly deps: SessionDeps,
   ) {
-    this.writer = new FrameWriter(call);
+    this.writer = new FrameWriter(call, deps.config, () =>
+      this.end(new GatewayError('SLOW_CONSUMER', 'The client does not read the session stream; its unsent frames exceeded grpc.closeBufferedBytes.')),
+    );
     // Every pending publish listens on the session's signal (up to maxPendingPublishes at once):
     // many listeners are by design, not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -130,10 +132,10 @@ export class GrpcSession {
         this.grant(frame.credit!);
         return;
       case 'ping':
-        void this.writer.write({ pong: { nonce: frame.ping!.nonce } });
+        this.writer.post({ pong: { nonce: frame.ping!.nonce } });
         return;
       default:
-        void this.sendError('', new GatewayError('INVALID_ARGUMENT', 'The session frame sets no frame type.'));
+        this.postError('', new GatewayError('INVALID_ARGUMENT', 'The session frame sets no frame type.'));
     }
   }
 
@@ -223,7 +225,7 @@ export class GrpcSession {
   private unsubscribe(id: string): void {
     const sub = this.subs.get(id);
     if (sub === undefined) {
-      void this.sendError(id, new GatewayError('NOT_FOUND', `No subscription ${id} in this session.`));
+      this.postError(id, new GatewayError('NOT_FOUND', `No subscription ${id} in this session.`));
       return;
     }
     this.subs.delete(id);
@@ -238,7 +240,7 @@ export class GrpcSession {
       if (sub === undefined) throw new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`);
       sub.ack(checkPartition(frame.partition), parseInt64(frame.offset, 'ack offset'));
     } catch (err) {
-      void this.sendError(frame.subscription_id, err);
+      this.postError(frame.subscription_id, err);
     }
   }
 
@@ -263,7 +265,7 @@ export class GrpcSession {
     }
     const sub = this.subs.get(frame.subscription_id);
     if (sub === undefined) {
-      void this.sendError(frame.subscription_id, new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`));
+      this.postError(frame.subscription_id, new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`));
       return;
     }
     sub.credit.grant(frame.records);
@@ -273,6 +275,11 @@ export class GrpcSession {
   /** @internal a subscription's frames go through the session's writer. */
   write(frame: SessionResponse | EncodedResponse): Promise<void> {
     return this.writer.write(frame);
+  }
+
+  /** @internal a frame of a subscription nobody waits for. */
+  post(frame: SessionResponse): void {
+    this.writer.post(frame);
   }
 
   /** @internal the gateway ended a subscription. */
@@ -288,11 +295,21 @@ export class GrpcSession {
     return this.deps.log;
   }
 
+  /** Answers a request with an error frame; resolves once it was handed to the transport. */
   private sendError(id: string, err: unknown): Promise<void> {
+    return this.writer.write(this.errorFrame(id, err));
+  }
+
+  /** An error answer nobody waits for (the request had no handler in flight). */
+  private postError(id: string, err: unknown): void {
+    this.writer.post(this.errorFrame(id, err));
+  }
+
+  private errorFrame(id: string, err: unknown): SessionResponse {
     const error = GatewayError.from(err);
     if (error.code === 'INTERNAL') this.deps.log.error({ err: error.cause ?? error }, 'session request failed');
     else this.deps.log.info({ code: error.code, id }, error.message);
-    return this.writer.write({ error: { id, ...errorBody(error) } });
+    return { error: { id, ...errorBody(error) } };
   }
 
   private async finishWhenIdle(): Promise<void> {
