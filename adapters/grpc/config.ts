@@ -58,3 +58,12 @@ export const grpcConfigSchema = z.strictObject({
   shutdownGraceMs: z.number().int().min(0).default(5_000),
 });
 export type GrpcConfig = z.infer<typeof grpcConfigSchema>;
+
+/**
+ * Largest records frame the adapter builds: half the message limit leaves room for the envelope
+ * and the size estimate's error, and no more than grpc.maxBufferedBytes, so one frame handed over
+ * at the bound at most doubles what a stream holds (a single larger record still goes alone).
+ */
+export function recordsFrameBytes(config: Pick<GrpcConfig, 'maxMessageBytes' | 'maxBufferedBytes'>): number {
+  return Math.min(Math.floor(config.maxMessageBytes / 2), config.maxBufferedBytes);
+}

@@ -43,7 +43,7 @@ import {
   RECORDS_FIELD,
   resetTo,
 } from './codec.js';
-import type { GrpcConfig } from './config.js';
+import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { toStatus } from './errors.js';
 import { FrameWriter } from './flow.js';
 import { produceFailure, producedPositions } from './produce.js';
@@ -313,7 +313,7 @@ class SubscribeStream implements OpenStream {
   }
 
   private async deliver(batch: readonly import('../../gateway/record.js').StreamRecord[]): Promise<void> {
-    for (const chunk of chunkBySize(batch, Math.floor(this.deps.config.maxMessageBytes / 2))) {
+    for (const chunk of chunkBySize(batch, recordsFrameBytes(this.deps.config))) {
       if (this.done) return;
       await this.writer.write(encodeRecordsFrame(RECORDS_FIELD.subscribe, '', chunk));
       if (this.member !== undefined && !this.writer.isClosed) for (const r of chunk) this.member.ack(r.topic, r.partition, r.offset);

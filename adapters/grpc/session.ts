@@ -38,7 +38,7 @@ import {
   RECORDS_FIELD,
   resetTo,
 } from './codec.js';
-import type { GrpcConfig } from './config.js';
+import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { errorBody, toStatus } from './errors.js';
 import { FrameWriter, SessionCredit, type SubscriptionCredit } from './flow.js';
 import { produceFailure, producedPositions } from './produce.js';
@@ -178,7 +178,7 @@ export class GrpcSession {
     if (this.subs.size >= this.deps.config.maxSubscriptionsPerSession) {
       return this.sendError(frame.id, new GatewayError('RESOURCE_EXHAUSTED', `A session may hold at most ${this.deps.config.maxSubscriptionsPerSession} subscriptions.`));
     }
-    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), this.deps.config.maxMessageBytes);
+    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), recordsFrameBytes(this.deps.config));
     // Registered before the core answers, so credit and unsubscribe frames sent right behind
     // the subscribe apply to it.
     this.subs.set(frame.id, sub);
@@ -425,8 +425,7 @@ class SessionSubscription {
       }
       const granted = rest.slice(0, n);
       rest = rest.slice(n);
-      // Half the message limit leaves room for the envelope and the size estimate's error.
-      for (const chunk of chunkBySize(granted, Math.floor(this.maxFrameBytes / 2))) {
+      for (const chunk of chunkBySize(granted, this.maxFrameBytes)) {
         for (const r of chunk) {
           const seen = this.delivered.get(r.partition);
           if (seen === undefined || r.offset > seen) this.delivered.set(r.partition, r.offset);
