@@ -100,6 +100,7 @@ export class GrpcSession {
   end(error: GatewayError): void {
     if (this.finished) return;
     this.finished = true;
+    this.deps.log.info({ code: error.code }, error.message);
     void this.release(error.code).then(() => {
       this.call.emit('error', toStatus(error));
     });
