@@ -23,20 +23,21 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
     'grpc.max_concurrent_streams': config.maxConcurrentStreams,
   });
   const streams = new Set<OpenStream>();
-  server.addService(service, streamGatewayService({ gateway: host.gateway, config, log, streams }));
+  const listener = new GrpcListener({
+    server,
+    tls: host.tls,
+    admit: (remoteAddress) => host.gateway.connectionOpened('grpc', remoteAddress),
+    admitSubscription: (current) => host.gateway.admitSubscription(current),
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    log,
+  });
+  server.addService(service, streamGatewayService({ gateway: host.gateway, config, log, streams, connections: listener }));
 
   // grpc.health.v1: "" is the whole server; the service name reports the same.
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   new ReflectionService(packageDefinition).addToServer(server);
 
-  const listener = new GrpcListener({
-    server,
-    tls: host.tls,
-    admit: (remoteAddress) => host.gateway.connectionOpened('grpc', remoteAddress),
-    handshakeTimeoutMs: config.handshakeTimeoutMs,
-    log,
-  });
   const port = await listener.listen(host.host, config.port);
   log.info({ port, tls: host.tls !== undefined }, 'grpc listening');
 

@@ -44,6 +44,8 @@ export interface ListenerOptions {
   readonly tls: TlsMaterial | undefined;
   /** The core's admission (Gateway.connectionOpened for protocol `grpc`). */
   readonly admit: (remoteAddress: string | undefined) => () => void;
+  /** The core's per-connection subscription limit (Gateway.admitSubscription). */
+  readonly admitSubscription: (current: number) => void;
   readonly handshakeTimeoutMs: number;
   readonly log: Logger;
 }
@@ -55,10 +57,11 @@ export class GrpcListener {
   private readonly injector: ConnectionInjector;
   private readonly sockets = new Set<Socket>();
   /**
-   * Sockets accepted but not yet handed to grpc-js (no preface yet), by `address:port` — the key
-   * the TLS socket wrapping one shares with it.
+   * Sockets accepted but not yet handed to grpc-js (no preface yet), by peerKey.
    */
   private readonly pending = new Map<string, { readonly socket: Socket; readonly handedOver: () => void }>();
+  /** Subscriptions held by the calls of each open connection, by the peer grpc-js reports for its calls. */
+  private readonly subscriptions = new Map<string, { count: number }>();
 
   constructor(private readonly options: ListenerOptions) {
     this.injector = options.server.createConnectionInjector(ServerCredentials.createInsecure());
@@ -106,6 +109,26 @@ export class GrpcListener {
     for (const socket of this.sockets) socket.destroy();
   }
 
+  /**
+   * Counts one subscription (a Subscribe call or a Session subscription) against its connection's
+   * limit (limits.maxSubscriptionsPerConnection, RESOURCE_EXHAUSTED beyond it), whatever stream of
+   * the connection opens it. `peer` is the call's `getPeer()`. Returns the release.
+   */
+  subscriptionOpened(peer: string): () => void {
+    const held = this.subscriptions.get(peer);
+    // Every call arrives on a connection this listener accepted: an unknown peer has closed
+    // meanwhile, and its calls are being cancelled.
+    if (held === undefined) throw new GatewayError('CANCELLED', 'The connection is closed.');
+    this.options.admitSubscription(held.count);
+    held.count++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      held.count--;
+    };
+  }
+
   private accept(socket: Socket): void {
     const { log } = this.options;
     socket.on('error', (err: Error) => log.debug({ err, peer: socket.remoteAddress }, 'grpc socket error'));
@@ -118,6 +141,7 @@ export class GrpcListener {
     }
     this.sockets.add(socket);
     const key = peerKey(socket);
+    this.subscriptions.set(key, { count: 0 });
     const timer = setTimeout(() => {
       log.info({ peer: socket.remoteAddress, timeoutMs: this.options.handshakeTimeoutMs }, 'grpc connection closed: no HTTP/2 preface in time');
       socket.destroy();
@@ -130,6 +154,7 @@ export class GrpcListener {
     socket.once('close', () => {
       handedOver();
       this.sockets.delete(socket);
+      this.subscriptions.delete(key);
       release();
     });
     if (this.tlsEngine !== undefined) this.tlsEngine.emit('connection', socket);
@@ -204,8 +229,9 @@ export class GrpcListener {
   }
 }
 
+/** `address:port`, as grpc-js's `call.getPeer()` names the connection (the TLS socket wrapping one shares it). */
 function peerKey(socket: Socket): string {
-  return `${socket.remoteAddress}|${socket.remotePort}`;
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 function frame(type: number, flags: number, payload: Buffer): Buffer {

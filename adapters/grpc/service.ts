@@ -63,6 +63,13 @@ export interface ServiceDeps {
   readonly log: Logger;
   /** Streams currently open; the adapter ends them with SHUTTING_DOWN on close. */
   readonly streams: Set<OpenStream>;
+  /** Per-connection subscription counts (limits.maxSubscriptionsPerConnection), by the call's peer. */
+  readonly connections: SubscriptionSlots;
+}
+
+/** Counts a subscription against its connection's limit; returns the release. RESOURCE_EXHAUSTED when full. */
+export interface SubscriptionSlots {
+  subscriptionOpened(peer: string): () => void;
 }
 
 type Call = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | SessionCall;
@@ -187,7 +194,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     Session: (call: SessionCall) => {
       contextFor(deps, call, 'Session').then(
         (ctx) => {
-          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log });
+          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
           deps.streams.add(session);
           // Credentials that expire end the session (the core ends each subscription too).
           const expiresAt = ctx.principal.expiresAt;
@@ -228,6 +235,7 @@ class SubscribeStream implements OpenStream {
   private chain: Promise<void>;
   private openChain!: () => void;
   private log: Logger;
+  private releaseSlot: (() => void) | undefined;
 
   constructor(
     private readonly call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
@@ -260,6 +268,7 @@ class SubscribeStream implements OpenStream {
     const req = this.call.request;
     if (isMalformed(req)) throw malformedError(req);
     const filters = keyFilters(req.filters);
+    this.releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
     const sink: SubscriberSink = {
       records: (batch) => this.enqueue(() => this.deliver(batch)),
       continuityLost: (n) => {
@@ -335,6 +344,7 @@ class SubscribeStream implements OpenStream {
       this.writer.markClosed();
       this.openChain();
       this.deps.streams.delete(this);
+      this.releaseSlot?.();
       this.subscription?.close();
       this.stream?.stop();
       if (this.member !== undefined) await this.member.leave();

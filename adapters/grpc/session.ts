@@ -42,6 +42,7 @@ import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { errorBody, toStatus } from './errors.js';
 import { FrameWriter, SessionCredit, type SubscriptionCredit } from './flow.js';
 import { produceFailure, producedPositions } from './produce.js';
+import type { SubscriptionSlots } from './service.js';
 
 export type SessionCall = ServerDuplexStream<SessionRequest__Output, SessionResponse>;
 
@@ -51,6 +52,8 @@ export interface SessionDeps {
   readonly config: GrpcConfig;
   readonly ctx: Context;
   readonly log: Logger;
+  /** Per-connection subscription counts (limits.maxSubscriptionsPerConnection). */
+  readonly connections: SubscriptionSlots;
 }
 
 /** One Session call. `closed` resolves when every subscription and group membership is released. */
@@ -179,7 +182,13 @@ export class GrpcSession {
     if (this.subs.size >= this.deps.config.maxSubscriptionsPerSession) {
       return this.sendError(frame.id, new GatewayError('RESOURCE_EXHAUSTED', `A session may hold at most ${this.deps.config.maxSubscriptionsPerSession} subscriptions.`));
     }
-    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), recordsFrameBytes(this.deps.config));
+    let releaseSlot: () => void;
+    try {
+      releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
+    } catch (err) {
+      return this.sendError(frame.id, err);
+    }
+    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), recordsFrameBytes(this.deps.config), releaseSlot);
     // Registered before the core answers, so credit and unsubscribe frames sent right behind
     // the subscribe apply to it.
     this.subs.set(frame.id, sub);
@@ -357,6 +366,8 @@ class SessionSubscription {
     readonly topic: string,
     readonly credit: SubscriptionCredit,
     private readonly maxFrameBytes: number,
+    /** Gives the connection's subscription slot back. */
+    private readonly releaseSlot: () => void,
   ) {
     this.chain = new Promise<void>((resolve) => (this.openChain = resolve));
     this.sink = {
@@ -457,6 +468,7 @@ class SessionSubscription {
   /** Stops delivery and leaves the group (committing acknowledged records). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.releaseSlot();
       this.credit.cancel();
       this.openChain();
       this.subscription?.close();

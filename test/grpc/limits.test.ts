@@ -268,3 +268,50 @@ describe('gRPC over TLS: limits and the handshake bound', () => {
     stub.close();
   });
 });
+
+describe('gRPC subscriptions per connection (limits.maxSubscriptionsPerConnection)', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ backend: 'embedded', config: { limits: { maxSubscriptionsPerConnection: 3 } } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('counts Subscribe calls and Session subscriptions of one connection together; another connection has its own; a closed one frees its slot', async () => {
+    const topic = uniqueTopic('grpc-subs-per-conn');
+    const stub = client(gw.ports.grpc);
+    await call(stub, 'Produce', { topic, records: [{ value: Buffer.from('x') }] });
+    const subs = [new SubscribeRecorder(stub, { topic }), new SubscribeRecorder(stub, { topic })];
+    for (const s of subs) await s.subscribed();
+    const session = new SessionRecorder(stub);
+    session.send({ subscribe: { id: 's1', topic, credit: 10 } });
+    await session.waitFor('subscribed', (f) => f.id === 's1');
+
+    // The fourth subscription on this connection, whichever stream asks.
+    session.send({ subscribe: { id: 's2', topic, credit: 10 } });
+    expect(await session.waitFor('error', (f) => f.id === 's2')).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    const third = new SubscribeRecorder(stub, { topic });
+    const err = await eventually(() => third.error, { what: 'the refused Subscribe' });
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+
+    // Another connection is not affected.
+    const other = client(gw.ports.grpc);
+    const elsewhere = new SubscribeRecorder(other, { topic });
+    await elsewhere.subscribed();
+
+    // A Subscribe ends: its slot is free again for the Session.
+    const before = gw.core.hub.stats().subscriptions;
+    subs[0]!.call.cancel();
+    await eventually(() => gw.core.hub.stats().subscriptions === before - 1, { what: 'the cancelled Subscribe released' });
+    session.send({ subscribe: { id: 's3', topic, credit: 10 } });
+    await session.waitFor('subscribed', (f) => f.id === 's3');
+
+    subs[1]!.call.cancel();
+    elsewhere.call.cancel();
+    session.close();
+    stub.close();
+    other.close();
+  });
+});
