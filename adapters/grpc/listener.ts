@@ -78,7 +78,12 @@ export class GrpcListener {
         ALPNProtocols: ['h2'],
         handshakeTimeout: options.handshakeTimeoutMs,
       });
-      this.tlsEngine.on('secureConnection', (secure: TLSSocket) => this.awaitPreface(secure));
+      this.tlsEngine.on('secureConnection', (secure: TLSSocket) => {
+        // Until HTTP/2 takes the socket (and its own error handler), a reset must not be an
+        // unhandled 'error' (nodejs/node#35824; grpc-js's secure server does the same).
+        secure.on('error', (err: Error) => options.log.debug({ err, peer: secure.remoteAddress }, 'grpc tls socket error'));
+        this.awaitPreface(secure);
+      });
       this.tlsEngine.on('tlsClientError', (err: Error, secure: TLSSocket) => {
         options.log.debug({ err, peer: secure.remoteAddress }, 'grpc tls handshake failed');
         secure.destroy();

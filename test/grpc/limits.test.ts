@@ -261,6 +261,16 @@ describe('gRPC over TLS: limits and the handshake bound', () => {
     await eventually(() => silent.isClosed, { timeoutMs: HANDSHAKE_MS + 5_000, what: 'TCP-only socket closed' });
     await eventually(async () => (await open()) === 0, { what: 'slots freed' });
 
+    // A TLS client that resets the connection before its preface: the gateway shrugs it off.
+    const tcp = connect(gw.ports.grpc, '127.0.0.1');
+    tcp.on('error', () => undefined);
+    const reset = tlsConnect({ socket: tcp, servername: 'localhost', ca: pki.ca, ALPNProtocols: ['h2'] });
+    reset.on('error', () => undefined);
+    await new Promise<void>((resolve) => reset.once('secureConnect', () => resolve()));
+    await eventually(async () => (await open()) === 1, { what: 'the resetting client counted' });
+    tcp.resetAndDestroy();
+    await eventually(async () => (await open()) === 0, { what: 'its slot freed' });
+
     // A real TLS client still gets through.
     const stub = createStub(`127.0.0.1:${gw.ports.grpc}`, grpc.credentials.createSsl(pki.ca), { 'grpc.use_local_subchannel_pool': 1 });
     await call(stub, 'ListTopics', {});
