@@ -180,12 +180,17 @@ export interface GroupMember {
    * partition moved to another member.
    */
   ack(topic: string, partition: number, offset: bigint): boolean;
-  /** Commits explicit offsets (next-to-read), or — without args — everything delivered so far. */
+  /**
+   * Commits explicit offsets (next-to-read), or — without args — everything delivered so far.
+   * Explicit offsets must be of partitions assigned to this member (else FAILED_PRECONDITION) and
+   * between the log start and end (else OUT_OF_RANGE); the whole request is checked first.
+   */
   commit(offsets?: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void>;
   /** Committed offsets (next-to-read) of assigned partitions. */
   committed(): Promise<{ topic: string; partition: number; offset: bigint }[]>;
   /** Next offset this member will deliver per assigned partition. */
   positions(): { topic: string; partition: number; offset: bigint }[];
+  /** OUT_OF_RANGE for an offset outside the log; FAILED_PRECONDITION for an unassigned partition. */
   seek(topic: string, partition: number, to: bigint | 'earliest' | 'latest'): Promise<void>;
   /** Leaves the group; its partitions move to the other members. Idempotent. */
   leave(): Promise<void>;
@@ -263,6 +268,13 @@ export interface Gateway {
    * messages); records produced and delivered through the core are checked by the core.
    */
   permits(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): boolean;
+
+  /**
+   * PERMISSION_DENIED (counted and audited) unless the principal holds a grant for `group`.
+   * `joinGroup` checks it itself; adapters call it for state they keep per group before any member
+   * joins (REST v2 consumer instances, so nobody squats instance names in another's group).
+   */
+  authorizeGroup(ctx: Context, group: string): void;
 
   /** `permits`, or PERMISSION_DENIED (counted and audited). */
   authorize(ctx: Context, action: 'read' | 'write', topic: string, key: Buffer | string | null): void;

@@ -265,6 +265,14 @@ export class Core implements Gateway {
     }
   }
 
+  authorizeGroup(ctx: Context, group: string): void {
+    this.checkExpiry(ctx);
+    const scope = ctx.principal.scope;
+    if (scope !== undefined && !scope.permitsGroup(group)) {
+      this.deny(ctx, 'group', '', `Principal ${ctx.principal.id} may not use group ${group}.`, { group });
+    }
+  }
+
   /** Whether the principal may read `/metrics` (always, while no authentication is configured). */
   permitsMetrics(principal: import('./api.js').Principal): boolean {
     return principal.scope === undefined || principal.scope.metrics;
@@ -547,7 +555,7 @@ export class Core implements Gateway {
           async () => {
             this.checkOpen();
             // The topics did not exist at the call: read partitions nobody committed from their beginning.
-            const joined = await this.groups.join({ ...request, memberId, resetTo: 'earliest' }, readScope);
+            const joined = await this.groups.join({ ...request, memberId, resetTo: 'earliest' }, readScope, ctx.principal.id);
             if (this.closed) {
               // The core closed (and left its members) while this join was in flight.
               await joined.leave();
@@ -561,7 +569,7 @@ export class Core implements Gateway {
         return member;
       }
     }
-    return this.groups.join(request, readScope);
+    return this.groups.join(request, readScope, ctx.principal.id);
   }
 
   /** The first of `topics` that does not exist, or undefined when all do. */

@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../test/support/wait.js';
 import { encodeOnce } from './encoded.js';
+import { GatewayError } from './errors.js';
 import type { StreamRecord } from './record.js';
 
 function record(offset: bigint, value = 'v'): StreamRecord {
@@ -44,6 +45,32 @@ describe('encodeOnce', () => {
     expect(encodeOnce(r, 'test.none', encode)).toBeUndefined();
     expect(encodeOnce(r, 'test.none', encode)).toBeUndefined();
     expect(calls).toBe(1);
+  });
+
+  it('contains an encoder that throws: a catalogued error naming the record, remembered so the encoder runs once', () => {
+    const r = record(7n);
+    let calls = 0;
+    const encode = (): string => {
+      calls++;
+      throw new RangeError('Maximum call stack size exceeded');
+    };
+    const failures = [0, 1, 2].map(() => {
+      try {
+        encodeOnce(r, 'test.broken\0v5', encode);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    });
+    expect(calls).toBe(1);
+    for (const err of failures) {
+      expect(err).toBeInstanceOf(GatewayError);
+      expect(err).toMatchObject({ code: 'INTERNAL', details: { topic: 't', partition: 0, offset: '7' } });
+      expect((err as GatewayError).message).toBe('The record at t/0@7 could not be encoded (test.broken).');
+      expect((err as GatewayError).cause).toBeInstanceOf(RangeError);
+    }
+    // Other formats of the same record are unaffected.
+    expect(encodeOnce(r, 'test.ok', () => 'fine')).toBe('fine');
   });
 
   it('does not keep an encoding alive once its record is gone', async () => {

@@ -169,9 +169,14 @@ export class Scope {
     return access.kind === 'all' || (access.kind === 'keys' && access.predicate(key));
   }
 
-  /** Whether the principal may join, commit and read the offsets of `group` (reading `topics`). */
-  permitsGroup(group: string, topics: readonly string[]): boolean {
-    if (this.groups.some((p) => globMatch(p, group))) return true;
+  /**
+   * Whether the principal may join, commit and read the offsets of `group` reading `topics`. Without
+   * topics (group state kept before any join, e.g. a REST consumer instance) an admin of any topic
+   * may: the join that follows is checked with its topics.
+   */
+  permitsGroup(group: string, topics?: readonly string[]): boolean {
+    if (this.groups.some((p) => globMatch(p, group)) || this.admin.includes('*')) return true;
+    if (topics === undefined) return this.admin.length > 0;
     return topics.length > 0 && topics.every((t) => this.admin.some((p) => globMatch(p, t)));
   }
 

@@ -52,12 +52,15 @@ interface MemberEntry {
   readonly instance: string;
   readonly topics: readonly string[];
   readonly seen: number;
+  /** The principal the member belongs to (absent: written without one). */
+  readonly owner?: string;
 }
 
 /** A member of a group as every instance sees it: local, or known from the membership table. */
 interface Participant {
   readonly memberId: string;
   readonly topics: readonly string[];
+  readonly owner?: string;
   readonly local?: Member;
 }
 
@@ -137,7 +140,7 @@ export class GroupCoordinator {
       if (!key.startsWith(prefix)) continue;
       const entry = parseEntry(value);
       if (entry === undefined || entry.instance === this.membership.instanceId || entry.seen < cutoff) continue;
-      out.push({ memberId: key.slice(prefix.length), topics: entry.topics });
+      out.push({ memberId: key.slice(prefix.length), topics: entry.topics, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
     }
     return out;
   }
@@ -147,7 +150,7 @@ export class GroupCoordinator {
   async register(member: Member): Promise<void> {
     const table = await this.members();
     this.openedTable = table;
-    await table.set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }));
+    await table.set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId));
   }
 
   async unregister(member: Member): Promise<void> {
@@ -167,7 +170,7 @@ export class GroupCoordinator {
     for (const group of this.groups.values()) {
       for (const member of group.members.values()) {
         table
-          .set(entryKey(member.group, member.memberId), encodeEntry({ instance: this.membership.instanceId, topics: member.topics, seen: Date.now() }))
+          .set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId))
           .catch((err: unknown) => this.log.warn({ err, group: member.group }, 'group heartbeat failed'));
       }
       group.membershipChanged();
@@ -175,23 +178,36 @@ export class GroupCoordinator {
   }
 
   /**
+   * Joins `request.group`. A member id names one member: joining with the id of a live member
+   * replaces it (a client reconnecting) — only for the principal it belongs to (`owner`); another
+   * principal is PERMISSION_DENIED and the member is untouched, on this instance or another.
+   * Without `owner` no member is protected.
    * @param readScope the principal's read scope per topic (the core's decision): records outside it
    *   are never delivered to this member, and its position moves past them.
+   * @param owner the principal id joining (the core passes `ctx.principal.id`).
    */
-  async join(request: JoinGroupRequest, readScope?: (topic: string, key: Buffer | null) => boolean): Promise<GroupMember> {
+  async join(request: JoinGroupRequest, readScope?: (topic: string, key: Buffer | null) => boolean, owner?: string): Promise<GroupMember> {
     if (request.group.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group name must not be empty.');
     if (request.topics.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group member must subscribe to at least one topic.');
     const partitions = new Map<string, number>();
     for (const topic of request.topics) partitions.set(topic, (await this.backend.describeTopic(topic)).partitions);
+    const memberId = request.memberId ?? randomUUID();
+    if (request.memberId !== undefined && owner !== undefined) {
+      await this.members();
+      const holders = [this.groups.get(request.group)?.members.get(memberId)?.principal, this.remoteMembers(request.group).find((r) => r.memberId === memberId)?.owner];
+      if (holders.some((h) => h !== undefined && h !== owner)) {
+        this.log.warn({ audit: 'denied', action: 'group_member', group: request.group, memberId, principal: owner }, "join with another principal's member id refused");
+        throw new GatewayError('PERMISSION_DENIED', `Member id ${memberId} of group ${request.group} belongs to another principal.`);
+      }
+    }
     let group = this.groups.get(request.group);
     if (group === undefined) {
       group = new LocalGroup(this, request.group);
       this.groups.set(request.group, group);
     }
-    const memberId = request.memberId ?? randomUUID();
     const previous = group.members.get(memberId);
     if (previous !== undefined) await previous.leave();
-    const member = new Member(group, memberId, request, partitions, readScope);
+    const member = new Member(group, memberId, request, partitions, owner, readScope);
     await group.add(member);
     return member;
   }
@@ -255,6 +271,19 @@ class LocalGroup {
    * Range assignment per topic over all live members (every instance's) sorted by id — every
    * instance computes the same plan — applied to the local members, one rebalance at a time.
    */
+  /**
+   * Runs `fn` between two rebalances of this group on this instance (no assignment changes while
+   * it runs); its failure is the caller's and does not stop later rebalances.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
   rebalance(): Promise<void> {
     const run = async () => {
       const remote = this.coordinator.remoteMembers(this.name).filter((r) => !this.members.has(r.memberId));
@@ -285,6 +314,18 @@ class LocalGroup {
     this.chain = this.chain.then(run, run);
     return this.chain;
   }
+}
+
+/** `offset`, or OUT_OF_RANGE unless the log start ≤ offset ≤ the log end (the next offset to be written). */
+function checkInLog(bounds: ReadonlyMap<string, { earliest: bigint; latest: bigint }>, topic: string, partition: number, offset: bigint, what: string): bigint {
+  const b = bounds.get(key(topic, partition));
+  if (b === undefined) throw new GatewayError('PARTITION_NOT_FOUND', `Partition ${partition} of topic ${topic} not found.`, { details: { topic, partition } });
+  if (offset < b.earliest || offset > b.latest) {
+    throw new GatewayError('OUT_OF_RANGE', `Cannot ${what} offset ${offset} of ${topic}/${partition}: the log holds offsets ${b.earliest} to ${b.latest} (the log end, next to be written).`, {
+      details: { topic, partition, offset: String(offset), earliest: String(b.earliest), latest: String(b.latest) },
+    });
+  }
+  return offset;
 }
 
 function entryKey(group: string, memberId: string): string {
@@ -323,12 +364,19 @@ class Member implements GroupMember {
   private stream_: PushStream | undefined;
   private readonly commitTimer: NodeJS.Timeout;
   private pollRotation = 0;
+  /**
+   * Commits of this member are written one at a time, each computed when its turn comes: an
+   * automatic commit computed before an explicit one can never land after it and undo it.
+   */
+  private commits: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly owner: LocalGroup,
     readonly memberId: string,
     private readonly request: JoinGroupRequest,
     readonly partitionCounts: ReadonlyMap<string, number>,
+    /** The principal this member belongs to. */
+    readonly principal: string | undefined,
     readScope?: (topic: string, key: Buffer | null) => boolean,
   ) {
     this.group = owner.name;
@@ -346,6 +394,11 @@ class Member implements GroupMember {
 
   private get log(): Logger {
     return this.owner.coordinator.log;
+  }
+
+  /** This member's entry in the membership table. */
+  entry(instance: string): Buffer {
+    return encodeEntry({ instance, topics: this.topics, seen: Date.now(), ...(this.principal === undefined ? {} : { owner: this.principal }) });
   }
 
   private get backend(): Backend {
@@ -515,20 +568,62 @@ class Member implements GroupMember {
     return true;
   }
 
+  /**
+   * An explicit commit covers only partitions this member is assigned, at offsets inside the log
+   * (log start ≤ offset ≤ log end): the whole request is checked before anything is written, so a
+   * refused request commits nothing. It runs between rebalances of this instance's members, so
+   * the partitions cannot move to a local member between the check and the write (a member on
+   * another instance sees the move only after views converge — at-least-once, as ever).
+   */
   async commit(offsets?: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
     this.checkLive();
     if (offsets === undefined) {
       await this.commitParts([...this.parts.values()], (p) => p.next);
       return;
     }
-    for (const o of offsets) {
-      if (!this.partitionCounts.has(o.topic)) throw new GatewayError('INVALID_ARGUMENT', `Topic ${o.topic} is not part of this member's subscription.`);
+    if (offsets.length === 0) return;
+    for (const o of offsets) this.assigned(o.topic, o.partition, 'commit');
+    await this.owner.exclusive(async () => {
+      const bounds = await this.logBounds(offsets.map((o) => o.topic));
+      // Re-checked after the await: the member may have left or lost the partition meanwhile.
+      this.checkLive();
+      const parts = offsets.map((o) => {
+        const part = this.assigned(o.topic, o.partition, 'commit');
+        checkInLog(bounds, o.topic, o.partition, o.offset, 'commit');
+        return { part, offset: o.offset };
+      });
+      await this.serially(async () => {
+        await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+        for (const { part, offset } of parts) part.lastCommitted = offset;
+      });
+    });
+  }
+
+  /** Runs a commit after this member's previous ones (never waits for a rebalance: no lock cycle). */
+  private serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.commits.then(fn, fn);
+    this.commits = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The assigned partition, or FAILED_PRECONDITION (Kafka's "No current assignment for partition"). */
+  private assigned(topic: string, partition: number, what: string): AssignedPartition {
+    const part = this.parts.get(key(topic, partition));
+    if (part === undefined) {
+      throw new GatewayError('FAILED_PRECONDITION', `Cannot ${what} ${topic}/${partition}: no current assignment for this partition in group member ${this.memberId}.`, {
+        details: { topic, partition },
+      });
     }
-    await this.backend.commitOffsets(this.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-    for (const o of offsets) {
-      const part = this.parts.get(key(o.topic, o.partition));
-      if (part !== undefined) part.lastCommitted = o.offset;
+    return part;
+  }
+
+  /** Log start and end per partition of each topic (one offsets request per topic). */
+  private async logBounds(topics: readonly string[]): Promise<ReadonlyMap<string, { earliest: bigint; latest: bigint }>> {
+    const out = new Map<string, { earliest: bigint; latest: bigint }>();
+    for (const topic of new Set(topics)) {
+      for (const o of await this.backend.offsets(topic)) out.set(key(topic, o.partition), { earliest: o.earliest, latest: o.latest });
     }
+    return out;
   }
 
   /** Commits the contiguous acknowledged prefix of every partition that moved. */
@@ -536,12 +631,14 @@ class Member implements GroupMember {
     await this.commitParts([...this.parts.values()], (p) => p.commitPoint(this.pullMode));
   }
 
-  private async commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
-    // Automatic commits only move forward: an explicit commit ahead of the acknowledged prefix stands.
-    const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset > p.lastCommitted && offset >= 0n);
-    if (moved.length === 0) return;
-    await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
-    for (const { p, offset } of moved) p.lastCommitted = offset;
+  private commitParts(parts: readonly AssignedPartition[], point: (p: AssignedPartition) => bigint = (p) => p.commitPoint(this.pullMode)): Promise<void> {
+    return this.serially(async () => {
+      // Automatic commits only move forward: an explicit commit ahead of the acknowledged prefix stands.
+      const moved = parts.map((p) => ({ p, offset: point(p) })).filter(({ p, offset }) => offset > p.lastCommitted && offset >= 0n);
+      if (moved.length === 0) return;
+      await this.backend.commitOffsets(this.group, moved.map(({ p, offset }) => ({ topic: p.topic, partition: p.partition, offset })));
+      for (const { p, offset } of moved) p.lastCommitted = offset;
+    });
   }
 
   async committed(): Promise<{ topic: string; partition: number; offset: bigint }[]> {
@@ -550,16 +647,17 @@ class Member implements GroupMember {
     return all.filter((c) => assigned.has(key(c.topic, c.partition))).map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset }));
   }
 
+  /** Moves the member's position within an assigned partition; a position outside the log is OUT_OF_RANGE. */
   async seek(topic: string, partition: number, to: bigint | 'earliest' | 'latest'): Promise<void> {
     this.checkLive();
-    const part = this.parts.get(key(topic, partition));
-    if (part === undefined) throw new GatewayError('FAILED_PRECONDITION', `Partition ${topic}/${partition} is not assigned to this member.`);
+    this.assigned(topic, partition, 'seek');
+    const bounds = await this.logBounds([topic]);
+    this.checkLive();
+    const part = this.assigned(topic, partition, 'seek');
+    const b = bounds.get(key(topic, partition));
     let offset: bigint;
-    if (typeof to === 'bigint') offset = to;
-    else {
-      const bounds = (await this.backend.offsets(topic)).find((o) => o.partition === partition);
-      offset = to === 'earliest' ? (bounds?.earliest ?? 0n) : (bounds?.latest ?? 0n);
-    }
+    if (typeof to === 'bigint') offset = checkInLog(bounds, topic, partition, to, 'seek to');
+    else offset = to === 'earliest' ? (b?.earliest ?? 0n) : (b?.latest ?? 0n);
     part.next = offset;
     part.polledNext = offset;
     part.inflight.clear();

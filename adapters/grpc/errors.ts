@@ -4,6 +4,7 @@
  * in the `streamgate-code` trailer and the message starts with it, so clients can branch on the
  * stable name without parsing text.
  */
+import { constants as http2 } from 'node:http2';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { GatewayError, type Code } from '../../gateway/errors.js';
 
@@ -34,6 +35,17 @@ export const GRPC_STATUS = {
   UNIMPLEMENTED: status.UNIMPLEMENTED,
   INTERNAL: status.INTERNAL,
 } as const satisfies Record<Code, status>;
+
+/**
+ * The HTTP/2 GOAWAY error code (RFC 9113 §7) a connection refused at accept is answered with. It
+ * is the only signal a client gets before any stream exists, and gRPC clients map it to the
+ * status of the call waiting for that connection: ENHANCE_YOUR_CALM ("generating excessive
+ * load") becomes RESOURCE_EXHAUSTED — this address should slow down — and NO_ERROR becomes
+ * UNAVAILABLE (retriable: another instance may take the client), as SERVER_BUSY maps above.
+ */
+export function goawayCode(code: Code): number {
+  return GRPC_STATUS[code] === status.RESOURCE_EXHAUSTED ? http2.NGHTTP2_ENHANCE_YOUR_CALM : http2.NGHTTP2_NO_ERROR;
+}
 
 /** Trailer naming the catalogue code. */
 export const CODE_TRAILER = 'streamgate-code';

@@ -43,7 +43,7 @@ import {
   RECORDS_FIELD,
   resetTo,
 } from './codec.js';
-import type { GrpcConfig } from './config.js';
+import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { toStatus } from './errors.js';
 import { FrameWriter } from './flow.js';
 import { produceFailure, producedPositions } from './produce.js';
@@ -63,6 +63,13 @@ export interface ServiceDeps {
   readonly log: Logger;
   /** Streams currently open; the adapter ends them with SHUTTING_DOWN on close. */
   readonly streams: Set<OpenStream>;
+  /** Per-connection subscription counts (limits.maxSubscriptionsPerConnection), by the call's peer. */
+  readonly connections: SubscriptionSlots;
+}
+
+/** Counts a subscription against its connection's limit; returns the release. RESOURCE_EXHAUSTED when full. */
+export interface SubscriptionSlots {
+  subscriptionOpened(peer: string): () => void;
 }
 
 type Call = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | SessionCall;
@@ -177,12 +184,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
 
     Subscribe: (call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) => {
       const stream = new SubscribeStream(call, deps);
-      try {
-        stream.start();
-      } catch (err) {
-        stream.end(GatewayError.from(err));
-        return;
-      }
+      stream.start();
       contextFor(deps, call as ServerWritableStream<unknown, unknown>, 'Subscribe').then(
         (ctx) => stream.open(ctx),
         (err: unknown) => stream.end(GatewayError.from(err)),
@@ -190,16 +192,9 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     },
 
     Session: (call: SessionCall) => {
-      let closeConnection: () => void;
-      try {
-        closeConnection = gateway.connectionOpened('grpc', peerAddress(call));
-      } catch (err) {
-        call.emit('error', toStatus(err));
-        return;
-      }
       contextFor(deps, call, 'Session').then(
         (ctx) => {
-          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log });
+          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
           deps.streams.add(session);
           // Credentials that expire end the session (the core ends each subscription too).
           const expiresAt = ctx.principal.expiresAt;
@@ -212,13 +207,11 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
                 );
           void session.closed.then(() => {
             clearTimeout(expiry);
-            closeConnection();
             deps.streams.delete(session);
           });
           session.start();
         },
         (err: unknown) => {
-          closeConnection();
           deps.log.info({ err: GatewayError.from(err).message }, 'session refused');
           call.emit('error', toStatus(err));
         },
@@ -242,20 +235,21 @@ class SubscribeStream implements OpenStream {
   private chain: Promise<void>;
   private openChain!: () => void;
   private log: Logger;
-  private closeConnection: (() => void) | undefined;
+  private releaseSlot: (() => void) | undefined;
 
   constructor(
     private readonly call: ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
     private readonly deps: ServiceDeps,
   ) {
     this.log = deps.log;
-    this.writer = new FrameWriter(call);
+    this.writer = new FrameWriter(call, deps.config, () =>
+      this.end(new GatewayError('SLOW_CONSUMER', 'The client does not read the stream; its unsent frames exceeded grpc.closeBufferedBytes.')),
+    );
     this.chain = new Promise<void>((resolve) => (this.openChain = resolve));
   }
 
   start(): void {
     this.deps.streams.add(this);
-    this.closeConnection = this.deps.gateway.connectionOpened('grpc', peerAddress(this.call));
     this.call.on('cancelled', () => void this.release());
     this.call.on('error', (err: unknown) => {
       this.log.debug({ err }, 'subscribe stream error');
@@ -274,6 +268,7 @@ class SubscribeStream implements OpenStream {
     const req = this.call.request;
     if (isMalformed(req)) throw malformedError(req);
     const filters = keyFilters(req.filters);
+    this.releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
     const sink: SubscriberSink = {
       records: (batch) => this.enqueue(() => this.deliver(batch)),
       continuityLost: (n) => {
@@ -327,7 +322,7 @@ class SubscribeStream implements OpenStream {
   }
 
   private async deliver(batch: readonly import('../../gateway/record.js').StreamRecord[]): Promise<void> {
-    for (const chunk of chunkBySize(batch, Math.floor(this.deps.config.maxMessageBytes / 2))) {
+    for (const chunk of chunkBySize(batch, recordsFrameBytes(this.deps.config))) {
       if (this.done) return;
       await this.writer.write(encodeRecordsFrame(RECORDS_FIELD.subscribe, '', chunk));
       if (this.member !== undefined && !this.writer.isClosed) for (const r of chunk) this.member.ack(r.topic, r.partition, r.offset);
@@ -349,7 +344,7 @@ class SubscribeStream implements OpenStream {
       this.writer.markClosed();
       this.openChain();
       this.deps.streams.delete(this);
-      this.closeConnection?.();
+      this.releaseSlot?.();
       this.subscription?.close();
       this.stream?.stop();
       if (this.member !== undefined) await this.member.leave();

@@ -38,10 +38,11 @@ import {
   RECORDS_FIELD,
   resetTo,
 } from './codec.js';
-import type { GrpcConfig } from './config.js';
+import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { errorBody, toStatus } from './errors.js';
 import { FrameWriter, SessionCredit, type SubscriptionCredit } from './flow.js';
 import { produceFailure, producedPositions } from './produce.js';
+import type { SubscriptionSlots } from './service.js';
 
 export type SessionCall = ServerDuplexStream<SessionRequest__Output, SessionResponse>;
 
@@ -51,6 +52,8 @@ export interface SessionDeps {
   readonly config: GrpcConfig;
   readonly ctx: Context;
   readonly log: Logger;
+  /** Per-connection subscription counts (limits.maxSubscriptionsPerConnection). */
+  readonly connections: SubscriptionSlots;
 }
 
 /** One Session call. `closed` resolves when every subscription and group membership is released. */
@@ -72,7 +75,9 @@ export class GrpcSession {
     private readonly call: SessionCall,
     private readonly deps: SessionDeps,
   ) {
-    this.writer = new FrameWriter(call);
+    this.writer = new FrameWriter(call, deps.config, () =>
+      this.end(new GatewayError('SLOW_CONSUMER', 'The client does not read the session stream; its unsent frames exceeded grpc.closeBufferedBytes.')),
+    );
     // Every pending publish listens on the session's signal (up to maxPendingPublishes at once):
     // many listeners are by design, not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -98,6 +103,7 @@ export class GrpcSession {
   end(error: GatewayError): void {
     if (this.finished) return;
     this.finished = true;
+    this.deps.log.info({ code: error.code }, error.message);
     void this.release(error.code).then(() => {
       this.call.emit('error', toStatus(error));
     });
@@ -130,10 +136,10 @@ export class GrpcSession {
         this.grant(frame.credit!);
         return;
       case 'ping':
-        void this.writer.write({ pong: { nonce: frame.ping!.nonce } });
+        this.writer.post({ pong: { nonce: frame.ping!.nonce } });
         return;
       default:
-        void this.sendError('', new GatewayError('INVALID_ARGUMENT', 'The session frame sets no frame type.'));
+        this.postError('', new GatewayError('INVALID_ARGUMENT', 'The session frame sets no frame type.'));
     }
   }
 
@@ -176,7 +182,13 @@ export class GrpcSession {
     if (this.subs.size >= this.deps.config.maxSubscriptionsPerSession) {
       return this.sendError(frame.id, new GatewayError('RESOURCE_EXHAUSTED', `A session may hold at most ${this.deps.config.maxSubscriptionsPerSession} subscriptions.`));
     }
-    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), this.deps.config.maxMessageBytes);
+    let releaseSlot: () => void;
+    try {
+      releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
+    } catch (err) {
+      return this.sendError(frame.id, err);
+    }
+    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), recordsFrameBytes(this.deps.config), releaseSlot);
     // Registered before the core answers, so credit and unsubscribe frames sent right behind
     // the subscribe apply to it.
     this.subs.set(frame.id, sub);
@@ -223,7 +235,7 @@ export class GrpcSession {
   private unsubscribe(id: string): void {
     const sub = this.subs.get(id);
     if (sub === undefined) {
-      void this.sendError(id, new GatewayError('NOT_FOUND', `No subscription ${id} in this session.`));
+      this.postError(id, new GatewayError('NOT_FOUND', `No subscription ${id} in this session.`));
       return;
     }
     this.subs.delete(id);
@@ -238,7 +250,7 @@ export class GrpcSession {
       if (sub === undefined) throw new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`);
       sub.ack(checkPartition(frame.partition), parseInt64(frame.offset, 'ack offset'));
     } catch (err) {
-      void this.sendError(frame.subscription_id, err);
+      this.postError(frame.subscription_id, err);
     }
   }
 
@@ -263,7 +275,7 @@ export class GrpcSession {
     }
     const sub = this.subs.get(frame.subscription_id);
     if (sub === undefined) {
-      void this.sendError(frame.subscription_id, new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`));
+      this.postError(frame.subscription_id, new GatewayError('NOT_FOUND', `No subscription ${frame.subscription_id} in this session.`));
       return;
     }
     sub.credit.grant(frame.records);
@@ -273,6 +285,11 @@ export class GrpcSession {
   /** @internal a subscription's frames go through the session's writer. */
   write(frame: SessionResponse | EncodedResponse): Promise<void> {
     return this.writer.write(frame);
+  }
+
+  /** @internal a frame of a subscription nobody waits for. */
+  post(frame: SessionResponse): void {
+    this.writer.post(frame);
   }
 
   /** @internal the gateway ended a subscription. */
@@ -288,11 +305,21 @@ export class GrpcSession {
     return this.deps.log;
   }
 
+  /** Answers a request with an error frame; resolves once it was handed to the transport. */
   private sendError(id: string, err: unknown): Promise<void> {
+    return this.writer.write(this.errorFrame(id, err));
+  }
+
+  /** An error answer nobody waits for (the request had no handler in flight). */
+  private postError(id: string, err: unknown): void {
+    this.writer.post(this.errorFrame(id, err));
+  }
+
+  private errorFrame(id: string, err: unknown): SessionResponse {
     const error = GatewayError.from(err);
     if (error.code === 'INTERNAL') this.deps.log.error({ err: error.cause ?? error }, 'session request failed');
     else this.deps.log.info({ code: error.code, id }, error.message);
-    return this.writer.write({ error: { id, ...errorBody(error) } });
+    return { error: { id, ...errorBody(error) } };
   }
 
   private async finishWhenIdle(): Promise<void> {
@@ -339,6 +366,8 @@ class SessionSubscription {
     readonly topic: string,
     readonly credit: SubscriptionCredit,
     private readonly maxFrameBytes: number,
+    /** Gives the connection's subscription slot back. */
+    private readonly releaseSlot: () => void,
   ) {
     this.chain = new Promise<void>((resolve) => (this.openChain = resolve));
     this.sink = {
@@ -408,8 +437,7 @@ class SessionSubscription {
       }
       const granted = rest.slice(0, n);
       rest = rest.slice(n);
-      // Half the message limit leaves room for the envelope and the size estimate's error.
-      for (const chunk of chunkBySize(granted, Math.floor(this.maxFrameBytes / 2))) {
+      for (const chunk of chunkBySize(granted, this.maxFrameBytes)) {
         for (const r of chunk) {
           const seen = this.delivered.get(r.partition);
           if (seen === undefined || r.offset > seen) this.delivered.set(r.partition, r.offset);
@@ -440,6 +468,7 @@ class SessionSubscription {
   /** Stops delivery and leaves the group (committing acknowledged records). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.releaseSlot();
       this.credit.cancel();
       this.openChain();
       this.subscription?.close();

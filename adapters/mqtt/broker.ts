@@ -8,7 +8,7 @@ import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
 import type { MqttConfig } from './config.js';
-import { decodeOwner, encodeOwner, type OwnerEntry } from './ownership.js';
+import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
 import { SessionState } from './state.js';
 import type { Connection } from './session.js';
 
@@ -169,7 +169,7 @@ export class Broker {
    * wait — nobody would answer — and without `takesOver`, so should that instance still be running
    * after all, it releases its copy without writing it over the session this claimer reads.
    */
-  async claim(clientId: string, nonce: string, persistent: boolean): Promise<OwnerEntry | undefined> {
+  async claim(clientId: string, nonce: string, persistent: boolean, owner: ClientIdOwner): Promise<OwnerEntry | undefined> {
     const current = decodeOwner(this.owners.get(clientId));
     const other = current !== undefined && current.instance !== this.instanceId && current.persistent ? current : undefined;
     const gone = other !== undefined && !this.gateway.instanceAlive(other.instance);
@@ -179,9 +179,39 @@ export class Broker {
     const previous = gone ? undefined : other;
     await this.owners.set(
       clientId,
-      encodeOwner({ instance: this.instanceId, nonce, since: Date.now(), persistent, ...(previous === undefined ? {} : { takesOver: previous.nonce }) }),
+      encodeOwner({ instance: this.instanceId, nonce, since: Date.now(), persistent, ...claimFields(owner), ...(previous === undefined ? {} : { takesOver: previous.nonce }) }),
     );
     return previous;
+  }
+
+  /**
+   * What holds `clientId` for a principal other than `owner`, if anything does (for the log): a
+   * connection or session on this instance, the connections-table entry of another live instance,
+   * or a stored session that has not expired. Synchronous, so the caller's check and its
+   * registration of the new connection are one step on this instance. Reads this instance's copies
+   * of the tables: sync them first when another instance may have just written them.
+   */
+  foreignHolder(clientId: string, owner: ClientIdOwner): string | undefined {
+    const local = this.connections.get(clientId);
+    if (local !== undefined && !sameOwner(local.owner, owner)) return 'a connection on this instance';
+    if (!sameOwner(this.sessions.get(clientId)?.owner, owner)) return 'a session on this instance';
+    const entry = decodeOwner(this.owners.get(clientId));
+    // This instance's own entries are covered by its connections above; a gone instance's entry
+    // names no live connection (its persistent session, if any, is checked below).
+    if (entry !== undefined && entry.instance !== this.instanceId && this.gateway.instanceAlive(entry.instance) && !sameOwner(claimOwner(entry), owner)) {
+      return 'a connection on another instance';
+    }
+    const buf = this.stored.get(clientId);
+    if (buf !== undefined) {
+      let stored: SessionState | undefined;
+      try {
+        stored = SessionState.decode(clientId, buf);
+      } catch {
+        stored = undefined; // unreadable: nobody's (loadSession logs and ignores it too)
+      }
+      if (stored !== undefined && !(stored.expiresAt !== undefined && stored.expiresAt <= Date.now()) && !sameOwner(stored.owner, owner)) return 'a stored session';
+    }
+    return undefined;
   }
 
   /** True when a later claim than `nonce` is the table's current entry (a deleted entry is no one's claim). */
@@ -256,7 +286,25 @@ export class Broker {
    * reconnected) — never deleted from the table, which is the new owner's now.
    */
   private async yieldTo(clientId: string, owner: OwnerEntry): Promise<void> {
+    const claimant = claimOwner(owner);
     const local = [...this.all].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
+    // Another principal's claim takes nothing over. It can only exist when its CONNECT raced past
+    // the ownership check (this connection's claim not yet visible there): the connection that
+    // holds a durable claim here came first, keeps the client id and re-asserts its claim naming
+    // the other one as refused, which that one's instance then closes (0x87).
+    const refused = local.filter((c) => c.claimNonce === owner.refuses);
+    const holders = local.filter((c) => c.claimNonce !== owner.refuses && !sameOwner(c.owner, claimant));
+    if (refused.length > 0 || holders.length > 0) {
+      await Promise.all(refused.map((c) => c.refusedByHolder()));
+      const holder = holders.find((c) => !c.isClosed());
+      if (holder !== undefined) {
+        this.log.warn({ clientId, claimant: claimant?.id, instance: owner.instance }, 'claim of this client id by another principal refused; re-asserting the holder');
+        await this.owners
+          .set(clientId, encodeOwner({ instance: this.instanceId, nonce: holder.claimNonce!, since: Date.now(), persistent: holder.persistentSession, ...claimFields(holder.owner!), refuses: owner.nonce }))
+          .catch((err: unknown) => this.log.warn({ err, clientId }, 'claim could not be re-asserted'));
+      }
+      return;
+    }
     await Promise.all(local.map((c) => c.takenOver('remote')));
     // A newer local claim may have arrived meanwhile: then the session is that connection's business.
     if (this.connections.has(clientId)) return;
@@ -317,13 +365,18 @@ export class Broker {
     const topic = this.routes.topicFor(msg.topic);
     const [result] = await this.gateway.produce(ctx, topic, [messageToRecord(msg, clientId)]);
     if (result !== undefined && !result.ok) throw result.error;
-    if (msg.retain) await this.storeRetained(msg);
+    if (msg.retain) await this.storeRetained(msg, topic, ctx);
   }
 
   // ---- retained ----------------------------------------------------------------------------
 
-  /** [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. */
-  async storeRetained(msg: Message): Promise<void> {
+  /**
+   * [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. Both need
+   * the write scope for the message's topic in its Kafka topic (PERMISSION_DENIED otherwise, table
+   * untouched) — also checked by the produce before it, but the table is written here.
+   */
+  async storeRetained(msg: Message, kafkaTopic: string, ctx: Context): Promise<void> {
+    this.gateway.authorize(ctx, 'write', kafkaTopic, msg.topic);
     if (msg.payload.length === 0) {
       if (this.retained.get(msg.topic) !== undefined) await this.retained.delete(msg.topic);
       return;

@@ -208,6 +208,9 @@ export function messageToRecord(msg: Message, clientId: string): ProduceRecord {
 // ---------------------------------------------------------------------------------------------
 // record → PUBLISH
 
+/** The longest UTF-8 string or binary data field of an MQTT packet. */
+const MAX_MQTT_FIELD = 65_535;
+
 /** What a delivery needs to know about a record. */
 export interface Delivery {
   readonly topic: string;
@@ -236,6 +239,10 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
   let clientId: string | undefined;
   let expiry: number | undefined;
   for (const [name, value] of Object.entries(record.headers)) {
+    // A string or binary field is at most 65,535 bytes [MQTT-5:1.5.4] [MQTT-5:1.5.6]: mqtt-packet
+    // would write a truncated packet for a longer one and desynchronize the client's stream, so
+    // such a header is not forwarded (the record itself still is).
+    if (Buffer.byteLength(name, 'utf8') > MAX_MQTT_FIELD || value.length > MAX_MQTT_FIELD) continue;
     switch (name) {
       case HEADER.qos: {
         const q = Number(value.toString());

@@ -35,6 +35,14 @@ export const mqttConfigSchema = z.strictObject({
   defaultTopic: z.string().min(1).default('mqtt-messages'),
   /** MQTT topic name for keyless records of the default topic (default: the default topic's name). */
   defaultNullKeyTopic: z.string().min(1).optional(),
+  /**
+   * Client ids a principal may use, e.g. `{sub}` or `{sub}-*` (`{sub}` = the principal's subject:
+   * JWT `sub`, API key id, certificate name; `{claim:NAME}` = a JWT claim; `*` = any run of
+   * characters). With authentication, a CONNECT with a client id that does not match is refused
+   * (v5 CONNACK 0x87, 3.1.1 return code 5). Server-assigned ids (empty client id) are exempt: they
+   * are new and nobody else's. Unset: any client id not held by another principal.
+   */
+  clientIdPattern: z.string().min(1).optional(),
   /** Compacted table (core `gateway.table`) holding retained messages, keyed by MQTT topic. */
   retainedTable: z.string().min(1).default('mqtt-retained'),
   /** Compacted table holding persistent sessions, keyed by client id. */
@@ -72,6 +80,13 @@ export const mqttConfigSchema = z.strictObject({
   keepaliveMaxSeconds: z.number().int().min(0).max(65535).default(0),
   /** Time a new connection has to send CONNECT. */
   connectTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * How long a closing connection may take to flush what is still queued for it (a final
+   * DISCONNECT with its reason, behind the deliveries already written) before the socket is cut.
+   * A peer that does not read is gone after this; 1 s is plenty for a reading peer on a normal
+   * link and keeps a dead one from holding its buffers.
+   */
+  closeDrainMs: z.number().int().positive().default(1_000),
   /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
   sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
   /**

@@ -5,12 +5,36 @@
  * table (`mqtt.connectionsTable`, default `mqtt-connections`):
  *
  *   clientId → {"instance": <broker id>, "nonce": <connection id>, "since": <unix ms>, "persistent": bool,
- *               "takesOver"?: <nonce of the previous owner's claim, when it waits for its hand-over>}
+ *               "principal"?: <principal id>, "anonymous"?: true,
+ *               "takesOver"?: <nonce of the previous owner's claim, when it waits for its hand-over>,
+ *               "refuses"?: <nonce of another principal's claim this one overrides>}
  *
  * The table is one partition, so claims are totally ordered by offset and every instance's copy
  * converges on the last one written: the connection named by the current entry owns the client id,
  * every other connection for it yields (last writer wins).
  */
+
+import type { Principal } from '../../gateway/api.js';
+
+/**
+ * The principal a client id's session and connection belong to: the one that created them. Another
+ * principal connecting with that client id is refused (never takes it over). The anonymous
+ * principal is one principal: anonymous clients can take over each other's client ids.
+ */
+export interface ClientIdOwner {
+  readonly id: string;
+  /** Kept apart from the id: an authenticated principal named "anonymous" is not the anonymous one. */
+  readonly anonymous: boolean;
+}
+
+export function ownerOf(principal: Principal): ClientIdOwner {
+  return { id: principal.id, anonymous: principal.anonymous };
+}
+
+/** Whether `a` and `b` are the same principal; an owner that is not known (entries from before owners were recorded) matches anyone. */
+export function sameOwner(a: ClientIdOwner | undefined, b: ClientIdOwner | undefined): boolean {
+  return a === undefined || b === undefined || (a.id === b.id && a.anonymous === b.anonymous);
+}
 
 /** One claim of a client id by one network connection. */
 export interface OwnerEntry {
@@ -22,12 +46,31 @@ export interface OwnerEntry {
   readonly since: number;
   /** Whether the claimer's session outlives its connection (then a successor waits for its hand-over). */
   readonly persistent: boolean;
+  /** The claiming connection's principal (absent in entries written before client ids were bound to principals). */
+  readonly principal?: string;
+  readonly anonymous?: true;
   /**
    * The claim this one replaced when that was a persistent session on another instance: that
    * instance writes the hand-over marker only for a claim naming its own connection, so a stale
    * copy is never written over a session someone else changed since.
    */
   readonly takesOver?: string;
+  /**
+   * Set when a connection re-asserts its claim over a later claim of another principal (two
+   * CONNECTs racing on two instances, both past the ownership check): the connection named here
+   * is refused (0x87) by its instance; without the marker both would re-assert forever.
+   */
+  readonly refuses?: string;
+}
+
+/** The principal named by a claim, if it names one. */
+export function claimOwner(entry: OwnerEntry): ClientIdOwner | undefined {
+  return entry.principal === undefined ? undefined : { id: entry.principal, anonymous: entry.anonymous === true };
+}
+
+/** The claim fields naming `owner`. */
+export function claimFields(owner: ClientIdOwner): Pick<OwnerEntry, 'principal' | 'anonymous'> {
+  return { principal: owner.id, ...(owner.anonymous ? { anonymous: true as const } : {}) };
 }
 
 export function encodeOwner(entry: OwnerEntry): Buffer {
@@ -45,7 +88,10 @@ export function decodeOwner(buf: Buffer | undefined): OwnerEntry | undefined {
       nonce: raw.nonce,
       since: typeof raw.since === 'number' ? raw.since : 0,
       persistent: raw.persistent === true,
+      ...(typeof raw.principal === 'string' ? { principal: raw.principal } : {}),
+      ...(raw.anonymous === true ? { anonymous: true as const } : {}),
       ...(typeof raw.takesOver === 'string' ? { takesOver: raw.takesOver } : {}),
+      ...(typeof raw.refuses === 'string' ? { refuses: raw.refuses } : {}),
     };
   } catch {
     // A value that is not JSON names no owner: treating it as absent lets the next claim replace it.

@@ -16,10 +16,11 @@ import type {
   Packet,
 } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { Context, GroupMember, KeyFilter, SubscriberSink, Subscription } from '../../gateway/api.js';
+import type { Context, GroupMember, KeyFilter, Principal, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { expandIdentityPattern, globMatch } from '../../gateway/grants.js';
 import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
 import type { Broker } from './broker.js';
 import {
@@ -34,6 +35,7 @@ import {
   type QoS,
 } from './codec.js';
 import { mqttError, RC, RC311, reasonString } from './errors.js';
+import { ownerOf, sameOwner, type ClientIdOwner } from './ownership.js';
 import { SessionState, type PendingOut, type SubSpec, type TopicPositions } from './state.js';
 
 type Version = 4 | 5;
@@ -44,6 +46,8 @@ interface Inbound {
   readonly kafkaTopic: string;
   readonly pid: number | undefined;
   readonly idempotencyKey: string | undefined;
+  /** Inside the write scope: only such messages share a produce call (the core refuses a batch whole). */
+  readonly permitted: boolean;
 }
 
 /** A running (connected) subscription: one hub reader per Kafka topic, or one group member. */
@@ -108,6 +112,8 @@ export class Connection {
    * when the table changes: onConnect checks the outcome itself once its write is durable.
    */
   claimNonce: string | undefined;
+  /** The principal this connection authenticated as (undefined before CONNECT got that far). */
+  owner: ClientIdOwner | undefined;
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -147,7 +153,7 @@ export class Connection {
   }
 
   /** A method, not a field comparison: the state changes across awaits, which narrowing ignores. */
-  private isClosed(): boolean {
+  isClosed(): boolean {
     return this.state === 'closed';
   }
 
@@ -328,6 +334,46 @@ export class Connection {
         msg: { topic: p.will.topic, payload: Buffer.from(p.will.payload), qos: (p.will.qos ?? 0) as QoS, retain: p.will.retain === true, properties: msgProps },
         delay: willDelayInterval ?? 0,
       };
+      // A will outside the write scope is refused now, as Mosquitto does (CONNACK 5 / 0x87), rather
+      // than accepted and silently dropped when it fires. It is checked again when written.
+      try {
+        this.broker.gateway.authorize(this.ctx, 'write', this.broker.routes.topicFor(p.will.topic), p.will.topic);
+      } catch (err) {
+        return this.refuseWith(err);
+      }
+    }
+
+    // A client id is bound to the principal that created its session. Without authentication
+    // every client is the one anonymous principal and nothing is checked (any client may take over
+    // any client id, as before: takeover protection needs authentication).
+    const owner = ownerOf(principal);
+    this.owner = owner;
+    if (!unrestricted(principal)) {
+      const pattern = cfg.clientIdPattern;
+      if (pattern !== undefined && assigned === undefined) {
+        const expanded = expandIdentityPattern(pattern, principal);
+        if (expanded === undefined || !globMatch(expanded, clientId)) {
+          this.log.warn({ principal: principal.id, pattern }, 'client id does not match mqtt.clientIdPattern');
+          return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id is not allowed for this principal.'));
+        }
+      }
+      // Another principal's live connection (here or on another instance) or stored session keeps
+      // the client id: refused before anything is touched — no local takeover, no claim written, no
+      // hand-over asked. This instance's copies of both tables first catch up with what other
+      // instances wrote, so a holder that connected elsewhere a moment ago is seen.
+      try {
+        await Promise.all([this.broker.owners.sync(), this.broker.stored.sync()]);
+      } catch (err) {
+        const m = mqttError(err);
+        this.log.warn({ err: m.error }, 'client id ownership could not be checked');
+        return this.refuse(this.version === 5 ? m.connack : m.connack311, reasonString(m.error));
+      }
+      if (this.isClosed()) return;
+      const holder = this.broker.foreignHolder(clientId, owner);
+      if (holder !== undefined) {
+        this.log.warn({ principal: principal.id, holder }, 'client id held by another principal; CONNECT refused, the holder is left alone');
+        return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
+      }
     }
 
     // [MQTT-3.1.4-3] a connection with the same client id takes over: the old one is closed first.
@@ -344,7 +390,7 @@ export class Connection {
     const nonce = randomUUID();
     let previousOwner;
     try {
-      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0);
+      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0, owner);
     } catch (err) {
       const m = mqttError(err);
       this.log.warn({ err: m.error }, 'client id could not be claimed');
@@ -368,6 +414,13 @@ export class Connection {
 
     let session: SessionState | undefined;
     let present = false;
+    // A session another principal created meanwhile (a CONNECT racing this one on another
+    // instance, after the check above) is neither resumed nor discarded.
+    const lateHolder = unrestricted(principal) ? undefined : this.broker.foreignHolder(clientId, owner);
+    if (lateHolder !== undefined) {
+      this.log.warn({ principal: principal.id, holder: lateHolder }, 'client id taken by another principal during CONNECT; refused');
+      return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
+    }
     try {
       if (clean) {
         await this.broker.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
@@ -382,7 +435,13 @@ export class Connection {
         session = this.broker.loadSession(clientId);
         present = session !== undefined; // [MQTT-3.2.2-2]
       }
+      // Read after the stored copy caught up: the last word on a racing CONNECT elsewhere.
+      if (session !== undefined && !unrestricted(principal) && !sameOwner(session.owner, owner)) {
+        this.log.warn({ principal: principal.id }, 'stored session belongs to another principal; CONNECT refused');
+        return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
+      }
       session ??= new SessionState(clientId);
+      session.owner = owner;
       session.heldBy = nonce;
       session.handover = undefined;
       session.expiry = expiry;
@@ -421,6 +480,12 @@ export class Connection {
     if (present) await this.resume(session);
   }
 
+  /** CONNACK with the error's code for this version (errors.ts), then close. */
+  private refuseWith(err: unknown): Promise<void> {
+    const { connack, connack311, error } = mqttError(err);
+    return this.refuse(this.version === 5 ? connack : connack311, reasonString(error));
+  }
+
   /** CONNACK with a failure code, then close. [MQTT-3.2.2-6] session present is 0 on failure. */
   private refuse(code: number, reason: string): Promise<void> {
     this.log.info({ code, reason }, 'CONNECT refused');
@@ -442,7 +507,10 @@ export class Connection {
         continue;
       }
       let packet = p.packet;
-      if (packet === undefined && p.source !== undefined) packet = await this.refetch(p);
+      // The reconnecting principal's read scope decides (its token may grant less than the one the
+      // delivery was made under). A refetched record comes through the core's read scope already.
+      if (packet !== undefined && !this.mayStillRead(p, packet)) packet = undefined;
+      else if (packet === undefined && p.source !== undefined) packet = await this.refetch(p);
       if (packet === undefined) {
         s.pending.delete(p.pid);
         continue;
@@ -450,7 +518,27 @@ export class Connection {
       p.packet = packet;
       this.send({ ...packet, dup: true });
     }
-    for (const spec of s.subs.values()) await this.startLive(spec, true);
+    for (const spec of s.subs.values()) {
+      try {
+        await this.startLive(spec, true);
+      } catch (err) {
+        // E.g. the token this time grants less: the subscription stays in the session, inactive
+        // on this connection (MQTT has no way to tell the client but the log).
+        const live = this.live.get(spec.raw);
+        this.live.delete(spec.raw);
+        if (live !== undefined) await this.stopLive(live, true);
+        const m = mqttError(err);
+        if (m.error.code !== 'PERMISSION_DENIED') throw err;
+        this.log.warn({ err: m.error, filter: spec.raw }, 'resumed subscription outside the read scope; not delivering');
+      }
+    }
+  }
+
+  /** Whether a pending in-memory delivery is inside this connection's read scope. */
+  private mayStillRead(p: PendingOut, packet: IPublishPacket): boolean {
+    const src = p.source;
+    const kafkaTopic = src?.topic ?? this.broker.routes.topicFor(packet.topic);
+    return this.broker.gateway.permits(this.ctx, 'read', kafkaTopic, src?.keyless === true ? null : packet.topic);
   }
 
   private async refetch(p: PendingOut): Promise<IPublishPacket | undefined> {
@@ -531,7 +619,8 @@ export class Connection {
     }
     const { topicAlias: _alias, subscriptionIdentifier: _subId, ...kept } = props ?? {};
     const msg: Message = { topic, payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), qos, retain: p.retain, properties: kept };
-    this.inbound.push({ msg, kafkaTopic: this.broker.routes.topicFor(topic), pid, idempotencyKey });
+    const kafkaTopic = this.broker.routes.topicFor(topic);
+    this.inbound.push({ msg, kafkaTopic, pid, idempotencyKey, permitted: this.broker.gateway.permits(this.ctx, 'write', kafkaTopic, topic) });
     this.inboundBytes += msg.payload.length + topic.length;
     if (this.inboundBytes > this.broker.config.maxInboundQueueBytes && !this.paused) {
       this.paused = true;
@@ -549,8 +638,10 @@ export class Connection {
     while (this.inbound.length > 0 && !this.isClosed()) {
       const first = this.inbound[0]!;
       let n = 1;
-      if (first.idempotencyKey === undefined) {
-        while (n < this.inbound.length && n < 500 && this.inbound[n]!.kafkaTopic === first.kafkaTopic && this.inbound[n]!.idempotencyKey === undefined) n++;
+      // A message outside the write scope goes alone: the core refuses it (PERMISSION_DENIED,
+      // audited) and it must not take the messages around it down with it.
+      if (first.idempotencyKey === undefined && first.permitted) {
+        while (n < this.inbound.length && n < 500 && this.inbound[n]!.kafkaTopic === first.kafkaTopic && this.inbound[n]!.idempotencyKey === undefined && this.inbound[n]!.permitted) n++;
       }
       const group = this.inbound.slice(0, n);
       let results: ({ ok: true } | { ok: false; error: GatewayError })[];
@@ -571,7 +662,7 @@ export class Connection {
         let result = results[i] ?? { ok: false as const, error: new GatewayError('INTERNAL', 'missing produce result') };
         if (result.ok && item.msg.retain) {
           try {
-            await this.broker.storeRetained(item.msg);
+            await this.broker.storeRetained(item.msg, item.kafkaTopic, this.ctx);
           } catch (err) {
             result = { ok: false, error: GatewayError.from(err) };
           }
@@ -882,6 +973,8 @@ export class Connection {
     for (const spec of specs) {
       for (const [topic, buf] of this.broker.retained.entries()) {
         if (!topicMatches(spec.filter, topic)) continue;
+        // Retained messages follow the read scope like live ones (which the hub filters).
+        if (!this.broker.gateway.permits(this.ctx, 'read', this.broker.routes.topicFor(topic), topic)) continue;
         const m = decodeRetained(buf);
         if (m === undefined) continue;
         const props = { ...m.properties };
@@ -931,14 +1024,25 @@ export class Connection {
     const s = this.session!;
     let byTopic = s.positions.get(spec.raw);
     if (byTopic === undefined) s.positions.set(spec.raw, (byTopic = new Map()));
+    // A filter spanning several Kafka topics reads those the read scope can match in (the core
+    // refuses the others with PERMISSION_DENIED); it is refused only when it can match in none.
+    let denied: unknown;
     for (const topic of topics) {
       const stored = resuming ? byTopic.get(topic) : undefined;
       const from: Position =
         stored === undefined ? LATEST : stored === 'earliest' ? EARLIEST : { kind: 'offsets', offsets: new Map(stored), otherwise: 'earliest' };
       const reader: Reader = { topic, closed: false };
       live.readers.push(reader);
-      await this.openReader(live, reader, from, byTopic);
+      try {
+        await this.openReader(live, reader, from, byTopic);
+      } catch (err) {
+        if (!(err instanceof GatewayError && err.code === 'PERMISSION_DENIED')) throw err;
+        reader.closed = true;
+        live.readers.splice(live.readers.indexOf(reader), 1);
+        denied = err;
+      }
     }
+    if (live.readers.length === 0 && denied !== undefined) throw denied;
   }
 
   private async openReader(live: Live, reader: Reader, from: Position, byTopic: Map<string, TopicPositions>): Promise<void> {
@@ -956,7 +1060,7 @@ export class Connection {
           filters[0]!.kind === 'mqtt',
           () => !reader.closed,
           async (rec, packet, encoded) => {
-            const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset }, undefined, false, encoded);
+            const sent = await this.deliver(packet, { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset, keyless: rec.key === null }, undefined, false, encoded);
             if (sent) positions.set(rec.partition, rec.offset + 1n);
             return sent;
           },
@@ -1005,7 +1109,9 @@ export class Connection {
     // the same filter, or records one filter skips would be committed for the other.
     const hash = createHash('sha256').update(spec.filter).digest('hex').slice(0, 12);
     const member = await this.broker.gateway.joinGroup(this.ctx, {
-      group: `mqtt-share-${spec.share}-${hash}`,
+      // `/` cannot occur in a share name, so the grant `mqtt-share/<share>/*` names exactly this
+      // share's groups (with `-` a grant for share `a` would also match share `a-b`).
+      group: `mqtt-share/${spec.share}/${hash}`,
       topics,
       // A new shared subscription gets what is published from now on; one whose topic does not
       // exist yet waits for it in the core and then reads it whole.
@@ -1079,6 +1185,27 @@ export class Connection {
     await this.closedPromise;
   }
 
+  /**
+   * This connection's claim raced another principal's earlier one, which its instance re-asserted
+   * (ownership.ts `refuses`): closed with 0x87. Its session is not this client id's to keep — never
+   * written, dropped or expired from here.
+   */
+  async refusedByHolder(): Promise<void> {
+    const s = this.session;
+    if (s !== undefined) {
+      s.released = true;
+      if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
+    }
+    this.normalDisconnect = true; // nor is a will published for it
+    const m = mqttError(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
+    await this.fail(m.disconnect, reasonString(m.error), 'remote');
+  }
+
+  /** Whether this connection's session outlives it (as its claim says). */
+  get persistentSession(): boolean {
+    return this.session?.persistent === true;
+  }
+
   /** Gateway shutdown: v5 clients are told 0x8B; the session is kept, the will is not sent. */
   async shutdown(): Promise<void> {
     this.normalDisconnect = true;
@@ -1110,14 +1237,16 @@ export class Connection {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     for (const w of this.slotWaiters.splice(0)) w();
-    // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after a second.
+    // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after mqtt.closeDrainMs.
     this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
+    setTimeout(() => this.stream.destroy(), this.broker.config.closeDrainMs).unref();
     try {
       await Promise.allSettled([...this.live.values()].map((l) => this.stopLive(l, true)));
       this.live.clear();
       const s = this.session;
-      if (s !== undefined && this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
+      // Also when CONNECT failed after registering (no session yet): a closed connection must not
+      // keep holding the client id for the ownership check.
+      if (this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
       if (wasOpen && s !== undefined) {
         for (const p of s.pending.values()) if (p.shared) s.pending.delete(p.pid);
         // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
@@ -1196,4 +1325,9 @@ function withPacketId(template: Buffer, pid: number): Buffer {
 function totalSize(remaining: number): number {
   const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
   return 1 + lengthBytes + remaining;
+}
+
+/** The principal of a gateway without authentication: no scope, may do everything (client ids are not bound then). */
+function unrestricted(principal: Principal): boolean {
+  return principal.scope === undefined;
 }

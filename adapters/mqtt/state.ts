@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { QoS } from './codec.js';
+import type { ClientIdOwner } from './ownership.js';
 
 /** One subscription as the client asked for it (§3.8.3.1 options). */
 export interface SubSpec {
@@ -30,7 +31,7 @@ export interface PendingOut {
   /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel';
   /** Where the record came from, to re-read it after a restart; undefined for retained deliveries. */
-  readonly source: { readonly raw: string; readonly topic: string; readonly partition: number; readonly offset: bigint } | undefined;
+  readonly source: { readonly raw: string; readonly topic: string; readonly partition: number; readonly offset: bigint; readonly keyless?: boolean } | undefined;
   /** The packet while in memory (resent with DUP on reconnect [MQTT-4.4.0-1]). */
   packet: IPublishPacket | undefined;
   /** Called once when the client completed the flow (shared subscriptions ack the group here). */
@@ -75,6 +76,11 @@ export class SessionState {
    * whether its in-memory copy is still the latest incarnation (Broker.loadSession).
    */
   heldBy: string | undefined;
+  /**
+   * The principal that created the session; only it may resume, take over or end it. Undefined only
+   * for sessions stored before sessions were bound to principals (the next connection claims them).
+   */
+  owner: ClientIdOwner | undefined;
 
   constructor(readonly clientId: string) {}
 
@@ -104,6 +110,7 @@ export class SessionState {
         qos2seq: this.qos2seq,
         ...(this.handover === undefined ? {} : { handover: this.handover }),
         ...(this.heldBy === undefined ? {} : { holder: this.heldBy }),
+        ...(this.owner === undefined ? {} : { owner: { id: this.owner.id, anonymous: this.owner.anonymous } }),
       }),
     );
   }
@@ -122,6 +129,7 @@ export class SessionState {
       qos2seq: number;
       handover?: string;
       holder?: string;
+      owner?: { id?: unknown; anonymous?: unknown };
     };
     if (raw.v !== 1 || typeof raw.epoch !== 'string' || !Array.isArray(raw.subs)) throw new Error('not a session record');
     const s = new SessionState(clientId);
@@ -151,6 +159,7 @@ export class SessionState {
     s.qos2seq = raw.qos2seq;
     s.handover = typeof raw.handover === 'string' ? raw.handover : undefined;
     s.heldBy = typeof raw.holder === 'string' ? raw.holder : undefined;
+    s.owner = typeof raw.owner?.id === 'string' ? { id: raw.owner.id, anonymous: raw.owner.anonymous === true } : undefined;
     return s;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
-import { acceptedFormat, decodeBase64, decodeEventId, decodeV2Produce, encodeEventId, encodeNativeRecord, produceFormat, sseEvent, stringifyWithNumbers } from './codec.js';
+import { acceptedFormat, decodeBase64, decodeEventId, decodeV2Produce, encodeEventId, encodeV2Record, parseRecordsBody, produceFormat, sseEvent, stringifyWithNumbers } from './codec.js';
 import { RestError } from './errors.js';
 
 describe('REST codec', () => {
@@ -34,21 +34,36 @@ describe('REST codec', () => {
     expect(acceptedFormat('text/html')).toBe('unacceptable');
   });
 
+  const v2 = (body: string, format: 'json' | 'binary' = 'json') => decodeV2Produce(Buffer.from(body), parseRecordsBody(Buffer.from(body)), format, undefined);
+
   it('keeps json-format string keys as their text so key filters match them', () => {
-    const [r] = decodeV2Produce({ records: [{ key: 'sensors/a', value: { t: 1 } }] }, 'json', undefined);
+    const [r] = v2('{"records":[{"key":"sensors/a","value":{"t":1}}]}');
     expect(r!.key!.toString()).toBe('sensors/a');
     expect(r!.value!.toString()).toBe('{"t":1}');
   });
 
-  it('encodes native records: JSON values as JSON, other bytes as base64', () => {
-    const base = { topic: 't', partition: 0, offset: 5n, timestamp: 1, headers: {} };
-    expect(encodeNativeRecord({ ...base, key: Buffer.from('k'), value: Buffer.from('{"a":1}') })).toEqual({ partition: 0, offset: '5', timestamp: 1, key: 'k', value: { a: 1 }, headers: {} });
-    expect(encodeNativeRecord({ ...base, key: Buffer.from([0xff]), value: Buffer.from('hello') })).toEqual({
-      partition: 0, offset: '5', timestamp: 1, key: '/w==', keyEncoding: 'base64', value: 'aGVsbG8=', encoding: 'base64', headers: {},
-    });
+  it('stores json-format values and non-string keys as the exact text sent', () => {
+    const value = '{ "n": 12345678901234567890, "d": 0.1000000000000000055511151231257827, "e": 1e400, "z": -0, "k": 1, "k": 2 }';
+    const [r] = v2(`{"records":[{"key":[1.50, -0],"value": ${value} }]}`);
+    expect(r!.key!.toString()).toBe('[1.50, -0]');
+    expect(r!.value!.toString()).toBe(value);
   });
 
-  it('frames multi-line SSE data as one data line per line', () => {
+  it('refuses a json-format key UTF-8 cannot represent instead of storing U+FFFD', () => {
+    expect(() => v2('{"records":[{"key":"\\ud800x","value":1}]}')).toThrow(expect.objectContaining({ code: 'INVALID_KEY' }));
+  });
+
+  it('renders v2 records as text: json values verbatim, non-JSON or too deep as INVALID_VALUE, binary as base64', () => {
+    const base = { topic: 't', partition: 0, offset: 9_007_199_254_740_993n, timestamp: 1, headers: {} };
+    expect(encodeV2Record({ ...base, key: Buffer.from('k'), value: Buffer.from(' 1e400 ') }, 'json')).toBe('{"topic":"t","key":"k","value":1e400,"partition":0,"offset":9007199254740993}');
+    expect(encodeV2Record({ ...base, key: null, value: Buffer.from([0xff]) }, 'binary')).toBe('{"topic":"t","key":null,"value":"/w==","partition":0,"offset":9007199254740993}');
+    const deep = Buffer.from(`${'['.repeat(300_000)}${']'.repeat(300_000)}`);
+    expect(() => encodeV2Record({ ...base, key: null, value: deep }, 'json')).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
+    expect(() => encodeV2Record({ ...base, key: Buffer.from([0xff]), value: null }, 'json')).toThrow(expect.objectContaining({ code: 'INVALID_KEY' }));
+  });
+
+  it('frames multi-line SSE data as one data line per line (CR, LF and CRLF all end an SSE line)', () => {
     expect(sseEvent('record', 'a\nb', '0:1')).toBe('id: 0:1\nevent: record\ndata: a\ndata: b\n\n');
+    expect(sseEvent('record', '[1,\r2,\r\n3]')).toBe('event: record\ndata: [1,\ndata: 2,\ndata: 3]\n\n');
   });
 });

@@ -2,10 +2,15 @@
  * HTTP bodies ↔ core types: Confluent v2 produce/consume bodies (json and binary embedded
  * formats), the native v1 record shape, SSE event framing and the SSE event id (positions).
  */
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import { decodeBase64, decodeProduceRecord, parseRecordsRequest, partitionOf, storedJson, utf8Of } from '../../codecs/json-record.js';
+import { JsonSyntaxError, MAX_JSON_DEPTH, bytesOf, member, plain, type JsonNode } from '../../codecs/json-text.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { Headers, ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import type { ProduceRecord, StreamRecord } from '../../gateway/record.js';
 import { RestError } from './errors.js';
+
+export { decodeBase64, MAX_JSON_DEPTH };
 
 // ---------------------------------------------------------------------------------------------
 // Content types
@@ -95,8 +100,21 @@ export function parseJsonBody(body: Buffer): unknown {
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Deeper JSON than this would overflow the stack when re-encoded; no real payload nests so deep. */
-export const MAX_JSON_DEPTH = 256;
+/**
+ * A request body carrying records (v1 and v2 produce), parsed so each value keeps its exact text
+ * (codecs/json-text.ts); undefined when empty. Malformed JSON is Confluent's 400, as parseJsonBody.
+ */
+export function parseRecordsBody(body: Buffer): JsonNode | undefined {
+  if (body.length === 0) return undefined;
+  try {
+    return parseRecordsRequest(body);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    if (!isUtf8(body)) throw new RestError('MALFORMED_JSON', 'The request body is not valid UTF-8.');
+    if (/nested deeper/.test(err.message)) throw new RestError('MALFORMED_JSON', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
+    throw new RestError('MALFORMED_JSON', `Malformed JSON in request body: ${err.message}`);
+  }
+}
 
 /** Nesting depth of a parsed JSON value, computed without recursion. */
 export function nestingDepth(value: unknown): number {
@@ -142,51 +160,36 @@ export function parsePartition(value: unknown, what = 'partition'): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Base64 (strict: Buffer.from silently skips bad characters, which would corrupt data)
-
-/** Padded standard base64 alphabet only. Not `/^(?:[A-Za-z0-9+/]{4})*(?:…)?$/`: linear too, but on a
- * 1 MB value it backtracks every group before failing (~240 ms on the event loop); one class scan
- * is ~1 ms. */
-function isBase64(text: string): boolean {
-  if (text.length % 4 !== 0) return false;
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  return !/[^A-Za-z0-9+/]/.test(pad === 0 ? text : text.slice(0, -pad));
-}
-
-export function decodeBase64(text: unknown, code: 'INVALID_KEY' | 'INVALID_VALUE', what: string): Buffer {
-  if (typeof text !== 'string' || !isBase64(text)) {
-    throw new GatewayError(code, `${what} is not valid base64.`);
-  }
-  return Buffer.from(text, 'base64');
-}
-
-// ---------------------------------------------------------------------------------------------
 // Confluent v2 produce / consume
 
 /**
- * A v2 produce body `{"records":[{"key"?, "value", "partition"?}]}`. json: key and value are
- * JSON; a string key is stored as its UTF-8 text (so key filters and MQTT topics match it), other
- * keys and every value as JSON text. binary: key and value are base64. The whole body is decoded
- * before anything is written: one bad record rejects the batch.
+ * A v2 produce body `{"records":[{"key"?, "value", "partition"?}]}` (from parseRecordsBody).
+ * json: key and value are JSON; a string key is stored as its UTF-8 text (so key filters and MQTT
+ * topics match it; a lone surrogate is refused), any other key and every value as the exact JSON
+ * text sent. binary: key and value are base64. The whole body is decoded before anything is
+ * written: one bad record rejects the batch.
  */
-export function decodeV2Produce(body: unknown, format: EmbeddedFormat, fixedPartition: number | undefined): ProduceRecord[] {
-  if (!isObject(body)) throw new RestError('UNPROCESSABLE', 'The request body must be a JSON object with a "records" array.');
-  const records = body.records;
-  if (!Array.isArray(records)) throw new RestError('UNPROCESSABLE', 'records may not be null');
-  if (records.length === 0) throw new RestError('UNPROCESSABLE', 'records may not be empty');
-  return records.map((r, i) => {
-    if (!isObject(r)) throw new RestError('UNPROCESSABLE', `records[${i}] must be an object.`);
+export function decodeV2Produce(bytes: Buffer, body: JsonNode | undefined, format: EmbeddedFormat, fixedPartition: number | undefined): ProduceRecord[] {
+  if (body === undefined || body.type !== 'object') throw new RestError('UNPROCESSABLE', 'The request body must be a JSON object with a "records" array.');
+  const records = member(body, 'records');
+  if (records === undefined || records.type !== 'array') throw new RestError('UNPROCESSABLE', 'records may not be null');
+  if (records.items!.length === 0) throw new RestError('UNPROCESSABLE', 'records may not be empty');
+  return records.items!.map((r, i) => {
+    if (r.type !== 'object') throw new RestError('UNPROCESSABLE', `records[${i}] must be an object.`);
     const out: ProduceRecord = { value: null };
-    const key = r.key;
-    if (key !== undefined && key !== null) {
-      out.key = format === 'binary' ? decodeBase64(key, 'INVALID_KEY', `records[${i}].key`) : Buffer.from(typeof key === 'string' ? key : JSON.stringify(key), 'utf8');
+    const key = member(r, 'key');
+    if (key !== undefined && key.type !== 'null') {
+      const what = `records[${i}].key`;
+      if (format === 'binary') out.key = decodeBase64(key.type === 'string' ? key.value : undefined, 'INVALID_KEY', what);
+      else out.key = key.type === 'string' ? utf8Of(key.value, 'INVALID_KEY', what) : bytesOf(bytes, key);
     }
-    const value = r.value;
-    if (value !== undefined && value !== null) {
-      out.value = format === 'binary' ? decodeBase64(value, 'INVALID_VALUE', `records[${i}].value`) : Buffer.from(JSON.stringify(value), 'utf8');
+    const value = member(r, 'value');
+    if (value !== undefined && value.type !== 'null') {
+      out.value = format === 'binary' ? decodeBase64(value.type === 'string' ? value.value : undefined, 'INVALID_VALUE', `records[${i}].value`) : bytesOf(bytes, value);
     }
-    if (r.partition !== undefined && r.partition !== null) {
-      const p = parsePartition(r.partition, `records[${i}].partition`);
+    const partition = member(r, 'partition');
+    if (partition !== undefined && partition.type !== 'null') {
+      const p = partitionOf(plain(bytes, partition), `records[${i}].partition`);
       if (fixedPartition !== undefined && p !== fixedPartition) {
         throw new RestError('UNPROCESSABLE', `records[${i}].partition ${p} differs from the partition in the path (${fixedPartition}).`);
       }
@@ -196,124 +199,54 @@ export function decodeV2Produce(body: unknown, format: EmbeddedFormat, fixedPart
   });
 }
 
-/** One record of a v2 `GET …/records` response. A json-format value that is not JSON throws INTERNAL-free INVALID_VALUE. */
-export function encodeV2Record(r: StreamRecord, format: EmbeddedFormat): Record<string, unknown> {
+/**
+ * One record of a v2 `GET …/records` response, as JSON text (offsets as bare JSON numbers).
+ * json: the value is the stored JSON text, spliced verbatim; a value that is not JSON (or nests
+ * deeper than MAX_JSON_DEPTH) throws INVALID_VALUE, as a failing deserializer would — read it
+ * with a binary-format consumer. A key that is not UTF-8 throws INVALID_KEY the same way.
+ */
+export function encodeV2Record(r: StreamRecord, format: EmbeddedFormat): string {
+  const at = { topic: r.topic, partition: r.partition, offset: r.offset.toString() };
+  const tail = `,"partition":${r.partition},"offset":${r.offset}}`;
   if (format === 'binary') {
-    return {
-      topic: r.topic,
-      key: r.key === null ? null : r.key.toString('base64'),
-      value: r.value === null ? null : r.value.toString('base64'),
-      partition: r.partition,
-      offset: r.offset,
-    };
+    const key = r.key === null ? 'null' : `"${r.key.toString('base64')}"`;
+    const value = r.value === null ? 'null' : `"${r.value.toString('base64')}"`;
+    return `{"topic":${JSON.stringify(r.topic)},"key":${key},"value":${value}${tail}`;
   }
-  let value: unknown = null;
-  if (r.value !== null) {
-    try {
-      value = JSON.parse(r.value.toString('utf8'));
-    } catch {
-      throw new GatewayError('INVALID_VALUE', `The value at ${r.topic}/${r.partition}@${r.offset} is not JSON; read it with a binary-format consumer.`, {
-        details: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
-      });
+  let key = 'null';
+  if (r.key !== null) {
+    if (!isUtf8(r.key)) {
+      throw new GatewayError('INVALID_KEY', `The key at ${r.topic}/${r.partition}@${r.offset} is not UTF-8 text; read it with a binary-format consumer.`, { details: at });
     }
+    key = JSON.stringify(r.key.toString('utf8'));
   }
-  return { topic: r.topic, key: r.key === null ? null : r.key.toString('utf8'), value, partition: r.partition, offset: r.offset };
+  let value = 'null';
+  if (r.value !== null) {
+    const json = storedJson(r.value);
+    if (json === undefined) {
+      throw new GatewayError(
+        'INVALID_VALUE',
+        `The value at ${r.topic}/${r.partition}@${r.offset} is not JSON (or nests deeper than ${MAX_JSON_DEPTH} levels); read it with a binary-format consumer.`,
+        { details: at },
+      );
+    }
+    value = json;
+  }
+  return `{"topic":${JSON.stringify(r.topic)},"key":${key},"value":${value}${tail}`;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Native v1 records (the same shape as the WebSocket JSON protocol)
-
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-
-function utf8OrUndefined(b: Buffer): string | undefined {
-  try {
-    return utf8Decoder.decode(b);
-  } catch {
-    return undefined;
-  }
-}
+// Native v1 records: the JSON record of codecs/json-record.ts (the WebSocket JSON shape)
 
 /**
- * A record as native JSON: offset as a decimal string; value as JSON when the bytes are JSON
- * text, otherwise base64 with `"encoding":"base64"`; key as a UTF-8 string (base64 with
- * `"keyEncoding":"base64"` if it is not UTF-8); header values as UTF-8 strings (base64 under
- * `headersEncoding` if any is not).
+ * A native produce body `{"records":[{"key"?, "keyEncoding"?, "value", "encoding"?, "headers"?,
+ * "headersEncoding"?, "partition"?, "timestamp"?}]}` (from parseRecordsBody).
  */
-export function encodeNativeRecord(r: StreamRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = { partition: r.partition, offset: r.offset.toString(), timestamp: r.timestamp };
-  if (r.key === null) out.key = null;
-  else {
-    const k = utf8OrUndefined(r.key);
-    if (k === undefined) {
-      out.key = r.key.toString('base64');
-      out.keyEncoding = 'base64';
-    } else out.key = k;
-  }
-  if (r.value === null) out.value = null;
-  else {
-    const text = utf8OrUndefined(r.value);
-    let parsed: { v: unknown } | undefined;
-    if (text !== undefined) {
-      try {
-        parsed = { v: JSON.parse(text) };
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (parsed === undefined) {
-      out.value = r.value.toString('base64');
-      out.encoding = 'base64';
-    } else out.value = parsed.v;
-  }
-  const names = Object.keys(r.headers);
-  if (names.length > 0) {
-    const texts = names.map((n) => utf8OrUndefined(r.headers[n]!));
-    const binary = texts.some((t) => t === undefined);
-    out.headers = Object.fromEntries(names.map((n, i) => [n, binary ? r.headers[n]!.toString('base64') : texts[i]!]));
-    if (binary) out.headersEncoding = 'base64';
-  } else out.headers = {};
-  return out;
-}
-
-/**
- * A native produce body `{"records":[{"key"?, "value", "encoding"?, "headers"?, "partition"?, "timestamp"?}]}`.
- * value: any JSON (stored as JSON text), or base64 bytes with `"encoding":"base64"`.
- */
-export function decodeNativeProduce(body: unknown): ProduceRecord[] {
-  if (!isObject(body) || !Array.isArray(body.records)) throw new GatewayError('INVALID_ARGUMENT', 'The body must be {"records":[…]}.');
-  if (body.records.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'records may not be empty.');
-  return body.records.map((r: unknown, i: number) => {
-    if (!isObject(r)) throw new GatewayError('INVALID_ARGUMENT', `records[${i}] must be an object.`);
-    const encoding = r.encoding;
-    if (encoding !== undefined && encoding !== 'base64' && encoding !== 'json') {
-      throw new GatewayError('INVALID_ARGUMENT', `records[${i}].encoding must be "json" or "base64".`);
-    }
-    const out: ProduceRecord = { value: null };
-    if (r.key !== undefined && r.key !== null) {
-      if (typeof r.key !== 'string') throw new GatewayError('INVALID_KEY', `records[${i}].key must be a string or null.`);
-      out.key = r.keyEncoding === 'base64' ? decodeBase64(r.key, 'INVALID_KEY', `records[${i}].key`) : Buffer.from(r.key, 'utf8');
-    }
-    if (r.value !== undefined && r.value !== null) {
-      out.value = encoding === 'base64' ? decodeBase64(r.value, 'INVALID_VALUE', `records[${i}].value`) : Buffer.from(JSON.stringify(r.value), 'utf8');
-    }
-    if (r.headers !== undefined) {
-      if (!isObject(r.headers)) throw new GatewayError('INVALID_ARGUMENT', `records[${i}].headers must be an object of strings.`);
-      const headers: Headers = {};
-      for (const [name, v] of Object.entries(r.headers)) {
-        if (typeof v !== 'string') throw new GatewayError('INVALID_ARGUMENT', `records[${i}].headers.${name} must be a string.`);
-        headers[name] = Buffer.from(v, 'utf8');
-      }
-      out.headers = headers;
-    }
-    if (r.partition !== undefined && r.partition !== null) out.partition = parsePartition(r.partition, `records[${i}].partition`);
-    if (r.timestamp !== undefined && r.timestamp !== null) {
-      if (typeof r.timestamp !== 'number' || !Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
-        throw new GatewayError('INVALID_ARGUMENT', `records[${i}].timestamp must be milliseconds since the epoch.`);
-      }
-      out.timestamp = r.timestamp;
-    }
-    return out;
-  });
+export function decodeNativeProduce(bytes: Buffer, body: JsonNode | undefined): ProduceRecord[] {
+  const records = body !== undefined && body.type === 'object' ? member(body, 'records') : undefined;
+  if (records === undefined || records.type !== 'array') throw new GatewayError('INVALID_ARGUMENT', 'The body must be {"records":[…]}.');
+  if (records.items!.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'records may not be empty.');
+  return records.items!.map((r, i) => decodeProduceRecord(bytes, r, i));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,11 +277,15 @@ export function decodeEventId(id: string): Map<number, bigint> {
   return out;
 }
 
-/** One SSE event block (WHATWG HTML §9.2 "Server-sent events": fields, one `data:` line per line). */
+/**
+ * One SSE event block (WHATWG HTML §9.2 "Server-sent events": fields, one `data:` line per line).
+ * CR, LF and CRLF all end a line there, so each is split on: JSON text can hold them only as
+ * whitespace (inside strings they are escaped), which the receiver gets back as LF.
+ */
 export function sseEvent(event: string, data: string, id?: string): string {
   let out = '';
   if (id !== undefined) out += `id: ${id}\n`;
   out += `event: ${event}\n`;
-  for (const line of data.split('\n')) out += `data: ${line}\n`;
+  for (const line of data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
   return `${out}\n`;
 }

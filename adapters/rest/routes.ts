@@ -10,16 +10,17 @@ import { certificateSubject, type Credentials } from '../../gateway/auth.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { parseOffset, type StreamRecord, type TopicPartition } from '../../gateway/record.js';
+import { jsonRecord } from '../../codecs/json-record.js';
 import {
   MEDIA,
   acceptedFormat,
   decodeNativeProduce,
   decodeV2Produce,
-  encodeNativeRecord,
   encodeV2Record,
   isObject,
   parseJsonBody,
   parsePartition,
+  parseRecordsBody,
   produceFormat,
   requireJsonBody,
   stringifyWithNumbers,
@@ -267,7 +268,8 @@ export class RestRoutes {
     });
     const produceV2 = async (r: Request, partition: number | undefined): Promise<Reply> => {
       const format = produceFormat(headerValue(r.req, 'content-type'));
-      const records = decodeV2Produce(parseJsonBody(await r.body()), format, partition);
+      const raw = await r.body();
+      const records = decodeV2Produce(raw, parseRecordsBody(raw), format, partition);
       const idempotencyKey = headerValue(r.req, 'idempotency-key');
       const results = await g.produce(r.ctx, r.params[0]!, records, {
         ...(partition === undefined ? {} : { partition }),
@@ -319,6 +321,8 @@ export class RestRoutes {
         requestTimeoutMs = Math.min(t, this.config.maxPollWaitMs);
       }
       const group = r.params[0]!;
+      // An instance name is group state: nobody may squat names in a group they may not use.
+      this.gateway.authorizeGroup(r.ctx, group);
       const created = await this.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
         format,
         resetTo,
@@ -399,7 +403,7 @@ export class RestRoutes {
         const records = await c.records(r.ctx, { maxBytes, waitMs });
         // As a KafkaConsumer with a failing deserializer: the records before the bad one are
         // returned, the rest go back to the log, and the bad one fails the next request.
-        const out: Record<string, unknown>[] = [];
+        const out: string[] = [];
         for (let i = 0; i < records.length; i++) {
           try {
             out.push(encodeV2Record(records[i]!, c.options.format));
@@ -411,7 +415,8 @@ export class RestRoutes {
         }
         return out;
       });
-      return v2(200, body, c.options.format === 'json' ? MEDIA.json : MEDIA.binary);
+      // Each record is JSON text already (stored JSON values spliced verbatim): join, never re-serialize.
+      return { status: 200, body: `[${body.join(',')}]`, contentType: c.options.format === 'json' ? MEDIA.json : MEDIA.binary };
     });
 
     this.add('POST', `${I}/offsets`, async (r) => {
@@ -429,18 +434,19 @@ export class RestRoutes {
     });
 
     // Native v1 ---------------------------------------------------------------------------------
-    const nativeJson = async (r: Request): Promise<unknown> => {
+    const nativeRecordsBody = async (r: Request): Promise<Buffer> => {
       const body = await r.body();
       const t = headerValue(r.req, 'content-type')?.split(';')[0]!.trim().toLowerCase();
       if (t !== 'application/json') throw new RestError('UNSUPPORTED_MEDIA_TYPE', 'HTTP 415 Unsupported Media Type: use Content-Type: application/json.');
-      return parseJsonBody(body);
+      return body;
     };
     this.add('GET', '/v1/topics', async ({ ctx }) => v1(200, { topics: (await g.listTopics(ctx)).map((t) => ({ name: t.name, partitions: t.partitions })) }), true);
     this.add(
       'POST',
       `/v1/topics/${SEG}/records`,
       async (r) => {
-        const records = decodeNativeProduce(await nativeJson(r));
+        const raw = await nativeRecordsBody(r);
+        const records = decodeNativeProduce(raw, parseRecordsBody(raw));
         const partitionParam = r.query.get('partition');
         const idempotencyKey = headerValue(r.req, 'idempotency-key');
         const results = await g.produce(r.ctx, r.params[0]!, records, {
@@ -481,14 +487,11 @@ export class RestRoutes {
         const waitMs = Math.min(queryInt(r.query, 'timeout_ms') ?? 0, this.config.maxPollWaitMs);
         const maxBytes = queryInt(r.query, 'max_bytes');
         const result = await g.fetch(r.ctx, topic, partition, offset, { maxRecords: Math.max(1, max), waitMs, ...(maxBytes === undefined ? {} : { maxBytes }) });
-        return v1(200, {
-          topic,
-          partition,
-          records: result.records.map(encodeNativeRecord),
-          next_offset: result.nextOffset,
-          earliest: result.earliest,
-          latest: result.latest,
-        });
+        // Records are JSON text (codecs/json-record.ts: stored JSON spliced verbatim); the envelope around them is built the same way.
+        const body =
+          `{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[${result.records.map(jsonRecord).join(',')}]` +
+          `,"next_offset":"${result.nextOffset}","earliest":"${result.earliest}","latest":"${result.latest}"}`;
+        return { status: 200, body, contentType: MEDIA.native };
       },
       true,
     );

@@ -196,11 +196,17 @@ export class ConsumerInstance {
 
   /**
    * `POST offsets`. With offsets: Confluent commits `offset + 1` (the body names the last record
-   * processed; Kafka stores the next to read). Without: everything returned so far.
+   * processed; Kafka stores the next to read). Without: everything returned so far. The core
+   * refuses the whole request unless every partition is assigned to this instance (40903) and
+   * every offset + 1 is inside the log (OUT_OF_RANGE).
    */
   async commit(offsets: { topic: string; partition: number; offset: bigint }[] | undefined): Promise<void> {
     const member = this.requireMember('commit offsets');
-    await member.commit(offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1n })));
+    try {
+      await member.commit(offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1n })));
+    } catch (err) {
+      throw inBodyTerms(err);
+    }
   }
 
   /** `GET offsets`: committed (next-to-read) offsets of the asked partitions that have one. */
@@ -210,29 +216,37 @@ export class ConsumerInstance {
     return partitions.flatMap((tp) => all.filter((c) => c.topic === tp.topic && c.partition === tp.partition));
   }
 
+  /**
+   * `POST positions` (and `/beginning`, `/end`): every target is checked — assigned to this
+   * instance, an offset inside the log — before any position moves, so a refused request moves none.
+   */
   async seek(ctx: Context, targets: { topic: string; partition: number; to: bigint | 'earliest' | 'latest' }[]): Promise<void> {
     const mode = this.mode;
-    if (mode.kind === 'subscribed') {
-      for (const t of targets) await mode.member.seek(t.topic, t.partition, t.to);
-        return;
+    if (mode.kind === 'none') throw new RestError('ILLEGAL_STATE', 'Illegal state: No current assignment for the given partitions (subscribe or assign first).');
+    const assigned = new Set((mode.kind === 'subscribed' ? mode.member.assignment() : mode.partitions).map((p) => tpKey(p.topic, p.partition)));
+    const bounds = new Map<string, { earliest: bigint; latest: bigint }>();
+    for (const topic of new Set(targets.map((t) => t.topic))) {
+      for (const o of await this.gateway.offsets(ctx, topic)) bounds.set(tpKey(topic, o.partition), o);
     }
-    if (mode.kind === 'assigned') {
-      for (const t of targets) {
-        if (!mode.partitions.some((p) => p.topic === t.topic && p.partition === t.partition)) {
-          throw new RestError('ILLEGAL_STATE', `Illegal state: No current assignment for partition ${t.topic}-${t.partition}`);
-        }
-        let to: bigint;
-        if (typeof t.to === 'bigint') to = t.to;
-        else {
-          const o = (await this.gateway.offsets(ctx, t.topic)).find((x) => x.partition === t.partition);
-          if (o === undefined) throw new GatewayError('PARTITION_NOT_FOUND', `Partition ${t.partition} of topic ${t.topic} not found.`);
-          to = t.to === 'earliest' ? o.earliest : o.latest;
-        }
-        mode.positions.set(tpKey(t.topic, t.partition), to);
+    const resolved = targets.map((t) => {
+      // Kafka's KafkaConsumer.seek on a partition it does not hold: IllegalStateException, 40903.
+      if (!assigned.has(tpKey(t.topic, t.partition))) throw new RestError('ILLEGAL_STATE', `Illegal state: No current assignment for partition ${t.topic}-${t.partition}`);
+      const b = bounds.get(tpKey(t.topic, t.partition));
+      if (b === undefined) throw new GatewayError('PARTITION_NOT_FOUND', `Partition ${t.partition} of topic ${t.topic} not found.`);
+      const to = t.to === 'earliest' ? b.earliest : t.to === 'latest' ? b.latest : t.to;
+      if (to < b.earliest || to > b.latest) {
+        throw new GatewayError('OUT_OF_RANGE', `Cannot seek to offset ${to} of ${t.topic}/${t.partition}: the log holds offsets ${b.earliest} to ${b.latest}.`, {
+          details: { topic: t.topic, partition: t.partition, offset: String(to), earliest: String(b.earliest), latest: String(b.latest) },
+        });
       }
+      return { topic: t.topic, partition: t.partition, to };
+    });
+    if (mode.kind === 'subscribed') {
+      // The core checks each again (a rebalance may have moved a partition meanwhile).
+      for (const t of resolved) await mode.member.seek(t.topic, t.partition, t.to);
       return;
     }
-    throw new RestError('ILLEGAL_STATE', 'Illegal state: No current assignment for the given partitions (subscribe or assign first).');
+    for (const t of resolved) mode.positions.set(tpKey(t.topic, t.partition), t.to);
   }
 
   /** Deletes the instance. `commitReturned`: an explicit DELETE with auto-commit commits what was returned (as KafkaConsumer.close does). */
@@ -264,6 +278,22 @@ export class ConsumerInstance {
     this.mode = { kind: 'none' };
     await mode.member.leave();
   }
+}
+
+/** The core names the stored (next-to-read) offset; the client named the last record processed, one less. */
+function inBodyTerms(err: unknown): unknown {
+  if (!(err instanceof GatewayError) || err.code !== 'OUT_OF_RANGE' || err.details === undefined) return err;
+  const { topic, partition, offset, earliest, latest } = err.details as Record<string, string>;
+  if (offset === undefined || earliest === undefined || latest === undefined) return err;
+  return new GatewayError(
+    'OUT_OF_RANGE',
+    `Cannot commit offset ${BigInt(offset) - 1n} of ${topic}/${partition}: the log holds offsets ${earliest} to ${BigInt(latest) - 1n} (a commit names the last record processed).`,
+    { cause: err, details: { topic, partition, offset: String(BigInt(offset) - 1n), earliest, latest } },
+  );
+}
+
+function notFound(): GatewayError {
+  return new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
 }
 
 /**
@@ -378,7 +408,8 @@ export class ConsumerRegistry {
     let instance = this.instances.get(key);
     if (instance === undefined) {
       const entry = ConsumerRegistry.read(await this.table(), key);
-      if (!this.live(entry) || entry.owner !== ctx.principal.id) throw new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+      if (!this.live(entry)) throw notFound();
+      if (entry.owner !== ctx.principal.id) throw this.foreign(ctx, group, id, entry.owner);
       instance = this.instances.get(key) ?? this.instantiate(group, id, entry.owner, entry.options);
       const adopted = instance;
       if (entry.topics.length > 0 || entry.pattern !== undefined) {
@@ -386,9 +417,19 @@ export class ConsumerRegistry {
       } else await this.publish(adopted);
       this.log.info({ group, instance: id }, 'consumer instance adopted from another gateway');
     }
-    if (instance.closed || instance.owner !== ctx.principal.id) throw new GatewayError('CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+    if (instance.closed) throw notFound();
+    if (instance.owner !== ctx.principal.id) throw this.foreign(ctx, group, id, instance.owner);
     instance.lastUsed = Date.now();
     return instance;
+  }
+
+  /**
+   * Another principal's instance answers exactly as one that does not exist (40403: its existence
+   * is not revealed), and the attempt is audited.
+   */
+  private foreign(ctx: Context, group: string, id: string, owner: string): GatewayError {
+    ctx.log.warn({ audit: 'denied', action: 'consumer_instance', group, instance: id, owner, protocol: ctx.protocol }, "request on another principal's consumer instance refused");
+    return notFound();
   }
 
   async delete(group: string, id: string, ctx: Context): Promise<void> {

@@ -3,13 +3,20 @@
  * `record` events whose id is the positions after that record, so an EventSource that reconnects
  * with `Last-Event-ID` resumes with no gap and no duplicate (WHATWG HTML §9.2.4: the browser
  * sends the last event id it saw).
+ *
+ * A failure for this stream stays with this stream: every write goes through one guard that
+ * refuses once the stream ended (no write after end, whoever calls — hub, heartbeat, shutdown),
+ * the stream ends itself synchronously (not when the socket's `close` arrives later), and a
+ * record that cannot be encoded ends this stream with a catalogued `error` event — never an
+ * exception into the hub or the process.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, ContinuityLost, Gateway, KeyFilter, Subscription } from '../../gateway/api.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, type Position, type StreamRecord } from '../../gateway/record.js';
-import { decodeEventId, encodeEventId, encodeNativeRecord, parsePartition, sseEvent, stringifyWithStrings } from './codec.js';
+import { jsonRecordWithTopic } from '../../codecs/json-record.js';
+import { decodeEventId, encodeEventId, parsePartition, sseEvent, stringifyWithStrings } from './codec.js';
 import { toHttpError } from './errors.js';
 
 export interface SseOptions {
@@ -56,11 +63,12 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
   return filters;
 }
 
-const SSE_RECORD_FORMAT = 'sse.record';
+/** The encodeOnce format of a record event body (shared by every SSE stream). */
+export const SSE_RECORD_FORMAT = 'sse.record';
 
 /** A `record` event without its `id:` line, which each stream writes in front of it (same bytes as sseEvent with an id). */
 function recordEventBody(r: StreamRecord): string {
-  return sseEvent('record', stringifyWithStrings({ topic: r.topic, ...encodeNativeRecord(r) }));
+  return sseEvent('record', jsonRecordWithTopic(r));
 }
 
 /** Streams one subscription to `res` until the client goes away or the gateway ends it. */
@@ -83,83 +91,115 @@ export async function serveSse(
   // Positions after the last event written: the id of every event.
   const positions = new Map<number, bigint>();
   let subscription: Subscription | undefined;
-  let finished = false;
+  /** Set the moment the stream ends, whatever ends it; nothing is written after. */
+  let ended = false;
+  let started = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let drainWaiter: (() => void) | undefined;
-  let endedEarly: GatewayError | null | undefined;
+  const endWith = (error: GatewayError): void => stop(error);
+
+  // The hub may deliver before subscribe() resolved and the headers are out: those deliveries
+  // wait for `ready` (the hub awaits records(), so their order is kept), and run as no-ops if the
+  // stream ended first.
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   const finish = (): void => {
-    if (finished) return;
-    finished = true;
+    if (ended) return;
+    ended = true;
     if (heartbeat !== undefined) clearInterval(heartbeat);
+    live.delete(endWith);
     subscription?.close();
-    drainWaiter?.();
+    markReady();
+    const w = drainWaiter;
     drainWaiter = undefined;
+    w?.();
   };
   res.on('close', finish);
+  // A socket error ends this stream only (the response emits it instead of throwing).
+  res.on('error', (err) => {
+    ctx.log.debug({ err }, 'SSE stream write failed; ending it');
+    finish();
+  });
   res.on('drain', () => {
     const w = drainWaiter;
     drainWaiter = undefined;
     w?.();
   });
 
-  const write = (chunk: string): boolean => (finished ? true : res.write(chunk));
-  // The hub may deliver before subscribe() resolved and the headers are out: hold those until then.
-  let started = false;
-  const early: ({ batch: readonly StreamRecord[] } | { notice: ContinuityLost })[] = [];
+  /** The one way bytes reach the socket. */
+  const write = (chunk: string): boolean => (ended || res.writableEnded || res.destroyed ? true : res.write(chunk));
+
+  /** Ends the stream now (after an `error` event when the gateway ended it with one). */
+  const stop = (error?: GatewayError, id?: string): void => {
+    if (ended) return;
+    if (error !== undefined && started) write(sseEvent('error', JSON.stringify(toHttpError(error, true).body), id));
+    finish();
+    if (started) res.end();
+  };
+
+  const deliver = (batch: readonly StreamRecord[]): Promise<void> | void => {
+    if (ended) return;
+    // One write per batch (not per record): one chunk and one syscall for many events. The
+    // event body is encoded once per record for every stream; only the id line is this stream's.
+    let events = '';
+    for (const r of batch) {
+      let body: string;
+      try {
+        body = encodeOnce(r, SSE_RECORD_FORMAT, recordEventBody);
+      } catch (err) {
+        // Contained to this stream: what was encoded so far goes out, then a catalogued error
+        // whose id is past the record, so a reconnecting EventSource does not hit it again.
+        const error = GatewayError.from(err);
+        ctx.log.error({ err: error.cause ?? err, topic: r.topic, partition: r.partition, offset: r.offset.toString() }, 'SSE record could not be encoded; ending the stream');
+        if (events !== '') write(events);
+        positions.set(r.partition, r.offset + 1n);
+        stop(error, encodeEventId(positions));
+        return;
+      }
+      positions.set(r.partition, r.offset + 1n);
+      events += `id: ${encodeEventId(positions)}\n${body}`;
+    }
+    const ok = events === '' || write(events);
+    if (ok || ended) return;
+    // Backpressure: the hub waits until the socket took the bytes.
+    return new Promise<void>((resolve) => {
+      drainWaiter = resolve;
+    });
+  };
+
+  const notice = (n: ContinuityLost): void => {
+    positions.set(n.partition, n.actual);
+    write(
+      sseEvent(
+        'continuity-lost',
+        stringifyWithStrings({ partition: n.partition, requested: n.requested, actual: n.actual, reason: n.reason }),
+        encodeEventId(positions),
+      ),
+    );
+  };
 
   const sink = {
-    records: (batch: readonly StreamRecord[]): Promise<void> | void => {
-      if (finished) return;
-      if (!started) {
-        early.push({ batch });
-        return;
-      }
-      // One write per batch (not per record): one chunk and one syscall for many events. The
-      // event body is encoded once per record for every stream; only the id line is this stream's.
-      let events = '';
-      for (const r of batch) {
-        positions.set(r.partition, r.offset + 1n);
-        events += `id: ${encodeEventId(positions)}\n${encodeOnce(r, SSE_RECORD_FORMAT, recordEventBody)}`;
-      }
-      const ok = events === '' || write(events);
-      if (ok || finished) return;
-      // Backpressure: the hub waits until the socket took the bytes.
-      return new Promise<void>((resolve) => {
-        drainWaiter = resolve;
-      });
-    },
-    continuityLost: (notice: ContinuityLost): void => {
-      if (!started) {
-        early.push({ notice });
-        return;
-      }
-      positions.set(notice.partition, notice.actual);
-      write(
-        sseEvent(
-          'continuity-lost',
-          stringifyWithStrings({ partition: notice.partition, requested: notice.requested, actual: notice.actual, reason: notice.reason }),
-          encodeEventId(positions),
-        ),
-      );
+    records: (batch: readonly StreamRecord[]): Promise<void> | void => (started ? deliver(batch) : ready.then(() => deliver(batch))),
+    continuityLost: (n: ContinuityLost): void => {
+      if (started) notice(n);
+      else void ready.then(() => (ended ? undefined : notice(n)));
     },
     end: (error?: GatewayError): void => {
-      if (!started) {
-        endedEarly = error ?? null;
-        return;
-      }
-      if (error !== undefined && !finished) {
-        const { body } = toHttpError(error, true);
-        write(sseEvent('error', JSON.stringify(body)));
-      }
-      if (!finished) res.end();
-      finish();
+      if (started) stop(error);
+      else void ready.then(() => stop(error));
     },
   };
 
   // Subscribe before the 200 so a bad topic or position is an ordinary HTTP error.
-  subscription = await gateway.subscribe(ctx, { topic, from, filters, ...(partitions === undefined ? {} : { partitions }) }, sink);
-  if (finished) {
+  try {
+    subscription = await gateway.subscribe(ctx, { topic, from, filters, ...(partitions === undefined ? {} : { partitions }) }, sink);
+  } catch (err) {
+    finish();
+    throw err;
+  }
+  if (ended) {
+    // The client went away while subscribing.
     subscription.close();
     return;
   }
@@ -177,18 +217,8 @@ export async function serveSse(
   write(`retry: ${options.retryMs}\n\n`);
   write(sseEvent('subscribed', JSON.stringify({ topic, positions: start }), encodeEventId(positions)));
   started = true;
-  for (const item of early.splice(0)) {
-    if ('batch' in item) await sink.records(item.batch);
-    else sink.continuityLost(item.notice);
-  }
-  if (endedEarly !== undefined) {
-    sink.end(endedEarly ?? undefined);
-    return;
-  }
-  if (finished) return;
-  const endWith = (error: GatewayError) => sink.end(error);
   live.add(endWith);
-  res.once('close', () => live.delete(endWith));
   heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
   heartbeat.unref();
+  markReady();
 }

@@ -112,8 +112,8 @@ describe('JSON codec: server frames', () => {
       op: 'records',
       sub: 's1',
       records: [
-        { partition: 0, offset: '42', timestamp: 1000, key: 'k', value: { n: 1 } },
-        { partition: 0, offset: '43', timestamp: 1000, key: null, value: Buffer.from('plain text').toString('base64'), encoding: 'base64' },
+        { partition: 0, offset: '42', timestamp: 1000, key: 'k', value: { n: 1 }, headers: {} },
+        { partition: 0, offset: '43', timestamp: 1000, key: null, value: Buffer.from('plain text').toString('base64'), encoding: 'base64', headers: {} },
         {
           partition: 0,
           offset: '44',

@@ -8,21 +8,22 @@
  *   publish     {"op":"publish","id":"p1","topic":"t","partition"?:0,"records":[{"key"?:"k","value":…,"headers"?:{…},"partition"?:0,"timestamp"?:ms}]}
  *   ping        {"op":"ping","id"?:…}                         → {"op":"pong","id"?:…}
  *   server      subscribed / records / ack / error / continuity-lost / end
- * Values: a JSON value is stored as its JSON text; `"encoding":"base64"` marks a base64 string of
- * raw bytes. Delivered values that are valid UTF-8 JSON are inlined as JSON, anything else is
- * base64 with `"encoding":"base64"` (keys: UTF-8 string, else `"keyEncoding":"base64"`; headers:
- * UTF-8 strings, else all base64 with `"headersEncoding":"base64"`). Offsets are decimal strings.
+ * Records (publish and delivery) are the JSON record of codecs/json-record.ts, shared with REST
+ * v1 and SSE: a JSON value is stored as the exact text sent and served verbatim; bytes that are
+ * not JSON (or nest deeper than MAX_JSON_DEPTH) travel base64 with `"encoding":"base64"`; keys and
+ * headers as UTF-8 strings or base64 with `keyEncoding` / `headersEncoding`. Offsets are decimal strings.
  *
  * `streamgate.v1.proto` (binary frames): one SessionRequest / SessionResponse from
  * proto/streamgate/v1/streamgate.proto per WebSocket message.
  */
-import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
+import { decodeProduceRecord, envelopeFields, jsonRecord, parseRecordsRequest } from '../../codecs/json-record.js';
+import { JsonSyntaxError, MAX_JSON_DEPTH, type JsonNode } from '../../codecs/json-text.js';
 import type { KeyFilter } from '../../gateway/api.js';
 import type { ContinuityLost } from '../../gateway/api.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { offsetsPosition, parseOffset, type Headers, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
+import { offsetsPosition, parseOffset, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
 
 // ---------------------------------------------------------------------------------------------
 // The protocol-neutral frame model the session works with
@@ -95,18 +96,20 @@ const MAX_ID_LENGTH = 256;
 export const jsonCodec: Codec = {
   binary: false,
   decode(data) {
-    let parsed: unknown;
+    // One linear scan gives the envelope as nodes and each record value as its exact span.
+    let root: JsonNode;
     try {
-      parsed = JSON.parse(data.toString('utf8'));
+      root = parseRecordsRequest(data);
     } catch (err) {
-      throw invalid(`The frame is not valid JSON: ${(err as Error).message}`);
+      if (!(err instanceof JsonSyntaxError)) throw err;
+      if (/nested deeper/.test(err.message)) throw invalid(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
+      throw invalid(`The frame is not valid JSON: ${err.message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('A frame must be a JSON object.');
-    if (tooDeep(parsed)) throw invalid(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
-    const frame = parsed as Record<string, unknown>;
+    if (root.type !== 'object') throw invalid('A frame must be a JSON object.');
+    const { fields: frame, records } = envelopeFields(data, root);
     const id = typeof frame.id === 'string' ? frame.id : undefined;
     try {
-      return decodeJsonFrame(frame, id);
+      return decodeJsonFrame(data, frame, records, id);
     } catch (err) {
       if (err instanceof FrameError) throw err;
       if (err instanceof GatewayError) throw new FrameError(err, id);
@@ -116,7 +119,7 @@ export const jsonCodec: Codec = {
   encode: encodeJson,
 };
 
-function decodeJsonFrame(frame: Record<string, unknown>, id: string | undefined): ClientFrame {
+function decodeJsonFrame(data: Buffer, frame: Record<string, unknown>, records: readonly JsonNode[] | undefined, id: string | undefined): ClientFrame {
   switch (frame.op) {
     case 'subscribe': {
       const subId = requireId(frame.id, 'subscribe');
@@ -152,11 +155,11 @@ function decodeJsonFrame(frame: Record<string, unknown>, id: string | undefined)
     case 'publish': {
       const pubId = requireId(frame.id, 'publish');
       const topic = requireString(frame.topic, 'topic', pubId);
-      if (!Array.isArray(frame.records)) throw invalid('"records" must be an array.', pubId);
-      const records = frame.records.map((r, i) => jsonProduceRecord(r, i));
+      if (records === undefined) throw invalid('"records" must be an array.', pubId);
+      const decoded = records.map((r, i) => decodeProduceRecord(data, r, i));
       const partition = optionalPartition(frame.partition, 'partition');
       const traceparent = typeof frame.traceparent === 'string' ? { traceparent: frame.traceparent } : {};
-      return { op: 'publish', id: pubId, topic, records, idempotencyKey: pubId, ...traceparent, ...(partition === undefined ? {} : { partition }) };
+      return { op: 'publish', id: pubId, topic, records: decoded, idempotencyKey: pubId, ...traceparent, ...(partition === undefined ? {} : { partition }) };
     }
     case 'ping':
       return id === undefined ? { op: 'ping' } : { op: 'ping', id };
@@ -216,105 +219,8 @@ function jsonPosition(from: unknown): Position {
   throw new GatewayError('INVALID_ARGUMENT', '"from" must be "earliest", "latest", {"offsets":{…}} or {"timestamp":ms}.');
 }
 
-/** Padded standard base64 alphabet only. Not `/^(?:[A-Za-z0-9+/]{4})*(?:…)?$/`: linear too, but on a
- * 1 MB value it backtracks every group before failing (~240 ms on the event loop); one class scan
- * is ~1 ms. */
-function isBase64(text: string): boolean {
-  if (text.length % 4 !== 0) return false;
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  return !/[^A-Za-z0-9+/]/.test(pad === 0 ? text : text.slice(0, -pad));
-}
-
-function base64(value: string, code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_ARGUMENT', what: string): Buffer {
-  if (!isBase64(value)) throw new GatewayError(code, `${what} is not valid base64.`);
-  return Buffer.from(value, 'base64');
-}
-
-function jsonProduceRecord(raw: unknown, index: number): ProduceRecord {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new GatewayError('INVALID_ARGUMENT', `records[${index}] must be an object.`);
-  }
-  const r = raw as Record<string, unknown>;
-  let key: Buffer | null = null;
-  if (r.key !== undefined && r.key !== null) {
-    if (typeof r.key !== 'string') throw new GatewayError('INVALID_KEY', `records[${index}].key must be a string.`);
-    key = r.keyEncoding === 'base64' ? base64(r.key, 'INVALID_KEY', `records[${index}].key`) : Buffer.from(r.key, 'utf8');
-  }
-  let value: Buffer | null;
-  if (r.encoding === 'base64') {
-    if (typeof r.value !== 'string') throw new GatewayError('INVALID_VALUE', `records[${index}].value must be a base64 string with "encoding":"base64".`);
-    value = base64(r.value, 'INVALID_VALUE', `records[${index}].value`);
-  } else if (r.encoding !== undefined && r.encoding !== 'json') {
-    throw new GatewayError('INVALID_VALUE', `records[${index}].encoding must be "json" (default) or "base64".`);
-  } else {
-    // An absent value is a null value (a tombstone in compacted topics); any JSON value is stored as its text.
-    value = r.value === undefined || r.value === null ? null : Buffer.from(JSON.stringify(r.value), 'utf8');
-  }
-  const record: ProduceRecord = { key, value };
-  if (r.headers !== undefined && r.headers !== null) {
-    if (typeof r.headers !== 'object' || Array.isArray(r.headers)) {
-      throw new GatewayError('INVALID_ARGUMENT', `records[${index}].headers must map names to strings.`);
-    }
-    const headers: Headers = {};
-    const b64 = r.headersEncoding === 'base64';
-    for (const [name, v] of Object.entries(r.headers as Record<string, unknown>)) {
-      if (typeof v !== 'string') throw new GatewayError('INVALID_ARGUMENT', `records[${index}].headers.${name} must be a string.`);
-      headers[name] = b64 ? base64(v, 'INVALID_ARGUMENT', `records[${index}].headers.${name}`) : Buffer.from(v, 'utf8');
-    }
-    record.headers = headers;
-  }
-  const partition = optionalPartition(r.partition, `records[${index}].partition`);
-  if (partition !== undefined) record.partition = partition;
-  if (r.timestamp !== undefined) {
-    if (typeof r.timestamp !== 'number' || !Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
-      throw new GatewayError('INVALID_ARGUMENT', `records[${index}].timestamp must be milliseconds since the epoch.`);
-    }
-    record.timestamp = r.timestamp;
-  }
-  return record;
-}
-
-/** The JSON text of one delivered record, serialized once per record object for every subscriber (gateway/encoded.ts). */
-export function encodeJsonRecord(r: StreamRecord): string {
-  return encodeOnce(r, 'ws.json.record', jsonRecord);
-}
-
-function jsonRecord(r: StreamRecord): string {
-  let out = `{"partition":${r.partition},"offset":"${r.offset}","timestamp":${r.timestamp}`;
-  if (r.key === null) out += ',"key":null';
-  else if (isUtf8(r.key)) out += `,"key":${JSON.stringify(r.key.toString('utf8'))}`;
-  else out += `,"key":"${r.key.toString('base64')}","keyEncoding":"base64"`;
-  out += `,"value":${jsonValue(r.value)}`;
-  const names = Object.keys(r.headers);
-  if (names.length > 0) {
-    const utf8 = names.every((n) => isUtf8(r.headers[n]!));
-    const parts = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(utf8 ? r.headers[n]!.toString('utf8') : r.headers[n]!.toString('base64'))}`);
-    out += `,"headers":{${parts.join(',')}}`;
-    if (!utf8) out += ',"headersEncoding":"base64"';
-  }
-  out += '}';
-  return out;
-}
-
-/** `<json>` when the bytes are UTF-8 JSON, else `"<base64>","encoding":"base64"` (a fragment of the record object). */
-function jsonValue(value: Buffer | null): string {
-  if (value === null) return 'null';
-  if (value.length > 0 && isUtf8(value)) {
-    const text = value.toString('utf8');
-    if (isJson(text)) return text.trim();
-  }
-  return `"${value.toString('base64')}","encoding":"base64"`;
-}
-
-function isJson(text: string): boolean {
-  // A non-JSON value (plain text, binary) is expected input, not a fault: it travels as base64.
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** The JSON text of one delivered record, serialized once per record object for every subscriber and protocol (codecs/json-record.ts). */
+export const encodeJsonRecord = jsonRecord;
 
 function encodeJson(frame: ServerFrame): string {
   switch (frame.op) {
@@ -547,19 +453,4 @@ function protoResponse(frame: ServerFrame): PbMessage {
     case 'pong':
       return { pong: { nonce: (frame.nonce ?? 0n).toString() } };
   }
-}
-
-/** Deeper JSON than this would overflow the stack when re-encoded; no real frame nests so deep. */
-const MAX_JSON_DEPTH = 256;
-
-/** True when a parsed JSON value nests deeper than MAX_JSON_DEPTH (checked without recursion). */
-function tooDeep(value: unknown): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > MAX_JSON_DEPTH) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
 }

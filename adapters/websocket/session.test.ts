@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Gateway, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
+import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { jsonCodec } from './codec.js';
@@ -126,5 +127,36 @@ describe('Session with a fake core', () => {
     b.conn.buffered = 6000;
     b.send({ op: 'ping' });
     expect(b.conn.closedWith?.[0]).toBe(4008);
+  });
+
+  it('ends only the subscription whose records cannot be encoded, with a catalogued error; the connection and its other subscriptions go on', async () => {
+    const sinks = new Map<string, SubscriberSink>();
+    const closed: string[] = [];
+    const { conn, send } = setup({
+      subscribe: async (_ctx, req, s) => {
+        const id = req.partitions![0] === 0 ? 'bad' : 'good';
+        sinks.set(id, s);
+        return { id, topic: 't', start: new Map([[0, 0n]]), positions: () => new Map(), addCredit: vi.fn(), close: () => void closed.push(id) };
+      },
+    });
+    send({ op: 'subscribe', id: 'bad', topic: 't', from: 'earliest', partitions: [0] });
+    send({ op: 'subscribe', id: 'good', topic: 't', from: 'earliest', partitions: [1] });
+    await vi.waitFor(() => expect(conn.frames().filter((f) => f.op === 'subscribed')).toHaveLength(2));
+    const broken = record(9n);
+    // An encoder fault for this record (memoized: every subscriber of it gets the same failure).
+    expect(() => encodeOnce(broken, 'json.record', () => {
+      throw new RangeError('Maximum call stack size exceeded');
+    })).toThrow(GatewayError);
+    await sinks.get('bad')!.records([broken]);
+    await sinks.get('good')!.records([record(1n)]);
+    send({ op: 'ping', id: 'after' });
+    const frames = conn.frames().slice(2);
+    expect(frames).toEqual([
+      { op: 'end', sub: 'bad', code: 'INTERNAL', message: 'The record at t/0@9 could not be encoded (json.record).', retriable: false },
+      { op: 'records', sub: 'good', records: [expect.objectContaining({ offset: '1', value: 1 })] },
+      { op: 'pong', id: 'after' },
+    ]);
+    expect(closed).toEqual(['bad']);
+    expect(conn.closedWith).toBeUndefined();
   });
 });

@@ -245,7 +245,19 @@ export class Session implements ConnectionEvents {
     // Several subscriptions share the socket: wait for room even if this one's last batch drained.
     await this.conn.whenDrained(this.limits.maxBufferedBytes);
     if (state.cancelled || this.closed) return;
-    this.conn.send(this.codec.encode({ op: 'records', sub: state.id, records: batch }));
+    let frame: string | Uint8Array;
+    try {
+      frame = this.codec.encode({ op: 'records', sub: state.id, records: batch });
+    } catch (err) {
+      // A record this subprotocol cannot carry ends this subscription only, with a catalogued
+      // error; the connection and its other subscriptions go on.
+      const error = GatewayError.from(err);
+      this.log.error({ err: error.cause ?? err, sub: state.id }, 'records could not be encoded; ending the subscription');
+      state.subscription?.close();
+      this.ended(state, error);
+      return;
+    }
+    this.conn.send(frame);
     await this.conn.whenDrained(this.limits.maxBufferedBytes);
   }
 

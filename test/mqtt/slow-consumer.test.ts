@@ -21,7 +21,8 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   gw = await startTestGateway({
-    config: { hub: { maxQueueBytes: 64 * KiB, slowConsumerMs: 300 }, mqtt: { routes: [{ filter: 'slow/#', topic: kafkaTopic }] } },
+    // closeDrainMs: the resumed reader first drains MiBs the kernel buffered before the DISCONNECT.
+    config: { hub: { maxQueueBytes: 64 * KiB, slowConsumerMs: 300 }, mqtt: { routes: [{ filter: 'slow/#', topic: kafkaTopic }], closeDrainMs: 15_000 } },
   });
 });
 afterAll(async () => {

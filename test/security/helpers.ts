@@ -100,7 +100,8 @@ export function http(url: string, options: HttpOptions = {}): Promise<HttpAnswer
       u,
       {
         method: options.method ?? 'GET',
-        headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+        // An explicit length: Node sends a GET body (Confluent's GET …/offsets has one) unframed otherwise.
+        headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(options.body)) }), ...options.headers },
         agent: false,
         ...(options.tls ?? {}),
       },
