@@ -22,6 +22,11 @@ describe('topic names and filters', () => {
     expect(topicNameProblem('')).toMatch(/empty/);
     expect(topicNameProblem('a\u0000b')).toMatch(/NUL/);
     expect(topicNameProblem(Buffer.from([0x61, 0xff]).toString('utf8'))).toMatch(/UTF-8/);
+    expect(topicNameProblem('a/b/c', 3)).toBeUndefined();
+    expect(topicNameProblem('a/b/c/d', 3)).toMatch(/levels/);
+    expect(topicFilterProblem('a/+/#', 3)).toBeUndefined();
+    expect(topicFilterProblem('a/+/+/#', 3)).toMatch(/levels/);
+    expect(typeof parseFilter('$share/g/a/b/c/d', 3)).toBe('string');
   });
 
   it('validates filters and shared subscriptions', () => {

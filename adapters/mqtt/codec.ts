@@ -26,10 +26,18 @@ export const HEADER = {
 // ---------------------------------------------------------------------------------------------
 // Topic names and filters
 
-/** Why a topic name or filter is not acceptable (undefined = fine). */
-export function topicNameProblem(topic: string): string | undefined {
+/** Levels in a topic name or filter, counted without splitting (the bound is checked before any split). */
+function levelCount(topic: string): number {
+  let n = 1;
+  for (let i = topic.indexOf('/'); i >= 0; i = topic.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+/** Why a topic name or filter is not acceptable (undefined = fine); `maxLevels` is `mqtt.maxTopicLevels`. */
+export function topicNameProblem(topic: string, maxLevels = Infinity): string | undefined {
   if (topic.length === 0) return 'a topic name must not be empty'; // [MQTT-4.7.3-1]
   if (Buffer.byteLength(topic, 'utf8') > 65535) return 'a topic name is at most 65535 bytes'; // [MQTT-4.7.3-3]
+  if (levelCount(topic) > maxLevels) return `a topic name has at most ${maxLevels} levels here`;
   if (topic.includes('\u0000')) return 'a topic name must not contain NUL'; // [MQTT-4.7.3-2]
   // mqtt-packet decodes strings leniently; ill-formed UTF-8 shows up as U+FFFD. [MQTT-1.5.4-1]
   if (topic.includes('\uFFFD')) return 'a topic name must be well-formed UTF-8';
@@ -38,8 +46,9 @@ export function topicNameProblem(topic: string): string | undefined {
 }
 
 /** Why a (non-shared) topic filter is not acceptable. [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.1-3] */
-export function topicFilterProblem(filter: string): string | undefined {
+export function topicFilterProblem(filter: string, maxLevels = Infinity): string | undefined {
   if (filter.length === 0) return 'a topic filter must not be empty'; // [MQTT-4.7.3-1]
+  if (levelCount(filter) > maxLevels) return `a topic filter has at most ${maxLevels} levels here`;
   if (filter.includes('\u0000')) return 'a topic filter must not contain NUL';
   if (filter.includes('\uFFFD')) return 'a topic filter must be well-formed UTF-8';
   const levels = filter.split('/');
@@ -55,7 +64,7 @@ export function topicFilterProblem(filter: string): string | undefined {
 export type ParsedFilter = { readonly filter: string; readonly share?: string };
 
 /** Parses a SUBSCRIBE/UNSUBSCRIBE topic filter; returns a problem string when invalid. */
-export function parseFilter(raw: string): ParsedFilter | string {
+export function parseFilter(raw: string, maxLevels = Infinity): ParsedFilter | string {
   if (raw.startsWith('$share/')) {
     const rest = raw.slice('$share/'.length);
     const slash = rest.indexOf('/');
@@ -63,10 +72,10 @@ export function parseFilter(raw: string): ParsedFilter | string {
     const share = rest.slice(0, slash);
     if (share.includes('+') || share.includes('#')) return 'a ShareName must not contain wildcards';
     const filter = rest.slice(slash + 1);
-    const problem = topicFilterProblem(filter);
+    const problem = topicFilterProblem(filter, maxLevels);
     return problem ?? { filter, share };
   }
-  return topicFilterProblem(raw) ?? { filter: raw };
+  return topicFilterProblem(raw, maxLevels) ?? { filter: raw };
 }
 
 /** True when the topic name matches the filter (`$`-topics are not matched by a leading wildcard). */

@@ -87,6 +87,13 @@ export const mqttConfigSchema = z.strictObject({
    * link and keeps a dead one from holding its buffers.
    */
   closeDrainMs: z.number().int().positive().default(1_000),
+  /**
+   * Levels a topic name or filter may have (PUBLISH → 0x90, SUBSCRIBE → 0x8F, will → CONNACK 0x90).
+   * Matching is linear in the levels, but a 1 MB packet of 16,000-level filters against deep
+   * retained topics still held the event loop for ~0.4 s; 128 is EMQX's default and far above any
+   * real topic tree.
+   */
+  maxTopicLevels: z.number().int().min(1).max(65535).default(128),
   /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
   sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
   /**

@@ -326,7 +326,7 @@ export class Connection {
     }
 
     if (p.will !== undefined) {
-      const willTopicProblem = topicNameProblem(p.will.topic);
+      const willTopicProblem = topicNameProblem(p.will.topic, cfg.maxTopicLevels);
       if (willTopicProblem !== undefined) return this.refuse(this.version === 5 ? RC.TOPIC_NAME_INVALID : RC311.SERVER_UNAVAILABLE, willTopicProblem);
       const wp = p.will.properties ?? {};
       const { willDelayInterval, ...msgProps } = wp;
@@ -592,7 +592,7 @@ export class Connection {
         this.aliases.set(alias, topic);
       }
     }
-    const problem = topicNameProblem(topic);
+    const problem = topicNameProblem(topic, this.broker.config.maxTopicLevels);
     if (problem !== undefined) return void this.fail(RC.TOPIC_NAME_INVALID, problem); // [MQTT-3.3.2-2] [MQTT-4.7.3-1]
     const qos = p.qos;
     const pid = qos > 0 ? p.messageId : undefined;
@@ -904,7 +904,7 @@ export class Connection {
     const granted: number[] = [];
     const retainedFor: { spec: SubSpec }[] = [];
     for (const sub of p.subscriptions) {
-      const parsed = parseFilter(sub.topic);
+      const parsed = parseFilter(sub.topic, this.broker.config.maxTopicLevels);
       if (typeof parsed === 'string') {
         this.log.info({ filter: sub.topic, problem: parsed }, 'invalid topic filter');
         granted.push(this.version === 5 ? RC.TOPIC_FILTER_INVALID : RC311.SUBACK_FAILURE);
