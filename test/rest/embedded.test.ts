@@ -157,7 +157,7 @@ describe('REST on the embedded backend', () => {
 
   it('authenticates with a bearer API key (or access_token for EventSource); health needs none', async () => {
     const sha256 = (k: string) => createHash('sha256').update(k).digest('hex');
-    const all = { read: ['*'], write: ['*'] };
+    const all = { read: ['*'], write: ['*'], groups: ['*'] };
     const own = await startTestGateway({
       backend: 'embedded',
       config: { auth: { apiKeys: [{ id: 'a', sha256: sha256('key-a-0123456789'), grants: all }, { id: 'b', sha256: sha256('key-b-0123456789'), grants: all }] } },
