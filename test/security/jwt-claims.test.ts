@@ -5,7 +5,7 @@
  * even when a public key is configured next to the HS256 secret (it used to say "not valid",
  * the last key's complaint).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,12 +17,13 @@ import { uniqueId, uniqueTopic } from '../support/names.js';
 import { bearer, grpcStub, http, openWs, SECRET, signToken, unary } from './helpers.js';
 
 let gw: TestGateway;
+let dir: string;
 let noSub: string;
 let expired: string;
 const topic = uniqueTopic('jwt-claims');
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-jwt-'));
+  dir = mkdtempSync(join(tmpdir(), 'sg-jwt-'));
   const rsa = await generateKeyPair('RS256', { extractable: true });
   writeFileSync(join(dir, 'rsa.pem'), await exportSPKI(rsa.publicKey));
   gw = await startTestGateway({ backend: 'embedded', config: { auth: { jwt: { hs256Secret: SECRET, publicKeyFiles: [join(dir, 'rsa.pem')], clockToleranceSec: 0 } } } });
@@ -32,6 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gw?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('JWT claims', () => {
