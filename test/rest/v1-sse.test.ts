@@ -9,6 +9,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
 import { http } from './http.js';
+import { sse } from '../support/sse.js';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -24,37 +25,6 @@ async function produce(topic: string, records: unknown[], headers: Record<string
   const res = await http('POST', url(`/v1/topics/${topic}/records`), { headers: { ...JSON_H, ...headers }, body: { records } });
   expect(res.status).toBe(200);
   return res.json;
-}
-
-/** Minimal SSE reader over fetch: yields parsed events until aborted. */
-async function* sse(u: string, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<{ id?: string; event: string; data: string }> {
-  const res = await fetch(u, { headers: { accept: 'text/event-stream', ...headers }, signal });
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const ev: { id?: string; event: string; data: string } = { event: 'message', data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-        if (field === 'id') ev.id = value;
-        else if (field === 'event') ev.event = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (data.length === 0) continue;
-      ev.data = data.join('\n');
-      yield ev;
-    }
-  }
 }
 
 async function take(gen: AsyncGenerator<{ id?: string; event: string; data: string }>, n: number, event = 'record') {

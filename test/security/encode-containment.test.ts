@@ -20,6 +20,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
 import { RawClient } from '../websocket/raw-client.js';
+import { sse, type SseEvent } from '../support/sse.js';
 
 const DEPTH = 300_000;
 const DEEP = Buffer.from(`${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}`);
@@ -72,35 +73,6 @@ afterAll(async () => {
   stub?.close();
   await gw?.close();
 });
-
-type SseEvent = { id?: string; event: string; data: string };
-
-/** Minimal SSE reader over fetch: yields events in order until aborted. */
-async function* sse(url: string, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<SseEvent> {
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal });
-  expect(res.status).toBe(200);
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const ev: SseEvent = { event: 'message', data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        const i = line.indexOf(':');
-        if (i === 0) continue;
-        const [field, value] = i < 0 ? [line, ''] : [line.slice(0, i), line.slice(i + 1).replace(/^ /, '')];
-        if (field === 'id') ev.id = value;
-        else if (field === 'event') ev.event = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (data.length > 0) yield { ...ev, data: data.join('\n') };
-    }
-  }
-}
 
 /** The next `n` events of a stream. */
 async function take(stream: AsyncGenerator<SseEvent>, n: number): Promise<SseEvent[]> {
