@@ -8,6 +8,7 @@
  */
 import type { Code } from '../../gateway/errors.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { MAX_REASON_STRING_CHARS } from './config.js';
 
 /** MQTT 5 reason codes used by this server (names from the spec's table 2-6). */
 export const RC = {
@@ -106,5 +107,5 @@ export function mqttError(err: unknown): Mapping & { error: GatewayError } {
 
 /** A reason string safe for the client: the catalogued message, never an internal cause. */
 export function reasonString(error: GatewayError): string {
-  return error.code === 'INTERNAL' ? 'Internal gateway error.' : `${error.code}: ${error.message}`.slice(0, 200);
+  return error.code === 'INTERNAL' ? 'Internal gateway error.' : `${error.code}: ${error.message}`.slice(0, MAX_REASON_STRING_CHARS);
 }

@@ -1,26 +1,26 @@
 /**
  * The MQTT adapter: a TCP listener and MQTT over WebSocket (`/mqtt`, subprotocol `mqtt`, served by
  * the process's WebSocket transport on the shared HTTP port and, with websocket.engine uws, on the
- * uWS port), each connection handed to a Connection as a plain Duplex.
+ * uWS port), each connection handed to a Client as a plain Duplex.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
 import { certificateSubject } from '../../gateway/auth.js';
 import { WebSocketDuplex } from '../../transport/websocket.js';
-import { Broker } from './broker.js';
+import { SessionRegistry } from './sessions.js';
 import type { MqttConfig } from './config.js';
-import { Connection } from './session.js';
+import { Client } from './client.js';
 
 export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<RunningAdapter> {
-  const broker = await Broker.open(host.gateway, host.config, host.log);
+  const registry = await SessionRegistry.open(host.gateway, host.config, host.log);
   const sockets = new Set<Socket>();
 
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
-    new Connection(broker, socket, 'tcp', { address: socket.remoteAddress, port: socket.remotePort, certificateSubject: certificateSubject(socket) });
+    new Client(registry, socket, 'tcp', { address: socket.remoteAddress, port: socket.remotePort, certificateSubject: certificateSubject(socket) });
   };
   // With TLS configured the MQTT port speaks TLS only (8883-style); plaintext clients fail the handshake.
   const server: Server = host.tls === undefined ? createServer(accept) : createTlsServer({ ...host.tls }, accept);
@@ -43,7 +43,7 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
             // [MQTT-6.0.0-1] packets travel in binary frames: the duplex closes on a text frame.
             // It buffers at most one inbound queue's worth when the engine cannot pause reading.
             const stream = new WebSocketDuplex(connection, { maxUnreadBytes: host.config.maxInboundQueueBytes + host.config.maxPacketBytes });
-            new Connection(broker, stream, 'ws', { address: req.remoteAddress, certificateSubject: req.certificateSubject });
+            new Client(registry, stream, 'ws', { address: req.remoteAddress, certificateSubject: req.certificateSubject });
             return stream.events;
           },
           // The handshake took nothing (no connection slot until CONNECT), so there is nothing to release.
@@ -67,7 +67,7 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
     ports: { mqtt: port },
     async close() {
       server.close();
-      await broker.close();
+      await registry.close();
       for (const s of sockets) s.destroy();
     },
   };

@@ -73,7 +73,7 @@ export class SessionState {
   released = false;
   /**
    * Claim nonce of the last connection that held the session; stored too, so an instance can tell
-   * whether its in-memory copy is still the latest incarnation (Broker.loadSession).
+   * whether its in-memory copy is still the latest incarnation (SessionRegistry.loadSession).
    */
   heldBy: string | undefined;
   /**

@@ -22,7 +22,7 @@ import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { expandIdentityPattern, globMatch } from '../../gateway/grants.js';
 import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
-import type { Broker } from './broker.js';
+import type { SessionRegistry } from './sessions.js';
 import {
   decodeRetained,
   HEADER,
@@ -75,7 +75,7 @@ interface RecordFormats {
   readonly publish: readonly string[];
 }
 
-export class Connection {
+export class Client {
   private readonly parser = mqtt.parser({ protocolVersion: 4 });
   private version: Version = 4;
   private state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
@@ -108,7 +108,7 @@ export class Connection {
   private nextPid = 1;
   /**
    * This connection's durable claim of its client id in the connections table (ownership.ts);
-   * undefined until the claim is acknowledged. Until then the broker leaves the connection alone
+   * undefined until the claim is acknowledged. Until then the registry leaves the connection alone
    * when the table changes: onConnect checks the outcome itself once its write is durable.
    */
   claimNonce: string | undefined;
@@ -118,17 +118,17 @@ export class Connection {
   private resolveClosed!: () => void;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly registry: SessionRegistry,
     private readonly stream: Duplex,
     readonly transport: 'tcp' | 'ws',
     private readonly peer: { address?: string | undefined; port?: number | undefined; certificateSubject?: string | undefined },
   ) {
-    this.sendQuota = broker.config.maxInflight;
+    this.sendQuota = registry.config.maxInflight;
     const remote = peer.port === undefined ? peer.address : `${peer.address}:${peer.port}`;
-    this.log = broker.log.child({ conn: randomUUID().slice(0, 8), transport, remote });
+    this.log = registry.log.child({ conn: randomUUID().slice(0, 8), transport, remote });
     this.ctx = createContext({ protocol: 'mqtt', log: this.log });
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
-    broker.all.add(this);
+    registry.clients.add(this);
     this.parser.on('packet', (p: Packet) => this.enqueue(p));
     this.parser.on('error', (err: Error) => this.onParseError(err));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -139,7 +139,7 @@ export class Connection {
     stream.on('close', () => void this.close('transport closed'));
     stream.on('end', () => void this.close('transport ended'));
     // [MQTT-3.1.0-1] the first packet must be CONNECT, within a reasonable time (§4.8 allows closing).
-    this.connectTimer = setTimeout(() => void this.close('no CONNECT in time'), broker.config.connectTimeoutMs);
+    this.connectTimer = setTimeout(() => void this.close('no CONNECT in time'), registry.config.connectTimeoutMs);
   }
 
   /** The client id from CONNECT ('' before). */
@@ -165,12 +165,12 @@ export class Connection {
     this.parser.parse(chunk);
     // The parser buffers a packet until complete: refuse one announced over the limit right away.
     const pending = (this.parser as unknown as { packet: { length: number } }).packet.length;
-    if (!this.isClosed() && pending > 0 && totalSize(pending) > this.broker.config.maxPacketBytes) this.tooLarge();
+    if (!this.isClosed() && pending > 0 && totalSize(pending) > this.registry.config.maxPacketBytes) this.tooLarge();
   }
 
   private tooLarge(): void {
     // [MQTT-3.1.2-24] a packet over the advertised Maximum Packet Size is a protocol error (0x95).
-    this.log.info({ max: this.broker.config.maxPacketBytes }, 'packet too large');
+    this.log.info({ max: this.registry.config.maxPacketBytes }, 'packet too large');
     void this.fail(RC.PACKET_TOO_LARGE, 'packet too large');
   }
 
@@ -188,7 +188,7 @@ export class Connection {
 
   private enqueue(packet: Packet): void {
     if (this.isClosed()) return;
-    if (packet.length !== undefined && totalSize(packet.length) > this.broker.config.maxPacketBytes) return this.tooLarge();
+    if (packet.length !== undefined && totalSize(packet.length) > this.registry.config.maxPacketBytes) return this.tooLarge();
     // PUBLISH and acks are handled at once (no awaits before they are queued/applied) so a slow
     // SUBSCRIBE never delays the PUBACKs that free delivery slots.
     if (this.state === 'open' && (packet.cmd === 'publish' || packet.cmd === 'puback' || packet.cmd === 'pubrec' || packet.cmd === 'pubcomp' || packet.cmd === 'pubrel' || packet.cmd === 'pingreq')) {
@@ -256,7 +256,7 @@ export class Connection {
   private async onConnect(p: IConnectPacket): Promise<void> {
     this.state = 'connecting';
     clearTimeout(this.connectTimer);
-    const cfg = this.broker.config;
+    const cfg = this.registry.config;
     if (p.protocolVersion !== 4 && p.protocolVersion !== 5) {
       // MQTT 3.1 (level 3) is not spoken here. [MQTT-3.1.2-2]
       this.writeRaw(mqtt.generate({ cmd: 'connack', returnCode: RC311.UNACCEPTABLE_PROTOCOL_VERSION, sessionPresent: false }, { protocolVersion: 4 }));
@@ -286,8 +286,8 @@ export class Connection {
     // (AUTH packets) is not supported and refused above with 0x8C.
     let principal;
     try {
-      this.releaseConnection = this.broker.gateway.connectionOpened('mqtt', this.peer.address);
-      principal = await this.broker.gateway.authenticate({
+      this.releaseConnection = this.registry.gateway.connectionOpened('mqtt', this.peer.address);
+      principal = await this.registry.gateway.authenticate({
         ...(p.password === undefined ? {} : { token: Buffer.from(p.password).toString('utf8') }),
         ...(this.peer.certificateSubject === undefined ? {} : { certificateSubject: this.peer.certificateSubject }),
       }, { protocol: 'mqtt', remoteAddress: this.peer.address });
@@ -337,7 +337,7 @@ export class Connection {
       // A will outside the write scope is refused now, as Mosquitto does (CONNACK 5 / 0x87), rather
       // than accepted and silently dropped when it fires. It is checked again when written.
       try {
-        this.broker.gateway.authorize(this.ctx, 'write', this.broker.routes.topicFor(p.will.topic), p.will.topic);
+        this.registry.gateway.authorize(this.ctx, 'write', this.registry.routes.topicFor(p.will.topic), p.will.topic);
       } catch (err) {
         return this.refuseWith(err);
       }
@@ -362,14 +362,14 @@ export class Connection {
       // hand-over asked. This instance's copies of both tables first catch up with what other
       // instances wrote, so a holder that connected elsewhere a moment ago is seen.
       try {
-        await Promise.all([this.broker.owners.sync(), this.broker.stored.sync()]);
+        await Promise.all([this.registry.owners.sync(), this.registry.stored.sync()]);
       } catch (err) {
         const m = mqttError(err);
         this.log.warn({ err: m.error }, 'client id ownership could not be checked');
         return this.refuse(this.version === 5 ? m.connack : m.connack311, reasonString(m.error));
       }
       if (this.isClosed()) return;
-      const holder = this.broker.foreignHolder(clientId, owner);
+      const holder = this.registry.foreignHolder(clientId, owner);
       if (holder !== undefined) {
         this.log.warn({ principal: principal.id, holder }, 'client id held by another principal; CONNECT refused, the holder is left alone');
         return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
@@ -377,8 +377,8 @@ export class Connection {
     }
 
     // [MQTT-3.1.4-3] a connection with the same client id takes over: the old one is closed first.
-    const existing = this.broker.connections.get(clientId);
-    this.broker.connections.set(clientId, this);
+    const existing = this.registry.connected.get(clientId);
+    this.registry.connected.set(clientId, this);
     if (existing !== undefined && existing !== this) await existing.takenOver('local');
     if (this.isClosed()) return;
 
@@ -390,7 +390,7 @@ export class Connection {
     const nonce = randomUUID();
     let previousOwner;
     try {
-      previousOwner = await this.broker.claim(clientId, nonce, expiry > 0, owner);
+      previousOwner = await this.registry.claim(clientId, nonce, expiry > 0, owner);
     } catch (err) {
       const m = mqttError(err);
       this.log.warn({ err: m.error }, 'client id could not be claimed');
@@ -399,40 +399,40 @@ export class Connection {
     this.claimNonce = nonce;
     if (this.isClosed()) return;
     // A claim written after ours (the client reconnected again, elsewhere) already owns the id.
-    if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
+    if (this.registry.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
     let handedOver = false;
     if (previousOwner !== undefined) {
       const started = Date.now();
-      handedOver = await this.broker.awaitHandover(clientId, nonce, this.closedPromise);
+      handedOver = await this.registry.awaitHandover(clientId, nonce, this.closedPromise);
       if (this.isClosed()) return;
-      if (this.broker.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
+      if (this.registry.claimSuperseded(clientId, nonce)) return this.close('client id claimed by a later connection');
       if (handedOver) this.log.info({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'session handed over by another gateway instance');
       else this.log.warn({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'no hand-over from the previous gateway instance in time; reading the stored session');
     }
-    this.broker.cancelWill(clientId); // [MQTT-3.1.3-9] a will delayed for this session is not sent
-    this.broker.clearExpiry(clientId);
+    this.registry.cancelWill(clientId); // [MQTT-3.1.3-9] a will delayed for this session is not sent
+    this.registry.clearExpiry(clientId);
 
     let session: SessionState | undefined;
     let present = false;
     // A session another principal created meanwhile (a CONNECT racing this one on another
     // instance, after the check above) is neither resumed nor discarded.
-    const lateHolder = unrestricted(principal) ? undefined : this.broker.foreignHolder(clientId, owner);
+    const lateHolder = unrestricted(principal) ? undefined : this.registry.foreignHolder(clientId, owner);
     if (lateHolder !== undefined) {
       this.log.warn({ principal: principal.id, holder: lateHolder }, 'client id taken by another principal during CONNECT; refused');
       return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
     }
     try {
       if (clean) {
-        await this.broker.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
+        await this.registry.dropSession(clientId); // [MQTT-3.1.2-4] clean start discards any session
       } else {
         // No hand-over to wait for (the client left another instance cleanly, or it is gone):
         // that instance's last session write was acknowledged before its claim was deleted, but
         // this instance's copy of the sessions table may not have it yet.
         if (!handedOver) {
-          await this.broker.stored.sync().catch((err: unknown) => this.log.warn({ err }, 'sessions table not caught up; reading this copy'));
+          await this.registry.stored.sync().catch((err: unknown) => this.log.warn({ err }, 'sessions table not caught up; reading this copy'));
           if (this.isClosed()) return;
         }
-        session = this.broker.loadSession(clientId);
+        session = this.registry.loadSession(clientId);
         present = session !== undefined; // [MQTT-3.2.2-2]
       }
       // Read after the stored copy caught up: the last word on a racing CONNECT elsewhere.
@@ -446,9 +446,9 @@ export class Connection {
       session.handover = undefined;
       session.expiry = expiry;
       session.expiresAt = undefined;
-      this.broker.sessions.set(clientId, session);
+      this.registry.sessions.set(clientId, session);
       this.session = session;
-      if (session.persistent) await this.broker.saveSession(session);
+      if (session.persistent) await this.registry.saveSession(session);
     } catch (err) {
       const m = mqttError(err);
       this.log.warn({ err: m.error }, 'session could not be opened');
@@ -537,8 +537,8 @@ export class Connection {
   /** Whether a pending in-memory delivery is inside this connection's read scope. */
   private mayStillRead(p: PendingOut, packet: IPublishPacket): boolean {
     const src = p.source;
-    const kafkaTopic = src?.topic ?? this.broker.routes.topicFor(packet.topic);
-    return this.broker.gateway.permits(this.ctx, 'read', kafkaTopic, src?.keyless === true ? null : packet.topic);
+    const kafkaTopic = src?.topic ?? this.registry.routes.topicFor(packet.topic);
+    return this.registry.gateway.permits(this.ctx, 'read', kafkaTopic, src?.keyless === true ? null : packet.topic);
   }
 
   private async refetch(p: PendingOut): Promise<IPublishPacket | undefined> {
@@ -546,7 +546,7 @@ export class Connection {
     const spec = this.session?.subs.get(src.raw);
     if (spec === undefined) return undefined;
     try {
-      const res = await this.broker.gateway.fetch(this.ctx, src.topic, src.partition, src.offset, { maxRecords: 1 });
+      const res = await this.registry.gateway.fetch(this.ctx, src.topic, src.partition, src.offset, { maxRecords: 1 });
       const rec = res.records.find((r) => r.offset === src.offset);
       if (rec === undefined) return undefined;
       return this.toPacket(spec, rec, p.qos)?.packet;
@@ -583,7 +583,7 @@ export class Connection {
     if (this.version === 5 && props?.topicAlias !== undefined) {
       const alias = props.topicAlias;
       // [MQTT-3.3.2-8] [MQTT-3.3.2-9] alias 0 or above our Topic Alias Maximum.
-      if (alias === 0 || alias > this.broker.config.topicAliasMaximum) return void this.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+      if (alias === 0 || alias > this.registry.config.topicAliasMaximum) return void this.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
       if (topic === '') {
         const known = this.aliases.get(alias);
         if (known === undefined) return void this.fail(RC.PROTOCOL_ERROR, 'unknown topic alias'); // [MQTT-3.3.4-?]
@@ -592,7 +592,7 @@ export class Connection {
         this.aliases.set(alias, topic);
       }
     }
-    const problem = topicNameProblem(topic, this.broker.config.maxTopicLevels);
+    const problem = topicNameProblem(topic, this.registry.config.maxTopicLevels);
     if (problem !== undefined) return void this.fail(RC.TOPIC_NAME_INVALID, problem); // [MQTT-3.3.2-2] [MQTT-4.7.3-1]
     const qos = p.qos;
     const pid = qos > 0 ? p.messageId : undefined;
@@ -609,7 +609,7 @@ export class Connection {
     if (qos > 0) {
       this.inboundInflight++;
       // [MQTT-3.3.4-8] more unacknowledged QoS>0 PUBLISHes than our Receive Maximum.
-      if (this.version === 5 && this.inboundInflight > this.broker.config.receiveMaximum) return void this.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+      if (this.version === 5 && this.inboundInflight > this.registry.config.receiveMaximum) return void this.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
     }
     let idempotencyKey: string | undefined;
     if (qos === 2) {
@@ -619,10 +619,10 @@ export class Connection {
     }
     const { topicAlias: _alias, subscriptionIdentifier: _subId, ...kept } = props ?? {};
     const msg: Message = { topic, payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), qos, retain: p.retain, properties: kept };
-    const kafkaTopic = this.broker.routes.topicFor(topic);
-    this.inbound.push({ msg, kafkaTopic, pid, idempotencyKey, permitted: this.broker.gateway.permits(this.ctx, 'write', kafkaTopic, topic) });
+    const kafkaTopic = this.registry.routes.topicFor(topic);
+    this.inbound.push({ msg, kafkaTopic, pid, idempotencyKey, permitted: this.registry.gateway.permits(this.ctx, 'write', kafkaTopic, topic) });
     this.inboundBytes += msg.payload.length + topic.length;
-    if (this.inboundBytes > this.broker.config.maxInboundQueueBytes && !this.paused) {
+    if (this.inboundBytes > this.registry.config.maxInboundQueueBytes && !this.paused) {
       this.paused = true;
       this.stream.pause();
     }
@@ -646,7 +646,7 @@ export class Connection {
       const group = this.inbound.slice(0, n);
       let results: ({ ok: true } | { ok: false; error: GatewayError })[];
       try {
-        const produced = await this.broker.gateway.produce(
+        const produced = await this.registry.gateway.produce(
           this.ctx,
           first.kafkaTopic,
           group.map((g) => messageToRecord(g.msg, this.clientId)),
@@ -662,7 +662,7 @@ export class Connection {
         let result = results[i] ?? { ok: false as const, error: new GatewayError('INTERNAL', 'missing produce result') };
         if (result.ok && item.msg.retain) {
           try {
-            await this.broker.storeRetained(item.msg, item.kafkaTopic, this.ctx);
+            await this.registry.storeRetained(item.msg, item.kafkaTopic, this.ctx);
           } catch (err) {
             result = { ok: false, error: GatewayError.from(err) };
           }
@@ -672,7 +672,7 @@ export class Connection {
       }
       this.inbound.splice(0, n);
       for (const g of group) this.inboundBytes -= g.msg.payload.length + g.msg.topic.length;
-      if (this.paused && this.inboundBytes <= this.broker.config.maxInboundQueueBytes / 2) {
+      if (this.paused && this.inboundBytes <= this.registry.config.maxInboundQueueBytes / 2) {
         this.paused = false;
         this.stream.resume();
       }
@@ -753,7 +753,7 @@ export class Connection {
    */
   private toPacket(spec: SubSpec, record: StreamRecord, forceQos?: 1 | 2, hubMatched = false): { packet: IPublishPacket; qos: QoS; shared?: string } | undefined {
     const f = this.formatsOf(record.topic);
-    const defaultQos = this.broker.config.foreignRecordQos;
+    const defaultQos = this.registry.config.foreignRecordQos;
     // The delivery form of a record is the same for every session, unless its expiry counts down
     // with time ([MQTT-3.3.2-6]): decode it once per record, not once per subscriber.
     const timeless = record.headers[HEADER.messageExpiry] === undefined;
@@ -777,10 +777,10 @@ export class Connection {
   private formatsOf(kafkaTopic: string): RecordFormats {
     let f = this.formats.get(kafkaTopic);
     if (f === undefined) {
-      const nullKeyTopic = this.broker.routes.nullKeyTopicFor(kafkaTopic);
+      const nullKeyTopic = this.registry.routes.nullKeyTopicFor(kafkaTopic);
       // Everything the encodings depend on besides the record: the route's keyless topic name,
       // the configured default QoS and, for packets, the protocol version and RETAIN flag.
-      const delivery = `mqtt.delivery\0${this.broker.config.foreignRecordQos}\0${nullKeyTopic}`;
+      const delivery = `mqtt.delivery\0${this.registry.config.foreignRecordQos}\0${nullKeyTopic}`;
       const publish = [0, 1, 2].flatMap((qos) => [0, 1].map((retain) => `mqtt.publish\0v${this.version}\0q${qos}\0r${retain}\0${delivery}`));
       f = { nullKeyTopic, delivery, publish };
       this.formats.set(kafkaTopic, f);
@@ -904,7 +904,7 @@ export class Connection {
     const granted: number[] = [];
     const retainedFor: { spec: SubSpec }[] = [];
     for (const sub of p.subscriptions) {
-      const parsed = parseFilter(sub.topic, this.broker.config.maxTopicLevels);
+      const parsed = parseFilter(sub.topic, this.registry.config.maxTopicLevels);
       if (typeof parsed === 'string') {
         this.log.info({ filter: sub.topic, problem: parsed }, 'invalid topic filter');
         granted.push(this.version === 5 ? RC.TOPIC_FILTER_INVALID : RC311.SUBACK_FAILURE);
@@ -932,7 +932,7 @@ export class Connection {
         } else {
           // The core bounds subscriptions per connection (limits.maxSubscriptionsPerConnection);
           // a persistent session's restored subscriptions count too. RESOURCE_EXHAUSTED → 0x97 / 0x80.
-          this.broker.gateway.admitSubscription(s.subs.size);
+          this.registry.gateway.admitSubscription(s.subs.size);
           s.subs.set(sub.topic, spec);
           await this.startLive(spec, false);
         }
@@ -956,7 +956,7 @@ export class Connection {
     }
     if (s.persistent) {
       try {
-        await this.broker.saveSession(s);
+        await this.registry.saveSession(s);
       } catch (err) {
         this.log.warn({ err: GatewayError.from(err) }, 'session not persisted after SUBSCRIBE');
       }
@@ -971,10 +971,10 @@ export class Connection {
   private async sendRetained(specs: SubSpec[]): Promise<void> {
     const now = Date.now();
     for (const spec of specs) {
-      for (const [topic, buf] of this.broker.retained.entries()) {
+      for (const [topic, buf] of this.registry.retained.entries()) {
         if (!topicMatches(spec.filter, topic)) continue;
         // Retained messages follow the read scope like live ones (which the hub filters).
-        if (!this.broker.gateway.permits(this.ctx, 'read', this.broker.routes.topicFor(topic), topic)) continue;
+        if (!this.registry.gateway.permits(this.ctx, 'read', this.registry.routes.topicFor(topic), topic)) continue;
         const m = decodeRetained(buf);
         if (m === undefined) continue;
         const props = { ...m.properties };
@@ -1004,7 +1004,7 @@ export class Connection {
     }
     if (s.persistent) {
       try {
-        await this.broker.saveSession(s);
+        await this.registry.saveSession(s);
       } catch (err) {
         this.log.warn({ err: GatewayError.from(err) }, 'session not persisted after UNSUBSCRIBE');
       }
@@ -1019,7 +1019,7 @@ export class Connection {
   private async startLive(spec: SubSpec, resuming: boolean): Promise<void> {
     const live: Live = { spec, readers: [], closed: false };
     this.live.set(spec.raw, live);
-    const topics = this.broker.routes.topicsFor(spec.filter);
+    const topics = this.registry.routes.topicsFor(spec.filter);
     if (spec.share !== undefined) return this.startShared(live, topics);
     const s = this.session!;
     let byTopic = s.positions.get(spec.raw);
@@ -1047,7 +1047,7 @@ export class Connection {
 
   private async openReader(live: Live, reader: Reader, from: Position, byTopic: Map<string, TopicPositions>): Promise<void> {
     const spec = (): SubSpec => live.spec;
-    const nullKeyTopic = this.broker.routes.nullKeyTopicFor(reader.topic);
+    const nullKeyTopic = this.registry.routes.nullKeyTopicFor(reader.topic);
     // Records without a key match only {kind:'all'}: when the filter matches the route's keyless
     // name, read everything and keep the filter check in toPacket.
     const filters: KeyFilter[] = topicMatches(live.spec.filter, nullKeyTopic) ? [{ kind: 'all' }] : [{ kind: 'mqtt', filter: live.spec.filter }];
@@ -1086,7 +1086,7 @@ export class Connection {
     };
     // A Kafka topic nothing was published to yet does not exist: the core waits for it and then
     // reads it from its beginning, so nothing published after this SUBSCRIBE is missed.
-    const sub = await this.broker.gateway.subscribe(this.ctx, { topic: reader.topic, from, filters, waitForTopic: true }, sink);
+    const sub = await this.registry.gateway.subscribe(this.ctx, { topic: reader.topic, from, filters, waitForTopic: true }, sink);
     if (reader.closed || this.isClosed()) {
       sub.close();
       return;
@@ -1108,7 +1108,7 @@ export class Connection {
     // One group per (ShareName, filter): members of a Kafka group must read the same topics with
     // the same filter, or records one filter skips would be committed for the other.
     const hash = createHash('sha256').update(spec.filter).digest('hex').slice(0, 12);
-    const member = await this.broker.gateway.joinGroup(this.ctx, {
+    const member = await this.registry.gateway.joinGroup(this.ctx, {
       // `/` cannot occur in a share name, so the grant `mqtt-share/<share>/*` names exactly this
       // share's groups (with `-` a grant for share `a` would also match share `a-b`).
       group: `mqtt-share/${spec.share}/${hash}`,
@@ -1166,7 +1166,7 @@ export class Connection {
       if (newExpiry !== undefined) {
         // [MQTT-3.14.2-2] a session that ended with the connection cannot be made persistent here.
         if (s.expiry === 0 && newExpiry > 0) return this.fail(RC.PROTOCOL_ERROR, 'session expiry set at DISCONNECT');
-        s.expiry = Math.min(newExpiry, this.broker.config.sessionExpiryMaxSeconds);
+        s.expiry = Math.min(newExpiry, this.registry.config.sessionExpiryMaxSeconds);
       }
     }
     // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 0x04 asks for it to be sent.
@@ -1177,7 +1177,7 @@ export class Connection {
   /**
    * Another connection took the client id [MQTT-3.1.4-2] [MQTT-3.1.4-3]: on this instance
    * (`local`: the new connection reuses the in-memory session) or on another (`remote`: the
-   * session is the other instance's now; the broker writes the hand-over afterwards).
+   * session is the other instance's now; the registry writes the hand-over afterwards).
    */
   async takenOver(by: 'local' | 'remote'): Promise<void> {
     await this.fail(RC.SESSION_TAKEN_OVER, 'session taken over', by);
@@ -1194,7 +1194,7 @@ export class Connection {
     const s = this.session;
     if (s !== undefined) {
       s.released = true;
-      if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
+      if (this.registry.sessions.get(this.clientId) === s) this.registry.sessions.delete(this.clientId);
     }
     this.normalDisconnect = true; // nor is a will published for it
     const m = mqttError(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
@@ -1239,39 +1239,39 @@ export class Connection {
     for (const w of this.slotWaiters.splice(0)) w();
     // end() flushes a final CONNACK/DISCONNECT; a peer that never reads is cut off after mqtt.closeDrainMs.
     this.stream.end();
-    setTimeout(() => this.stream.destroy(), this.broker.config.closeDrainMs).unref();
+    setTimeout(() => this.stream.destroy(), this.registry.config.closeDrainMs).unref();
     try {
       await Promise.allSettled([...this.live.values()].map((l) => this.stopLive(l, true)));
       this.live.clear();
       const s = this.session;
       // Also when CONNECT failed after registering (no session yet): a closed connection must not
       // keep holding the client id for the ownership check.
-      if (this.broker.connections.get(this.clientId) === this) this.broker.connections.delete(this.clientId);
+      if (this.registry.connected.get(this.clientId) === this) this.registry.connected.delete(this.clientId);
       if (wasOpen && s !== undefined) {
         for (const p of s.pending.values()) if (p.shared) s.pending.delete(p.pid);
         // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
-        if (!this.normalDisconnect && this.will !== undefined && !this.broker.closing) {
-          this.broker.scheduleWill(this.clientId, this.will.msg, Math.min(this.will.delay, s.expiry), this.ctx);
+        if (!this.normalDisconnect && this.will !== undefined && !this.registry.closing) {
+          this.registry.scheduleWill(this.clientId, this.will.msg, Math.min(this.will.delay, s.expiry), this.ctx);
         }
         if (s.persistent) {
-          await this.broker.saveSession(s).catch((err: unknown) => this.log.warn({ err }, 'session not saved at disconnect'));
-          if (takenOverBy === undefined) this.broker.sessionOffline(s);
+          await this.registry.saveSession(s).catch((err: unknown) => this.log.warn({ err }, 'session not saved at disconnect'));
+          if (takenOverBy === undefined) this.registry.sessionOffline(s);
         } else if (takenOverBy === 'remote') {
           // The session ended with this connection, but the table is the new owner's now (it may
           // have written its own session already): forget the local copy only.
-          if (this.broker.sessions.get(this.clientId) === s) this.broker.sessions.delete(this.clientId);
+          if (this.registry.sessions.get(this.clientId) === s) this.registry.sessions.delete(this.clientId);
         } else {
           // [MQTT-3.1.2-?] Session Expiry 0: the session ends with the network connection.
-          await this.broker.dropSession(this.clientId);
+          await this.registry.dropSession(this.clientId);
         }
       }
       // The connection no longer holds the client id; after the final session write, so a claimer
       // that finds no entry reads a session this connection no longer changes.
       if (this.claimNonce !== undefined) {
-        await this.broker.releaseClaim(this.clientId, this.claimNonce).catch((err: unknown) => this.log.warn({ err }, 'connection entry not released'));
+        await this.registry.releaseClaim(this.clientId, this.claimNonce).catch((err: unknown) => this.log.warn({ err }, 'connection entry not released'));
       }
     } finally {
-      this.broker.all.delete(this);
+      this.registry.clients.delete(this);
       this.resolveClosed();
     }
   }

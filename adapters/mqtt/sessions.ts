@@ -10,14 +10,14 @@ import { messageToRecord, Routes, type Message, type RetainedMessage, encodeReta
 import type { MqttConfig } from './config.js';
 import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
 import { SessionState } from './state.js';
-import type { Connection } from './session.js';
+import type { Client } from './client.js';
 
-export class Broker {
+export class SessionRegistry {
   readonly routes: Routes;
   /** Sessions known in memory: online ones and offline persistent ones loaded or kept since. */
   readonly sessions = new Map<string, SessionState>();
-  readonly connections = new Map<string, Connection>();
-  readonly all = new Set<Connection>();
+  readonly connected = new Map<string, Client>();
+  readonly clients = new Set<Client>();
   private readonly wills = new Map<string, NodeJS.Timeout>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -25,7 +25,7 @@ export class Broker {
   closing = false;
 
   /**
-   * Names this broker in the connections table: the core's instance id, whose liveness every
+   * Names this registry in the connections table: the core's instance id, whose liveness every
    * instance can check (`Gateway.instanceAlive`), so a claimer knows whether a hand-over can come.
    */
   get instanceId(): string {
@@ -47,17 +47,17 @@ export class Broker {
     );
   }
 
-  static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<Broker> {
+  static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<SessionRegistry> {
     const [retained, stored, owners] = await Promise.all([
       gateway.table(config.retainedTable),
       gateway.table(config.sessionsTable),
       gateway.table(config.connectionsTable),
     ]);
-    const broker = new Broker(gateway, config, log, retained, stored, owners);
-    broker.stopFollowingOwners = owners.onChange((clientId) => broker.ownerChanged(clientId));
-    await broker.sweepExpired();
-    broker.flushTimer = setInterval(() => broker.flushDirty(), config.sessionFlushMs);
-    return broker;
+    const registry = new SessionRegistry(gateway, config, log, retained, stored, owners);
+    registry.stopFollowingOwners = owners.onChange((clientId) => registry.ownerChanged(clientId));
+    await registry.sweepExpired();
+    registry.flushTimer = setInterval(() => registry.flushDirty(), config.sessionFlushMs);
+    return registry;
   }
 
   /** Deletes stored sessions that expired while no gateway held them; re-arms timers for the rest. */
@@ -146,7 +146,7 @@ export class Broker {
     // setTimeout holds at most ~24.8 days; longer expiries are re-checked at the next restart sweep.
     const timer = setTimeout(() => {
       this.expiries.delete(clientId);
-      if (this.connections.has(clientId)) return;
+      if (this.connected.has(clientId)) return;
       this.dropSession(clientId).catch((err: unknown) => this.log.warn({ err, clientId }, 'deleting expired MQTT session failed'));
     }, Math.min(ms, 2 ** 31 - 1));
     timer.unref();
@@ -162,7 +162,7 @@ export class Broker {
   // ---- ownership across instances (ownership.ts) ---------------------------------------------
 
   /**
-   * Claims a client id for a connection of this broker; resolves once the claim is durable. Returns
+   * Claims a client id for a connection of this registry; resolves once the claim is durable. Returns
    * the previous owner when it is a persistent session on another instance that is alive: the caller
    * then waits for its hand-over (awaitHandover) before reading the session. An entry of an instance
    * that is gone (crashed: no heartbeat within `groups.sessionTimeoutMs`) is replaced without a
@@ -192,7 +192,7 @@ export class Broker {
    * of the tables: sync them first when another instance may have just written them.
    */
   foreignHolder(clientId: string, owner: ClientIdOwner): string | undefined {
-    const local = this.connections.get(clientId);
+    const local = this.connected.get(clientId);
     if (local !== undefined && !sameOwner(local.owner, owner)) return 'a connection on this instance';
     if (!sameOwner(this.sessions.get(clientId)?.owner, owner)) return 'a session on this instance';
     const entry = decodeOwner(this.owners.get(clientId));
@@ -272,7 +272,7 @@ export class Broker {
   /** Follows the connections table: a claim by another instance ends what this one holds for that client id. */
   private ownerChanged(clientId: string): void {
     const owner = decodeOwner(this.owners.get(clientId));
-    // Claims by this instance are settled locally (Connection.onConnect closes the older connection first).
+    // Claims by this instance are settled locally (the CONNECT handler closes the older connection first).
     if (owner === undefined || owner.instance === this.instanceId || this.closing) return;
     this.yieldTo(clientId, owner).catch((err: unknown) => this.log.error({ err, clientId }, 'MQTT session hand-over failed'));
   }
@@ -287,7 +287,7 @@ export class Broker {
    */
   private async yieldTo(clientId: string, owner: OwnerEntry): Promise<void> {
     const claimant = claimOwner(owner);
-    const local = [...this.all].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
+    const local = [...this.clients].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
     // Another principal's claim takes nothing over. It can only exist when its CONNECT raced past
     // the ownership check (this connection's claim not yet visible there): the connection that
     // holds a durable claim here came first, keeps the client id and re-asserts its claim naming
@@ -307,7 +307,7 @@ export class Broker {
     }
     await Promise.all(local.map((c) => c.takenOver('remote')));
     // A newer local claim may have arrived meanwhile: then the session is that connection's business.
-    if (this.connections.has(clientId)) return;
+    if (this.connected.has(clientId)) return;
     const s = this.sessions.get(clientId);
     if (s !== undefined && !s.released) {
       // Only a claimer that saw this instance's connection as the owner waits for the marker; anyone
@@ -394,7 +394,7 @@ export class Broker {
     for (const t of this.expiries.values()) clearTimeout(t);
     this.wills.clear();
     this.expiries.clear();
-    await Promise.allSettled([...this.all].map((c) => c.shutdown()));
+    await Promise.allSettled([...this.clients].map((c) => c.shutdown()));
     await Promise.allSettled([...this.sessions.values()].map((s) => (s.persistent ? this.saveSession(s) : undefined)));
   }
 }
