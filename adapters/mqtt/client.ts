@@ -36,7 +36,7 @@ import {
 } from './codec.js';
 import { mqttError, RC, RC311, reasonString } from './errors.js';
 import { ownerOf, sameOwner, type ClientIdOwner } from './ownership.js';
-import { SessionState, type PendingOut, type SubSpec, type TopicPositions } from './state.js';
+import { Session, type PendingOut, type SubSpec, type TopicPositions } from './session.js';
 
 type Version = 4 | 5;
 
@@ -79,7 +79,7 @@ export class Client {
   private readonly parser = mqtt.parser({ protocolVersion: 4 });
   private version: Version = 4;
   private state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
-  private session: SessionState | undefined;
+  private session: Session | undefined;
   private clientId = '';
   private log: Logger;
   private ctx: Context;
@@ -412,7 +412,7 @@ export class Client {
     this.registry.cancelWill(clientId); // [MQTT-3.1.3-9] a will delayed for this session is not sent
     this.registry.clearExpiry(clientId);
 
-    let session: SessionState | undefined;
+    let session: Session | undefined;
     let present = false;
     // A session another principal created meanwhile (a CONNECT racing this one on another
     // instance, after the check above) is neither resumed nor discarded.
@@ -440,7 +440,7 @@ export class Client {
         this.log.warn({ principal: principal.id }, 'stored session belongs to another principal; CONNECT refused');
         return this.refuseWith(new GatewayError('PERMISSION_DENIED', 'This client id belongs to another principal.'));
       }
-      session ??= new SessionState(clientId);
+      session ??= new Session(clientId);
       session.owner = owner;
       session.heldBy = nonce;
       session.handover = undefined;
@@ -495,7 +495,7 @@ export class Client {
   }
 
   /** Restores a present session: resend unacknowledged deliveries, then restart subscriptions. */
-  private async resume(s: SessionState): Promise<void> {
+  private async resume(s: Session): Promise<void> {
     // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP) and PUBREL with their original packet ids.
     for (const p of [...s.pending.values()].sort((a, b) => a.pid - b.pid)) {
       if (p.shared) {

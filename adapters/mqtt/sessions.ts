@@ -9,13 +9,13 @@ import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
 import type { MqttConfig } from './config.js';
 import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
-import { SessionState } from './state.js';
+import { Session } from './session.js';
 import type { Client } from './client.js';
 
 export class SessionRegistry {
   readonly routes: Routes;
   /** Sessions known in memory: online ones and offline persistent ones loaded or kept since. */
-  readonly sessions = new Map<string, SessionState>();
+  readonly sessions = new Map<string, Session>();
   readonly connected = new Map<string, Client>();
   readonly clients = new Set<Client>();
   private readonly wills = new Map<string, NodeJS.Timeout>();
@@ -64,9 +64,9 @@ export class SessionRegistry {
   private async sweepExpired(): Promise<void> {
     const now = Date.now();
     for (const [clientId, buf] of this.stored.entries()) {
-      let s: SessionState;
+      let s: Session;
       try {
-        s = SessionState.decode(clientId, buf);
+        s = Session.decode(clientId, buf);
       } catch (err) {
         this.log.warn({ err, clientId }, 'unreadable stored MQTT session deleted');
         await this.stored.delete(clientId);
@@ -78,13 +78,13 @@ export class SessionRegistry {
   }
 
   /** The session of a client id (memory first, then the table), or undefined. Expired ones are dropped. */
-  loadSession(clientId: string): SessionState | undefined {
+  loadSession(clientId: string): Session | undefined {
     const inMemory = this.sessions.get(clientId);
     if (inMemory !== undefined && !inMemory.persistent) return inMemory;
     const buf = this.stored.get(clientId);
-    let stored: SessionState | undefined;
+    let stored: Session | undefined;
     try {
-      stored = buf === undefined ? undefined : SessionState.decode(clientId, buf);
+      stored = buf === undefined ? undefined : Session.decode(clientId, buf);
     } catch (err) {
       this.log.warn({ err, clientId }, 'unreadable stored MQTT session ignored');
     }
@@ -112,7 +112,7 @@ export class SessionRegistry {
   }
 
   /** Writes a persistent session to the table (serialized per session; resolves after the backend ack). */
-  saveSession(s: SessionState): Promise<void> {
+  saveSession(s: Session): Promise<void> {
     if (!s.persistent || s.released) return Promise.resolve();
     s.dirty = false;
     const value = s.encode();
@@ -129,7 +129,7 @@ export class SessionRegistry {
   }
 
   /** Called when a session goes offline: expires after its interval (capped by config). */
-  sessionOffline(s: SessionState): void {
+  sessionOffline(s: Session): void {
     if (!s.persistent) {
       this.sessions.delete(s.clientId);
       return;
@@ -203,9 +203,9 @@ export class SessionRegistry {
     }
     const buf = this.stored.get(clientId);
     if (buf !== undefined) {
-      let stored: SessionState | undefined;
+      let stored: Session | undefined;
       try {
-        stored = SessionState.decode(clientId, buf);
+        stored = Session.decode(clientId, buf);
       } catch {
         stored = undefined; // unreadable: nobody's (loadSession logs and ignores it too)
       }
@@ -242,7 +242,7 @@ export class SessionRegistry {
         const buf = this.stored.get(clientId);
         if (buf === undefined) return false;
         try {
-          return SessionState.decode(clientId, buf).handover === nonce;
+          return Session.decode(clientId, buf).handover === nonce;
         } catch (err) {
           this.log.warn({ err, clientId }, 'unreadable stored MQTT session while waiting for its hand-over');
           return false;

@@ -46,7 +46,7 @@ export interface Qos2In {
   done: boolean;
 }
 
-export class SessionState {
+export class Session {
   /** Distinguishes incarnations of a client id, so QoS 2 idempotency keys never collide across sessions. */
   epoch: string = randomUUID();
   /** Session expiry in seconds (0 = ends with the connection; 0xFFFFFFFF = never). */
@@ -116,7 +116,7 @@ export class SessionState {
   }
 
   /** Restores a stored session; throws on a value that is not one (the caller logs and starts fresh). */
-  static decode(clientId: string, buf: Buffer): SessionState {
+  static decode(clientId: string, buf: Buffer): Session {
     const raw = JSON.parse(buf.toString('utf8')) as {
       v: number;
       epoch: string;
@@ -132,7 +132,7 @@ export class SessionState {
       owner?: { id?: unknown; anonymous?: unknown };
     };
     if (raw.v !== 1 || typeof raw.epoch !== 'string' || !Array.isArray(raw.subs)) throw new Error('not a session record');
-    const s = new SessionState(clientId);
+    const s = new Session(clientId);
     s.epoch = raw.epoch;
     s.expiry = raw.expiry;
     s.expiresAt = raw.expiresAt ?? undefined;
