@@ -21,6 +21,7 @@ import { createContext } from '../../gateway/context.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { expandIdentityPattern, globMatch } from '../../gateway/grants.js';
+import { mqttMatch } from '../../gateway/hub/filters.js';
 import { LATEST, EARLIEST, type Position, type StreamRecord } from '../../gateway/record.js';
 import type { SessionRegistry } from './sessions.js';
 import {
@@ -29,7 +30,6 @@ import {
   messageToRecord,
   parseFilter,
   recordToDelivery,
-  topicMatches,
   topicNameProblem,
   type Message,
   type QoS,
@@ -763,7 +763,7 @@ export class Client {
     if (d === undefined) return undefined;
     // `hubMatched`: the hub already matched this filter against the key (the topic name); only
     // records without a key, or from a reader that reads everything, are checked here.
-    if (!(hubMatched && record.key !== null) && !topicMatches(spec.filter, d.topic)) return undefined;
+    if (!(hubMatched && record.key !== null) && !mqttMatch(spec.filter, d.topic)) return undefined;
     if (spec.noLocal && d.clientId === this.clientId) return undefined; // [MQTT-3.8.3-3]
     if (d.expiry !== undefined && d.expiry <= 0) return undefined; // [MQTT-3.3.2-5] expired
     const qos = forceQos ?? (Math.min(spec.qos, d.qos) as QoS); // [MQTT-3.8.4-8]
@@ -972,7 +972,7 @@ export class Client {
     const now = Date.now();
     for (const spec of specs) {
       for (const [topic, buf] of this.registry.retained.entries()) {
-        if (!topicMatches(spec.filter, topic)) continue;
+        if (!mqttMatch(spec.filter, topic)) continue;
         // Retained messages follow the read scope like live ones (which the hub filters).
         if (!this.registry.gateway.permits(this.ctx, 'read', this.registry.routes.topicFor(topic), topic)) continue;
         const m = decodeRetained(buf);
@@ -1050,7 +1050,7 @@ export class Client {
     const nullKeyTopic = this.registry.routes.nullKeyTopicFor(reader.topic);
     // Records without a key match only {kind:'all'}: when the filter matches the route's keyless
     // name, read everything and keep the filter check in toPacket.
-    const filters: KeyFilter[] = topicMatches(live.spec.filter, nullKeyTopic) ? [{ kind: 'all' }] : [{ kind: 'mqtt', filter: live.spec.filter }];
+    const filters: KeyFilter[] = mqttMatch(live.spec.filter, nullKeyTopic) ? [{ kind: 'all' }] : [{ kind: 'mqtt', filter: live.spec.filter }];
     let positions: Map<number, bigint> = new Map();
     const sink: SubscriberSink = {
       records: async (batch) => {

@@ -9,9 +9,9 @@ import {
   recordToDelivery,
   Routes,
   topicFilterProblem,
-  topicMatches,
   topicNameProblem,
 } from './codec.js';
+import { mqttMatch as topicMatches } from '../../gateway/hub/filters.js';
 import { Session, type TopicPositions } from './session.js';
 
 describe('topic names and filters', () => {

@@ -5,6 +5,7 @@
  */
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import type { Headers, ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import { mqttMatch } from '../../gateway/hub/filters.js';
 import { TRACEPARENT } from '../../gateway/trace.js';
 
 export type QoS = 0 | 1 | 2;
@@ -78,20 +79,6 @@ export function parseFilter(raw: string, maxLevels = Infinity): ParsedFilter | s
   return topicFilterProblem(raw, maxLevels) ?? { filter: raw };
 }
 
-/** True when the topic name matches the filter (`$`-topics are not matched by a leading wildcard). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topic names starting with "$".
-  if (topic.startsWith('$') && (f[0] === '#' || f[0] === '+')) return false;
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true; // "a/#" also matches "a" [MQTT-4.7.1-2]
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
-
 /** True when some topic name matches both filters. */
 export function filtersOverlap(a: string, b: string): boolean {
   const x = a.split('/');
@@ -150,7 +137,7 @@ export class Routes {
 
   /** The Kafka topic an MQTT topic name is written to. */
   topicFor(mqttTopic: string): string {
-    for (const r of this.routes) if (topicMatches(r.filter, mqttTopic)) return r.topic;
+    for (const r of this.routes) if (mqttMatch(r.filter, mqttTopic)) return r.topic;
     return this.defaultRoute.topic;
   }
 
