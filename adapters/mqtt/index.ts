@@ -9,7 +9,7 @@ import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
 import { certificateSubject } from '../../gateway/auth.js';
 import { WebSocketDuplex } from '../../transport/websocket.js';
 import { SessionRegistry } from './sessions.js';
-import type { MqttConfig } from './config.js';
+import { MAX_FIXED_HEADER_BYTES, type MqttConfig } from './config.js';
 import { Client } from './client.js';
 
 export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<RunningAdapter> {
@@ -31,16 +31,16 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
     // MQTT over WebSocket through the process's WebSocket transport: on the shared HTTP port, and
     // on the uWS port when websocket.engine is uws. Each connection becomes a byte stream.
     host.http.onWebSocket('/mqtt', {
-      // [MQTT-6.0.0-3] the client must offer `mqtt`; a client offering nothing we speak is refused (400).
+      // [MQTT-5:6.0.0-3] [MQTT-3.1.1:6.0.0-3] the client must offer `mqtt`; a client offering nothing we speak is refused (400).
       subprotocols: ['mqtt'],
-      // A frame may carry one whole packet (MQTT 5 §6); its size is bounded by the packet limit plus the fixed header.
-      maxPayloadBytes: host.config.maxPacketBytes + 5,
+      // A frame may carry one whole packet (MQTT-5 §6.0); its size is bounded by the packet limit plus the fixed header.
+      maxPayloadBytes: host.config.maxPacketBytes + MAX_FIXED_HEADER_BYTES,
       perMessageDeflate: false,
       handshake: (req, respond) => {
-        // Authentication and connection limits happen at CONNECT (session.ts), as on TCP.
+        // Authentication and connection limits happen at CONNECT (handlers/connect.ts), as on TCP.
         respond.accept(
           (connection) => {
-            // [MQTT-6.0.0-1] packets travel in binary frames: the duplex closes on a text frame.
+            // [MQTT-5:6.0.0-1] [MQTT-3.1.1:6.0.0-1] packets travel in binary frames: the duplex closes on a text frame.
             // It buffers at most one inbound queue's worth when the engine cannot pause reading.
             const stream = new WebSocketDuplex(connection, { maxUnreadBytes: host.config.maxInboundQueueBytes + host.config.maxPacketBytes });
             new Client(registry, stream, 'ws', { address: req.remoteAddress, certificateSubject: req.certificateSubject });
