@@ -1,5 +1,5 @@
 /**
- * One MQTT client's life on one network connection (MQTT 5.0 and 3.1.1 §3–§4), split the aedes way:
+ * One MQTT client's life on one network connection (MQTT-5 and MQTT-3.1.1 §3–§4), split the aedes way:
  * this class holds the connection's state and dispatches packets; the work is in one handler per
  * packet family (handlers/connect.ts, publish.ts, subscribe.ts, disconnect.ts), outbound delivery in
  * delivery.ts, the bytes in connection.ts and the version differences in protocol.ts. The MQTT

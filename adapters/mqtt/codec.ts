@@ -36,19 +36,19 @@ function levelCount(topic: string): number {
 
 /** Why a topic name or filter is not acceptable (undefined = fine); `maxLevels` is `mqtt.maxTopicLevels`. */
 export function topicNameProblem(topic: string, maxLevels = Infinity): string | undefined {
-  if (topic.length === 0) return 'a topic name must not be empty'; // [MQTT-4.7.3-1]
-  if (Buffer.byteLength(topic, 'utf8') > 65535) return 'a topic name is at most 65535 bytes'; // [MQTT-4.7.3-3]
+  if (topic.length === 0) return 'a topic name must not be empty'; // [MQTT-5:4.7.3-1] [MQTT-3.1.1:4.7.3-1]
+  if (Buffer.byteLength(topic, 'utf8') > 65535) return 'a topic name is at most 65535 bytes'; // [MQTT-5:4.7.3-3] [MQTT-3.1.1:4.7.3-3]
   if (levelCount(topic) > maxLevels) return `a topic name has at most ${maxLevels} levels here`;
-  if (topic.includes('\u0000')) return 'a topic name must not contain NUL'; // [MQTT-4.7.3-2]
-  // mqtt-packet decodes strings leniently; ill-formed UTF-8 shows up as U+FFFD. [MQTT-1.5.4-1]
+  if (topic.includes('\u0000')) return 'a topic name must not contain NUL'; // [MQTT-5:4.7.3-2] [MQTT-3.1.1:4.7.3-2]
+  // mqtt-packet decodes strings leniently; ill-formed UTF-8 shows up as U+FFFD. [MQTT-5:1.5.4-1] [MQTT-3.1.1:1.5.3-1]
   if (topic.includes('\uFFFD')) return 'a topic name must be well-formed UTF-8';
-  if (topic.includes('+') || topic.includes('#')) return 'a topic name must not contain wildcards'; // [MQTT-3.3.2-2]
+  if (topic.includes('+') || topic.includes('#')) return 'a topic name must not contain wildcards'; // [MQTT-5:3.3.2-2] [MQTT-3.1.1:3.3.2-2]
   return undefined;
 }
 
-/** Why a (non-shared) topic filter is not acceptable. [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.1-3] */
+/** Why a (non-shared) topic filter is not acceptable. [MQTT-5:4.7.1-1] [MQTT-5:4.7.1-2] [MQTT-5:4.7.1-3] (the same ids in 3.1.1) */
 export function topicFilterProblem(filter: string, maxLevels = Infinity): string | undefined {
-  if (filter.length === 0) return 'a topic filter must not be empty'; // [MQTT-4.7.3-1]
+  if (filter.length === 0) return 'a topic filter must not be empty'; // [MQTT-5:4.7.3-1] [MQTT-3.1.1:4.7.3-1]
   if (levelCount(filter) > maxLevels) return `a topic filter has at most ${maxLevels} levels here`;
   if (filter.includes('\u0000')) return 'a topic filter must not contain NUL';
   if (filter.includes('\uFFFD')) return 'a topic filter must be well-formed UTF-8';
@@ -61,7 +61,7 @@ export function topicFilterProblem(filter: string, maxLevels = Infinity): string
   return undefined;
 }
 
-/** A parsed SUBSCRIBE filter: plain, or `$share/<group>/<filter>`. [MQTT-4.8.2-1] [MQTT-4.8.2-2] */
+/** A parsed SUBSCRIBE filter: plain, or `$share/<group>/<filter>`. [MQTT-5:4.8.2-1] [MQTT-5:4.8.2-2] */
 export type ParsedFilter = { readonly filter: string; readonly share?: string };
 
 /** Parses a SUBSCRIBE/UNSUBSCRIBE topic filter; returns a problem string when invalid. */
@@ -235,7 +235,7 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
   let clientId: string | undefined;
   let expiry: number | undefined;
   for (const [name, value] of Object.entries(record.headers)) {
-    // A string or binary field is at most 65,535 bytes [MQTT-5:1.5.4] [MQTT-5:1.5.6]: mqtt-packet
+    // A string or binary field is at most 65,535 bytes (MQTT-5 §1.5.4, §1.5.6): mqtt-packet
     // would write a truncated packet for a longer one and desynchronize the client's stream, so
     // such a header is not forwarded (the record itself still is).
     if (Buffer.byteLength(name, 'utf8') > MAX_MQTT_FIELD || value.length > MAX_MQTT_FIELD) continue;
@@ -277,7 +277,7 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
     }
   }
   if (Object.keys(user).length > 0) props.userProperties = user;
-  // [MQTT-3.3.2-6] the forwarded expiry is the received value minus the time spent waiting.
+  // [MQTT-5:3.3.2-6] the forwarded expiry is the received value minus the time spent waiting.
   if (expiry !== undefined && expiry > 0) props.messageExpiryInterval = expiry;
   return { topic, payload: record.value ?? Buffer.alloc(0), qos, retain, clientId, expiry, properties: props };
 }

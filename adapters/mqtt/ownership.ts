@@ -1,7 +1,7 @@
 /**
  * Who holds a client id's network connection, across gateway instances on one Kafka
- * ([MQTT-3.1.4-2]: "If the ClientId represents a Client already connected to the Server, the
- * Server MUST disconnect the existing Client"). One entry per connected client id in a compacted
+ * ([MQTT-3.1.1:3.1.4-2]: "If the ClientId represents a Client already connected to the Server then
+ * the Server MUST disconnect the existing Client"; v5 the same with 0x8E [MQTT-5:3.1.4-3]). One entry per connected client id in a compacted
  * table (`mqtt.connectionsTable`, default `mqtt-connections`):
  *
  *   clientId → {"instance": <gateway instance id>, "nonce": <connection id>, "since": <unix ms>, "persistent": bool,

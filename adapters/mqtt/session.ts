@@ -1,5 +1,5 @@
 /**
- * MQTT session state (§4.1): what outlives one network connection — subscriptions, per
+ * The MQTT session (MQTT-5 §4.1, MQTT-3.1.1 §4.1): what outlives one network connection — subscriptions, per
  * topic-partition positions, unacknowledged QoS 1/2 deliveries and the QoS 2 receive state.
  * Persistent sessions are serialized (JSON) into the `mqtt-sessions` table keyed by client id.
  */
@@ -8,7 +8,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { QoS } from './codec.js';
 import type { ClientIdOwner } from './ownership.js';
 
-/** One subscription as the client asked for it (§3.8.3.1 options). */
+/** One subscription as the client asked for it (MQTT-5 §3.8.3.1 options). */
 export interface SubSpec {
   /** The filter as sent, including `$share/<group>/` (the session's key for it). */
   readonly raw: string;
@@ -32,7 +32,7 @@ export interface PendingOut {
   state: 'publish' | 'pubrel';
   /** Where the record came from, to re-read it after a restart; undefined for retained deliveries. */
   readonly source: { readonly raw: string; readonly topic: string; readonly partition: number; readonly offset: bigint; readonly keyless?: boolean } | undefined;
-  /** The packet while in memory (resent with DUP on reconnect [MQTT-4.4.0-1]). */
+  /** The packet while in memory (resent with DUP on reconnect [MQTT-5:4.4.0-1] [MQTT-3.1.1:4.4.0-1]). */
   packet: IPublishPacket | undefined;
   /** Called once when the client completed the flow (shared subscriptions ack the group here). */
   readonly onAcked: (() => void) | undefined;

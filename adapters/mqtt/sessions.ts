@@ -278,11 +278,11 @@ export class SessionRegistry {
   }
 
   /**
-   * Another instance now holds `clientId` [MQTT-3.1.4-2]: the local connection is closed (v5
+   * Another instance now holds `clientId` [MQTT-5:3.1.4-3] [MQTT-3.1.1:3.1.4-2]: the local connection is closed (v5
    * DISCONNECT 0x8E), its final session state written, then the hand-over marker naming the new
    * owner's claim — the new owner reads the session only after that, so the old connection's
    * writes never land after its reads. The local copy is then stale: forgotten in memory, never
-   * written again, its expiry timer and delayed will cancelled ([MQTT-3.1.3-9] the client
+   * written again, its expiry timer and delayed will cancelled ([MQTT-5:3.1.3-9] the client
    * reconnected) — never deleted from the table, which is the new owner's now.
    */
   private async yieldTo(clientId: string, owner: OwnerEntry): Promise<void> {
@@ -327,7 +327,7 @@ export class SessionRegistry {
   // ---- wills -------------------------------------------------------------------------------
 
   /**
-   * Publishes a will now, or after its delay unless the client id reconnects first. [MQTT-3.1.3-9]
+   * Publishes a will now, or after its delay unless the client id reconnects first [MQTT-5:3.1.3-9].
    * `ctx` is the connection's: the will is written with the client's own principal, so it is
    * authorized (and rate limited) like any PUBLISH of that client.
    */
@@ -371,7 +371,8 @@ export class SessionRegistry {
   // ---- retained ----------------------------------------------------------------------------
 
   /**
-   * [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. Both need
+   * Store [MQTT-5:3.3.1-5] [MQTT-3.1.1:3.3.1-5] / an empty payload removes the retained message
+   * [MQTT-5:3.3.1-6] [MQTT-3.1.1:3.3.1-10]. Both need
    * the write scope for the message's topic in its Kafka topic (PERMISSION_DENIED otherwise, table
    * untouched) — also checked by the produce before it, but the table is written here.
    */
