@@ -41,6 +41,7 @@ export interface Context {
   readonly log: Logger;
 }
 
+/** How one produce call is written: options that apply to the whole batch. */
 export interface ProduceRequestOptions {
   /** Write every record of the batch to this partition. */
   partition?: number;
@@ -64,6 +65,7 @@ export type KeyFilter =
   | { readonly kind: 'prefix'; readonly prefix: string }
   | { readonly kind: 'mqtt'; readonly filter: string };
 
+/** What a broadcast subscription reads: one topic, where to start, which keys, and its flow control. */
 export interface SubscribeRequest {
   readonly topic: string;
   /** Only these partitions (default: all). */
@@ -113,6 +115,10 @@ export interface SubscriberSink {
   end(error?: import('./errors.js').GatewayError): void;
 }
 
+/**
+ * A live broadcast subscription, as `Gateway.subscribe` returns it: its start, its progress, and
+ * the two controls (credit, close) the adapter holds while the sink receives records.
+ */
 export interface Subscription {
   readonly id: string;
   readonly topic: string;
@@ -129,6 +135,7 @@ export interface Subscription {
   close(): void;
 }
 
+/** Who joins which consumer group for which topics, and how its deliveries are acknowledged and committed. */
 export interface JoinGroupRequest {
   readonly group: string;
   readonly topics: readonly string[];
@@ -219,13 +226,16 @@ export interface Table {
   sync(timeoutMs?: number): Promise<void>;
 }
 
-/** The core, as adapters see it. */
 /** Where a client connected from: what a failed authentication's audit line names. */
 export interface ConnectionOrigin {
   readonly protocol: string;
   readonly remoteAddress?: string | undefined;
 }
 
+/**
+ * The core, as adapters see it: every read, write, group, table and auth decision an adapter
+ * needs, each taking the caller's Context and throwing catalogued GatewayErrors only.
+ */
 export interface Gateway {
   readonly log: Logger;
 

@@ -60,6 +60,7 @@ export const authConfigShape = {
     .prefault({}),
 } as const;
 
+/** The validated `auth` section: what the Authenticator verifies credentials against. */
 export type AuthConfig = z.infer<(typeof authConfigShape)['auth']>;
 
 /** Credentials an adapter extracted from its protocol. */

@@ -11,6 +11,7 @@
  */
 import type { PartitionOffsets, ProduceRecord, ProduceResult, StreamRecord, TopicInfo, TopicPartition } from '../record.js';
 
+/** How `Backend.createTopic` creates a topic; absent fields take the store's defaults. */
 export interface CreateTopicOptions {
   partitions?: number;
   /** `cleanup.policy=compact`: the log keeps the last record per key; a null value deletes the key. */
@@ -19,6 +20,7 @@ export interface CreateTopicOptions {
   config?: Record<string, string>;
 }
 
+/** Durability and cancellation of one `Backend.produce`. */
 export interface ProduceOptions {
   /** Kafka acks: -1 (all in-sync replicas, default), 1 (leader) or 0 (none; offsets unknown). */
   acks?: -1 | 0 | 1;
@@ -26,6 +28,7 @@ export interface ProduceOptions {
   signal?: AbortSignal;
 }
 
+/** Bounds of one `Backend.fetch`: how much to return and how long to wait for a first record. */
 export interface FetchOptions {
   /** Stop after this many records (default 500). */
   maxRecords?: number;
@@ -36,6 +39,7 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+/** What one fetch of one partition returned, with the partition's bounds at that moment. */
 export interface FetchResult {
   /** Records with offset ≥ the requested offset, in offset order (gaps possible in compacted topics). */
   readonly records: StreamRecord[];
@@ -47,6 +51,7 @@ export interface FetchResult {
   readonly earliest: bigint;
 }
 
+/** A consumer group's committed position in one partition. */
 export interface CommittedOffset extends TopicPartition {
   /** The next offset the group will read (Kafka convention: last processed + 1). */
   readonly offset: bigint;
