@@ -60,6 +60,7 @@ export interface CommittedOffset extends TopicPartition {
 
 /** A log store: Kafka or the embedded log. */
 export interface Backend {
+  /** Which store this is: named in logs, and picks which config section's topic defaults apply. */
   readonly kind: 'kafka' | 'embedded';
 
   /** Connects / opens storage. Throws UNAVAILABLE if the store cannot be reached. */
@@ -69,11 +70,13 @@ export interface Backend {
   /** True when the store answers right now (used by /readyz). Never throws. */
   healthy(): Promise<boolean>;
 
+  /** Every topic of the store, internal ones included (filtering is the core's). */
   listTopics(): Promise<TopicInfo[]>;
   /** TOPIC_NOT_FOUND if it does not exist. */
   describeTopic(topic: string): Promise<TopicInfo>;
   /** ALREADY_EXISTS if it exists. */
   createTopic(topic: string, options?: CreateTopicOptions): Promise<void>;
+  /** Deletes the topic and its records. No client protocol reaches it (tests and tooling use it). */
   deleteTopic(topic: string): Promise<void>;
   /**
    * Deletes the records of one partition below `before` (Kafka DeleteRecords): the log start
