@@ -30,7 +30,7 @@ import {
 import type { RestConfig } from './config.js';
 import { RestError, produceRecordErrorCode, toHttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import { ConsumerRegistry, type ConsumerInstance } from './session.js';
+import { ConsumerRegistry, type ConsumerInstance } from './consumer-instance.js';
 import { serveSse } from './sse.js';
 
 /** What a handler returns: a status and a body already rendered, or nothing when it wrote the response itself. */
