@@ -191,18 +191,3 @@ export class Authenticator {
     return { ...identity, anonymous: false, scope: Scope.compile(match.grants, identity, this.mqtt) };
   }
 }
-
-/**
- * The principal name of a verified TLS client certificate on a socket (`CN=…` of the subject,
- * else the whole subject), or undefined when the socket is not TLS or the peer sent no valid one.
- */
-export function certificateSubject(socket: unknown): string | undefined {
-  const tlsSocket = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string | string[]> } };
-  if (tlsSocket.authorized !== true || typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
-  const subject = tlsSocket.getPeerCertificate().subject;
-  if (subject === undefined) return undefined;
-  const cn = subject.CN;
-  if (typeof cn === 'string' && cn !== '') return cn;
-  const parts = Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`);
-  return parts.length > 0 ? parts.join(',') : undefined;
-}

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Context, Gateway } from '../../gateway/api.js';
-import { certificateSubject, type Credentials } from '../../gateway/auth.js';
+import { certificateSubject, httpCredentials } from '../../codecs/credentials.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { parseOffset, type StreamRecord, type TopicPartition } from '../../gateway/record.js';
@@ -71,19 +71,6 @@ function traceOf(req: IncomingMessage): { traceparent?: string } {
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
 /** How long shutdown waits for in-flight writes to be answered (within the process shutdown deadline). */
 const WRITE_DRAIN_MS = 5_000;
-
-/**
- * `Authorization: Bearer <JWT or API key>`, else `?access_token=` (RFC 6750 §2.3) for EventSource,
- * which cannot set headers; plus the subject of a verified TLS client certificate.
- */
-function credentials(req: IncomingMessage, query: URLSearchParams): Credentials {
-  const subject = certificateSubject(req.socket);
-  const withCert = subject === undefined ? {} : { certificateSubject: subject };
-  const auth = req.headers.authorization;
-  if (auth !== undefined && /^bearer\s+/i.test(auth)) return { ...withCert, token: auth.replace(/^bearer\s+/i, '') };
-  const token = query.get('access_token');
-  return token === null ? withCert : { ...withCert, token };
-}
 
 /** The prefixes this adapter owns on the shared HTTP server. */
 export function ownsPath(path: string): boolean {
@@ -156,7 +143,7 @@ export class RestRoutes {
     }
     try {
       if (!PUBLIC_PATHS.has(path)) {
-        const principal = await this.gateway.authenticate(credentials(req, query), { protocol: 'rest', remoteAddress: req.socket.remoteAddress });
+        const principal = await this.gateway.authenticate(httpCredentials({ headers: req.headers, url: req.url, certificateSubject: certificateSubject(req.socket) }), { protocol: 'rest', remoteAddress: req.socket.remoteAddress });
         ctx = createContext({ protocol: 'rest', log: this.log, signal: abort.signal, principal, ...(requestId === undefined ? {} : { requestId }) });
       }
       const match = this.match(req.method ?? 'GET', path);
