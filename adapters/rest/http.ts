@@ -9,7 +9,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import { MEDIA, stringifyWithNumbers, stringifyWithStrings } from './codec.js';
 import type { RestConfig } from './config.js';
 import { RestError } from './errors.js';
-import type { ConsumerRegistry } from './session.js';
+import type { ConsumerRegistry } from './consumer-instance.js';
 
 /** What a handler returns: a status and a body already rendered, or nothing when it wrote the response itself. */
 export interface Reply {

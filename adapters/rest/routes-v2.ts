@@ -20,7 +20,7 @@ import {
 } from './codec.js';
 import { RestError, produceRecordErrorCode } from './errors.js';
 import { NO_CONTENT, SEG, headerValue, queryInt, traceOf, v2Reply, type Reply, type Request, type RouteDeps, type RouteTable } from './http.js';
-import type { ConsumerInstance } from './session.js';
+import type { ConsumerInstance } from './consumer-instance.js';
 
 /** Adds the v2 routes to the table. */
 export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {

@@ -16,7 +16,7 @@ import { RouteTable, headerValue, readBody, send, v1Reply, withoutTrailingSlashe
 import { openApiDocument } from './openapi.js';
 import { defineV1Routes } from './routes-v1.js';
 import { defineV2Routes } from './routes-v2.js';
-import { ConsumerRegistry } from './session.js';
+import { ConsumerRegistry } from './consumer-instance.js';
 
 /** Liveness, readiness and the API description answer without credentials (probes and tooling). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
@@ -144,7 +144,7 @@ export class RestRoutes {
 
   /** Ends open requests (SSE streams, long polls) and drops every consumer instance. */
   async close(): Promise<void> {
-    // SSE clients learn why (`event: error`, 50301) and reconnect — to another instance — with Last-Event-ID.
+    // SSE clients learn why (`event: error`, 50301) and reconnect — to another gateway instance — with Last-Event-ID.
     for (const end of [...this.streams]) end(new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down; reconnect with Last-Event-ID.'));
     // In-flight writes get their answer: a record the backend acknowledged is reported as written.
     const deadline = Date.now() + WRITE_DRAIN_MS;
