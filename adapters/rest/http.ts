@@ -49,16 +49,20 @@ export class RouteTable {
     this.routes.push({ method, pattern: new RegExp(`^${path}$`), native, handler });
   }
 
-  /** The route for a request; `'method'` when the path exists but not with this method (405). */
-  match(method: string, path: string): { route: Route; params: string[] } | 'method' | undefined {
-    let pathMatched = false;
+  /**
+   * The route for a request; when the path exists but not with this method, the methods it
+   * does have (for 405's `Allow`, RFC 9110 §15.5.6; GET routes answer HEAD too).
+   */
+  match(method: string, path: string): { route: Route; params: string[] } | { allowed: string[] } | undefined {
+    const allowed = new Set<string>();
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (m === null) continue;
-      pathMatched = true;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params: m.slice(1) };
+      allowed.add(route.method);
+      if (route.method === 'GET') allowed.add('HEAD');
     }
-    return pathMatched ? 'method' : undefined;
+    return allowed.size > 0 ? { allowed: [...allowed] } : undefined;
   }
 }
 

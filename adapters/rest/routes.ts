@@ -94,8 +94,11 @@ export class RestRoutes {
         ctx = createContext({ protocol: 'rest', log: this.log, signal: abort.signal, principal, ...(requestId === undefined ? {} : { requestId }) });
       }
       const match = this.routes.match(req.method ?? 'GET', path);
-      if (match === 'method') throw new RestError('METHOD_NOT_ALLOWED', 'HTTP 405 Method Not Allowed');
       if (match === undefined) throw new RestError('NOT_FOUND', 'HTTP 404 Not Found');
+      if ('allowed' in match) {
+        res.setHeader('allow', match.allowed.join(', '));
+        throw new RestError('METHOD_NOT_ALLOWED', 'HTTP 405 Method Not Allowed');
+      }
       let params: string[];
       try {
         params = match.params.map((p) => decodeURIComponent(p));
