@@ -53,6 +53,9 @@ export const SHARE_GROUP_HASH_CHARS = 12;
  */
 export const MAX_REASON_STRING_CHARS = 200;
 
+/** Session Expiry Interval meaning "never" (MQTT-5 §3.1.2.11.2): such a session has no expiry timer. */
+export const SESSION_NEVER_EXPIRES = 0xffff_ffff;
+
 /** The largest Packet Identifier (a two-byte integer, MQTT-5 §2.2.1); 0 is not one. */
 export const MAX_PACKET_ID = 65_535;
 
@@ -149,7 +152,7 @@ export const mqttConfigSchema = z.strictObject({
    */
   maxTopicLevels: z.number().int().min(1).max(65535).default(128),
   /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
-  sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
+  sessionExpiryMaxSeconds: z.number().int().min(0).max(SESSION_NEVER_EXPIRES).default(7 * 24 * 3600),
   /**
    * How often a connected persistent session's positions and pending deliveries are written to the
    * sessions table while they change. Bounds the write rate; a gateway crash redelivers at most

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
-import type { MqttConfig } from './config.js';
+import { MAX_TIMER_MS, SESSION_NEVER_EXPIRES, type MqttConfig } from './config.js';
 import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
 import { Session } from './session.js';
 import type { Client } from './client.js';
@@ -134,7 +134,7 @@ export class SessionRegistry {
       this.sessions.delete(s.clientId);
       return;
     }
-    if (s.expiry !== 0xffffffff) {
+    if (s.expiry !== SESSION_NEVER_EXPIRES) {
       const ms = s.expiry * 1000;
       s.expiresAt = Date.now() + ms;
       this.armExpiry(s.clientId, ms);
@@ -148,7 +148,7 @@ export class SessionRegistry {
       this.expiries.delete(clientId);
       if (this.connected.has(clientId)) return;
       this.dropSession(clientId).catch((err: unknown) => this.log.warn({ err, clientId }, 'deleting expired MQTT session failed'));
-    }, Math.min(ms, 2 ** 31 - 1));
+    }, Math.min(ms, MAX_TIMER_MS));
     timer.unref();
     this.expiries.set(clientId, timer);
   }
