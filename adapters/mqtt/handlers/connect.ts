@@ -153,7 +153,7 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
     if (handedOver) client.log.info({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'session handed over by another gateway instance');
     else client.log.warn({ previous: previousOwner.instance, waitedMs: Date.now() - started }, 'no hand-over from the previous gateway instance in time; reading the stored session');
   }
-  registry.cancelWill(clientId); // [MQTT-5:3.1.2-8] a will delayed for this session is not sent
+  registry.cancelWill(clientId); // [MQTT-5:3.1.3-9] a will delayed for this session is not sent
   registry.clearExpiry(clientId);
 
   let session: Session | undefined;
