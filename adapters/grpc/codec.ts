@@ -1,7 +1,7 @@
 /**
  * Frames ↔ core types. The wire contract is proto/streamgate/v1/streamgate.proto, loaded at
  * runtime by @grpc/proto-loader (protobufjs underneath, the runtime codec the project was
- * specified with); the TypeScript shapes come from proto-loader-gen-types (clients/ts/gen),
+ * specified with); the TypeScript shapes come from proto-loader-gen-types (proto/gen/ts),
  * generated with exactly the options below, so the types match what the loader produces.
  */
 import { existsSync } from 'node:fs';
@@ -22,10 +22,10 @@ import {
   type ProduceRecord,
   type StreamRecord,
 } from '../../gateway/record.js';
-import type { KeyFilter__Output } from '../../clients/ts/gen/streamgate/v1/KeyFilter.js';
-import type { Position__Output } from '../../clients/ts/gen/streamgate/v1/Position.js';
-import type { ProduceRecord__Output } from '../../clients/ts/gen/streamgate/v1/ProduceRecord.js';
-import type { Record as RecordMessage } from '../../clients/ts/gen/streamgate/v1/Record.js';
+import type { KeyFilter__Output } from '../../proto/gen/ts/streamgate/v1/KeyFilter.js';
+import type { Position__Output } from '../../proto/gen/ts/streamgate/v1/Position.js';
+import type { ProduceRecord__Output } from '../../proto/gen/ts/streamgate/v1/ProduceRecord.js';
+import type { Record as RecordMessage } from '../../proto/gen/ts/streamgate/v1/Record.js';
 
 /**
  * proto-loader options; scripts/gen-protos.sh passes the same to proto-loader-gen-types.

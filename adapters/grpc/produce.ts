@@ -1,7 +1,7 @@
 /** Produce results ↔ the `RecordPosition` list of ProduceResponse / PublishedFrame. */
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceResult } from '../../gateway/record.js';
-import type { RecordPosition } from '../../clients/ts/gen/streamgate/v1/RecordPosition.js';
+import type { RecordPosition } from '../../proto/gen/ts/streamgate/v1/RecordPosition.js';
 
 /** One position per record, in request order (only call when every record was written). */
 export function producedPositions(results: readonly ProduceResult[]): RecordPosition[] {

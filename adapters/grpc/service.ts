@@ -16,16 +16,16 @@ import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from
 import type { Credentials } from '../../gateway/auth.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { FetchRequest__Output } from '../../clients/ts/gen/streamgate/v1/FetchRequest.js';
-import type { FetchResponse } from '../../clients/ts/gen/streamgate/v1/FetchResponse.js';
-import type { GetOffsetsRequest__Output } from '../../clients/ts/gen/streamgate/v1/GetOffsetsRequest.js';
-import type { GetOffsetsResponse } from '../../clients/ts/gen/streamgate/v1/GetOffsetsResponse.js';
-import type { ListTopicsRequest__Output } from '../../clients/ts/gen/streamgate/v1/ListTopicsRequest.js';
-import type { ListTopicsResponse } from '../../clients/ts/gen/streamgate/v1/ListTopicsResponse.js';
-import type { ProduceRequest__Output } from '../../clients/ts/gen/streamgate/v1/ProduceRequest.js';
-import type { ProduceResponse } from '../../clients/ts/gen/streamgate/v1/ProduceResponse.js';
-import type { SubscribeRequest__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeRequest.js';
-import type { SubscribeResponse } from '../../clients/ts/gen/streamgate/v1/SubscribeResponse.js';
+import type { FetchRequest__Output } from '../../proto/gen/ts/streamgate/v1/FetchRequest.js';
+import type { FetchResponse } from '../../proto/gen/ts/streamgate/v1/FetchResponse.js';
+import type { GetOffsetsRequest__Output } from '../../proto/gen/ts/streamgate/v1/GetOffsetsRequest.js';
+import type { GetOffsetsResponse } from '../../proto/gen/ts/streamgate/v1/GetOffsetsResponse.js';
+import type { ListTopicsRequest__Output } from '../../proto/gen/ts/streamgate/v1/ListTopicsRequest.js';
+import type { ListTopicsResponse } from '../../proto/gen/ts/streamgate/v1/ListTopicsResponse.js';
+import type { ProduceRequest__Output } from '../../proto/gen/ts/streamgate/v1/ProduceRequest.js';
+import type { ProduceResponse } from '../../proto/gen/ts/streamgate/v1/ProduceResponse.js';
+import type { SubscribeRequest__Output } from '../../proto/gen/ts/streamgate/v1/SubscribeRequest.js';
+import type { SubscribeResponse } from '../../proto/gen/ts/streamgate/v1/SubscribeResponse.js';
 import {
   checkPartition,
   chunkBySize,

@@ -15,13 +15,13 @@ import type { Logger } from 'pino';
 import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
-import type { AckFrame__Output } from '../../clients/ts/gen/streamgate/v1/AckFrame.js';
-import type { CommitFrame__Output } from '../../clients/ts/gen/streamgate/v1/CommitFrame.js';
-import type { CreditFrame__Output } from '../../clients/ts/gen/streamgate/v1/CreditFrame.js';
-import type { PublishFrame__Output } from '../../clients/ts/gen/streamgate/v1/PublishFrame.js';
-import type { SessionRequest__Output } from '../../clients/ts/gen/streamgate/v1/SessionRequest.js';
-import type { SessionResponse } from '../../clients/ts/gen/streamgate/v1/SessionResponse.js';
-import type { SubscribeFrame__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeFrame.js';
+import type { AckFrame__Output } from '../../proto/gen/ts/streamgate/v1/AckFrame.js';
+import type { CommitFrame__Output } from '../../proto/gen/ts/streamgate/v1/CommitFrame.js';
+import type { CreditFrame__Output } from '../../proto/gen/ts/streamgate/v1/CreditFrame.js';
+import type { PublishFrame__Output } from '../../proto/gen/ts/streamgate/v1/PublishFrame.js';
+import type { SessionRequest__Output } from '../../proto/gen/ts/streamgate/v1/SessionRequest.js';
+import type { SessionResponse } from '../../proto/gen/ts/streamgate/v1/SessionResponse.js';
+import type { SubscribeFrame__Output } from '../../proto/gen/ts/streamgate/v1/SubscribeFrame.js';
 import {
   checkPartition,
   chunkBySize,
