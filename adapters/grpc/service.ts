@@ -1,8 +1,8 @@
 /**
  * The StreamGateway handlers: unary Produce/Fetch/ListTopics/GetOffsets, the server-streaming
- * Subscribe, and the bidirectional Session (delegated to session.ts). Each handler builds a
- * Context whose signal aborts when grpc-js reports the call cancelled (client cancel, deadline
- * exceeded, connection loss).
+ * Subscribe, and the bidirectional Session (session-call.ts, over the Session state machine of
+ * codecs/stream-session.ts). Each handler builds a Context whose signal aborts when grpc-js
+ * reports the call cancelled (client cancel, deadline exceeded, connection loss).
  */
 import type {
   Metadata,
@@ -38,16 +38,17 @@ import {
   partitionList,
   position,
   positionsMessage,
+  produceFailure,
+  producedPositions,
   produceRecord,
   recordMessage,
   RECORDS_FIELD,
   resetTo,
-} from './codec.js';
+} from '../../codecs/proto.js';
 import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { toStatus } from './errors.js';
 import { FrameWriter } from './flow.js';
-import { produceFailure, producedPositions } from './produce.js';
-import { GrpcSession, type SessionCall } from './session.js';
+import { GrpcSessionCall, type SessionCall } from './session-call.js';
 
 /** Idempotency key metadata entry (same meaning as ProduceRequest.idempotency_key). */
 export const IDEMPOTENCY_METADATA = 'idempotency-key';
@@ -194,7 +195,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     Session: (call: SessionCall) => {
       contextFor(deps, call, 'Session').then(
         (ctx) => {
-          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
+          const session = new GrpcSessionCall(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
           deps.streams.add(session);
           // Credentials that expire end the session (the core ends each subscription too).
           const expiresAt = ctx.principal.expiresAt;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../gateway/errors.js';
-import type { StreamRecord } from '../../gateway/record.js';
-import { chunkBySize, encodeRecordsFrame, keyFilters, loadDefinition, position, produceRecord, RECORDS_FIELD, recordMessage } from './codec.js';
+import { GatewayError } from '../gateway/errors.js';
+import type { StreamRecord } from '../gateway/record.js';
+import { chunkBySize, encodeRecordsFrame, keyFilters, streamGateway, position, produceRecord, RECORDS_FIELD, recordMessage } from './proto.js';
 
-describe('grpc codec', () => {
-  const { service } = loadDefinition();
+describe('proto codec', () => {
+  const { service } = streamGateway();
 
   it('maps positions, absent = latest', () => {
     expect(position(undefined)).toEqual({ kind: 'latest' });
