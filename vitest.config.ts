@@ -26,7 +26,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'ws',
-          include: ['gateway/**/*.test.ts', 'codecs/**/*.test.ts', 'transport/**/*.test.ts', 'adapters/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['app/**/*.test.ts', 'gateway/**/*.test.ts', 'codecs/**/*.test.ts', 'transport/**/*.test.ts', 'adapters/**/*.test.ts', 'test/**/*.test.ts'],
         },
       },
       {

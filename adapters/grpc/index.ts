@@ -6,7 +6,7 @@
 import { Server, type ServiceDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { SERVICE_NAME, streamGateway } from '../../codecs/proto.js';
 import type { GrpcConfig } from './config.js';

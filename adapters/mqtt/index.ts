@@ -5,8 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
-import { certificateSubject } from '../../gateway/auth.js';
+import type { AdapterHost, RunningAdapter } from '../../app/host.js';
+import { certificateSubject } from '../../codecs/credentials.js';
 import { WebSocketDuplex } from '../../transport/websocket.js';
 import { Broker } from './broker.js';
 import type { MqttConfig } from './config.js';
