@@ -73,7 +73,7 @@ function sse(): Promise<Stalled> {
             outcome: async () => {
               await ended;
               const last = /event: error\ndata: (.*)\n\n$/.exec(text);
-              return { error: last ? JSON.parse(last[1]!) : text.slice(-200), records: text.split('event: record\n').length - 1 };
+              return { error: last ? JSON.parse(last[1]!) : text.slice(-200), records: (text.match(/^id: [^\n]*\ndata: /gm) ?? []).length };
             },
           });
         }
