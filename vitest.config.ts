@@ -22,8 +22,8 @@ const unit = [
   'app/**/*.test.ts',
   'test/unit/**/*.test.ts',
   'test/docs/**/*.test.ts',
-  // The backend conformance suite on the embedded log (the Kafka run is test/conformance/kafka.test.ts).
-  'test/conformance/embedded.test.ts',
+  // The backend conformance suite on the embedded log (the Kafka run is test/conformance/backend-kafka.test.ts).
+  'test/conformance/backend-embedded.test.ts',
 ];
 
 /** Files beside the code that need the real broker: they run in the integration tier. */
@@ -31,9 +31,11 @@ const needsBroker = ['gateway/backends/kafka/kafka.test.ts'];
 
 /**
  * The suites whose clients speak WebSocket: they run a second time against the uWebSockets.js
- * engine (issue 9), where the gateway serves /v1/ws and /mqtt on the uWS port.
+ * engine (issue 9), where the gateway serves /v1/ws and /mqtt on the uWS port. The adapter
+ * conformance suite is among them (once, on the embedded log) so the cross-protocol cases — the
+ * browser client's resume across a restart included — hold on both engines.
  */
-const websocketSuites = ['test/websocket/**/*.test.ts', 'test/mqtt/websocket.test.ts'];
+const websocketSuites = ['test/websocket/**/*.test.ts', 'test/mqtt/websocket.test.ts', 'test/conformance/adapter-embedded.test.ts'];
 
 /**
  * The integration tier's global setup: one real Kafka broker for the whole run, shared by both
