@@ -24,6 +24,8 @@ const unit = [
   'test/docs/**/*.test.ts',
   // The backend conformance suite on the embedded log (the Kafka run is test/conformance/backend-kafka.test.ts).
   'test/conformance/backend-embedded.test.ts',
+  // Core limits on the embedded log (no sockets).
+  'test/core/limits.test.ts',
 ];
 
 /** Files beside the code that need the real broker: they run in the integration tier. */
