@@ -18,10 +18,11 @@ import type { Scope } from './grants.js';
 
 /** Who is calling. `anonymous` when no credentials were given (and anonymous access is on). */
 export interface Principal {
-  /** Unique among principals (API keys are `apikey:<id>`): sessions and instances belong to it. */
+  /** Unique among principals (API keys are `apikey:<id>`): MQTT sessions and REST consumer instances belong to it. */
   readonly id: string;
   /** The name `{sub}` stands for in grant and identity patterns (JWT subject, API key id, certificate name); default `id`. */
   readonly subject?: string;
+  /** No credentials were presented; such a principal holds `auth.anonymousGrants` only. */
   readonly anonymous: boolean;
   /** The compiled grants; undefined = unrestricted (only while no authentication is configured). */
   readonly scope?: Scope;
@@ -33,14 +34,18 @@ export interface Principal {
 
 /** Per-call context: cancellation, identity, correlation and a logger with them bound. */
 export interface Context {
+  /** Aborted when the client went away or the request was cancelled: waits end with CANCELLED. */
   readonly signal?: AbortSignal;
   readonly principal: Principal;
+  /** Correlates the log lines of one request (an adapter-chosen id, or one it was sent). */
   readonly requestId?: string;
   /** Protocol name, for metrics and logs only — never for decisions in the core. */
   readonly protocol: string;
+  /** A child logger with `principal` and `requestId` bound. */
   readonly log: Logger;
 }
 
+/** How one produce call is written: options that apply to the whole batch. */
 export interface ProduceRequestOptions {
   /** Write every record of the batch to this partition. */
   partition?: number;
@@ -64,6 +69,7 @@ export type KeyFilter =
   | { readonly kind: 'prefix'; readonly prefix: string }
   | { readonly kind: 'mqtt'; readonly filter: string };
 
+/** What a broadcast subscription reads: one topic, where to start, which keys, and its flow control. */
 export interface SubscribeRequest {
   readonly topic: string;
   /** Only these partitions (default: all). */
@@ -96,7 +102,9 @@ export interface SubscribeRequest {
 /** Told to a subscriber when the requested position did not exist and it starts elsewhere. */
 export interface ContinuityLost {
   readonly partition: number;
+  /** The offset the subscriber asked to start at. */
   readonly requested: bigint;
+  /** The offset delivery starts at instead (the log start or the log end). */
   readonly actual: bigint;
   readonly reason: 'below_log_start' | 'beyond_log_end';
 }
@@ -113,7 +121,12 @@ export interface SubscriberSink {
   end(error?: import('./errors.js').GatewayError): void;
 }
 
+/**
+ * A live broadcast subscription, as `Gateway.subscribe` returns it: its start, its progress, and
+ * the two controls (credit, close) the adapter holds while the sink receives records.
+ */
 export interface Subscription {
+  /** Unique within this gateway process; for logs and metrics, not a client-visible handle. */
   readonly id: string;
   readonly topic: string;
   /**
@@ -129,10 +142,11 @@ export interface Subscription {
   close(): void;
 }
 
+/** Who joins which consumer group for which topics, and how its deliveries are acknowledged and committed. */
 export interface JoinGroupRequest {
   readonly group: string;
   readonly topics: readonly string[];
-  /** Stable member id (e.g. REST instance name); generated when absent. */
+  /** Stable member id (e.g. a REST consumer instance's name); generated when absent. */
   readonly memberId?: string;
   /** Where to start partitions with no committed offset. */
   readonly resetTo?: 'earliest' | 'latest';
@@ -143,6 +157,7 @@ export interface JoinGroupRequest {
    * default from config. 0 disables redelivery.
    */
   readonly ackTimeoutMs?: number;
+  /** Only records matching one of these are delivered; the others still count as consumed (committed past). */
   readonly filters?: readonly KeyFilter[];
   /**
    * With true, topics that do not exist yet are not TOPIC_NOT_FOUND: joinGroup resolves at once with
@@ -160,6 +175,7 @@ export interface JoinGroupRequest {
 /** One member of a load-balanced group: each partition of the topics is read by one member. */
 export interface GroupMember {
   readonly group: string;
+  /** The id the member joined with, or the one generated for it; joining again with it takes over this member. */
   readonly memberId: string;
   readonly topics: readonly string[];
   /** Partitions currently assigned to this member. */
@@ -202,30 +218,36 @@ export interface GroupMember {
  * instances (MQTT retained messages and persistent sessions).
  */
 export interface Table {
+  /** The current value, from this instance's copy (no I/O); may lag another instance's write until `sync`. */
   get(key: string): Buffer | undefined;
+  /** Every live key of this instance's copy. */
   entries(): IterableIterator<[string, Buffer]>;
   /** Resolves after the backend acknowledged the write. */
   set(key: string, value: Buffer): Promise<void>;
+  /** Writes a tombstone; resolves after the backend acknowledged it. */
   delete(key: string): Promise<void>;
   /** Calls `listener(key)` after every change applied, local or written by another instance. */
   onChange(listener: (key: string) => void): () => void;
   /**
    * Resolves once this copy has applied every write the backend acknowledged before the call,
    * whichever instance made it: read after it when another instance may have just written the
-   * state you are about to read (e.g. a session a client left a moment ago elsewhere). Costs one
+   * state you are about to read (e.g. an MQTT session a client left a moment ago on another gateway instance). Costs one
    * offsets request (concurrent callers share one) and the follower's catch-up; TIMEOUT after
    * `timeoutMs` (default 10 s).
    */
   sync(timeoutMs?: number): Promise<void>;
 }
 
-/** The core, as adapters see it. */
 /** Where a client connected from: what a failed authentication's audit line names. */
 export interface ConnectionOrigin {
   readonly protocol: string;
   readonly remoteAddress?: string | undefined;
 }
 
+/**
+ * The core, as adapters see it: every read, write, group, table and auth decision an adapter
+ * needs, each taking the caller's Context and throwing catalogued GatewayErrors only.
+ */
 export interface Gateway {
   readonly log: Logger;
 
@@ -246,8 +268,11 @@ export interface Gateway {
    */
   instanceAlive(id: string): boolean;
 
+  /** The topics the principal may read some key of; internal topics are never listed. */
   listTopics(ctx: Context): Promise<TopicInfo[]>;
+  /** PERMISSION_DENIED unless the principal may read some key of it (never for an internal topic); TOPIC_NOT_FOUND if missing. */
   describeTopic(ctx: Context, topic: string): Promise<TopicInfo>;
+  /** Log start and end of every partition, with the same checks as `describeTopic`. */
   offsets(ctx: Context, topic: string): Promise<PartitionOffsets[]>;
 
   /**

@@ -60,6 +60,7 @@ export const authConfigShape = {
     .prefault({}),
 } as const;
 
+/** The validated `auth` section: what the Authenticator verifies credentials against. */
 export type AuthConfig = z.infer<(typeof authConfigShape)['auth']>;
 
 /** Credentials an adapter extracted from its protocol. */
@@ -74,6 +75,7 @@ export interface Credentials {
 export class Authenticator {
   private readonly keys: JWTVerifyGetKey[] = [];
   private readonly apiKeys: { id: string; hash: Buffer; grants: Grants }[];
+  /** Some authentication (JWT keys, API keys or certificate rules) is configured: principals without grants may do nothing. */
   readonly enabled: boolean;
   private readonly anonymousAllowed: boolean;
   private readonly anonymous: Principal;
@@ -161,7 +163,7 @@ export class Authenticator {
     const { principalClaim, grantsClaim } = this.config.jwt;
     const subject = payload[principalClaim];
     if (typeof subject !== 'string' || subject === '') {
-      // Without a name every such token would be the same principal: sessions and instances would be shared.
+      // Without a name every such token would be the same principal: MQTT sessions and REST consumer instances would be shared.
       throw new GatewayError('UNAUTHENTICATED', `The token has no "${principalClaim}" claim naming its principal.`);
     }
     const claims: Record<string, string> = {};
@@ -184,23 +186,8 @@ export class Authenticator {
     const hash = createHash('sha256').update(token).digest();
     const match = this.apiKeys.find((k) => timingSafeEqual(k.hash, hash));
     if (match === undefined) return undefined;
-    // Namespaced: an API key's name cannot collide with a JWT subject (sessions belong to principals).
+    // Namespaced: an API key's name cannot collide with a JWT subject (MQTT sessions and consumer instances belong to principals).
     const identity = { id: `apikey:${match.id}`, subject: match.id };
     return { ...identity, anonymous: false, scope: Scope.compile(match.grants, identity, this.mqtt) };
   }
-}
-
-/**
- * The principal name of a verified TLS client certificate on a socket (`CN=…` of the subject,
- * else the whole subject), or undefined when the socket is not TLS or the peer sent no valid one.
- */
-export function certificateSubject(socket: unknown): string | undefined {
-  const tlsSocket = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string | string[]> } };
-  if (tlsSocket.authorized !== true || typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
-  const subject = tlsSocket.getPeerCertificate().subject;
-  if (subject === undefined) return undefined;
-  const cn = subject.CN;
-  if (typeof cn === 'string' && cn !== '') return cn;
-  const parts = Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`);
-  return parts.length > 0 ? parts.join(',') : undefined;
 }

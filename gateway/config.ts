@@ -153,7 +153,9 @@ export const coreConfigShape = {
     .prefault({}),
 } as const;
 
+/** The core's sections alone, strict (an unknown key is an error naming it); the full schema adds each adapter's slice. */
 export const coreConfigSchema = z.object(coreConfigShape).strict();
+/** The validated core sections, defaults filled in. */
 export type CoreConfig = z.infer<typeof coreConfigSchema>;
 
 /** Where configuration comes from; defaults to the real process. */

@@ -66,6 +66,7 @@ export const CODES = Object.keys(CATALOGUE) as Code[];
 /** The one error type the core throws and adapters translate. */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
+  /** The catalogue code: what adapters map to their protocol's status, and what clients branch on. */
   readonly code: Code;
   /** Structured details safe to show a client (never secrets, never stack traces). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
@@ -76,14 +77,17 @@ export class GatewayError extends Error {
     this.details = options?.details;
   }
 
+  /** The gRPC-style class of the code, from the catalogue. */
   get status(): StatusClass {
     return CATALOGUE[this.code].status;
   }
 
+  /** Whether the same request may succeed if sent again unchanged (from the catalogue). */
   get retriable(): boolean {
     return CATALOGUE[this.code].retriable;
   }
 
+  /** Whether the error ends one request or the whole connection (from the catalogue). */
   get scope(): ErrorScope {
     return CATALOGUE[this.code].scope;
   }

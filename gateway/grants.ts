@@ -42,6 +42,7 @@ export const grantsSchema = z.strictObject({
   metrics: z.boolean().default(false),
 });
 
+/** Validated grants (defaults filled in), the input `Scope.compile` turns into a principal's scope. */
 export type Grants = z.infer<typeof grantsSchema>;
 
 /** MQTT routing as the composition root hands it to the core: what `{mqtt: F}` grants expand to. */

@@ -1,5 +1,5 @@
 /**
- * Load-balanced consumption (REST consumer instances, gRPC group sessions, MQTT `$share/`):
+ * Load-balanced consumption (REST consumer instances, gRPC `Subscribe` and `Session` streams with a group, MQTT `$share/`):
  * each partition of a group's topics is read by exactly one member; committed offsets live in
  * the backend (Kafka's group coordinator for the Kafka backend), so a restarted gateway resumes
  * a group where it committed.
@@ -27,12 +27,17 @@ import type { CompactedTable } from './table.js';
 
 /** Group timings and bounds (config sections `groups` and `hub`). */
 export interface GroupOptions {
+  /** Default redelivery timeout of push-mode deliveries not acknowledged (`JoinGroupRequest.ackTimeoutMs` overrides). */
   readonly ackTimeoutMs: number;
+  /** How often auto-commit members commit their contiguous acknowledged prefix. */
   readonly autoCommitIntervalMs: number;
   /** Unacknowledged records a push-mode member may have outstanding. */
   readonly maxInflight: number;
+  /** Records one `poll` returns when it names no bound (`hub.fetchMaxRecords`). */
   readonly fetchMaxRecords: number;
+  /** Bytes one `poll` returns when it names no bound (`hub.fetchMaxBytes`). */
   readonly fetchMaxBytes: number;
+  /** Queue bound of a push-mode member's hub subscription (`hub.maxQueueBytes`). */
   readonly maxQueueBytes: number;
   /** How often an instance refreshes its members' entries in the membership table. */
   readonly heartbeatMs: number;
@@ -147,12 +152,14 @@ export class GroupCoordinator {
 
   private openedTable: CompactedTable | undefined;
 
+  /** Writes a local member's entry to the membership table, so every instance assigns partitions to it. */
   async register(member: Member): Promise<void> {
     const table = await this.members();
     this.openedTable = table;
     await table.set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId));
   }
 
+  /** Deletes a leaving member's entry (only if this instance still owns it), so its partitions move. */
   async unregister(member: Member): Promise<void> {
     const table = await this.members();
     const key = entryKey(member.group, member.memberId);
@@ -225,6 +232,7 @@ export class GroupCoordinator {
     await Promise.allSettled(members.map((m) => m.leave()));
   }
 
+  /** Forgets a local group once its last local member left. */
   dropGroup(group: LocalGroup): void {
     if (this.groups.get(group.name) === group && group.members.size === 0) this.groups.delete(group.name);
   }

@@ -37,6 +37,7 @@ export class IdempotencyWindow {
     return result;
   }
 
+  /** Keys remembered now (bounded by `idempotency.maxKeys`). */
   get size(): number {
     return this.entries.size;
   }

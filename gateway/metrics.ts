@@ -10,6 +10,7 @@ const MAX_TOPIC_LABELS = 200;
 
 /** The gateway's metrics. */
 export class Metrics {
+  /** What `/metrics` serves: this core's series plus Node's default process metrics. */
   readonly registry = new Registry();
   private readonly topics = new Set<string>();
 

@@ -76,7 +76,9 @@ export type Position =
   | { readonly kind: 'offsets'; readonly offsets: ReadonlyMap<number, bigint>; readonly otherwise?: 'earliest' | 'latest' }
   | { readonly kind: 'timestamp'; readonly timestamp: number };
 
+/** The log start of every partition (shared, frozen). */
 export const EARLIEST: Position = Object.freeze({ kind: 'earliest' });
+/** The next record written to every partition, i.e. only new records (shared, frozen). */
 export const LATEST: Position = Object.freeze({ kind: 'latest' });
 
 /** Builds an `offsets` position from a plain object such as `{"0": "42"}`. */

@@ -89,6 +89,7 @@ export class CompactedTable implements Table {
     return () => this.listeners.delete(listener);
   }
 
+  /** Stops following the topic; pending `sync` calls fail SHUTTING_DOWN. */
   close(): void {
     this.subscription?.close();
     this.listeners.clear();

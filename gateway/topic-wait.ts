@@ -92,6 +92,7 @@ export class TopicWatcher {
     watch.waiters.clear();
   }
 
+  /** Topics watched and waiters on them, for metrics and tests. */
   stats(): TopicWaitStats {
     let waiters = 0;
     for (const watch of this.watches.values()) waiters += watch.waiters.size;

@@ -22,7 +22,7 @@ function run(env: Record<string, string>, args: string[] = []): { child: ChildPr
   const dir = mkdtempSync(join(tmpdir(), 'sg-cli-'));
   dirs.push(dir);
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts', ...args], {
     env: { PATH: process.env.PATH ?? '', STREAMGATE_DATA_DIR: dir, STREAMGATE_HTTP_PORT: '0', STREAMGATE_MQTT_PORT: '0', STREAMGATE_GRPC_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import type { ErrorBody } from '../codecs/http-status.js';
 import { redactSubprotocols } from '../gateway/log.js';
 import {
   DrainWaiters,
@@ -130,20 +131,20 @@ export async function listenUws(
           aborted = true;
           onAbort?.();
         });
-        const refuse = (status: number, message: string): void => {
+        const refuse = (status: number, body: ErrorBody): void => {
           if (aborted) return;
           res.cork(() => {
             res
               .writeStatus(`${status} ${STATUS_CODES[status] ?? 'Error'}`)
-              .writeHeader('Content-Type', 'text/plain; charset=utf-8')
+              .writeHeader('Content-Type', 'application/json')
               .writeHeader('Connection', 'close')
-              .end(message);
+              .end(JSON.stringify(body));
           });
         };
         const subprotocol = selectSubprotocol(headers['sec-websocket-protocol'], endpoint);
         if (subprotocol === undefined) {
           log.info({ offered: redactSubprotocols(headers['sec-websocket-protocol']), path }, 'refused: unsupported subprotocol');
-          return refuse(400, unsupportedSubprotocol(endpoint));
+          return refuse(400, { error_code: 400, message: unsupportedSubprotocol(endpoint) });
         }
         const request: HandshakeRequest = {
           headers,

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ConfigError } from '../gateway/config.js';
-import { loadServerConfig } from '../gateway/server.js';
+import { loadServerConfig } from '../app/compose.js';
 import {
   WebSocketDuplex,
   WebSocketTransport,
@@ -126,7 +126,7 @@ describe('loadServerConfig', () => {
   });
 });
 
-/** A bare HTTP server that hands upgrades to the transport, like gateway/server.ts does. */
+/** A bare HTTP server that hands upgrades to the transport, like app/http-host.ts does. */
 async function serve(engine: 'ws' | 'uws', endpoints: Record<string, WebSocketEndpoint>) {
   const upgrades = new Map<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
   const server: Server = createServer((_req, res) => res.writeHead(404).end());
@@ -160,7 +160,7 @@ function echo(subprotocols: string[], defaultSubprotocol?: string): WebSocketEnd
     maxPayloadBytes: 1024,
     perMessageDeflate: false,
     handshake(req, respond) {
-      if (req.url.includes('deny')) return respond.refuse(401, 'no');
+      if (req.url.includes('deny')) return respond.refuse(401, { error_code: 40101, message: 'no' });
       respond.accept(
         (connection): ConnectionEvents => ({
           message: (data, binary) => connection.send(binary ? data : `${connection.subprotocol}:${data.toString()}`),
@@ -225,9 +225,10 @@ describe.each(engines)('WebSocketTransport on the $engine engine', ({ engine, sk
     expect(replies).toEqual(['a.proto:hi', 'mqtt:hi', 'a.json:hi']);
     for (const c of [app, mqtt, noOffer]) c.ws!.terminate();
 
-    expect(await open(`${base}/mqtt`, ['a.json'])).toEqual({ status: 400, body: 'Unsupported subprotocol: use mqtt.' });
+    // Refusals carry the JSON error body REST uses (codecs/http-status.ts), on both engines.
+    expect(await open(`${base}/mqtt`, ['a.json'])).toEqual({ status: 400, body: JSON.stringify({ error_code: 400, message: 'Unsupported subprotocol: use mqtt.' }) });
     expect(await open(`${base}/mqtt`, [])).toMatchObject({ status: 400 });
-    expect(await open(`${base}/app?deny`, ['a.json'])).toEqual({ status: 401, body: 'no' });
+    expect(await open(`${base}/app?deny`, ['a.json'])).toEqual({ status: 401, body: JSON.stringify({ error_code: 40101, message: 'no' }) });
     expect((await open(`${base}/nowhere`, ['mqtt'])).status).toBe(404);
   });
 

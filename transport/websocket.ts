@@ -12,11 +12,11 @@
  * (websocket-uws.ts): uWS cannot adopt sockets from node:http.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { certificateSubject } from '../gateway/auth.js';
+import { certificateSubject } from '../codecs/credentials.js';
+import { rawHttpError, type ErrorBody } from '../codecs/http-status.js';
 import { redactSubprotocols, redactUrl } from '../gateway/log.js';
 import { listenUws, loadUws, type UwsListener } from './websocket-uws.js';
 
@@ -71,9 +71,9 @@ export interface HandshakeRequest {
   readonly claimConnection?: (protocol: string) => () => void;
 }
 
-/** How a handshake answers: refuse with a plain HTTP status, or complete the upgrade. */
+/** How a handshake answers: refuse with an HTTP error (codecs/http-status.ts), or complete the upgrade. */
 export interface HandshakeResponder {
-  refuse(status: number, message: string): void;
+  refuse(status: number, body: ErrorBody): void;
   /** `notOpened` runs if the client went away before the connection opened (release what admission took). */
   accept(open: (connection: EngineConnection) => ConnectionEvents, notOpened: () => void): void;
 }
@@ -220,7 +220,7 @@ export class WebSocketTransport {
     if (subprotocol === undefined) {
       // The request target may carry ?access_token= and an offered "subprotocol" may be a token.
       log.info({ offered: redactSubprotocols(offered), path: redactUrl(req.url) }, 'refused: unsupported subprotocol');
-      return refuse(socket, 400, unsupportedSubprotocol(endpoint));
+      return refuse(socket, 400, { error_code: 400, message: unsupportedSubprotocol(endpoint) });
     }
     endpoint.handshake(
       {
@@ -233,7 +233,7 @@ export class WebSocketTransport {
       },
       {
         // A refused socket keeps its `http` count until it closes: it is still a socket of this host.
-        refuse: (status, message) => refuse(socket, status, message),
+        refuse: (status, body) => refuse(socket, status, body),
         accept: (open, notOpened) => {
           // An endpoint that claimed the count holds it now (release is then a no-op); one that
           // counts later (MQTT at CONNECT) must not find this socket counted twice.
@@ -273,17 +273,13 @@ function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineC
   });
 }
 
-/** A plain HTTP refusal on a socket that has not been upgraded. */
-function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = STATUS_CODES[status] ?? 'Error';
+/** An HTTP error answer on a socket that has not been upgraded. */
+function refuse(socket: Duplex, status: number, body: ErrorBody): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
-  );
+  socket.end(rawHttpError(status, body));
 }
 
 /** Resolves waiters once the buffered amount is at or under their threshold (shared by both engines). */

@@ -6,7 +6,7 @@
 import { Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { loadDefinition, SERVICE_NAME } from './codec.js';
 import type { GrpcConfig } from './config.js';

@@ -24,7 +24,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { Duplex } from 'node:stream';
 import { ServerCredentials, type ConnectionInjector, type Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { TlsMaterial } from '../../gateway/adapter.js';
+import type { TlsMaterial } from '../../app/host.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { goawayCode } from './errors.js';
 

@@ -14,6 +14,7 @@ import type {
 import type { Logger } from 'pino';
 import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from '../../gateway/api.js';
 import type { Credentials } from '../../gateway/auth.js';
+import { bearerToken, certificateName, type CertificateSubject } from '../../codecs/credentials.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { FetchRequest__Output } from '../../clients/ts/gen/streamgate/v1/FetchRequest.js';
@@ -74,13 +75,17 @@ export interface SubscriptionSlots {
 
 type Call = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | SessionCall;
 
-/** Credentials from call metadata: `authorization: Bearer <JWT or API key>` or `x-api-key`. */
-export function credentialsOf(metadata: Metadata, call?: { getAuthContext?: () => { sslPeerCertificate?: { subject?: { CN?: string } } } | undefined }): Credentials {
+/**
+ * Credentials from call metadata — `authorization: Bearer <JWT or API key>` or `x-api-key` — plus
+ * the verified client certificate's principal name, read as every other protocol reads it.
+ */
+export function credentialsOf(metadata: Metadata, call?: { getAuthContext?: () => { sslPeerCertificate?: { subject?: CertificateSubject } } | undefined }): Credentials {
   // grpc-js fills the peer certificate in only for verified client certificates.
-  const cn = call?.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
-  const certificate = typeof cn === 'string' && cn !== '' ? { certificateSubject: cn } : {};
+  const name = certificateName(call?.getAuthContext?.()?.sslPeerCertificate?.subject);
+  const certificate = name === undefined ? {} : { certificateSubject: name };
   const auth = metadata.get('authorization')[0];
-  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, ''), ...certificate };
+  const token = typeof auth === 'string' ? bearerToken(auth) : undefined;
+  if (token !== undefined) return { token, ...certificate };
   const apiKey = metadata.get('x-api-key')[0];
   return typeof apiKey === 'string' ? { token: apiKey, ...certificate } : certificate;
 }

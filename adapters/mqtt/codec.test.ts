@@ -9,10 +9,10 @@ import {
   recordToDelivery,
   Routes,
   topicFilterProblem,
-  topicMatches,
   topicNameProblem,
 } from './codec.js';
-import { SessionState, type TopicPositions } from './state.js';
+import { mqttMatch as topicMatches } from '../../gateway/hub/filters.js';
+import { Session, type TopicPositions } from './session.js';
 
 describe('topic names and filters', () => {
   it('rejects wildcards, empty names, NUL and ill-formed UTF-8 in topic names', () => {
@@ -133,14 +133,14 @@ describe('record mapping', () => {
 
 describe('session state', () => {
   it('survives encode/decode', () => {
-    const s = new SessionState('c1');
+    const s = new Session('c1');
     s.expiry = 60;
     s.subs.set('a/#', { raw: 'a/#', filter: 'a/#', share: undefined, qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 3 });
     s.positions.set('a/#', new Map<string, TopicPositions>([['mqtt-messages', new Map([[0, 42n]])], ['other', 'earliest']]));
     s.pending.set(7, { pid: 7, qos: 2, state: 'pubrel', source: { raw: 'a/#', topic: 'mqtt-messages', partition: 0, offset: 40n }, packet: undefined, onAcked: undefined, shared: false });
     s.qos2in.set(9, { key: 'k', done: true });
     s.qos2seq = 4;
-    const r = SessionState.decode('c1', s.encode());
+    const r = Session.decode('c1', s.encode());
     expect(r.epoch).toBe(s.epoch);
     expect(r.subs.get('a/#')?.subscriptionId).toBe(3);
     expect(r.positions.get('a/#')?.get('mqtt-messages')).toEqual(new Map([[0, 42n]]));

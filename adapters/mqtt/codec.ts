@@ -5,6 +5,7 @@
  */
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import type { Headers, ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import { mqttMatch } from '../../gateway/hub/filters.js';
 import { TRACEPARENT } from '../../gateway/trace.js';
 
 export type QoS = 0 | 1 | 2;
@@ -35,19 +36,19 @@ function levelCount(topic: string): number {
 
 /** Why a topic name or filter is not acceptable (undefined = fine); `maxLevels` is `mqtt.maxTopicLevels`. */
 export function topicNameProblem(topic: string, maxLevels = Infinity): string | undefined {
-  if (topic.length === 0) return 'a topic name must not be empty'; // [MQTT-4.7.3-1]
-  if (Buffer.byteLength(topic, 'utf8') > 65535) return 'a topic name is at most 65535 bytes'; // [MQTT-4.7.3-3]
+  if (topic.length === 0) return 'a topic name must not be empty'; // [MQTT-5:4.7.3-1] [MQTT-3.1.1:4.7.3-1]
+  if (Buffer.byteLength(topic, 'utf8') > 65535) return 'a topic name is at most 65535 bytes'; // [MQTT-5:4.7.3-3] [MQTT-3.1.1:4.7.3-3]
   if (levelCount(topic) > maxLevels) return `a topic name has at most ${maxLevels} levels here`;
-  if (topic.includes('\u0000')) return 'a topic name must not contain NUL'; // [MQTT-4.7.3-2]
-  // mqtt-packet decodes strings leniently; ill-formed UTF-8 shows up as U+FFFD. [MQTT-1.5.4-1]
+  if (topic.includes('\u0000')) return 'a topic name must not contain NUL'; // [MQTT-5:4.7.3-2] [MQTT-3.1.1:4.7.3-2]
+  // mqtt-packet decodes strings leniently; ill-formed UTF-8 shows up as U+FFFD. [MQTT-5:1.5.4-1] [MQTT-3.1.1:1.5.3-1]
   if (topic.includes('\uFFFD')) return 'a topic name must be well-formed UTF-8';
-  if (topic.includes('+') || topic.includes('#')) return 'a topic name must not contain wildcards'; // [MQTT-3.3.2-2]
+  if (topic.includes('+') || topic.includes('#')) return 'a topic name must not contain wildcards'; // [MQTT-5:3.3.2-2] [MQTT-3.1.1:3.3.2-2]
   return undefined;
 }
 
-/** Why a (non-shared) topic filter is not acceptable. [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.1-3] */
+/** Why a (non-shared) topic filter is not acceptable. [MQTT-5:4.7.1-1] [MQTT-5:4.7.1-2] [MQTT-5:4.7.1-3] (the same ids in 3.1.1) */
 export function topicFilterProblem(filter: string, maxLevels = Infinity): string | undefined {
-  if (filter.length === 0) return 'a topic filter must not be empty'; // [MQTT-4.7.3-1]
+  if (filter.length === 0) return 'a topic filter must not be empty'; // [MQTT-5:4.7.3-1] [MQTT-3.1.1:4.7.3-1]
   if (levelCount(filter) > maxLevels) return `a topic filter has at most ${maxLevels} levels here`;
   if (filter.includes('\u0000')) return 'a topic filter must not contain NUL';
   if (filter.includes('\uFFFD')) return 'a topic filter must be well-formed UTF-8';
@@ -60,7 +61,7 @@ export function topicFilterProblem(filter: string, maxLevels = Infinity): string
   return undefined;
 }
 
-/** A parsed SUBSCRIBE filter: plain, or `$share/<group>/<filter>`. [MQTT-4.8.2-1] [MQTT-4.8.2-2] */
+/** A parsed SUBSCRIBE filter: plain, or `$share/<group>/<filter>`. [MQTT-5:4.8.2-1] [MQTT-5:4.8.2-2] */
 export type ParsedFilter = { readonly filter: string; readonly share?: string };
 
 /** Parses a SUBSCRIBE/UNSUBSCRIBE topic filter; returns a problem string when invalid. */
@@ -76,20 +77,6 @@ export function parseFilter(raw: string, maxLevels = Infinity): ParsedFilter | s
     return problem ?? { filter, share };
   }
   return topicFilterProblem(raw, maxLevels) ?? { filter: raw };
-}
-
-/** True when the topic name matches the filter (`$`-topics are not matched by a leading wildcard). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topic names starting with "$".
-  if (topic.startsWith('$') && (f[0] === '#' || f[0] === '+')) return false;
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true; // "a/#" also matches "a" [MQTT-4.7.1-2]
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
 }
 
 /** True when some topic name matches both filters. */
@@ -150,7 +137,7 @@ export class Routes {
 
   /** The Kafka topic an MQTT topic name is written to. */
   topicFor(mqttTopic: string): string {
-    for (const r of this.routes) if (topicMatches(r.filter, mqttTopic)) return r.topic;
+    for (const r of this.routes) if (mqttMatch(r.filter, mqttTopic)) return r.topic;
     return this.defaultRoute.topic;
   }
 
@@ -248,7 +235,7 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
   let clientId: string | undefined;
   let expiry: number | undefined;
   for (const [name, value] of Object.entries(record.headers)) {
-    // A string or binary field is at most 65,535 bytes [MQTT-5:1.5.4] [MQTT-5:1.5.6]: mqtt-packet
+    // A string or binary field is at most 65,535 bytes (MQTT-5 §1.5.4, §1.5.6): mqtt-packet
     // would write a truncated packet for a longer one and desynchronize the client's stream, so
     // such a header is not forwarded (the record itself still is).
     if (Buffer.byteLength(name, 'utf8') > MAX_MQTT_FIELD || value.length > MAX_MQTT_FIELD) continue;
@@ -290,7 +277,7 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
     }
   }
   if (Object.keys(user).length > 0) props.userProperties = user;
-  // [MQTT-3.3.2-6] the forwarded expiry is the received value minus the time spent waiting.
+  // [MQTT-5:3.3.2-6] the forwarded expiry is the received value minus the time spent waiting.
   if (expiry !== undefined && expiry > 0) props.messageExpiryInterval = expiry;
   return { topic, payload: record.value ?? Buffer.alloc(0), qos, retain, clientId, expiry, properties: props };
 }

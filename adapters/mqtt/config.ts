@@ -1,7 +1,63 @@
-/** The `mqtt` config slice: listeners, routing, limits and session persistence. */
+/**
+ * The `mqtt` config slice: listeners, routing, limits and session persistence; and the adapter's
+ * fixed bounds, each named with the reason for its value.
+ */
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+
+// ---- fixed bounds (not configurable: each follows from the spec or from a measured trade-off) ----
+
+/**
+ * The server closes a connection silent for this many keepalive periods [MQTT-5:3.1.2-22]
+ * [MQTT-3.1.1:3.1.2-24].
+ */
+export const KEEPALIVE_GRACE = 1.5;
+
+/**
+ * Packets other than PUBLISH and its acknowledgements (SUBSCRIBE, UNSUBSCRIBE, …) queued behind one
+ * still being handled before the socket is paused: a client pipelining SUBSCRIBEs waits on TCP
+ * instead of growing the queue; 100 is far more than any client pipelines.
+ */
+export const MAX_QUEUED_CONTROL_PACKETS = 100;
+
+/**
+ * Received PUBLISHes of one connection for one Kafka topic written in one produce call: large
+ * enough to amortize the backend round trip, small enough that one produce (and its rate-limit
+ * decision) stays bounded.
+ */
+export const MAX_PRODUCE_BATCH = 500;
+
+/**
+ * A socket paused at `maxInboundQueueBytes` resumes once the queue fell to this fraction of it
+ * (hysteresis, so a client at the bound is not paused and resumed per packet).
+ */
+export const INBOUND_RESUME_FRACTION = 0.5;
+
+/** Largest delay Node's timers hold (2^31 − 1 ms, ~24.8 days); longer ones are clamped or re-checked. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Bytes of an MQTT fixed header at most: one type byte and a Remaining Length of up to four bytes
+ * (MQTT-5 §2.1.4, MQTT-3.1.1 §2.2.3). A WebSocket frame carrying one whole packet is at most
+ * `maxPacketBytes` plus this.
+ */
+export const MAX_FIXED_HEADER_BYTES = 5;
+
+/** Hex characters of the filter's SHA-256 in a `$share/` group name: 48 bits, no collision among one share's filters in practice. */
+export const SHARE_GROUP_HASH_CHARS = 12;
+
+/**
+ * Characters of a v5 Reason String sent to a client: it is for a human reading a log, and a short
+ * one keeps acknowledgements small (they count against the client's Maximum Packet Size).
+ */
+export const MAX_REASON_STRING_CHARS = 200;
+
+/** Session Expiry Interval meaning "never" (MQTT-5 §3.1.2.11.2): such a session has no expiry timer. */
+export const SESSION_NEVER_EXPIRES = 0xffff_ffff;
+
+/** The largest Packet Identifier (a two-byte integer, MQTT-5 §2.2.1); 0 is not one. */
+export const MAX_PACKET_ID = 65_535;
 
 const routeObject = z.strictObject({
   /** MQTT topic filter (wildcards allowed). */
@@ -49,7 +105,8 @@ export const mqttConfigSchema = z.strictObject({
   sessionsTable: z.string().min(1).default('mqtt-sessions'),
   /**
    * Compacted table naming the instance and connection that hold each connected client id, so a
-   * CONNECT through one gateway instance takes over a connection held by another [MQTT-3.1.4-2].
+   * CONNECT through one gateway instance takes over a connection held by another [MQTT-5:3.1.4-3]
+   * [MQTT-3.1.1:3.1.4-2].
    */
   connectionsTable: z.string().min(1).default('mqtt-connections'),
   /**
@@ -95,7 +152,7 @@ export const mqttConfigSchema = z.strictObject({
    */
   maxTopicLevels: z.number().int().min(1).max(65535).default(128),
   /** Upper bound on session expiry; also the expiry of MQTT 3.1.1 persistent sessions. Default 7 days. */
-  sessionExpiryMaxSeconds: z.number().int().min(0).max(0xffffffff).default(7 * 24 * 3600),
+  sessionExpiryMaxSeconds: z.number().int().min(0).max(SESSION_NEVER_EXPIRES).default(7 * 24 * 3600),
   /**
    * How often a connected persistent session's positions and pending deliveries are written to the
    * sessions table while they change. Bounds the write rate; a gateway crash redelivers at most

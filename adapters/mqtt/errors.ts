@@ -2,14 +2,15 @@
  * MQTT reason codes and the one mapping from the gateway's error catalogue to them.
  *
  * MQTT 5 has a reason code on every acknowledgement, but each packet type allows only its own
- * subset (PUBACK/PUBREC: §3.4.2.1, SUBACK: §3.9.3, CONNACK: §3.2.2.2, DISCONNECT: §3.14.2.1);
+ * subset (MQTT-5 §3.4.2.1 PUBACK/PUBREC, §3.9.3 SUBACK, §3.2.2.2 CONNACK, §3.14.2.1 DISCONNECT);
  * MQTT 3.1.1 has only CONNACK return codes 0–5 and SUBACK 0x80 — a failed QoS 1/2 publish can
  * only be reported by closing the connection (the client then resends).
  */
 import type { Code } from '../../gateway/errors.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { MAX_REASON_STRING_CHARS } from './config.js';
 
-/** MQTT 5 reason codes used by this server (names from the spec's table 2-6). */
+/** MQTT 5 reason codes used by this server (names from MQTT-5 §2.4, Table 2-6). */
 export const RC = {
   SUCCESS: 0x00,
   GRANTED_QOS_1: 0x01,
@@ -41,7 +42,7 @@ export const RC = {
   SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: 0x9e,
 } as const;
 
-/** MQTT 3.1.1 CONNACK return codes (§3.2.2.3) — the only codes 3.1.1 has besides SUBACK 0x80. */
+/** MQTT 3.1.1 CONNACK return codes (MQTT-3.1.1 §3.2.2.3) — the only codes 3.1.1 has besides SUBACK 0x80. */
 export const RC311 = {
   ACCEPTED: 0,
   UNACCEPTABLE_PROTOCOL_VERSION: 1,
@@ -49,7 +50,7 @@ export const RC311 = {
   SERVER_UNAVAILABLE: 3,
   BAD_USERNAME_OR_PASSWORD: 4,
   NOT_AUTHORIZED: 5,
-  /** SUBACK failure (§3.9.3). */
+  /** SUBACK failure (MQTT-3.1.1 §3.9.3). */
   SUBACK_FAILURE: 0x80,
 } as const;
 
@@ -89,7 +90,7 @@ export const MQTT_ERRORS = {
   RESOURCE_EXHAUSTED: { ack: RC.QUOTA_EXCEEDED, suback: RC.QUOTA_EXCEEDED, connack: RC.QUOTA_EXCEEDED, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.QUOTA_EXCEEDED },
   SLOW_CONSUMER: { ack: RC.QUOTA_EXCEEDED, suback: RC.QUOTA_EXCEEDED, connack: RC.QUOTA_EXCEEDED, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.QUOTA_EXCEEDED },
   UNAVAILABLE: { ack: U, suback: U, connack: RC.SERVER_UNAVAILABLE, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
-  // MQTT 5 §3.2.2.2 0x89 Server busy; 3.1.1 §3.2.2.3 has only 0x03 Server unavailable.
+  // MQTT-5 §3.2.2.2 0x89 Server busy; MQTT-3.1.1 §3.2.2.3 has only 0x03 Server unavailable.
   SERVER_BUSY: { ack: U, suback: U, connack: RC.SERVER_BUSY, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
   TIMEOUT: { ack: U, suback: U, connack: RC.SERVER_UNAVAILABLE, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.SERVER_BUSY },
   CANCELLED: { ack: U, suback: U, connack: U, connack311: RC311.SERVER_UNAVAILABLE, disconnect: U },
@@ -106,5 +107,5 @@ export function mqttError(err: unknown): Mapping & { error: GatewayError } {
 
 /** A reason string safe for the client: the catalogued message, never an internal cause. */
 export function reasonString(error: GatewayError): string {
-  return error.code === 'INTERNAL' ? 'Internal gateway error.' : `${error.code}: ${error.message}`.slice(0, 200);
+  return error.code === 'INTERNAL' ? 'Internal gateway error.' : `${error.code}: ${error.message}`.slice(0, MAX_REASON_STRING_CHARS);
 }

@@ -1,10 +1,10 @@
 /**
  * Who holds a client id's network connection, across gateway instances on one Kafka
- * ([MQTT-3.1.4-2]: "If the ClientId represents a Client already connected to the Server, the
- * Server MUST disconnect the existing Client"). One entry per connected client id in a compacted
+ * ([MQTT-3.1.1:3.1.4-2]: "If the ClientId represents a Client already connected to the Server then
+ * the Server MUST disconnect the existing Client"; v5 the same with 0x8E [MQTT-5:3.1.4-3]). One entry per connected client id in a compacted
  * table (`mqtt.connectionsTable`, default `mqtt-connections`):
  *
- *   clientId → {"instance": <broker id>, "nonce": <connection id>, "since": <unix ms>, "persistent": bool,
+ *   clientId → {"instance": <gateway instance id>, "nonce": <connection id>, "since": <unix ms>, "persistent": bool,
  *               "principal"?: <principal id>, "anonymous"?: true,
  *               "takesOver"?: <nonce of the previous owner's claim, when it waits for its hand-over>,
  *               "refuses"?: <nonce of another principal's claim this one overrides>}
@@ -38,7 +38,7 @@ export function sameOwner(a: ClientIdOwner | undefined, b: ClientIdOwner | undef
 
 /** One claim of a client id by one network connection. */
 export interface OwnerEntry {
-  /** The claiming broker (random per adapter start). */
+  /** The claiming gateway instance (`Gateway.instanceId`, new at every start). */
   readonly instance: string;
   /** The claiming connection (random per CONNECT). */
   readonly nonce: string;

@@ -1,46 +1,13 @@
 /**
- * The one mapping from the core's error catalogue to HTTP: status + Confluent REST Proxy
- * `error_code` (HTTP status × 100 + sub-code). Codes that exist in Confluent's REST Proxy keep
- * their number and meaning (kafka-rest `Errors.java` and rest-utils `KafkaExceptionMapper`):
- * 40401 topic not found, 40402 partition not found, 40403 consumer instance not found,
- * 40601 format mismatch, 40902 consumer already exists, 40903 illegal state, 42201/42202
- * key/value, 42204 invalid consumer config, 42901 too many requests, 50002 Kafka error,
- * 50003 retriable Kafka error, 50302 broker not available, 40101/40301 authn/authz.
- * Where Confluent has no code the bare status is used (its generic mapper does the same).
+ * REST's errors in HTTP terms: the core's codes map through codecs/http-status.ts (shared with the
+ * WebSocket handshake and the HTTP host); this file adds the refusals only the REST adapter raises
+ * (content negotiation, framing, the v2 consumer-instance state machine), each with Confluent
+ * REST Proxy's number (kafka-rest `Errors.java`, rest-utils' exception mappers): 40601 format
+ * mismatch, 40902 consumer already exists, 40903 illegal state, 42204 invalid consumer config.
  */
-import type { Code } from '../../gateway/errors.js';
-import { GatewayError } from '../../gateway/errors.js';
+import { httpErrorOf, type ErrorBody, type HttpError } from '../../codecs/http-status.js';
+import type { GatewayError } from '../../gateway/errors.js';
 
-export interface HttpError {
-  readonly status: number;
-  readonly errorCode: number;
-}
-
-export const ERROR_TABLE = {
-  INVALID_ARGUMENT: { status: 422, errorCode: 422 },
-  INVALID_KEY: { status: 422, errorCode: 42201 },
-  INVALID_VALUE: { status: 422, errorCode: 42202 },
-  INVALID_TOPIC: { status: 400, errorCode: 40002 },
-  MESSAGE_TOO_LARGE: { status: 413, errorCode: 41301 },
-  TOPIC_NOT_FOUND: { status: 404, errorCode: 40401 },
-  PARTITION_NOT_FOUND: { status: 404, errorCode: 40402 },
-  CONSUMER_NOT_FOUND: { status: 404, errorCode: 40403 },
-  NOT_FOUND: { status: 404, errorCode: 404 },
-  ALREADY_EXISTS: { status: 409, errorCode: 40902 },
-  OUT_OF_RANGE: { status: 416, errorCode: 41601 },
-  FAILED_PRECONDITION: { status: 409, errorCode: 40903 },
-  UNAUTHENTICATED: { status: 401, errorCode: 40101 },
-  PERMISSION_DENIED: { status: 403, errorCode: 40301 },
-  RESOURCE_EXHAUSTED: { status: 429, errorCode: 42901 },
-  SLOW_CONSUMER: { status: 429, errorCode: 42902 },
-  UNAVAILABLE: { status: 503, errorCode: 50302 },
-  SERVER_BUSY: { status: 503, errorCode: 50303 },
-  TIMEOUT: { status: 500, errorCode: 50003 },
-  CANCELLED: { status: 500, errorCode: 50003 },
-  SHUTTING_DOWN: { status: 503, errorCode: 50301 },
-  UNIMPLEMENTED: { status: 501, errorCode: 501 },
-  INTERNAL: { status: 500, errorCode: 50002 },
-} as const satisfies Record<Code, HttpError>;
 
 /**
  * Protocol-level failures that never come from the core (content negotiation, framing, the v2
@@ -80,28 +47,13 @@ export class RestError extends Error {
   }
 }
 
-/** The body every error response carries: Confluent's `{error_code, message}` (+ `code` / `details` on the native v1 API). */
-export interface ErrorBody {
-  error_code: number;
-  message: string;
-  code?: string;
-  details?: Readonly<Record<string, unknown>>;
-}
-
-/** Translates any throwable into a status and body. Unknown throwables become INTERNAL (message hidden). */
+/** Translates any throwable into a status and body: the adapter's own kinds here, the core's through codecs/http-status.ts. */
 export function toHttpError(err: unknown, native: boolean): { status: number; body: ErrorBody; gatewayError?: GatewayError } {
   if (err instanceof RestError) {
     const e = REST_ERRORS[err.kind];
     return { status: e.status, body: { error_code: e.errorCode, message: err.message } };
   }
-  const gatewayError = GatewayError.from(err);
-  const e = ERROR_TABLE[gatewayError.code];
-  const body: ErrorBody = { error_code: e.errorCode, message: gatewayError.message };
-  if (native) {
-    body.code = gatewayError.code;
-    if (gatewayError.details !== undefined) body.details = gatewayError.details;
-  }
-  return { status: e.status, body, gatewayError };
+  return httpErrorOf(err, native);
 }
 
 /** Per-record error codes in a v2 produce response (Confluent: 1 non-retriable, 2 retriable). */

@@ -3,7 +3,7 @@
  * OpenAPI and health, all on the shared HTTP server (upgrade paths stay the WebSocket and MQTT
  * adapters'; `/metrics` is the process's).
  */
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
+import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import type { RestConfig } from './config.js';
 import { RestRoutes } from './routes.js';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { HttpHost } from '../../gateway/adapter.js';
+import type { HttpHost } from '../../app/host.js';
 
 export const DEMO_HTML = `<!doctype html>
 <html lang="en">

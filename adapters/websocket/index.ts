@@ -6,10 +6,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AdapterHost, RunningAdapter } from '../../gateway/adapter.js';
-import type { Credentials } from '../../gateway/auth.js';
+import type { AdapterHost, RunningAdapter } from '../../app/host.js';
+import { httpCredentials } from '../../codecs/credentials.js';
+import { httpErrorOf } from '../../codecs/http-status.js';
 import { createContext } from '../../gateway/context.js';
-import { GatewayError, type StatusClass } from '../../gateway/errors.js';
+import { GatewayError } from '../../gateway/errors.js';
 import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
@@ -44,21 +45,20 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
    * decided before the upgrade completes, so refusals are plain HTTP statuses.
    */
   const admit = (req: HandshakeRequest, respond: HandshakeResponder): void => {
-    if (closing) return respond.refuse(503, 'The gateway is shutting down.');
+    if (closing) return refuse(respond, new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down.'));
     // The transport chose it from SUBPROTOCOLS (or the default), so it names one of our codecs.
     const subprotocol = req.subprotocol as Subprotocol;
     // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
-    host.gateway.authenticate(credentials(req), { protocol: 'websocket', remoteAddress: req.remoteAddress }).then(
+    host.gateway.authenticate(httpCredentials(req), { protocol: 'websocket', remoteAddress: req.remoteAddress }).then(
       (principal) => {
-        if (closing) return respond.refuse(503, 'The gateway is shutting down.');
+        if (closing) return refuse(respond, new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down.'));
         let release: () => void;
         try {
           // Connection limits (total and per address) are the core's. On the shared HTTP port the
           // socket is already counted (as `http`): the count moves to `websocket` rather than doubling.
           release = req.claimConnection?.('websocket') ?? host.gateway.connectionOpened('websocket', req.remoteAddress);
         } catch (err) {
-          const error = GatewayError.from(err);
-          return respond.refuse(HTTP_STATUS[error.status] ?? 500, error.message);
+          return refuse(respond, err);
         }
         // If the handshake fails the engine drops the socket without opening a connection.
         respond.accept(
@@ -89,9 +89,8 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
         );
       },
       (err: unknown) => {
-        const error = GatewayError.from(err);
-        if (error.code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');
-        respond.refuse(HTTP_STATUS[error.status] ?? 500, error.message);
+        if (GatewayError.from(err).code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');
+        refuse(respond, err);
       },
     );
   };
@@ -126,28 +125,10 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   };
 }
 
-/** Handshake refusals, by status class of the error that caused them. */
-const HTTP_STATUS: Partial<Record<StatusClass, number>> = {
-  INVALID_ARGUMENT: 400,
-  UNAUTHENTICATED: 401,
-  PERMISSION_DENIED: 403,
-  RESOURCE_EXHAUSTED: 429,
-  UNAVAILABLE: 503,
-};
-
-/**
- * Credentials of an upgrade request: `Authorization: Bearer <token>` for clients that can set
- * headers, else `?access_token=` (RFC 6750 §2.3) because browsers cannot set headers on
- * WebSocket; plus the subject of a verified TLS client certificate when the listener is HTTPS.
- */
-function credentials(req: HandshakeRequest): Credentials {
-  const subject = req.certificateSubject;
-  const withCert = subject === undefined ? {} : { certificateSubject: subject };
-  const auth = req.headers.authorization;
-  if (auth !== undefined && /^bearer\s+/i.test(auth)) return { ...withCert, token: auth.replace(/^bearer\s+/i, '') };
-  const query = (req.url ?? '').split('?')[1];
-  const token = query === undefined ? null : new URLSearchParams(query).get('access_token');
-  return token === null ? withCert : { ...withCert, token };
+/** A handshake refusal: the core's error in HTTP terms, as REST answers it. */
+function refuse(respond: HandshakeResponder, err: unknown): void {
+  const { status, body } = httpErrorOf(err);
+  respond.refuse(status, body);
 }
 
 /** The directory holding package.json (the repo root when run from source or from dist/). */

@@ -4,7 +4,7 @@
  * logger. IPC: sends `{ready, ports}`; answers `mem` (after GC, needs --expose-gc) and `stop`.
  */
 import { pino } from 'pino';
-import { loadServerConfig, startServer } from '../../gateway/server.js';
+import { loadServerConfig, startServer } from '../../app/compose.js';
 
 const file = JSON.parse(process.argv[2]!) as Record<string, unknown>;
 const config = loadServerConfig({ argv: [], env: {}, file });

@@ -78,7 +78,7 @@ export async function startGateway(brokers: string, extra: Record<string, any> =
   let uwsPort: number | undefined;
   const websocket = { ...(extra.websocket ?? {}) };
   if (websocket.engine === 'uws') {
-    // The ready line's ports come from gateway/server.ts, which does not carry the WebSocket
+    // The ready line's ports come from app/compose.ts, which does not carry the WebSocket
     // adapter's own listener; pick a free port up front instead.
     [uwsPort] = await freePorts(1);
     websocket.uwsPort = uwsPort;

@@ -16,7 +16,7 @@ import { join, relative } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ConfigError } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/log.js';
-import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
+import { loadServerConfig, startServer, type RunningServer } from '../../app/compose.js';
 import { REPO_ROOT, startKafkaHarness, type KafkaHarness } from '../../test/kafka/harness.js';
 import { CONVERTERS, FILE_SINK, FILE_SOURCE, startConnectWorker, type ConnectWorker } from '../../test/connect/worker.js';
 

@@ -11,6 +11,7 @@
  */
 import type { PartitionOffsets, ProduceRecord, ProduceResult, StreamRecord, TopicInfo, TopicPartition } from '../record.js';
 
+/** How `Backend.createTopic` creates a topic; absent fields take the store's defaults. */
 export interface CreateTopicOptions {
   partitions?: number;
   /** `cleanup.policy=compact`: the log keeps the last record per key; a null value deletes the key. */
@@ -19,6 +20,7 @@ export interface CreateTopicOptions {
   config?: Record<string, string>;
 }
 
+/** Durability and cancellation of one `Backend.produce`. */
 export interface ProduceOptions {
   /** Kafka acks: -1 (all in-sync replicas, default), 1 (leader) or 0 (none; offsets unknown). */
   acks?: -1 | 0 | 1;
@@ -26,6 +28,7 @@ export interface ProduceOptions {
   signal?: AbortSignal;
 }
 
+/** Bounds of one `Backend.fetch`: how much to return and how long to wait for a first record. */
 export interface FetchOptions {
   /** Stop after this many records (default 500). */
   maxRecords?: number;
@@ -36,6 +39,7 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+/** What one fetch of one partition returned, with the partition's bounds at that moment. */
 export interface FetchResult {
   /** Records with offset ≥ the requested offset, in offset order (gaps possible in compacted topics). */
   readonly records: StreamRecord[];
@@ -47,6 +51,7 @@ export interface FetchResult {
   readonly earliest: bigint;
 }
 
+/** A consumer group's committed position in one partition. */
 export interface CommittedOffset extends TopicPartition {
   /** The next offset the group will read (Kafka convention: last processed + 1). */
   readonly offset: bigint;
@@ -55,6 +60,7 @@ export interface CommittedOffset extends TopicPartition {
 
 /** A log store: Kafka or the embedded log. */
 export interface Backend {
+  /** Which store this is: named in logs, and picks which config section's topic defaults apply. */
   readonly kind: 'kafka' | 'embedded';
 
   /** Connects / opens storage. Throws UNAVAILABLE if the store cannot be reached. */
@@ -64,11 +70,13 @@ export interface Backend {
   /** True when the store answers right now (used by /readyz). Never throws. */
   healthy(): Promise<boolean>;
 
+  /** Every topic of the store, internal ones included (filtering is the core's). */
   listTopics(): Promise<TopicInfo[]>;
   /** TOPIC_NOT_FOUND if it does not exist. */
   describeTopic(topic: string): Promise<TopicInfo>;
   /** ALREADY_EXISTS if it exists. */
   createTopic(topic: string, options?: CreateTopicOptions): Promise<void>;
+  /** Deletes the topic and its records. No client protocol reaches it (tests and tooling use it). */
   deleteTopic(topic: string): Promise<void>;
   /**
    * Deletes the records of one partition below `before` (Kafka DeleteRecords): the log start

@@ -17,12 +17,19 @@ import type { KeyPredicate } from './filters.js';
 
 /** Bounds and timings of the hub (config section `hub`). */
 export interface HubOptions {
+  /** Default per-subscriber queue bound; past it the subscriber is detached and caught up from the log. */
   readonly maxQueueBytes: number;
+  /** A detached subscriber this many records behind its partition's reader is ended SLOW_CONSUMER. */
   readonly maxLagRecords: number;
+  /** A subscriber behind (or not taking records) for this long is ended SLOW_CONSUMER. */
   readonly slowConsumerMs: number;
+  /** Records per backend fetch of the shared readers and catch-up reads. */
   readonly fetchMaxRecords: number;
+  /** Bytes per backend fetch of the shared readers and catch-up reads. */
   readonly fetchMaxBytes: number;
+  /** Long-poll wait of a shared tail reader's fetch. */
   readonly tailWaitMs: number;
+  /** Pause after a backend error before a reader fetches again. */
   readonly retryBackoffMs: number;
 }
 
@@ -33,8 +40,10 @@ export interface HubSubscribeRequest {
   readonly start: ReadonlyMap<number, bigint>;
   /** The log end per partition when `start` was resolved (lets a tail subscriber join the reader at once). */
   readonly latest?: ReadonlyMap<number, bigint>;
+  /** Which records the subscriber gets: its key filters and read scope, already combined. */
   readonly predicate: KeyPredicate;
   readonly sink: SubscriberSink;
+  /** This subscriber's queue bound (the request's, clamped by the core). */
   readonly maxQueueBytes: number;
   /**
    * Credit-based flow control: at most this many records are handed to the sink before
@@ -45,9 +54,12 @@ export interface HubSubscribeRequest {
 
 /** Counters for tests, metrics and benchmarks. */
 export interface HubStats {
+  /** Shared tail readers running (one per topic-partition with live subscribers). */
   readonly readers: number;
   readonly subscriptions: number;
+  /** Bytes queued for all subscribers together. */
   readonly queuedBytes: number;
+  /** Subscriber partitions currently detached from the tail, catching up from the log. */
   readonly detached: number;
   /** Times a subscriber was detached from a tail reader because its queue was full (since start). */
   readonly detachments: number;
@@ -432,6 +444,7 @@ export class Hub {
     return sub;
   }
 
+  /** A snapshot of the counters (walks every subscription: for scrapes and tests, not hot paths). */
   stats(): HubStats {
     let queuedBytes = 0;
     let detached = 0;
@@ -459,10 +472,12 @@ export class Hub {
     for (const reader of [...this.readers.values()]) reader.stop();
   }
 
+  /** The running reader of one partition, if any (for the hub's subscriptions and readers). */
   existingReader(topic: string, partition: number): PartitionReader | undefined {
     return this.readers.get(readerKey(topic, partition));
   }
 
+  /** The running reader of one partition, started at `startAt` if there was none (for the hub's subscriptions). */
   ensureReader(topic: string, partition: number, startAt: bigint): PartitionReader {
     const key = readerKey(topic, partition);
     let reader = this.readers.get(key);
@@ -474,15 +489,18 @@ export class Hub {
     return reader;
   }
 
+  /** A reader that stopped (no subscribers left, a fatal error, or close) reports here so the next subscriber starts a new one. */
   readerStopped(reader: PartitionReader): void {
     const key = readerKey(reader.topic, reader.partition);
     if (this.readers.get(key) === reader) this.readers.delete(key);
   }
 
+  /** A subscription that ended or was closed reports here. */
   subscriptionClosed(sub: HubSubscription): void {
     this.subscriptions.delete(sub);
   }
 
+  /** Whether a subscriber partition has fallen too far or too long behind (credit-limited ones never are). */
   isSlow(cursor: PartitionCursor, reader: PartitionReader | undefined): boolean {
     if (cursor.sub.creditLimited) return false;
     if (cursor.stalledSince !== undefined && Date.now() - cursor.stalledSince > this.options.slowConsumerMs) return true;

@@ -11,7 +11,8 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { GRPC_STATUS } from '../../adapters/grpc/errors.js';
 import { MQTT_ERRORS } from '../../adapters/mqtt/errors.js';
-import { ERROR_TABLE, REST_ERRORS } from '../../adapters/rest/errors.js';
+import { REST_ERRORS } from '../../adapters/rest/errors.js';
+import { HTTP_ERRORS } from '../../codecs/http-status.js';
 import { WS_ERRORS, mayReconnect } from '../../adapters/websocket/errors.js';
 import { CODES, type Code } from '../../gateway/errors.js';
 
@@ -76,11 +77,11 @@ function expectTableMatches(table: Table, names: readonly string[], cells: (row:
 }
 
 describe('adapter READMEs list every error their errors.ts maps, with the same mapping', () => {
-  it('REST: catalogue code → HTTP status and Confluent error_code (ERROR_TABLE)', () => {
+  it('REST: catalogue code → HTTP status and Confluent error_code (HTTP_ERRORS in codecs/http-status.ts)', () => {
     const [core] = tablesIn('rest', 'Errors');
     expect(core!.header).toEqual(['core code', 'HTTP', 'error_code']);
     expectTableMatches(core!, CODES, (cells) => cells, (code) => {
-      const e = ERROR_TABLE[code as Code];
+      const e = HTTP_ERRORS[code as Code];
       return [String(e.status), String(e.errorCode)];
     });
   });

@@ -204,6 +204,9 @@ describe('Confluent v2 bad input (Kafka)', () => {
     await expectError(http('GET', url('/consumers/nogroup/instances/nobody/records')), 404, 40403);
     await expectError(http('DELETE', url('/consumers/nogroup/instances/nobody')), 404, 40403);
     await expectError(http('PUT', url('/topics')), 405, 405);
+    // A 405 names the methods the resource has (RFC 9110 §15.5.6).
+    expect((await http('PUT', url('/topics'))).headers.allow).toBe('GET, HEAD');
+    expect((await http('PUT', url(`/topics/${topic}`))).headers.allow).toBe('GET, HEAD, POST');
 
     const group = uniqueId('misuse');
     await expectError(http('POST', url(`/consumers/${group}`), { headers: { 'content-type': V2 }, body: { format: 'avro' } }), 422, 42204);

@@ -150,7 +150,7 @@ describe('hostile corpus: REST (raw HTTP/1.1)', () => {
   it('GET / with a request body: exactly one response on the connection', async () => {
     // Found by the REST fuzz below (counterexamples GET "/." and GET "/%20" with a body): the
     // route answers without reading the body, Node's parser then reports the body bytes that
-    // follow a `Connection: close` response as HPE_CLOSED_CONNECTION, and gateway/server.ts's
+    // follow a `Connection: close` response as HPE_CLOSED_CONNECTION, and app/http-host.ts's
     // clientError handler writes a raw "HTTP/1.1 400 Bad Request" after the 200 on the same
     // socket. node:http clients fail with "Data after Connection: close".
     let extra = '';

@@ -107,7 +107,8 @@ function expectRefused(raw: Raw): void {
   expect(head).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
   expect(head).toMatch(/\r\nRetry-After: 1\r\n/);
   expect(head).toMatch(/\r\nConnection: close\r\n/);
-  expect(JSON.parse(body!)).toEqual({ error_code: 429, message: 'Too many connections from this address; try again later.' });
+  // The same status and error_code REST gives RESOURCE_EXHAUSTED (codecs/http-status.ts).
+  expect(JSON.parse(body!)).toEqual({ error_code: 42901, message: 'Too many connections from this address; try again later.' });
   // Exactly one answer: nothing the client sent was parsed into a request.
   expect(raw.received.match(/HTTP\/1\.1 /g)).toHaveLength(1);
 }
@@ -317,7 +318,7 @@ describe('a full instance (limits.maxConnections) is busy, not a client over its
     const [head, body] = over.received.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
     expect(head).toMatch(/\r\nRetry-After: 1\r\n/);
-    expect(JSON.parse(body!)).toMatchObject({ error_code: 503, message: expect.stringContaining('another instance') });
+    expect(JSON.parse(body!)).toMatchObject({ error_code: 50303, message: expect.stringContaining('another instance') });
     const client = mqtt.connect(`mqtt://127.0.0.1:${full.ports.mqtt}`, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
     const refusal = await new Promise<number | undefined>((resolve) => {
       client.once('error', (err: Error & { code?: number }) => resolve(err.code));

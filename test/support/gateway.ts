@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { loadServerConfig, startServer, type RunningServer } from '../../gateway/server.js';
+import { loadServerConfig, startServer, type RunningServer } from '../../app/compose.js';
 import { freePorts } from './ports.js';
 import { kafkaBrokers } from './kafka.js';
 

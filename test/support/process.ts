@@ -1,5 +1,5 @@
 /**
- * Runs the real gateway as a child process (`node --import tsx gateway/cli.ts`), the way it runs in
+ * Runs the real gateway as a child process (`node --import tsx app/main.ts`), the way it runs in
  * production, for fault tests that must kill it (-9), signal it (SIGTERM) or run several instances
  * side by side on one Kafka.
  *
@@ -95,7 +95,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
   // requested level only decides what we keep.
   const wantedLevel = env.STREAMGATE_LOG_LEVEL!;
   env.STREAMGATE_LOG_LEVEL = 'info';
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'gateway', 'cli.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'app', 'main.ts')], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

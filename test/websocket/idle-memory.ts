@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { loadServerConfig, startServer } from '../../gateway/server.js';
+import { loadServerConfig, startServer } from '../../app/compose.js';
 import { startKafkaHarness } from '../kafka/harness.js';
 
 const N = Number(process.argv[2] ?? 2000);

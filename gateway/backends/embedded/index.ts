@@ -48,6 +48,7 @@ import { partitionForKey, RoundRobin } from '../partitioner.js';
 import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { TimeIndex, type SegmentSummary, type TimeIndexOptions } from './time-index.js';
 
+/** Options of the embedded backend (from the `dataDir` and `embedded` config); absent bounds take the defaults named here. */
 export interface EmbeddedBackendOptions {
   dataDir: string;
   /** Partitions of topics created without a count. */

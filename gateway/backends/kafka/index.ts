@@ -27,7 +27,7 @@ import { partitionForKey, RoundRobin } from '../partitioner.js';
 import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { classify, codeOf, kafkaType } from './errors.js';
 import {
-  createBroker,
+  createBrokerConnection,
   createCluster,
   defaultSocketFactory,
   EARLIEST_TIMESTAMP,
@@ -37,7 +37,7 @@ import {
   LATEST_TIMESTAMP,
   READ_COMMITTED,
   READ_UNCOMMITTED,
-  type Broker,
+  type BrokerConnection,
   type BrokerAddress,
   type Cluster,
   type DecodedRecord,
@@ -149,7 +149,7 @@ export class KafkaBackend implements Backend {
       logCreator: logSettings.logCreator,
     }).admin();
     this.fetchers = new FetchConnections(this.options.maxConcurrentFetches, (address) =>
-      createBroker(this.cluster, this.kjsLog, address),
+      createBrokerConnection(this.cluster, this.kjsLog, address),
     );
   }
 
@@ -190,8 +190,8 @@ export class KafkaBackend implements Backend {
   async healthy(): Promise<boolean> {
     if (this.state !== 'started') return false;
     const probe = (async () => {
-      const broker = await this.cluster.brokerPool.findConnectedBroker();
-      await broker.apiVersions();
+      const connection = await this.cluster.brokerPool.findConnectedBroker();
+      await connection.apiVersions();
       return true;
     })();
     let timer: NodeJS.Timeout | undefined;
@@ -428,8 +428,8 @@ export class KafkaBackend implements Backend {
       const address = await this.leaderAddress(topic, partition, attempt > 0);
       let outcome: FetchOutcome;
       try {
-        outcome = await this.fetchers.run(address, signal, (broker) =>
-          broker.fetch({
+        outcome = await this.fetchers.run(address, signal, (connection) =>
+          connection.fetch({
             replicaId: -1,
             isolationLevel: READ_COMMITTED,
             maxWaitTime: waitMs,
@@ -562,8 +562,8 @@ export class KafkaBackend implements Backend {
         const out = new Map<number, bigint>();
         await Promise.all(
           [...byLeader].map(async ([nodeId, ps]) => {
-            const broker = await this.nodeBroker(nodeId);
-            const response = await broker.listOffsets({
+            const connection = await this.nodeConnection(nodeId);
+            const response = await connection.listOffsets({
               replicaId: -1,
               isolationLevel,
               topics: [{ topic, partitions: ps.map((partition) => ({ partition, timestamp })) }],
@@ -633,7 +633,7 @@ export class KafkaBackend implements Backend {
     return out;
   }
 
-  private async withCoordinator<T>(group: string, action: (coordinator: Broker) => Promise<T>): Promise<T> {
+  private async withCoordinator<T>(group: string, action: (coordinator: BrokerConnection) => Promise<T>): Promise<T> {
     // On a fresh cluster the first group request creates __consumer_offsets, whose 50 partitions
     // take seconds to load: keep retrying coordinator errors for a bounded time, not a count.
     const deadline = Date.now() + COORDINATOR_WAIT_MS;
@@ -684,8 +684,8 @@ export class KafkaBackend implements Backend {
 
   /** A Metadata request (for `topics`, or all topics when empty) to any reachable broker; remembers broker addresses. */
   private async anyBrokerMetadata(topics: string[]): Promise<MetadataResponse> {
-    const broker = await this.cluster.brokerPool.findConnectedBroker();
-    const metadata = await broker.metadata(topics);
+    const connection = await this.cluster.brokerPool.findConnectedBroker();
+    const metadata = await connection.metadata(topics);
     for (const b of metadata.brokers) this.nodes.set(b.nodeId, b);
     return metadata;
   }
@@ -705,15 +705,15 @@ export class KafkaBackend implements Backend {
     }
   }
 
-  private async leaderOf(topic: string, partition: number, fresh: boolean): Promise<Broker> {
+  private async leaderOf(topic: string, partition: number, fresh: boolean): Promise<BrokerConnection> {
     const meta = await this.topicMeta(topic, fresh);
     const leader = meta.partitions.get(partition);
     if (leader === undefined || leader < 0) throw new GatewayError('UNAVAILABLE', `No leader for ${topic}/${partition}.`);
-    return this.nodeBroker(leader);
+    return this.nodeConnection(leader);
   }
 
   /** The cluster's connection to a node; an unknown node id refreshes the broker list once. */
-  private async nodeBroker(nodeId: number): Promise<Broker> {
+  private async nodeConnection(nodeId: number): Promise<BrokerConnection> {
     try {
       return await this.cluster.findBroker({ nodeId: String(nodeId) });
     } catch (err) {
@@ -759,42 +759,42 @@ export class KafkaBackend implements Backend {
   }
 }
 
-type FetchOutcome = Awaited<ReturnType<Broker['fetch']>>;
+type FetchOutcome = Awaited<ReturnType<BrokerConnection['fetch']>>;
 
 /**
  * Broker connections for fetches. Kafka answers the requests of one connection strictly in order,
  * so a long-poll would hold up every other request on its connection: each in-flight fetch gets a
- * connection (a kafkajs Broker) of its own, reused afterwards. At most `limit` fetches run at once;
+ * connection (a BrokerConnection) of its own, reused afterwards. At most `limit` fetches run at once;
  * more wait in FIFO order (abortably).
  */
 class FetchConnections {
-  private readonly idle = new Map<number, Broker[]>();
+  private readonly idle = new Map<number, BrokerConnection[]>();
   private readonly waiters: (() => void)[] = [];
   private running = 0;
   private closed = false;
 
   constructor(
     private readonly limit: number,
-    private readonly create: (address: BrokerAddress) => Promise<Broker>,
+    private readonly create: (address: BrokerAddress) => Promise<BrokerConnection>,
   ) {}
 
   /**
    * Runs `request` on a connection to `address`. Resolves/rejects as soon as `signal` aborts (the
    * request itself finishes in the background and its connection is reused after).
    */
-  async run<T>(address: BrokerAddress, signal: AbortSignal, request: (broker: Broker) => Promise<T>): Promise<T> {
+  async run<T>(address: BrokerAddress, signal: AbortSignal, request: (connection: BrokerConnection) => Promise<T>): Promise<T> {
     await this.acquireSlot(signal);
-    let broker: Broker;
+    let connection: BrokerConnection;
     try {
-      broker = await this.take(address);
+      connection = await this.take(address);
     } catch (err) {
       this.releaseSlot();
       throw err;
     }
-    const pending = request(broker);
+    const pending = request(connection);
     pending.then(
-      () => this.give(address.nodeId, broker, true),
-      (err: unknown) => this.give(address.nodeId, broker, codeOf(err) !== 'UNAVAILABLE' && codeOf(err) !== 'TIMEOUT'),
+      () => this.give(address.nodeId, connection, true),
+      (err: unknown) => this.give(address.nodeId, connection, codeOf(err) !== 'UNAVAILABLE' && codeOf(err) !== 'TIMEOUT'),
     );
     return raceSignal(pending, signal);
   }
@@ -826,29 +826,29 @@ class FetchConnections {
     this.waiters.shift()?.();
   }
 
-  private async take(address: BrokerAddress): Promise<Broker> {
+  private async take(address: BrokerAddress): Promise<BrokerConnection> {
     const reusable = this.idle.get(address.nodeId)?.pop();
     if (reusable) return reusable;
-    const broker = await this.create(address);
+    const connection = await this.create(address);
     try {
-      await broker.connect();
+      await connection.connect();
     } catch (err) {
-      await broker.disconnect().catch(() => undefined);
+      await connection.disconnect().catch(() => undefined);
       throw err;
     }
-    return broker;
+    return connection;
   }
 
-  private give(nodeId: number, broker: Broker, reusable: boolean): void {
+  private give(nodeId: number, connection: BrokerConnection, reusable: boolean): void {
     this.releaseSlot();
     if (reusable && !this.closed) {
       const list = this.idle.get(nodeId) ?? [];
-      list.push(broker);
+      list.push(connection);
       this.idle.set(nodeId, list);
       return;
     }
     // A connection that failed (or outlived close()) is dropped; a fresh one is opened next time.
-    void broker.disconnect().catch(() => undefined);
+    void connection.disconnect().catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -15,14 +15,17 @@ const require = createRequire(import.meta.url);
 /** kafkajs log levels (src/loggers/index.js LEVELS). */
 export const KAFKAJS_LEVELS = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 4, DEBUG: 5 } as const;
 
-/** Fetch isolation (src/protocol/isolationLevel.js): committed reads skip aborted transactions. */
+/** Fetch isolation (src/protocol/isolationLevel.js): read up to the high watermark, aborted transactions included. */
 export const READ_UNCOMMITTED = 0;
+/** Fetch isolation: read up to the last stable offset; records of aborted transactions are skipped. */
 export const READ_COMMITTED = 1;
 
-/** ListOffsets special timestamps. */
+/** ListOffsets special timestamp: asks for the log start offset. */
 export const EARLIEST_TIMESTAMP = -2;
+/** ListOffsets special timestamp: asks for the log end offset (next offset to be written). */
 export const LATEST_TIMESTAMP = -1;
 
+/** kafkajs's internal logger (src/loggers/index.js), as Cluster and Broker objects take it. */
 export interface KafkaJsLogger {
   namespace(name: string, level?: number): KafkaJsLogger;
   info(message: string, extra?: object): void;
@@ -31,6 +34,7 @@ export interface KafkaJsLogger {
   debug(message: string, extra?: object): void;
 }
 
+/** Where one Kafka broker node listens, as a Metadata response lists it. */
 export interface BrokerAddress {
   readonly nodeId: number;
   readonly host: string;
@@ -38,6 +42,7 @@ export interface BrokerAddress {
   readonly rack: string | null;
 }
 
+/** One partition in a Metadata response: its leader node and replicas (decoded by kafkajs). */
 export interface PartitionMetadata {
   partitionErrorCode: number;
   partitionId: number;
@@ -46,6 +51,7 @@ export interface PartitionMetadata {
   isr: number[];
 }
 
+/** A decoded Metadata response: the broker nodes and, per requested topic, its partitions. */
 export interface MetadataResponse {
   brokers: BrokerAddress[];
   controllerId: number | null;
@@ -63,6 +69,7 @@ export interface DecodedRecord {
   batchContext: { firstOffset: string; lastOffsetDelta: number; timestampType: number; maxTimestamp: string };
 }
 
+/** One partition's part of a decoded Fetch response: its bounds and the records read. */
 export interface FetchPartitionResponse {
   partition: number;
   errorCode: number;
@@ -74,6 +81,7 @@ export interface FetchPartitionResponse {
   messages: DecodedRecord[];
 }
 
+/** A record as kafkajs's Produce request encodes it. */
 export interface KafkaJsMessage {
   key: Buffer | null;
   value: Buffer | null;
@@ -81,7 +89,11 @@ export interface KafkaJsMessage {
   timestamp: number;
 }
 
-export interface Broker {
+/**
+ * One connection to one Kafka broker node: a kafkajs `Broker` object (kafkajs's name), which sends
+ * protocol requests to that node over its own connection pool and answers them in order.
+ */
+export interface BrokerConnection {
   readonly nodeId: number | null;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -120,21 +132,27 @@ export interface Broker {
   }): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string; metadata: string | null; errorCode: number }[] }[] }>;
 }
 
+/** Builds the connection pool of a BrokerConnection with the cluster's settings (TLS, SASL, timeouts). */
 export interface ConnectionPoolBuilder {
   build(destination?: { host?: string; port?: number; rack?: string | null }): Promise<unknown>;
 }
 
+/**
+ * A kafkajs Cluster (src/cluster/index.js): the bootstrap connection, cluster metadata, and the
+ * shared BrokerConnection per node and per group coordinator.
+ */
 export interface Cluster {
   readonly connectionPoolBuilder: ConnectionPoolBuilder;
-  readonly brokerPool: { versions: unknown; findConnectedBroker(): Promise<Broker> };
+  readonly brokerPool: { versions: unknown; findConnectedBroker(): Promise<BrokerConnection> };
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   isConnected(): boolean;
   refreshMetadata(): Promise<void>;
-  findBroker(options: { nodeId: string }): Promise<Broker>;
-  findGroupCoordinator(options: { groupId: string }): Promise<Broker>;
+  findBroker(options: { nodeId: string }): Promise<BrokerConnection>;
+  findGroupCoordinator(options: { groupId: string }): Promise<BrokerConnection>;
 }
 
+/** What the kafkajs Cluster constructor takes; the backend sets every field explicitly. */
 export interface ClusterOptions {
   logger: KafkaJsLogger;
   socketFactory: unknown;
@@ -151,16 +169,16 @@ export interface ClusterOptions {
 }
 
 type ClusterCtor = new (options: ClusterOptions) => Cluster;
-type BrokerCtor = new (options: {
+type BrokerConnectionCtor = new (options: {
   connectionPool: unknown;
   logger: KafkaJsLogger;
   nodeId: number;
   versions: unknown;
   allowAutoTopicCreation: boolean;
-}) => Broker;
+}) => BrokerConnection;
 
 const ClusterClass = require('kafkajs/src/cluster/index.js') as ClusterCtor;
-const BrokerClass = require('kafkajs/src/broker/index.js') as BrokerCtor;
+const BrokerConnectionClass = require('kafkajs/src/broker/index.js') as BrokerConnectionCtor;
 const loggers = require('kafkajs/src/loggers/index.js') as {
   createLogger(options: { level: number; logCreator: (level: number) => (entry: LogEntry) => void }): KafkaJsLogger;
 };
@@ -170,6 +188,7 @@ const filterAborted = require('kafkajs/src/consumer/filterAbortedMessages.js') a
   abortedTransactions: { producerId: string; firstOffset: string }[];
 }) => DecodedRecord[];
 
+/** One log call of kafkajs, as its logCreator receives it. */
 export interface LogEntry {
   namespace: string;
   level: number;
@@ -182,10 +201,10 @@ export function createCluster(options: ClusterOptions): Cluster {
   return new ClusterClass(options);
 }
 
-/** A fresh Broker (own sockets) to `address`, sharing the cluster's connection settings. */
-export async function createBroker(cluster: Cluster, logger: KafkaJsLogger, address: BrokerAddress): Promise<Broker> {
+/** A fresh connection (own sockets) to the broker node at `address`, sharing the cluster's connection settings. */
+export async function createBrokerConnection(cluster: Cluster, logger: KafkaJsLogger, address: BrokerAddress): Promise<BrokerConnection> {
   const connectionPool = await cluster.connectionPoolBuilder.build({ host: address.host, port: address.port, rack: address.rack });
-  return new BrokerClass({
+  return new BrokerConnectionClass({
     connectionPool,
     logger,
     nodeId: address.nodeId,

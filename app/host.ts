@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Gateway } from './api.js';
+import type { Gateway } from '../gateway/api.js';
 import type { UpgradeCount, WebSocketEndpoint } from '../transport/websocket.js';
 
 /** Handles an HTTP request; returns false if the route is not its own (the next handler is tried). */

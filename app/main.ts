@@ -4,9 +4,9 @@
  * gateway, log one `ready` line with the actual ports, and shut down in order on SIGTERM/SIGINT
  * within the configured deadline.
  */
-import { ConfigError } from './config.js';
-import { createLogger } from './log.js';
-import { loadServerConfig, startServer } from './server.js';
+import { ConfigError } from '../gateway/config.js';
+import { createLogger } from '../gateway/log.js';
+import { loadServerConfig, startServer } from './compose.js';
 
 async function main(): Promise<void> {
   let config;

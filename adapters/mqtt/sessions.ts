@@ -7,17 +7,17 @@ import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
-import type { MqttConfig } from './config.js';
+import { MAX_TIMER_MS, SESSION_NEVER_EXPIRES, type MqttConfig } from './config.js';
 import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
-import { SessionState } from './state.js';
-import type { Connection } from './session.js';
+import { Session } from './session.js';
+import type { Client } from './client.js';
 
-export class Broker {
+export class SessionRegistry {
   readonly routes: Routes;
   /** Sessions known in memory: online ones and offline persistent ones loaded or kept since. */
-  readonly sessions = new Map<string, SessionState>();
-  readonly connections = new Map<string, Connection>();
-  readonly all = new Set<Connection>();
+  readonly sessions = new Map<string, Session>();
+  readonly connected = new Map<string, Client>();
+  readonly clients = new Set<Client>();
   private readonly wills = new Map<string, NodeJS.Timeout>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -25,7 +25,7 @@ export class Broker {
   closing = false;
 
   /**
-   * Names this broker in the connections table: the core's instance id, whose liveness every
+   * Names this registry in the connections table: the core's instance id, whose liveness every
    * instance can check (`Gateway.instanceAlive`), so a claimer knows whether a hand-over can come.
    */
   get instanceId(): string {
@@ -47,26 +47,26 @@ export class Broker {
     );
   }
 
-  static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<Broker> {
+  static async open(gateway: Gateway, config: MqttConfig, log: Logger): Promise<SessionRegistry> {
     const [retained, stored, owners] = await Promise.all([
       gateway.table(config.retainedTable),
       gateway.table(config.sessionsTable),
       gateway.table(config.connectionsTable),
     ]);
-    const broker = new Broker(gateway, config, log, retained, stored, owners);
-    broker.stopFollowingOwners = owners.onChange((clientId) => broker.ownerChanged(clientId));
-    await broker.sweepExpired();
-    broker.flushTimer = setInterval(() => broker.flushDirty(), config.sessionFlushMs);
-    return broker;
+    const registry = new SessionRegistry(gateway, config, log, retained, stored, owners);
+    registry.stopFollowingOwners = owners.onChange((clientId) => registry.ownerChanged(clientId));
+    await registry.sweepExpired();
+    registry.flushTimer = setInterval(() => registry.flushDirty(), config.sessionFlushMs);
+    return registry;
   }
 
   /** Deletes stored sessions that expired while no gateway held them; re-arms timers for the rest. */
   private async sweepExpired(): Promise<void> {
     const now = Date.now();
     for (const [clientId, buf] of this.stored.entries()) {
-      let s: SessionState;
+      let s: Session;
       try {
-        s = SessionState.decode(clientId, buf);
+        s = Session.decode(clientId, buf);
       } catch (err) {
         this.log.warn({ err, clientId }, 'unreadable stored MQTT session deleted');
         await this.stored.delete(clientId);
@@ -78,13 +78,13 @@ export class Broker {
   }
 
   /** The session of a client id (memory first, then the table), or undefined. Expired ones are dropped. */
-  loadSession(clientId: string): SessionState | undefined {
+  loadSession(clientId: string): Session | undefined {
     const inMemory = this.sessions.get(clientId);
     if (inMemory !== undefined && !inMemory.persistent) return inMemory;
     const buf = this.stored.get(clientId);
-    let stored: SessionState | undefined;
+    let stored: Session | undefined;
     try {
-      stored = buf === undefined ? undefined : SessionState.decode(clientId, buf);
+      stored = buf === undefined ? undefined : Session.decode(clientId, buf);
     } catch (err) {
       this.log.warn({ err, clientId }, 'unreadable stored MQTT session ignored');
     }
@@ -112,7 +112,7 @@ export class Broker {
   }
 
   /** Writes a persistent session to the table (serialized per session; resolves after the backend ack). */
-  saveSession(s: SessionState): Promise<void> {
+  saveSession(s: Session): Promise<void> {
     if (!s.persistent || s.released) return Promise.resolve();
     s.dirty = false;
     const value = s.encode();
@@ -129,12 +129,12 @@ export class Broker {
   }
 
   /** Called when a session goes offline: expires after its interval (capped by config). */
-  sessionOffline(s: SessionState): void {
+  sessionOffline(s: Session): void {
     if (!s.persistent) {
       this.sessions.delete(s.clientId);
       return;
     }
-    if (s.expiry !== 0xffffffff) {
+    if (s.expiry !== SESSION_NEVER_EXPIRES) {
       const ms = s.expiry * 1000;
       s.expiresAt = Date.now() + ms;
       this.armExpiry(s.clientId, ms);
@@ -146,9 +146,9 @@ export class Broker {
     // setTimeout holds at most ~24.8 days; longer expiries are re-checked at the next restart sweep.
     const timer = setTimeout(() => {
       this.expiries.delete(clientId);
-      if (this.connections.has(clientId)) return;
+      if (this.connected.has(clientId)) return;
       this.dropSession(clientId).catch((err: unknown) => this.log.warn({ err, clientId }, 'deleting expired MQTT session failed'));
-    }, Math.min(ms, 2 ** 31 - 1));
+    }, Math.min(ms, MAX_TIMER_MS));
     timer.unref();
     this.expiries.set(clientId, timer);
   }
@@ -162,7 +162,7 @@ export class Broker {
   // ---- ownership across instances (ownership.ts) ---------------------------------------------
 
   /**
-   * Claims a client id for a connection of this broker; resolves once the claim is durable. Returns
+   * Claims a client id for a connection of this registry; resolves once the claim is durable. Returns
    * the previous owner when it is a persistent session on another instance that is alive: the caller
    * then waits for its hand-over (awaitHandover) before reading the session. An entry of an instance
    * that is gone (crashed: no heartbeat within `groups.sessionTimeoutMs`) is replaced without a
@@ -192,7 +192,7 @@ export class Broker {
    * of the tables: sync them first when another instance may have just written them.
    */
   foreignHolder(clientId: string, owner: ClientIdOwner): string | undefined {
-    const local = this.connections.get(clientId);
+    const local = this.connected.get(clientId);
     if (local !== undefined && !sameOwner(local.owner, owner)) return 'a connection on this instance';
     if (!sameOwner(this.sessions.get(clientId)?.owner, owner)) return 'a session on this instance';
     const entry = decodeOwner(this.owners.get(clientId));
@@ -203,9 +203,9 @@ export class Broker {
     }
     const buf = this.stored.get(clientId);
     if (buf !== undefined) {
-      let stored: SessionState | undefined;
+      let stored: Session | undefined;
       try {
-        stored = SessionState.decode(clientId, buf);
+        stored = Session.decode(clientId, buf);
       } catch {
         stored = undefined; // unreadable: nobody's (loadSession logs and ignores it too)
       }
@@ -242,7 +242,7 @@ export class Broker {
         const buf = this.stored.get(clientId);
         if (buf === undefined) return false;
         try {
-          return SessionState.decode(clientId, buf).handover === nonce;
+          return Session.decode(clientId, buf).handover === nonce;
         } catch (err) {
           this.log.warn({ err, clientId }, 'unreadable stored MQTT session while waiting for its hand-over');
           return false;
@@ -272,22 +272,22 @@ export class Broker {
   /** Follows the connections table: a claim by another instance ends what this one holds for that client id. */
   private ownerChanged(clientId: string): void {
     const owner = decodeOwner(this.owners.get(clientId));
-    // Claims by this instance are settled locally (Connection.onConnect closes the older connection first).
+    // Claims by this instance are settled locally (the CONNECT handler closes the older connection first).
     if (owner === undefined || owner.instance === this.instanceId || this.closing) return;
     this.yieldTo(clientId, owner).catch((err: unknown) => this.log.error({ err, clientId }, 'MQTT session hand-over failed'));
   }
 
   /**
-   * Another instance now holds `clientId` [MQTT-3.1.4-2]: the local connection is closed (v5
+   * Another instance now holds `clientId` [MQTT-5:3.1.4-3] [MQTT-3.1.1:3.1.4-2]: the local connection is closed (v5
    * DISCONNECT 0x8E), its final session state written, then the hand-over marker naming the new
    * owner's claim — the new owner reads the session only after that, so the old connection's
    * writes never land after its reads. The local copy is then stale: forgotten in memory, never
-   * written again, its expiry timer and delayed will cancelled ([MQTT-3.1.3-9] the client
+   * written again, its expiry timer and delayed will cancelled ([MQTT-5:3.1.3-9] the client
    * reconnected) — never deleted from the table, which is the new owner's now.
    */
   private async yieldTo(clientId: string, owner: OwnerEntry): Promise<void> {
     const claimant = claimOwner(owner);
-    const local = [...this.all].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
+    const local = [...this.clients].filter((c) => c.clientIdentifier === clientId && c.claimNonce !== undefined && c.claimNonce !== owner.nonce);
     // Another principal's claim takes nothing over. It can only exist when its CONNECT raced past
     // the ownership check (this connection's claim not yet visible there): the connection that
     // holds a durable claim here came first, keeps the client id and re-asserts its claim naming
@@ -307,7 +307,7 @@ export class Broker {
     }
     await Promise.all(local.map((c) => c.takenOver('remote')));
     // A newer local claim may have arrived meanwhile: then the session is that connection's business.
-    if (this.connections.has(clientId)) return;
+    if (this.connected.has(clientId)) return;
     const s = this.sessions.get(clientId);
     if (s !== undefined && !s.released) {
       // Only a claimer that saw this instance's connection as the owner waits for the marker; anyone
@@ -327,7 +327,7 @@ export class Broker {
   // ---- wills -------------------------------------------------------------------------------
 
   /**
-   * Publishes a will now, or after its delay unless the client id reconnects first. [MQTT-3.1.3-9]
+   * Publishes a will now, or after its delay unless the client id reconnects first [MQTT-5:3.1.3-9].
    * `ctx` is the connection's: the will is written with the client's own principal, so it is
    * authorized (and rate limited) like any PUBLISH of that client.
    */
@@ -371,7 +371,8 @@ export class Broker {
   // ---- retained ----------------------------------------------------------------------------
 
   /**
-   * [MQTT-3.3.1-5] store / [MQTT-3.3.1-6] an empty payload removes the retained message. Both need
+   * Store [MQTT-5:3.3.1-5] [MQTT-3.1.1:3.3.1-5] / an empty payload removes the retained message
+   * [MQTT-5:3.3.1-6] [MQTT-3.1.1:3.3.1-10]. Both need
    * the write scope for the message's topic in its Kafka topic (PERMISSION_DENIED otherwise, table
    * untouched) — also checked by the produce before it, but the table is written here.
    */
@@ -394,7 +395,7 @@ export class Broker {
     for (const t of this.expiries.values()) clearTimeout(t);
     this.wills.clear();
     this.expiries.clear();
-    await Promise.allSettled([...this.all].map((c) => c.shutdown()));
+    await Promise.allSettled([...this.clients].map((c) => c.shutdown()));
     await Promise.allSettled([...this.sessions.values()].map((s) => (s.persistent ? this.saveSession(s) : undefined)));
   }
 }

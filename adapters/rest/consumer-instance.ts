@@ -13,7 +13,8 @@ import type { EmbeddedFormat } from './codec.js';
 import { RestError } from './errors.js';
 import { compileTopicPattern } from './topic-pattern.js';
 
-export interface InstanceOptions {
+/** How a v2 consumer instance reads, fixed at its creation (the v2 create body). */
+export interface ConsumerInstanceOptions {
   readonly format: EmbeddedFormat;
   readonly resetTo: 'earliest' | 'latest';
   readonly autoCommit: boolean;
@@ -41,7 +42,7 @@ export class ConsumerInstance {
     readonly id: string,
     /** The principal that created it; only it may use the instance (others get 40403). */
     readonly owner: string,
-    readonly options: InstanceOptions,
+    readonly options: ConsumerInstanceOptions,
     private readonly gateway: Gateway,
     private readonly log: Logger,
     /** Told when the subscription changes, so the shared record of the instance follows. */
@@ -303,7 +304,7 @@ function notFound(): GatewayError {
  */
 interface SharedInstance {
   readonly owner: string;
-  readonly options: InstanceOptions;
+  readonly options: ConsumerInstanceOptions;
   readonly topics: readonly string[];
   readonly pattern?: string;
   readonly holder: string;
@@ -359,7 +360,7 @@ export class ConsumerRegistry {
     return entry !== undefined && Date.now() - entry.touched < this.limits.timeoutMs;
   }
 
-  async create(group: string, name: string | undefined, owner: string, options: InstanceOptions): Promise<ConsumerInstance> {
+  async create(group: string, name: string | undefined, owner: string, options: ConsumerInstanceOptions): Promise<ConsumerInstance> {
     const id = name ?? `rest-consumer-${randomUUID()}`;
     const key = ConsumerRegistry.key(group, id);
     const table = await this.table();
@@ -374,7 +375,7 @@ export class ConsumerRegistry {
     return instance;
   }
 
-  private instantiate(group: string, id: string, owner: string, options: InstanceOptions): ConsumerInstance {
+  private instantiate(group: string, id: string, owner: string, options: ConsumerInstanceOptions): ConsumerInstance {
     const instance = new ConsumerInstance(group, id, owner, options, this.gateway, this.log.child({ group, instance: id }), (i) => {
       this.publish(i).catch((err: unknown) => this.log.warn({ err, group, instance: id }, 'could not share the consumer instance'));
     });
