@@ -6,6 +6,7 @@
  *
  * - produce over X: the position X's ack names holds that record, read the same over every
  *   protocol (MQTT acks carry no position: the record is found where the log grew);
+ * - latest: a subscription from the end (where the protocol confirms one) sees the next record first;
  * - resume: a client that stored its position (an offset, an SSE event id, a committed group
  *   offset, a persistent MQTT session) and comes back reads on with no gap and no duplicate;
  * - errors: an unknown topic and an illegal topic name are answered in each protocol's own terms;
@@ -45,21 +46,28 @@ export interface Seen {
 type Stored = unknown;
 
 interface Reader {
+  /** Where the protocol said the subscription starts, per partition, when it says (subscribed frame / event). */
+  readonly positions?: Record<string, string>;
   /** Waits until at least `n` records arrived; returns all that did, in order. */
   next(n: number): Promise<Seen[]>;
   /** Ends the client; returns the position it would resume from. */
   stop(): Promise<Stored>;
 }
 
-type From = 'earliest' | { partition: number; offset: string };
+type From = 'earliest' | 'latest' | { partition: number; offset: string };
 
 interface Driver {
   readonly name: string;
   /** Writes one record with a JSON value; resolves with the position the ack names (MQTT: undefined, its acks carry none). */
   produce(topic: string, key: string, json: string): Promise<{ partition: number; offset: string } | undefined>;
-  /** Starts reading. A live reader (MQTT) sees only records written after it opened, whatever `from` says. */
+  /**
+   * Starts reading; resolves once the protocol confirmed the subscription where it has a
+   * confirmation. A live reader (MQTT) sees only records written after it opened, whatever `from` says.
+   */
   open(topic: string, from: From): Promise<Reader>;
   readonly live?: boolean;
+  /** Whether `open(topic, 'latest')` is confirmed before it resolves (so a record written next is the first one seen). */
+  readonly confirmsLatest: boolean;
   /** Comes back with what `stop()` stored. */
   resume(topic: string, stored: Stored): Promise<Reader>;
   /** Reading (or subscribing to) a topic that does not exist, in the protocol's own terms; undefined where it cannot be asked (MQTT subscriptions wait for a topic). */
@@ -129,10 +137,17 @@ function after(seen: Seen[]): Record<string, string> {
   return out;
 }
 
+/** A `From` as the proto Position (WebSocket proto and gRPC). */
+function protoPosition(from: From): object {
+  if (from === 'earliest') return { earliest: {} };
+  if (from === 'latest') return { latest: {} };
+  return { offsets: { offsets: { [from.partition]: from.offset } } };
+}
+
 function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>): Driver[] {
   const url = (path: string): string => `${gw().httpUrl}${path}`;
 
-  const v1Reader = (topic: string, start: From): Reader => {
+  const v1Reader = (topic: string, start: Exclude<From, 'latest'>): Reader => {
     let offset = start === 'earliest' ? '0' : start.offset;
     const seen: Seen[] = [];
     return {
@@ -151,15 +166,17 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     };
   };
 
-  const sseReader = (topic: string, start: From | { lastEventId: string }): Reader => {
+  const sseReader = async (topic: string, start: From | { lastEventId: string }): Promise<Reader> => {
     const abort = new AbortController();
     const seen: Seen[] = [];
     let lastId: string | undefined;
+    let subscribed: Record<string, string> | undefined;
     const resuming = typeof start === 'object' && 'lastEventId' in start;
-    const query = resuming ? '' : `?from=${start === 'earliest' ? 'earliest' : `${(start as { partition: number }).partition}:${(start as { offset: string }).offset}`}`;
+    const query = resuming ? '' : `?from=${typeof start === 'string' ? start : `${start.partition}:${start.offset}`}`;
     const headers: Record<string, string> = resuming ? { 'last-event-id': start.lastEventId } : {};
     const reading = (async () => {
       for await (const ev of sse(url(`/v1/topics/${topic}/events${query}`), headers, abort.signal) as AsyncGenerator<SseEvent>) {
+        if (ev.event === 'subscribed') subscribed = JSON.parse(ev.data).positions;
         if (ev.event !== 'record') continue;
         seen.push(...recordsIn(ev.data));
         lastId = ev.id;
@@ -167,7 +184,9 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     })().catch((err: unknown) => {
       if (!abort.signal.aborted) throw err;
     });
+    const positions = await eventually(() => subscribed, { what: 'the SSE subscribed event' });
     return {
+      positions,
       next: (n) => eventually(() => seen.length >= n && seen, { what: `${n} SSE record events` }),
       async stop() {
         abort.abort();
@@ -177,7 +196,7 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     };
   };
 
-  const v2Reader = async (topic: string, group: string, start: From): Promise<Reader> => {
+  const v2Reader = async (topic: string, group: string, start: Exclude<From, 'latest'>): Promise<Reader> => {
     const created = await http('POST', url(`/consumers/${group}`), { headers: { 'content-type': V2 }, body: { format: 'json', 'auto.offset.reset': 'earliest' } });
     expect(created.status).toBe(200);
     const base: string = created.json.base_uri;
@@ -216,12 +235,15 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
       ws.once('error', reject);
     });
     ws.send(JSON.stringify({ op: 'subscribe', id: 's', topic, from }));
+    const answer = await eventually(() => texts.map((t) => JSON.parse(t)).find((f) => f.id === 's'), { what: 'the subscribe answer' });
+    expect(answer.op).toBe('subscribed');
     const seen = (): Seen[] =>
       texts.flatMap((t) => {
         const frame = JSON.parse(t) as { op: string; sub?: string };
         return frame.op === 'records' && frame.sub === 's' ? recordsIn(t, recordsMember) : [];
       });
     return {
+      positions: answer.positions,
       next: (n) => eventually(() => seen().length >= n && seen(), { what: `${n} records over WebSocket JSON` }),
       async stop() {
         const out = after(seen());
@@ -234,7 +256,10 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
   const wsProtoReader = async (topic: string, position: object): Promise<Reader> => {
     const c = await ProtoClient.open(gw());
     c.send({ subscribe: { id: 's', topic, position, credit: 1000 } });
+    const answer = await c.waitFor((f) => f.frame === 'subscribed' || f.frame === 'error', 'the subscribe answer');
+    expect(answer.frame).toBe('subscribed');
     return {
+      positions: answer.subscribed.positions,
       next: (n) => eventually(() => c.records().length >= n && c.records(), { what: `${n} records over WebSocket proto` }),
       async stop() {
         const seen = c.records();
@@ -244,11 +269,13 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     };
   };
 
-  const grpcReader = (topic: string, position: object): Reader => {
+  const grpcReader = async (topic: string, position: object): Promise<Reader> => {
     const s = new SubscribeRecorder(stub(), { topic, position });
+    const subscribed = await s.subscribed();
     const seen = (): Seen[] =>
       s.records().map((r: any) => ({ partition: r.partition, offset: String(r.offset), key: utf8(r.key), value: utf8(r.value)! }));
     return {
+      positions: subscribed.positions as Record<string, string>,
       next: (n) => eventually(() => seen().length >= n && seen(), { what: `${n} records over gRPC Subscribe` }),
       async stop() {
         const out = after(seen());
@@ -282,7 +309,9 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         expect(res.status).toBe(200);
         return { partition: res.json.offsets[0].partition, offset: res.json.offsets[0].offset };
       },
-      open: async (topic, from) => v1Reader(topic, from),
+      // Stateless fetches: there is no subscription to start at the end.
+      confirmsLatest: false,
+      open: async (topic, from) => v1Reader(topic, from === 'latest' ? 'earliest' : from),
       resume: async (topic, stored) => v1Reader(topic, { partition: 0, offset: stored as string }),
       unknownTopic: async (topic) => restAnswer(await http('GET', url(`/v1/topics/${topic}/partitions/0/records?offset=0`))),
       unknownTopicAnswer: [404, 40401, 'TOPIC_NOT_FOUND'],
@@ -297,7 +326,9 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         expect([res.status, res.json.offsets[0].error_code]).toEqual([200, null]);
         return { partition: res.json.offsets[0].partition, offset: String(res.json.offsets[0].offset) };
       },
-      open: (topic, from) => v2Reader(topic, uniqueId('conf-v2'), from),
+      // `auto.offset.reset: latest` resolves at the assignment a later poll makes: nothing confirms it up front.
+      confirmsLatest: false,
+      open: (topic, from) => v2Reader(topic, uniqueId('conf-v2'), from === 'latest' ? 'earliest' : from),
       resume: (topic, stored) => v2Reader(topic, stored as string, 'earliest'),
       unknownTopic: async (topic) => restAnswer(await http('GET', url(`/topics/${topic}`))),
       unknownTopicAnswer: [404, 40401, undefined],
@@ -312,8 +343,9 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         const res = await http('POST', url(`/v1/topics/${topic}/records`), { headers: { 'content-type': 'application/json' }, raw: `{"records":[{"key":${JSON.stringify(key)},"value":${json}}]}` });
         return { partition: res.json.offsets[0].partition, offset: res.json.offsets[0].offset };
       },
-      open: async (topic, from) => sseReader(topic, from),
-      resume: async (topic, stored) => sseReader(topic, stored as { lastEventId: string }),
+      confirmsLatest: true,
+      open: (topic, from) => sseReader(topic, from),
+      resume: (topic, stored) => sseReader(topic, stored as { lastEventId: string }),
       unknownTopic: async (topic) => restAnswer(await http('GET', url(`/v1/topics/${topic}/events`))),
       unknownTopicAnswer: [404, 40401, 'TOPIC_NOT_FOUND'],
       illegalTopic: async () => restAnswer(await http('GET', url(`/v1/topics/${encodeURIComponent(ILLEGAL)}/events`))),
@@ -329,7 +361,8 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         expect(ack.op).toBe('ack');
         return { partition: ack.offsets[0].partition, offset: ack.offsets[0].offset };
       },
-      open: (topic, from) => wsJsonReader(topic, from === 'earliest' ? 'earliest' : { offsets: { [from.partition]: from.offset } }),
+      confirmsLatest: true,
+      open: (topic, from) => wsJsonReader(topic, typeof from === 'string' ? from : { offsets: { [from.partition]: from.offset } }),
       resume: (topic, stored) => wsJsonReader(topic, { offsets: stored }),
       async unknownTopic(topic) {
         const c = await WsClient.open(gw().wsUrl);
@@ -360,7 +393,8 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         expect(published.frame).toBe('published');
         return { partition: published.published.offsets[0].partition ?? 0, offset: published.published.offsets[0].offset };
       },
-      open: (topic, from) => wsProtoReader(topic, from === 'earliest' ? { earliest: {} } : { offsets: { offsets: { [from.partition]: from.offset } } }),
+      confirmsLatest: true,
+      open: (topic, from) => wsProtoReader(topic, protoPosition(from)),
       resume: (topic, stored) => wsProtoReader(topic, { offsets: { offsets: stored } }),
       async unknownTopic(topic) {
         const c = await ProtoClient.open(gw());
@@ -385,8 +419,9 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
         const res = await call(stub(), 'Produce', { topic, records: [{ key: Buffer.from(key), value: Buffer.from(json) }] });
         return { partition: res.offsets[0].partition, offset: res.offsets[0].offset };
       },
-      open: async (topic, from) => grpcReader(topic, from === 'earliest' ? { earliest: {} } : { offsets: { offsets: { [from.partition]: from.offset } } }),
-      resume: async (topic, stored) => grpcReader(topic, { offsets: { offsets: stored } }),
+      confirmsLatest: true,
+      open: (topic, from) => grpcReader(topic, protoPosition(from)),
+      resume: (topic, stored) => grpcReader(topic, { offsets: { offsets: stored } }),
       unknownTopic: async (topic) => grpcAnswer(await rejection(call(stub(), 'Fetch', { topic, partition: 0, offset: '0' }))),
       unknownTopicAnswer: [grpc.status.NOT_FOUND, 'TOPIC_NOT_FOUND'],
       illegalTopic: async () => grpcAnswer(await rejection(call(stub(), 'Produce', { topic: ILLEGAL, records: [{ value: Buffer.from('1') }] }))),
@@ -395,6 +430,8 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     {
       name: 'MQTT',
       live: true,
+      // SUBACK confirms the subscription, which starts at the end (no retained message on these topics).
+      confirmsLatest: true,
       async produce(_topic, key, json) {
         // The MQTT topic is the record key; mqtt.routes sends `<topic>/#` to the Kafka topic.
         const c = await connectClient(`mqtt://127.0.0.1:${gw().ports.mqtt}`, { protocolVersion: 5, clientId: uniqueId('conf-pub') });
@@ -442,7 +479,8 @@ export function describeAdapterConformance(backend: BackendKind): void {
   describe(`adapter conformance (${backend} backend)`, () => {
     const produceTopics = topicsFor('conf-produce', DRIVER_NAMES);
     const resumeTopics = topicsFor('conf-resume', DRIVER_NAMES);
-    const routes = [...Object.values(produceTopics), ...Object.values(resumeTopics)].map((topic) => ({ filter: `${topic}/#`, topic }));
+    const latestTopics = topicsFor('conf-latest', DRIVER_NAMES);
+    const routes = [...Object.values(produceTopics), ...Object.values(resumeTopics), ...Object.values(latestTopics)].map((topic) => ({ filter: `${topic}/#`, topic }));
     let gw: TestGateway;
     let stub: ReturnType<typeof stubFor>;
     const all = drivers(() => gw, () => stub);
@@ -510,6 +548,22 @@ export function describeAdapterConformance(backend: BackendKind): void {
         ]);
         if (!reader.live) expect(resumed.map((r) => r.offset)).toEqual(['2', '3']);
       });
+
+      if (reader.confirmsLatest) {
+        it('starts a subscription from latest at the end of the log: the next record written is the first one seen', async () => {
+          const topic = latestTopics[reader.name]!;
+          const writer = all[0]!;
+          await writer.produce(topic, `${topic}/old`, '{"old":0}');
+          await writer.produce(topic, `${topic}/old`, '{"old":1}');
+          const r = await reader.open(topic, 'latest');
+          if (r.positions !== undefined) expect(r.positions).toEqual({ '0': '2' });
+          await writer.produce(topic, `${topic}/new`, '{"new":2}');
+          const [first] = await r.next(1);
+          await r.stop();
+          expect([first!.key, first!.value]).toEqual([`${topic}/new`, '{"new":2}']);
+          if (!reader.live) expect(first!.offset).toBe('2');
+        });
+      }
 
       const unknownTopic = reader.unknownTopic;
       if (unknownTopic !== undefined) {
