@@ -24,6 +24,9 @@ const unit = [
   'test/docs/**/*.test.ts',
   // The backend conformance suite on the embedded log (the Kafka run is test/conformance/backend-kafka.test.ts).
   'test/conformance/backend-embedded.test.ts',
+  // The browser client over a fake WebSocket, and its bundle (esbuild).
+  'test/browser/client.test.ts',
+  'test/browser/bundle.test.ts',
   // Core limits on the embedded log (no sockets).
   'test/core/limits.test.ts',
 ];
