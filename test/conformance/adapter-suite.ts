@@ -202,7 +202,12 @@ function drivers(gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>):
     const base: string = created.json.base_uri;
     expect((await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [topic] } })).status).toBe(204);
     if (start !== 'earliest') {
-      // Manual assignment is not served (501): seek within the subscription instead.
+      // Manual assignment is not served (501): seek within the subscription instead, once the
+      // group gave this member the partition (a seek before that is 40903, as Kafka's).
+      await eventually(async () => {
+        const res = await http('GET', `${base}/assignments`);
+        return res.json.partitions.some((p: { topic: string; partition: number }) => p.topic === topic && p.partition === start.partition);
+      }, { what: 'the partition assigned to the v2 consumer', timeoutMs: 20_000 });
       expect((await http('POST', `${base}/positions`, { headers: { 'content-type': V2 }, body: { offsets: [{ topic, partition: start.partition, offset: Number(start.offset) }] } })).status).toBe(204);
     }
     const seen: Seen[] = [];
