@@ -34,7 +34,7 @@ describe('selectSubprotocol', () => {
 });
 
 describe('WebSocketDuplex', () => {
-  it('reads binary frames as bytes, closes 1003 on a text frame [MQTT-6.0.0-1]', async () => {
+  it('reads binary frames as bytes, closes 1003 on a text frame [MQTT-5:6.0.0-1]', async () => {
     const conn = fakeConnection();
     const duplex = new WebSocketDuplex(conn, { maxUnreadBytes: 1024 });
     const chunks: Buffer[] = [];
@@ -78,7 +78,7 @@ describe('WebSocketDuplex', () => {
     expect(drained).toBe(true);
   });
 
-  it('sends packets written in one corked batch as one binary frame [MQTT-6.0.0-2]', async () => {
+  it('sends packets written in one corked batch as one binary frame [MQTT-5:6.0.0-2]', async () => {
     const conn = fakeConnection();
     const duplex = new WebSocketDuplex(conn, { maxUnreadBytes: 1024 });
     duplex.cork();

@@ -38,7 +38,7 @@ function compileOne(filter: KeyFilter): KeyPredicate {
 
 /**
  * Checks an MQTT topic filter: non-empty, `#` only as the whole last level, `+` only as a whole
- * level, no NUL. [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.3-1]
+ * level, no NUL. [MQTT-5:4.7.1-1] [MQTT-5:4.7.1-2] [MQTT-5:4.7.3-1] (the same clauses in 3.1.1)
  */
 export function validateMqttFilter(filter: string): void {
   if (filter.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A topic filter must not be empty.');
@@ -60,12 +60,12 @@ export function mqttMatch(filter: string, topic: string): boolean {
 }
 
 function mqttMatchLevels(filterLevels: readonly string[], topic: string): boolean {
-  // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with "$".
+  // [MQTT-5:4.7.2-1] / [MQTT-3.1.1:4.7.2-1] a filter starting with a wildcard does not match topics starting with "$".
   if (topic.startsWith('$') && (filterLevels[0] === '#' || filterLevels[0] === '+')) return false;
   const topicLevels = topic.split('/');
   for (let i = 0; i < filterLevels.length; i++) {
     const f = filterLevels[i]!;
-    if (f === '#') return true; // also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2]
+    if (f === '#') return true; // also matches the parent level: "a/#" matches "a" [MQTT-5:4.7.1-2]
     if (i >= topicLevels.length) return false;
     if (f !== '+' && f !== topicLevels[i]) return false;
   }

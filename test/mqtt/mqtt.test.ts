@@ -86,7 +86,7 @@ describe('publish → record', () => {
     raw.send(publish);
     const rec = await raw.next('pubrec');
     expect(rec.messageId).toBe(7);
-    raw.send({ ...publish, dup: true }); // resent before PUBREL: must not be written again [MQTT-4.3.3-9]
+    raw.send({ ...publish, dup: true }); // resent before PUBREL: must not be written again [MQTT-5:4.3.3-10]
     await eventually(() => raw.packets.filter((p) => p.cmd === 'pubrec').length === 2);
     raw.send({ cmd: 'pubrel', messageId: 7 });
     const comp = await raw.next('pubcomp');

@@ -69,7 +69,7 @@ describe('one record, many MQTT encodings', () => {
       [0, 1, 2].map((i) => [{ n: String(i) }, 7]),
     );
 
-    // QoS 1 deliveries carry each session's own packet ids ([MQTT-2.2.1-3]).
+    // QoS 1 deliveries carry each session's own packet ids ([MQTT-5:2.2.1-3]).
     for (const c of [v5q1, v4q1]) {
       await c.waitFor(3);
       expect(seen(c)).toEqual(expected);

@@ -1,5 +1,5 @@
 /**
- * Session takeover across gateway instances [MQTT-3.1.4-2]: two gateways on the test Kafka, one
+ * Session takeover across gateway instances [MQTT-5:3.1.4-3] [MQTT-3.1.1:3.1.4-2]: two gateways on the test Kafka, one
  * client id connecting through A and then through B. The old connection is told (v5 DISCONNECT
  * 0x8E) or closed (3.1.1), B continues the persistent session A handed over, messages go to B
  * only, and the `mqtt-connections` entry follows the connection that holds the client id.
@@ -115,7 +115,7 @@ describe('MQTT takeover across gateway instances', () => {
       const onB = await connectObserved(mqttUrl(b), opts);
       const connectMs = Date.now() - started;
       try {
-        // [MQTT-3.1.4-2] the old connection is told why (v5) and closed.
+        // [MQTT-5:3.1.4-3] the old connection is told why (v5) and closed.
         await eventually(() => onA.disconnects.length > 0 && onA.closed(), { timeoutMs: 5000, what: 'DISCONNECT 0x8E on A' });
         const takeoverMs = Date.now() - started;
         expect(onA.disconnects[0]!.reasonCode).toBe(0x8e);

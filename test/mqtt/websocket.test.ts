@@ -90,7 +90,7 @@ describe(`MQTT over WebSocket (${ENGINE} engine)`, () => {
     await c.end();
   });
 
-  it('refuses a client that does not offer the mqtt subprotocol with 400 [MQTT-6.0.0-3], and echoes mqtt to one that does [MQTT-6.0.0-4]', async () => {
+  it('refuses a client that does not offer the mqtt subprotocol with 400 [MQTT-5:6.0.0-3], and echoes mqtt to one that does [MQTT-5:6.0.0-4]', async () => {
     expect((await handshake(gw.mqttWsUrl, ['streamgate.v1.json'])).status).toBe(400);
     expect((await handshake(gw.mqttWsUrl, [])).status).toBe(400);
     const ok = await handshake(gw.mqttWsUrl, ['foo', 'mqtt']);
@@ -99,7 +99,7 @@ describe(`MQTT over WebSocket (${ENGINE} engine)`, () => {
     ok.ws!.terminate();
   });
 
-  it('closes the connection on a text frame [MQTT-6.0.0-1]', async () => {
+  it('closes the connection on a text frame [MQTT-5:6.0.0-1]', async () => {
     const { ws } = await handshake(gw.mqttWsUrl, ['mqtt']);
     const closed = new Promise<number>((resolve) => ws!.once('close', (code) => resolve(code)));
     ws!.send('not a packet');
