@@ -606,7 +606,8 @@ function describeRestart(backend: BackendKind): void {
       const reader = res.body!.getReader();
       const decoder = new TextDecoder();
       let text = '';
-      while (!text.includes('\ndata: {"topic"')) text += decoder.decode((await reader.read()).value);
+      // A record event (unnamed) has a partition; the subscribed event has positions.
+      while (!/\ndata: \{"topic":"[^"]*","partition"/.test(text)) text += decoder.decode((await reader.read()).value);
       await own.close();
       for (;;) {
         const { done, value } = await reader.read();
