@@ -84,9 +84,11 @@ export class EncodedResponse {
   constructor(readonly bytes: Buffer) {}
 }
 
-/** The loaded contract: the package definition (also what reflection describes) and the service's methods. */
+/**
+ * The loaded contract: the service's methods. (Reflection does not describe proto-loader's package
+ * definition, whose descriptors protobufjs rebuilt: adapters/grpc/reflection.ts serves buf's.)
+ */
 export interface StreamGatewayDefinition {
-  readonly packageDefinition: protoLoader.PackageDefinition;
   /** The methods with the request/response codecs both adapters use (a grpc-js ServiceDefinition). */
   readonly service: Readonly<Record<string, protoLoader.MethodDefinition<object, object>>>;
 }
@@ -125,7 +127,7 @@ function loadStreamGateway(): StreamGatewayDefinition {
       },
     };
   }
-  return { packageDefinition, service };
+  return { service };
 }
 
 /** The INVALID_ARGUMENT a malformed request becomes. */

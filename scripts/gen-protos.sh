@@ -5,6 +5,11 @@
 #   scripts/gen-protos.sh --check    lint, `buf breaking` against main, regenerate into a temp
 #                                    dir and fail if it differs from what is committed (CI)
 #
+# Besides the stubs it builds proto/gen/descriptors.binpb: the FileDescriptorSet (as buf compiles
+# it, with comments) of every service the gRPC server has — streamgate.v1, grpc.health.v1 and
+# grpc.reflection.v1/v1alpha, the latter from the .proto files the serving packages ship — which
+# server reflection serves (adapters/grpc/reflection.ts).
+#
 # Plugins are LOCAL and pinned, so the output is reproducible: protoc-gen-go and
 # protoc-gen-go-grpc via `go install` (Go module proxy), Python's grpcio-tools via pip, the
 # TypeScript types via @grpc/proto-loader's proto-loader-gen-types (node_modules).
@@ -42,14 +47,17 @@ if [[ $mode == check ]] && git rev-parse --verify -q 'main^{commit}' >/dev/null 
   npx --no-install buf breaking --against '.git#branch=main'
 fi
 
+scratch=()
+trap 'rm -rf "${scratch[@]}"' EXIT
 if [[ $mode == check ]]; then
   out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
+  scratch+=("$out")
 else
   out=$root
 fi
 
 generated_dirs=(clients/go/streamgate clients/python/streamgate/v1 proto/gen/ts)
+descriptor_set=proto/gen/descriptors.binpb
 
 # Start from a clean slate so stale files of a renamed proto do not survive.
 for d in "${generated_dirs[@]}"; do
@@ -72,8 +80,24 @@ npx --no-install proto-loader-gen-types --grpcLib=@grpc/grpc-js --keepCase --lon
 # The repository compiles as NodeNext ESM, where relative imports need their `.js` extension.
 find "$out/proto/gen/ts" -name '*.ts' -exec sed -i -E "s#from '(\.{1,2}/[^']+)';#from '\1.js';#" {} +
 
+# Reflection descriptors: the files at their canonical import paths (grpc-health-check ships
+# health.proto as health/v1/health.proto; reflection clients resolve grpc/health/v1/health.proto).
+stage=$(mktemp -d)
+scratch+=("$stage")
+mkdir -p "$stage/streamgate/v1" "$stage/grpc/health/v1" "$stage/grpc/reflection/v1" "$stage/grpc/reflection/v1alpha"
+cp proto/streamgate/v1/streamgate.proto "$stage/streamgate/v1/"
+cp node_modules/grpc-health-check/proto/health/v1/health.proto "$stage/grpc/health/v1/"
+for v in v1 v1alpha; do
+  cp "node_modules/@grpc/reflection/build/proto/grpc/reflection/$v/reflection.proto" "$stage/grpc/reflection/$v/"
+done
+npx --no-install buf build "$stage" --as-file-descriptor-set -o "$out/$descriptor_set"
+
 if [[ $mode == check ]]; then
   status=0
+  if ! cmp -s "$root/$descriptor_set" "$out/$descriptor_set"; then
+    echo "$descriptor_set differs from the protos it is built from"
+    status=1
+  fi
   for d in "${generated_dirs[@]}"; do
     # Only generated files are compared (hand-written __init__.py etc. are not produced here).
     while IFS= read -r f; do

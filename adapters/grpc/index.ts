@@ -1,21 +1,22 @@
 /**
  * The gRPC adapter: serves streamgate.v1.StreamGateway (proto/streamgate/v1/streamgate.proto)
  * on its own HTTP/2 listener (listener.ts: counted, handshake-bounded sockets handed to grpc-js),
- * plus the standard health checking service (grpc.health.v1) and server reflection (v1 and v1alpha).
+ * plus the standard health checking service (grpc.health.v1) and server reflection (v1 and v1alpha)
+ * from the compiled descriptors of all of them (reflection.ts).
  */
 import { Server, type ServiceDefinition } from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, service as healthService } from 'grpc-health-check';
 import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { SERVICE_NAME, streamGateway } from '../../codecs/proto.js';
 import type { GrpcConfig } from './config.js';
 import { GrpcListener } from './listener.js';
+import { addReflection } from './reflection.js';
 import { streamGatewayService, type OpenStream } from './service.js';
 
 export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<RunningAdapter> {
   const { config, log } = host;
-  const { packageDefinition, service } = streamGateway();
+  const { service } = streamGateway();
   const server = new Server({
     // Enforced by grpc-js before decoding: an oversized message is RESOURCE_EXHAUSTED.
     'grpc.max_receive_message_length': config.maxMessageBytes,
@@ -36,7 +37,7 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
   // grpc.health.v1: "" is the whole server; the service name reports the same.
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  addReflection(server, [service, healthService]);
 
   const port = await listener.listen(host.host, config.port);
   log.info({ port, tls: host.tls !== undefined }, 'grpc listening');
