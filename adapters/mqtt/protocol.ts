@@ -40,6 +40,12 @@ export interface Protocol {
   terms(p: IConnectPacket, clean: boolean, config: MqttConfig): ConnectTerms;
   /** The CONNACK code of a catalogued error (3.1.1 has only return codes 0–5). */
   connackCode(codes: ErrorCodes): number;
+  /**
+   * The CONNACK code for a CONNECT that breaks a rule (validate.ts, MQTT 5 codes), or undefined:
+   * close without CONNACK (3.1.1 answers only a client id it refuses, with return code 2
+   * [MQTT-3.1.1:3.1.3-9]; anything else malformed is closed unanswered [MQTT-3.1.1:3.1.4-1]).
+   */
+  connectProblemCode(code: number): number | undefined;
   /** The CONNACK code for a will whose topic is not a valid topic name. */
   readonly invalidWillTopic: number;
   /** CONNACK accepting the connection, with the server's capabilities (v5). */
@@ -114,6 +120,7 @@ export const V311: Protocol = {
     return { keepalive, expiry: clean ? 0 : config.sessionExpiryMaxSeconds, connack: {} };
   },
   connackCode: (codes) => codes.connack311,
+  connectProblemCode: (code) => (code === RC.CLIENT_ID_NOT_VALID ? RC311.IDENTIFIER_REJECTED : undefined),
   invalidWillTopic: RC311.SERVER_UNAVAILABLE,
   connackAccepted: (sessionPresent) => ({ cmd: 'connack', returnCode: RC311.ACCEPTED, sessionPresent }),
   connackRefused: (code) => ({ cmd: 'connack', returnCode: code, sessionPresent: false }),
@@ -165,6 +172,8 @@ export const V5: Protocol = {
     return { keepalive, expiry, connack };
   },
   connackCode: (codes) => codes.connack,
+  // [MQTT-5:3.1.4-1] with a CONNACK 0x80 or above before the close (MQTT-5 §4.13).
+  connectProblemCode: (code) => code,
   invalidWillTopic: RC.TOPIC_NAME_INVALID,
   connackAccepted: (sessionPresent, config, properties) => ({
     cmd: 'connack',

@@ -40,6 +40,10 @@ export class Subscriptions {
     const { client } = this;
     const { protocol, registry } = client;
     const s = client.session!;
+    // The client's own PUBLISHes before this SUBSCRIBE are written first: their retained changes
+    // are then in the table the retained messages below are read from [MQTT-5:3.3.1-5] [MQTT-5:3.3.1-7].
+    await client.inbound.written();
+    if (client.isClosed()) return;
     const subId = p.properties?.subscriptionIdentifier;
     // MQTT-5 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
     if (subId === 0) return client.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
