@@ -216,7 +216,9 @@ export class Client {
   /** Encodes and writes a packet; nothing but a final CONNACK is written once the client is closed. */
   send(packet: Packet): boolean {
     if (this.isClosed() && packet.cmd !== 'connack') return false;
-    return this.conn.write(this.conn.encode(packet));
+    const bytes = this.delivery.fitted(packet);
+    if (bytes === undefined) return true; // a PUBLISH over the client's Maximum Packet Size (a resent one: see resume)
+    return this.conn.write(bytes);
   }
 
   // ---- the end --------------------------------------------------------------------------------

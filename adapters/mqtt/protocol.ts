@@ -23,7 +23,7 @@ export interface ConnectTerms {
 }
 
 /** The client's own limits from CONNECT (v5 properties), or why the CONNECT is refused. */
-export type ClientLimits = { readonly receiveMaximum?: number; readonly maximumPacketSize?: number } | { readonly refused: number; readonly reason: string };
+export type ClientLimits = { readonly receiveMaximum?: number; readonly maximumPacketSize?: number; readonly topicAliasMaximum?: number } | { readonly refused: number; readonly reason: string };
 
 export interface Protocol {
   readonly level: 4 | 5;
@@ -71,8 +71,11 @@ export interface Protocol {
   // ---- PUBLISH out
   /** PUBREL answering a PUBREC for an id with no flow (v5 0x92), or undefined (3.1.1 ignores it). */
   pubrelUnknown(messageId: number): Packet | undefined;
-  /** The properties an outgoing PUBLISH carries (v5 only), with the subscription identifier [MQTT-5:3.3.4-3]. */
-  publishProperties(properties: PublishProperties, subscriptionId: number | undefined): PublishProperties | undefined;
+  /**
+   * The properties an outgoing PUBLISH carries (v5 only), with the subscription identifiers of the
+   * subscriptions it is for [MQTT-5:3.3.4-3] [MQTT-5:3.3.4-4].
+   */
+  publishProperties(properties: PublishProperties, subscriptionIds: readonly number[]): PublishProperties | undefined;
   /** Whether an outgoing PUBLISH for this subscription differs per subscriber (v5 subscription identifiers). */
   perSubscriber(subscriptionId: number | undefined): boolean;
 
@@ -152,6 +155,7 @@ export const V5: Protocol = {
     return {
       ...(props.receiveMaximum === undefined ? {} : { receiveMaximum: props.receiveMaximum }),
       ...(props.maximumPacketSize === undefined ? {} : { maximumPacketSize: props.maximumPacketSize }),
+      ...(props.topicAliasMaximum === undefined ? {} : { topicAliasMaximum: props.topicAliasMaximum }),
     };
   },
   // [MQTT-5:3.1.3-6] [MQTT-5:3.1.3-7] the server assigns an id and returns it in CONNACK.
@@ -197,9 +201,10 @@ export const V5: Protocol = {
   nack: (cmd, messageId, code, reason) => ({ cmd, messageId, reasonCode: code, properties: { reasonString: reason } }),
   pubcompUnknown: (messageId) => ({ cmd: 'pubcomp', messageId, reasonCode: RC.PACKET_ID_NOT_FOUND }),
   pubrelUnknown: (messageId) => ({ cmd: 'pubrel', messageId, reasonCode: RC.PACKET_ID_NOT_FOUND }),
-  publishProperties(properties, subscriptionId) {
-    const props = { ...properties };
-    if (subscriptionId !== undefined) props.subscriptionIdentifier = subscriptionId; // [MQTT-5:3.3.4-3]
+  publishProperties(properties, subscriptionIds) {
+    const { subscriptionIdentifier: _theirs, ...props } = properties;
+    // [MQTT-5:3.3.4-3] [MQTT-5:3.3.4-4] one property per identifier (mqtt-packet writes an array as repeated properties).
+    if (subscriptionIds.length > 0) (props as PublishProperties).subscriptionIdentifier = (subscriptionIds.length === 1 ? subscriptionIds[0]! : [...subscriptionIds]) as number;
     return Object.keys(props).length > 0 ? props : undefined;
   },
   perSubscriber: (subscriptionId) => subscriptionId !== undefined,

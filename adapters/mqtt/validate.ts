@@ -90,22 +90,28 @@ export function connectProblem(p: IConnectPacket, level: 4 | 5): Problem | undef
   // Bytes after the last field the flags announce (a user name or password present while its flag
   // is 0) [MQTT-5:3.1.2-16] [MQTT-5:3.1.2-18] [MQTT-3.1.1:3.1.2-18] [MQTT-3.1.1:3.1.2-20]: the parser
   // stops at the flags' fields, so a Remaining Length longer than what they encode gives them away.
-  if (p.length !== undefined && encodedLength(p, level) !== p.length) return { code: RC.MALFORMED_PACKET, reason: 'CONNECT fields do not match its flags and length' };
+  const encoded = p.length === undefined ? -1 : encodedLength(p, level);
+  // (A CONNECT mqtt-packet cannot encode again is left to the handler: this check only refuses what it can prove.)
+  if (encoded >= 0 && encoded !== p.length) return { code: RC.MALFORMED_PACKET, reason: 'CONNECT fields do not match its flags and length' };
   return undefined;
 }
 
-/** Remaining Length of a packet as mqtt-packet encodes it (-1 when it cannot encode it). */
-function encodedLength(p: Packet, level: 4 | 5): number {
+/** Remaining Length of a CONNECT as mqtt-packet encodes its fields (-1 when it cannot encode them). */
+function encodedLength(p: IConnectPacket, level: 4 | 5): number {
+  // mqtt-packet's generator insists on a user name with a password, which v5 allows without one:
+  // encode an empty one (two length bytes) and take it off again.
+  const stand = p.password !== undefined && p.username === undefined;
   let bytes: Buffer;
   try {
     // Only the length matters: the fields the parser produced, encoded again the same way.
-    bytes = mqtt.generate({ ...p, protocolId: 'MQTT', protocolVersion: level } as Packet, { protocolVersion: level });
+    bytes = mqtt.generate({ ...p, protocolId: 'MQTT', protocolVersion: level, ...(stand ? { username: '' } : {}) }, { protocolVersion: level });
   } catch {
     return -1;
   }
+  if (bytes.length === 0) return -1;
   let i = 1;
   while ((bytes[i]! & 0x80) !== 0) i++;
-  return bytes.length - (i + 1);
+  return bytes.length - (i + 1) - (stand ? 2 : 0);
 }
 
 /** A packet's problem after CONNECT, or undefined (PUBLISH topic names are publish.ts's: they may be aliases). */

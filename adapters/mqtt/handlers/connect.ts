@@ -41,7 +41,7 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   }
   const limits = protocol.clientLimits(p);
   if ('refused' in limits) return refuse(client, limits.refused, limits.reason);
-  client.delivery.limit(limits.receiveMaximum, limits.maximumPacketSize);
+  client.delivery.limit(limits.receiveMaximum, limits.maximumPacketSize, limits.topicAliasMaximum);
   const clean = p.clean !== false;
   let clientId = p.clientId ?? '';
   let assigned: string | undefined;
@@ -252,7 +252,14 @@ async function resume(client: Client, s: Session): Promise<void> {
       continue;
     }
     p.packet = packet;
-    client.send({ ...packet, dup: true });
+    // This connection's Maximum Packet Size may be smaller than the last one's: a resend that no
+    // longer fits is not sent and counts as delivered [MQTT-5:3.1.2-25].
+    const bytes = client.delivery.fitted({ ...packet, dup: true });
+    if (bytes === undefined) {
+      s.pending.delete(p.pid);
+      continue;
+    }
+    client.conn.write(bytes);
   }
   for (const spec of s.subs.values()) {
     try {
