@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** Options every project shares (projects below do not extend the root, so its globalSetup stays single). */
+/** Options every project shares (projects do not extend the root config: each lists what it needs). */
 const shared = {
   exclude: ['**/node_modules/**', '**/dist/**'],
   pool: 'forks',
@@ -10,23 +10,63 @@ const shared = {
 } as const;
 
 /**
- * The suites whose clients speak WebSocket: they run a second time against the uWebSockets.js
- * engine (issue 9), where the gateway serves /v1/ws and /mqtt on the uWS port.
+ * The unit tier: pure modules, adapters in-process over fakes and duplex pairs, the embedded log
+ * in temp dirs. No Java, no Kafka broker: `npm run test:unit` runs on any machine with Node.
+ * A unit file that calls `kafkaBrokers()` fails with a message naming the tier.
  */
-const websocketSuites = ['test/websocket/**/*.test.ts', 'test/mqtt/websocket.test.ts'];
+const unit = [
+  'gateway/**/*.test.ts',
+  'codecs/**/*.test.ts',
+  'transport/**/*.test.ts',
+  'adapters/**/*.test.ts',
+  'app/**/*.test.ts',
+  'test/unit/**/*.test.ts',
+  'test/docs/**/*.test.ts',
+  // The backend conformance suite on the embedded log (the Kafka run is test/conformance/backend-kafka.test.ts).
+  'test/conformance/backend-embedded.test.ts',
+  // The browser client over a fake WebSocket, and its bundle (esbuild).
+  'test/browser/client.test.ts',
+  'test/browser/bundle.test.ts',
+  // Core limits on the embedded log (no sockets).
+  'test/core/limits.test.ts',
+];
+
+/** Files beside the code that need the real broker: they run in the integration tier. */
+const needsBroker = ['gateway/backends/kafka/kafka.test.ts'];
+
+/**
+ * The suites whose clients speak WebSocket: they run a second time against the uWebSockets.js
+ * engine (issue 9), where the gateway serves /v1/ws and /mqtt on the uWS port. The adapter
+ * conformance suite is among them (once, on the embedded log) so the cross-protocol cases — the
+ * browser client's resume across a restart included — hold on both engines.
+ */
+const websocketSuites = ['test/websocket/**/*.test.ts', 'test/mqtt/websocket.test.ts', 'test/conformance/adapter-embedded.test.ts'];
+
+/**
+ * The integration tier's global setup: one real Kafka broker for the whole run, shared by both
+ * integration projects (a refcount in the setup file) and started only when one of them has
+ * files to run.
+ */
+const kafka = ['test/kafka/global-setup.ts'];
 
 export default defineConfig({
   test: {
-    // One real Kafka broker for the whole run; always stopped in its teardown. It is the root's
-    // only: vitest runs the root project's globalSetup once and merges what it provides into every
-    // project, while a globalSetup inside a project would start another broker for that project.
-    globalSetup: ['test/kafka/global-setup.ts'],
     projects: [
       {
         test: {
           ...shared,
-          name: 'ws',
-          include: ['app/**/*.test.ts', 'gateway/**/*.test.ts', 'codecs/**/*.test.ts', 'transport/**/*.test.ts', 'adapters/**/*.test.ts', 'test/**/*.test.ts'],
+          name: 'unit',
+          include: unit,
+          exclude: [...shared.exclude, ...needsBroker],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/**/*.test.ts', ...needsBroker],
+          exclude: [...shared.exclude, ...unit.filter((glob) => glob.startsWith('test/'))],
+          globalSetup: kafka,
         },
       },
       {
@@ -36,6 +76,7 @@ export default defineConfig({
           include: websocketSuites,
           // test/support/gateway.ts starts the gateway with websocket.engine uws and points wsUrl / mqttWsUrl at the uWS port.
           env: { STREAMGATE_TEST_WS_ENGINE: 'uws' },
+          globalSetup: kafka,
         },
       },
     ],

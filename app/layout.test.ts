@@ -72,6 +72,14 @@ describe('layout', () => {
     expect(offending.map(describeImport)).toEqual([]);
   });
 
+  it('the server depends on no client folder (generated stubs live beside the proto)', () => {
+    const offending = ['gateway', 'codecs', 'transport', 'adapters', 'app']
+      .flatMap((dir) => sources(dir, { tests: false }))
+      .flatMap(importsOf)
+      .filter((i) => i.target !== undefined && topFolder(i.target) === 'clients');
+    expect(offending.map(describeImport)).toEqual([]);
+  });
+
   it('sees the imports it checks (the scan itself works)', () => {
     const compose = importsOf('app/compose.ts');
     expect(compose.map((i) => i.target)).toContain('adapters/mqtt/index.ts');

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import mqtt from 'mqtt';
-import { startBroker, type KafkaBroker } from '../test/kafka/broker.js';
+import { startKafkaHarness, type KafkaHarness } from '../test/kafka/harness.js';
 import { ProcSampler, benchFlags, fmt, payload, printTable, sleep, writeResult } from './lib/common.js';
 import { CENTRIFUGO_SECRET, startCentrifugo, startGateway, startGenerators, startMosquitto, type Generators } from './lib/procs.js';
 import type { SubscriberKind, SubscriberOptions } from './lib/subscribers.js';
@@ -120,7 +120,7 @@ function generatorsFor(n: number): number {
 
 /** One fan-out run against one server/protocol at one N. */
 async function runOne(
-  broker: KafkaBroker,
+  broker: KafkaHarness,
   target: Target,
   n: number,
   timing: { warmupMs: number; windowMs: number; deliveriesPerSec: number },
@@ -248,10 +248,10 @@ export function fanoutRows(results: FanoutResult[]): Record<string, string | num
   }));
 }
 
-export async function runFanout(options: { quick: boolean; only?: string[] | undefined; ns?: number[]; broker?: KafkaBroker; profileDir?: string }): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
+export async function runFanout(options: { quick: boolean; only?: string[] | undefined; ns?: number[]; broker?: KafkaHarness; profileDir?: string }): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
   const ns = options.ns ?? (options.quick ? [100, 1000] : [100, 1000, 10_000]);
   const timing = options.quick ? { warmupMs: 1500, windowMs: 4000, deliveriesPerSec: 50_000 } : { warmupMs: 3000, windowMs: 10_000, deliveriesPerSec: 100_000 };
-  const broker = options.broker ?? (await startBroker());
+  const broker = options.broker ?? (await startKafkaHarness());
   const results: FanoutResult[] = [];
   const skipped: { target: string; subscribers: number; reason: string }[] = [];
   try {

@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/idle.ts [--quick] [--n=10000] [--only=ws,uws,mqtt,mosquitto,centrifugo]
  */
-import { startBroker, type KafkaBroker } from '../test/kafka/broker.js';
+import { startKafkaHarness, type KafkaHarness } from '../test/kafka/harness.js';
 import { benchFlags, fmt, printTable, procStat, sleep, writeResult } from './lib/common.js';
 import { CENTRIFUGO_SECRET, startCentrifugo, startGateway, startGenerators, startMosquitto } from './lib/procs.js';
 import type { SubscriberOptions } from './lib/subscribers.js';
@@ -31,9 +31,9 @@ async function settleRss(pid: number): Promise<number> {
   return min;
 }
 
-export async function runIdle(options: { quick: boolean; only?: string[] | undefined; n?: number; broker?: KafkaBroker }): Promise<IdleResult[]> {
+export async function runIdle(options: { quick: boolean; only?: string[] | undefined; n?: number; broker?: KafkaHarness }): Promise<IdleResult[]> {
   const n = options.n ?? (options.quick ? 2000 : 10_000);
-  const broker = options.broker ?? (await startBroker());
+  const broker = options.broker ?? (await startKafkaHarness());
   const results: IdleResult[] = [];
   const targets = ['ws', 'uws', 'mqtt', 'mosquitto', 'centrifugo'].filter((t) => options.only === undefined || options.only.includes(t));
   try {

@@ -12,7 +12,7 @@ import kafkajs from 'kafkajs';
 import mqtt from 'mqtt';
 import { WebSocket } from 'ws';
 import { createStub } from '../clients/ts/node/index.js';
-import { startBroker, type KafkaBroker } from '../test/kafka/broker.js';
+import { startKafkaHarness, type KafkaHarness } from '../test/kafka/harness.js';
 import { Histogram, ProcSampler, benchFlags, fmt, payload, printTable, sleep, writeResult } from './lib/common.js';
 import { startGateway, type GatewayProcess } from './lib/procs.js';
 
@@ -263,13 +263,13 @@ async function mqttQos0(gw: GatewayProcess, brokers: string, topic: string, wind
   return { records: landed, seconds, gatewayCpuPct: usage.get(gw.pid)!.cpuPct, clientCpuPct: usage.get(process.pid)!.cpuPct };
 }
 
-export async function runProduce(options: { quick: boolean; only?: string[] | undefined; broker?: KafkaBroker }): Promise<ProduceResult[]> {
+export async function runProduce(options: { quick: boolean; only?: string[] | undefined; broker?: KafkaHarness }): Promise<ProduceResult[]> {
   const warmupMs = options.quick ? 1000 : 2000;
   const windowMs = options.quick ? 3000 : 6000;
   const batch = 100;
   const concurrency = 8;
   const inflight = 64;
-  const broker = options.broker ?? (await startBroker());
+  const broker = options.broker ?? (await startKafkaHarness());
   const mqttTopic = `produce-mqtt-${Date.now()}`;
   const gw = await startGateway(broker.brokers, { mqtt: { routes: [{ filter: 'bench/#', topic: mqttTopic }], maxInflight: 1000 } });
   const results: ProduceResult[] = [];

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startBroker } from '../test/kafka/broker.js';
+import { startKafkaHarness } from '../test/kafka/harness.js';
 import { barChart } from './chart.js';
 import { runFanout, fanoutRows, type FanoutResult } from './fanout.js';
 import { idleRows, runIdle } from './idle.js';
@@ -92,7 +92,7 @@ if (process.argv.includes('--report-only')) {
   run = read('machine');
   minutes = run.minutes;
 } else {
-  const broker = await startBroker();
+  const broker = await startKafkaHarness();
   try {
     if (!skip.includes('produce')) produce = await runProduce({ ...flags, broker });
     if (!skip.includes('fanout')) fanout = await runFanout({ ...flags, broker });

@@ -49,7 +49,7 @@ else
   out=$root
 fi
 
-generated_dirs=(clients/go/streamgate clients/python/streamgate/v1 clients/ts/gen)
+generated_dirs=(clients/go/streamgate clients/python/streamgate/v1 proto/gen/ts)
 
 # Start from a clean slate so stale files of a renamed proto do not survive.
 for d in "${generated_dirs[@]}"; do
@@ -66,11 +66,11 @@ npx --no-install buf generate --template buf.gen.yaml -o "$out"
   streamgate/v1/streamgate.proto)
 
 # TypeScript: types for the runtime loader (@grpc/proto-loader) with the SAME options the adapter
-# and the Node client load the proto with (adapters/grpc/codec.ts LOADER_OPTIONS).
+# and the Node client load the proto with (codecs/proto.ts LOADER_OPTIONS).
 npx --no-install proto-loader-gen-types --grpcLib=@grpc/grpc-js --keepCase --longs=String --enums=String \
-  --defaults --oneofs --includeComments -I proto -O "$out/clients/ts/gen" streamgate/v1/streamgate.proto >/dev/null
+  --defaults --oneofs --includeComments -I proto -O "$out/proto/gen/ts" streamgate/v1/streamgate.proto >/dev/null
 # The repository compiles as NodeNext ESM, where relative imports need their `.js` extension.
-find "$out/clients/ts/gen" -name '*.ts' -exec sed -i -E "s#from '(\.{1,2}/[^']+)';#from '\1.js';#" {} +
+find "$out/proto/gen/ts" -name '*.ts' -exec sed -i -E "s#from '(\.{1,2}/[^']+)';#from '\1.js';#" {} +
 
 if [[ $mode == check ]]; then
   status=0

@@ -1,7 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { CODES, GatewayError } from '../../gateway/errors.js';
-import { CODE_TRAILER, GRPC_STATUS, RETRIABLE_TRAILER, errorBody, toStatus } from './errors.js';
+import { errorBody } from '../../codecs/proto.js';
+import { CODE_TRAILER, GRPC_STATUS, RETRIABLE_TRAILER, toStatus } from './errors.js';
 
 describe('grpc error mapping', () => {
   it('maps every catalogue code to the gRPC status of its class', () => {

@@ -61,9 +61,3 @@ export function toStatus(err: unknown): Partial<ServiceError> & { code: status; 
   const details = error.details === undefined ? '' : ` ${JSON.stringify(error.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
   return { name: 'GatewayError', message: error.message, code: GRPC_STATUS[error.code], details: `${error.code}: ${error.message}${details}`, metadata };
 }
-
-/** An ErrorFrame / EndFrame body for a failure inside a Session. */
-export function errorBody(err: unknown): { code: string; message: string; retriable: boolean } {
-  const error = GatewayError.from(err);
-  return { code: error.code, message: error.message, retriable: error.retriable };
-}

@@ -3,19 +3,19 @@
  * on its own HTTP/2 listener (listener.ts: counted, handshake-bounded sockets handed to grpc-js),
  * plus the standard health checking service (grpc.health.v1) and server reflection (v1 and v1alpha).
  */
-import { Server } from '@grpc/grpc-js';
+import { Server, type ServiceDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { loadDefinition, SERVICE_NAME } from './codec.js';
+import { SERVICE_NAME, streamGateway } from '../../codecs/proto.js';
 import type { GrpcConfig } from './config.js';
 import { GrpcListener } from './listener.js';
 import { streamGatewayService, type OpenStream } from './service.js';
 
 export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<RunningAdapter> {
   const { config, log } = host;
-  const { packageDefinition, service } = loadDefinition();
+  const { packageDefinition, service } = streamGateway();
   const server = new Server({
     // Enforced by grpc-js before decoding: an oversized message is RESOURCE_EXHAUSTED.
     'grpc.max_receive_message_length': config.maxMessageBytes,
@@ -31,7 +31,7 @@ export async function startGrpcAdapter(host: AdapterHost<GrpcConfig>): Promise<R
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     log,
   });
-  server.addService(service, streamGatewayService({ gateway: host.gateway, config, log, streams, connections: listener }));
+  server.addService(service as unknown as ServiceDefinition, streamGatewayService({ gateway: host.gateway, config, log, streams, connections: listener }));
 
   // grpc.health.v1: "" is the whole server; the service name reports the same.
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });

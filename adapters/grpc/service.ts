@@ -1,8 +1,8 @@
 /**
  * The StreamGateway handlers: unary Produce/Fetch/ListTopics/GetOffsets, the server-streaming
- * Subscribe, and the bidirectional Session (delegated to session.ts). Each handler builds a
- * Context whose signal aborts when grpc-js reports the call cancelled (client cancel, deadline
- * exceeded, connection loss).
+ * Subscribe, and the bidirectional Session (session-call.ts, over the Session state machine of
+ * codecs/stream-session.ts). Each handler builds a Context whose signal aborts when grpc-js
+ * reports the call cancelled (client cancel, deadline exceeded, connection loss).
  */
 import type {
   Metadata,
@@ -17,16 +17,16 @@ import type { Credentials } from '../../gateway/auth.js';
 import { bearerToken, certificateName, type CertificateSubject } from '../../codecs/credentials.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { FetchRequest__Output } from '../../clients/ts/gen/streamgate/v1/FetchRequest.js';
-import type { FetchResponse } from '../../clients/ts/gen/streamgate/v1/FetchResponse.js';
-import type { GetOffsetsRequest__Output } from '../../clients/ts/gen/streamgate/v1/GetOffsetsRequest.js';
-import type { GetOffsetsResponse } from '../../clients/ts/gen/streamgate/v1/GetOffsetsResponse.js';
-import type { ListTopicsRequest__Output } from '../../clients/ts/gen/streamgate/v1/ListTopicsRequest.js';
-import type { ListTopicsResponse } from '../../clients/ts/gen/streamgate/v1/ListTopicsResponse.js';
-import type { ProduceRequest__Output } from '../../clients/ts/gen/streamgate/v1/ProduceRequest.js';
-import type { ProduceResponse } from '../../clients/ts/gen/streamgate/v1/ProduceResponse.js';
-import type { SubscribeRequest__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeRequest.js';
-import type { SubscribeResponse } from '../../clients/ts/gen/streamgate/v1/SubscribeResponse.js';
+import type { FetchRequest__Output } from '../../proto/gen/ts/streamgate/v1/FetchRequest.js';
+import type { FetchResponse } from '../../proto/gen/ts/streamgate/v1/FetchResponse.js';
+import type { GetOffsetsRequest__Output } from '../../proto/gen/ts/streamgate/v1/GetOffsetsRequest.js';
+import type { GetOffsetsResponse } from '../../proto/gen/ts/streamgate/v1/GetOffsetsResponse.js';
+import type { ListTopicsRequest__Output } from '../../proto/gen/ts/streamgate/v1/ListTopicsRequest.js';
+import type { ListTopicsResponse } from '../../proto/gen/ts/streamgate/v1/ListTopicsResponse.js';
+import type { ProduceRequest__Output } from '../../proto/gen/ts/streamgate/v1/ProduceRequest.js';
+import type { ProduceResponse } from '../../proto/gen/ts/streamgate/v1/ProduceResponse.js';
+import type { SubscribeRequest__Output } from '../../proto/gen/ts/streamgate/v1/SubscribeRequest.js';
+import type { SubscribeResponse } from '../../proto/gen/ts/streamgate/v1/SubscribeResponse.js';
 import {
   checkPartition,
   chunkBySize,
@@ -39,16 +39,17 @@ import {
   partitionList,
   position,
   positionsMessage,
+  produceFailure,
+  producedPositions,
   produceRecord,
   recordMessage,
   RECORDS_FIELD,
   resetTo,
-} from './codec.js';
+} from '../../codecs/proto.js';
 import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { toStatus } from './errors.js';
 import { FrameWriter } from './flow.js';
-import { produceFailure, producedPositions } from './produce.js';
-import { GrpcSession, type SessionCall } from './session.js';
+import { GrpcSessionCall, type SessionCall } from './session-call.js';
 
 /** Idempotency key metadata entry (same meaning as ProduceRequest.idempotency_key). */
 export const IDEMPOTENCY_METADATA = 'idempotency-key';
@@ -199,7 +200,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
     Session: (call: SessionCall) => {
       contextFor(deps, call, 'Session').then(
         (ctx) => {
-          const session = new GrpcSession(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
+          const session = new GrpcSessionCall(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
           deps.streams.add(session);
           // Credentials that expire end the session (the core ends each subscription too).
           const expiresAt = ctx.principal.expiresAt;

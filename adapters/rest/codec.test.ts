@@ -65,5 +65,7 @@ describe('REST codec', () => {
   it('frames multi-line SSE data as one data line per line (CR, LF and CRLF all end an SSE line)', () => {
     expect(sseEvent('record', 'a\nb', '0:1')).toBe('id: 0:1\nevent: record\ndata: a\ndata: b\n\n');
     expect(sseEvent('record', '[1,\r2,\r\n3]')).toBe('event: record\ndata: [1,\ndata: 2,\ndata: 3]\n\n');
+    // No event name: no `event:` field, so the browser dispatches a default `message` event.
+    expect(sseEvent(undefined, '{}', '0:2')).toBe('id: 0:2\ndata: {}\n\n');
   });
 });

@@ -170,12 +170,16 @@ export function parsePartition(value: unknown, what = 'partition'): number {
  * written: one bad record rejects the batch.
  */
 export function decodeV2Produce(bytes: Buffer, body: JsonNode | undefined, format: EmbeddedFormat, fixedPartition: number | undefined): ProduceRecord[] {
-  if (body === undefined || body.type !== 'object') throw new RestError('UNPROCESSABLE', 'The request body must be a JSON object with a "records" array.');
+  if (body === undefined) throw new RestError('UNPROCESSABLE', 'The request body must be a JSON object with a "records" array.');
+  // JSON of the wrong type for the entity is Jackson's mapping error in kafka-rest: 400/400.
+  if (body.type !== 'object') throw new RestError('BAD_REQUEST', 'Cannot deserialize the request body: it must be a JSON object with a "records" array.');
   const records = member(body, 'records');
-  if (records === undefined || records.type !== 'array') throw new RestError('UNPROCESSABLE', 'records may not be null');
+  // Missing or null records are an empty list there, refused by @NotEmpty (422).
+  if (records === undefined || records.type === 'null') throw new RestError('UNPROCESSABLE', 'records may not be empty');
+  if (records.type !== 'array') throw new RestError('BAD_REQUEST', 'Cannot deserialize the request body: records must be an array.');
   if (records.items!.length === 0) throw new RestError('UNPROCESSABLE', 'records may not be empty');
   return records.items!.map((r, i) => {
-    if (r.type !== 'object') throw new RestError('UNPROCESSABLE', `records[${i}] must be an object.`);
+    if (r.type !== 'object') throw new RestError('BAD_REQUEST', `Cannot deserialize the request body: records[${i}] must be an object.`);
     const out: ProduceRecord = { value: null };
     const key = member(r, 'key');
     if (key !== undefined && key.type !== 'null') {
@@ -280,12 +284,14 @@ export function decodeEventId(id: string): Map<number, bigint> {
 /**
  * One SSE event block (WHATWG HTML §9.2 "Server-sent events": fields, one `data:` line per line).
  * CR, LF and CRLF all end a line there, so each is split on: JSON text can hold them only as
- * whitespace (inside strings they are escaped), which the receiver gets back as LF.
+ * whitespace (inside strings they are escaped), which the receiver gets back as LF. Without an
+ * `event` the block has no `event:` field and dispatches as a `message` event (§9.2.6), the one
+ * `EventSource.onmessage` receives.
  */
-export function sseEvent(event: string, data: string, id?: string): string {
+export function sseEvent(event: string | undefined, data: string, id?: string): string {
   let out = '';
   if (id !== undefined) out += `id: ${id}\n`;
-  out += `event: ${event}\n`;
+  if (event !== undefined) out += `event: ${event}\n`;
   for (const line of data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
   return `${out}\n`;
 }

@@ -7,6 +7,7 @@
  */
 import { httpErrorOf, type ErrorBody, type HttpError } from '../../codecs/http-status.js';
 import type { GatewayError } from '../../gateway/errors.js';
+import { MEDIA } from './codec.js';
 
 
 /**
@@ -56,7 +57,26 @@ export function toHttpError(err: unknown, native: boolean): { status: number; bo
   return httpErrorOf(err, native);
 }
 
-/** Per-record error codes in a v2 produce response (Confluent: 1 non-retriable, 2 retriable). */
-export function produceRecordErrorCode(err: GatewayError): 1 | 2 {
-  return err.retriable ? 2 : 1;
+/**
+ * The `error_code` of a failed record in a v2 produce response, as kafka-rest's
+ * AbstractProduceAction classifies a producer exception: authentication 40101, authorization
+ * 40301, retriable 50003, any other 50002. (Confluent's documentation still says 1 and 2; its
+ * sources have sent these since the v2 API.)
+ */
+export function produceRecordErrorCode(err: GatewayError): 40101 | 40301 | 50002 | 50003 {
+  if (err.code === 'UNAUTHENTICATED') return 40101;
+  if (err.code === 'PERMISSION_DENIED') return 40301;
+  return err.retriable ? 50003 : 50002;
 }
+
+/**
+ * The Content-Type of a v2 error. rest-utils' ConstraintViolationExceptionMapper (every 422) and
+ * KafkaExceptionMapper (Kafka's own failures: 40002, 40101, 40301, 42901, 50002, 50003, 50302)
+ * set `application/json`; every other refusal is a JAX-RS WebApplicationException whose body is
+ * negotiated to the resource's `application/vnd.kafka.v2+json`.
+ */
+export function v2ErrorMediaType(status: number, errorCode: number): typeof MEDIA.native | typeof MEDIA.v2 {
+  return status === 422 || KAFKA_MAPPER_CODES.has(errorCode) ? MEDIA.native : MEDIA.v2;
+}
+
+const KAFKA_MAPPER_CODES: ReadonlySet<number> = new Set([40002, 40101, 40301, 42901, 50002, 50003, 50302]);

@@ -113,7 +113,7 @@ export const openApiDocument = {
               properties: {
                 partition: { type: ['integer', 'null'] },
                 offset: { type: ['integer', 'null'] },
-                error_code: { type: ['integer', 'null'], description: '1 non-retriable, 2 retriable' },
+                error_code: { type: ['integer', 'null'], description: '40101 authentication, 40301 authorization, 50003 retriable, 50002 other (partition and offset are null then)' },
                 error: { type: ['string', 'null'] },
               },
             },
@@ -123,11 +123,13 @@ export const openApiDocument = {
       CreateConsumerRequest: {
         type: 'object',
         properties: {
-          name: { type: 'string' },
-          format: { enum: ['json', 'binary'] },
+          name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+          id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$', description: 'Legacy name; overrides name (kafka-rest)' },
+          format: { type: 'string', pattern: '^([jJ][sS][oO][nN]|[bB][iI][nN][aA][rR][yY])$', description: 'json or binary, any case (default binary)' },
           'auto.offset.reset': { enum: ['earliest', 'latest', 'smallest', 'largest'] },
-          'auto.commit.enable': { enum: ['true', 'false', true, false] },
+          'auto.commit.enable': { type: ['boolean', 'string'], pattern: '^\\s*([tT][rR][uU][eE]|[fF][aA][lL][sS][eE])\\s*$' },
           'consumer.request.timeout.ms': { type: ['integer', 'string'] },
+          requestWaitMs: { type: ['integer', 'string'], description: 'Alias of consumer.request.timeout.ms (kafka-rest)' },
         },
       },
       CreateConsumerResponse: {
@@ -280,6 +282,12 @@ export const openApiDocument = {
     },
     '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': ok({ type: 'object' }, JSON_T) } } },
     '/topics': { get: { summary: 'List topic names', responses: { '200': ok({ type: 'array', items: { type: 'string' } }) } } },
+    '/brokers': {
+      get: {
+        summary: 'Broker ids: the gateway is the one broker, 0',
+        responses: { '200': ok({ type: 'object', required: ['brokers'], properties: { brokers: { type: 'array', items: { type: 'integer' } } } }) },
+      },
+    },
     '/topics/{topic}': {
       parameters: [topicParam],
       get: { summary: 'Topic metadata', responses: { '200': ok(ref('TopicMetadata')), ...errors({ '404': 'Error code 40401 — topic not found' }) } },
@@ -324,7 +332,12 @@ export const openApiDocument = {
         requestBody: jsonBody(ref('CreateConsumerRequest'), [V2, JSON_T], false),
         responses: {
           '200': ok(ref('CreateConsumerResponse')),
-          ...errors({ '409': 'Error code 40902 — instance exists', '422': 'Error code 42204 — invalid consumer configuration', '429': 'Error code 42901 — too many instances' }),
+          ...errors({
+            '400': 'Malformed JSON, or JSON of the wrong type (400)',
+            '409': 'Error code 40902 — instance exists',
+            '422': 'Error code 42204 — invalid consumer configuration, 422 — invalid format type',
+            '429': 'Error code 42901 — too many instances',
+          }),
         },
       },
     },
@@ -362,8 +375,13 @@ export const openApiDocument = {
     '/consumers/{group}/instances/{instance}/records': {
       parameters: [
         ...instanceParams,
-        { name: 'timeout', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'Long-poll wait in ms (default consumer.request.timeout.ms / rest.consumerRequestTimeoutMs)' },
-        { name: 'max_bytes', in: 'query', schema: { type: 'integer', minimum: 0 } },
+        {
+          name: 'timeout',
+          in: 'query',
+          schema: { type: 'integer' },
+          description: "Long-poll wait in ms, at most the instance's consumer.request.timeout.ms (rest.consumerRequestTimeoutMs by default), which is also the wait when ≤ 0 or absent",
+        },
+        { name: 'max_bytes', in: 'query', schema: { type: 'integer' }, description: '≤ 0 or absent: rest.consumerRequestMaxBytes' },
       ],
       get: {
         summary: 'Next records; the Accept header must match the instance format',
@@ -378,9 +396,16 @@ export const openApiDocument = {
       post: {
         summary: 'Commit offsets (body offset = last record processed; the group stores offset + 1). Empty body: everything returned so far.',
         requestBody: jsonBody(ref('Offsets'), [V2, JSON_T], false),
-        responses: { '204': noContent, ...errors({ '404': 'Error code 40403', '409': 'Error code 40903', '501': 'Manually assigned partitions' }) },
+        responses: {
+          '200': ok({ type: 'array', maxItems: 0, description: "kafka-rest's CommitOffsetsResponse: always empty" }),
+          ...errors({ '404': 'Error code 40403', '409': 'Error code 40903', '501': 'Manually assigned partitions' }),
+        },
       },
-      get: { summary: 'Committed offsets of the given partitions', requestBody: jsonBody(ref('Partitions')), responses: { '200': ok(ref('CommittedOffsets')), ...instanceErrors } },
+      get: {
+        summary: 'Committed offsets of the given partitions',
+        requestBody: jsonBody(ref('Partitions')),
+        responses: { '200': ok(ref('CommittedOffsets')), ...errors({ '404': 'Error code 40403 — consumer instance not found, 40402 — no body' }) },
+      },
     },
     '/v1/topics': { get: { summary: 'Topics with partition counts', responses: { '200': ok(ref('NativeTopics'), JSON_T) } } },
     '/v1/topics/{topic}/records': {
@@ -423,7 +448,7 @@ export const openApiDocument = {
         { name: 'access_token', in: 'query', schema: { type: 'string' }, description: 'For EventSource, which cannot set headers' },
       ],
       get: {
-        summary: 'Server-Sent Events: `subscribed`, `record` (data: NativeRecord + topic), `continuity-lost`, `error`; id = next offset per partition',
+        summary: 'Server-Sent Events: records as default `message` events (no `event:` field; data: NativeRecord + topic), named control events `subscribed`, `continuity-lost`, `error`; id = next offset per partition',
         responses: { '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors({ '404': 'TOPIC_NOT_FOUND' }, true) },
       },
     },

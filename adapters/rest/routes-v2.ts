@@ -15,11 +15,12 @@ import {
   parseJsonBody,
   parsePartition,
   parseRecordsBody,
+  type EmbeddedFormat,
   produceFormat,
   requireJsonBody,
 } from './codec.js';
 import { RestError, produceRecordErrorCode } from './errors.js';
-import { NO_CONTENT, SEG, headerValue, queryInt, traceOf, v2Reply, type Reply, type Request, type RouteDeps, type RouteTable } from './http.js';
+import { NO_CONTENT, SEG, headerValue, traceOf, v2Reply, type Reply, type Request, type RouteDeps, type RouteTable } from './http.js';
 import type { ConsumerInstance } from './consumer-instance.js';
 
 /** Adds the v2 routes to the table. */
@@ -38,6 +39,7 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     const info = await g.describeTopic(ctx, params[0]!);
     return v2(200, range(info.partitions).map(partitionMetadata));
   });
+  routes.add('GET', '/brokers', async () => v2(200, { brokers: [0] }));
   routes.add('GET', `/topics/${SEG}/partitions/${SEG}`, async ({ ctx, params }) => {
     const p = await existingPartition(g, ctx, params[0]!, params[1]!);
     return v2(200, partitionMetadata(p));
@@ -58,15 +60,16 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       ...traceOf(r.req),
     });
+    // kafka-rest (AbstractProduceAction): a failed record has neither partition nor offset.
     const offsets = results.map((x) =>
       x.ok
         ? { partition: x.partition, offset: x.offset, error_code: null, error: null }
-        : { partition: x.partition, offset: null, error_code: produceRecordErrorCode(x.error), error: x.error.message },
+        : { partition: null, offset: null, error_code: produceRecordErrorCode(x.error), error: x.error.message },
     );
     return v2(200, { key_schema_id: null, value_schema_id: null, offsets });
   };
   routes.add('POST', `/topics/${SEG}`, (r) => produceV2(r, undefined));
-  routes.add('POST', `/topics/${SEG}/partitions/${SEG}`, (r) => produceV2(r, parsePartition(r.params[1]!)));
+  routes.add('POST', `/topics/${SEG}/partitions/${SEG}`, (r) => produceV2(r, pathPartition(r.params[1]!)));
 
   // Confluent v2: consumer instances ----------------------------------------------------------
   const jsonBody = async (r: Request): Promise<unknown> => {
@@ -78,24 +81,26 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
   const I = `/consumers/${SEG}/instances/${SEG}`;
 
   routes.add('POST', `/consumers/${SEG}`, async (r) => {
+    // No body is kafka-rest's PROTOTYPE request: every field at its default.
     const body = (await jsonBody(r)) ?? {};
-    if (!isObject(body)) throw new RestError('UNPROCESSABLE', 'The request body must be a JSON object.');
-    const name = body.name ?? body.id;
+    if (!isObject(body)) throw mappingError('the body must be a JSON object');
+    // kafka-rest (KafkaConsumerManager.createConsumer): the legacy `id` overrides `name`.
+    const name = body.id ?? body.name;
     if (name !== undefined && name !== null && (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(name))) {
       throw new RestError('INVALID_CONSUMER_CONFIG', 'Invalid consumer configuration: name must be 1–249 characters of A-Z a-z 0-9 . _ -');
     }
-    const format = body.format ?? 'binary';
-    if (format !== 'json' && format !== 'binary') {
-      throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${String(format)}" is not supported (json or binary).`);
-    }
+    const format = consumerFormat(body.format);
     const reset = body['auto.offset.reset'] ?? 'latest';
     const resetTo = reset === 'earliest' || reset === 'smallest' ? 'earliest' : reset === 'latest' || reset === 'largest' ? 'latest' : undefined;
     if (resetTo === undefined) throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: auto.offset.reset must be earliest or latest.`);
+    // Kafka's boolean config parser: "true"/"false" in any case (a JSON boolean is coerced to that text).
     const autoCommitRaw = body['auto.commit.enable'] ?? 'true';
-    if (!['true', 'false', true, false].includes(autoCommitRaw as string | boolean)) {
+    const autoCommitText = typeof autoCommitRaw === 'boolean' ? String(autoCommitRaw) : typeof autoCommitRaw === 'string' ? autoCommitRaw.trim().toLowerCase() : undefined;
+    if (autoCommitText !== 'true' && autoCommitText !== 'false') {
       throw new RestError('INVALID_CONSUMER_CONFIG', 'Invalid consumer configuration: auto.commit.enable must be true or false.');
     }
-    const timeoutRaw = body['consumer.request.timeout.ms'];
+    // `requestWaitMs` is kafka-rest's alias of the field.
+    const timeoutRaw = body['consumer.request.timeout.ms'] ?? body.requestWaitMs;
     let requestTimeoutMs = deps.config.consumerRequestTimeoutMs;
     if (timeoutRaw !== undefined && timeoutRaw !== null) {
       const t = Number(timeoutRaw);
@@ -108,7 +113,7 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     const created = await deps.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
       format,
       resetTo,
-      autoCommit: autoCommitRaw === true || autoCommitRaw === 'true',
+      autoCommit: autoCommitText === 'true',
       requestTimeoutMs,
     });
     return v2(200, { instance_id: created.id, base_uri: `${deps.advertisedBase(r.req)}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(created.id)}` });
@@ -121,20 +126,17 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
   routes.add('POST', `${I}/subscription`, async (r) => {
     const c = await instance(r);
     const body = await jsonBody(r);
-    if (!isObject(body)) throw new RestError('UNPROCESSABLE', 'The body must be {"topics":[…]} or {"topic_pattern":"…"}.');
-    const hasTopics = body.topics !== undefined && body.topics !== null;
-    const hasPattern = body.topic_pattern !== undefined && body.topic_pattern !== null;
-    if (hasTopics === hasPattern) {
-      throw new RestError('ILLEGAL_STATE', 'Illegal state: Subscription to topics, partitions and pattern are mutually exclusive.');
-    }
-    if (hasTopics) {
+    if (body === undefined || body === null) throw new RestError('UNPROCESSABLE', 'The body must be {"topics":[…]} or {"topic_pattern":"…"}.');
+    if (!isObject(body)) throw mappingError('the body must be a JSON object');
+    // As KafkaConsumerState.subscribe: `topics` wins over `topic_pattern`, an empty list is
+    // Kafka's subscribe([]) (= unsubscribe), and a body with neither changes nothing.
+    if (body.topics !== undefined && body.topics !== null) {
       const topics = body.topics;
-      if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string')) {
-        throw new RestError('UNPROCESSABLE', 'topics must be a non-empty array of topic names.');
-      }
-      await c.run(() => c.subscribe(r.ctx, { topics: [...new Set(topics as string[])] }));
-    } else {
-      if (typeof body.topic_pattern !== 'string') throw new RestError('UNPROCESSABLE', 'topic_pattern must be a string.');
+      if (!Array.isArray(topics) || !topics.every((t) => typeof t === 'string')) throw mappingError('topics must be an array of topic names');
+      if (topics.length === 0) await c.run(() => c.unsubscribe());
+      else await c.run(() => c.subscribe(r.ctx, { topics: [...new Set(topics as string[])] }));
+    } else if (body.topic_pattern !== undefined && body.topic_pattern !== null) {
+      if (typeof body.topic_pattern !== 'string') throw mappingError('topic_pattern must be a string');
       const pattern = body.topic_pattern;
       await c.run(() => c.subscribe(r.ctx, { pattern }));
     }
@@ -179,8 +181,13 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     if (asked === 'unacceptable' || (asked !== undefined && asked !== c.options.format)) {
       throw new RestError('FORMAT_MISMATCH', 'The requested embedded data format does not match the deserializer for this consumer instance');
     }
-    const waitMs = Math.min(queryInt(r.query, 'timeout') ?? c.options.requestTimeoutMs, deps.config.maxPollWaitMs);
-    const maxBytes = Math.min(queryInt(r.query, 'max_bytes') ?? deps.config.consumerRequestMaxBytes, deps.config.consumerRequestMaxBytes);
+    // kafka-rest (KafkaConsumerReadTask): timeout ≤ 0 (or absent) is the instance's
+    // consumer.request.timeout.ms, and no request waits longer than that; max_bytes ≤ 0 is no
+    // limit but the configured maximum.
+    const timeout = queryLong(r.query, 'timeout');
+    const waitMs = timeout === undefined || timeout <= 0 ? c.options.requestTimeoutMs : Math.min(timeout, c.options.requestTimeoutMs);
+    const askedBytes = queryLong(r.query, 'max_bytes');
+    const maxBytes = askedBytes === undefined || askedBytes <= 0 ? deps.config.consumerRequestMaxBytes : Math.min(askedBytes, deps.config.consumerRequestMaxBytes);
     const body = await c.run(async () => {
       const records = await c.records(r.ctx, { maxBytes, waitMs });
       // As a KafkaConsumer with a failing deserializer: the records before the bad one are
@@ -206,11 +213,15 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     const body = await jsonBody(r);
     const offsets = body === undefined || (isObject(body) && body.offsets === undefined) ? undefined : topicPartitionOffsets(body);
     await c.run(() => c.commit(offsets));
-    return noContent;
+    // kafka-rest answers 200 with a CommitOffsetsResponse: a JSON array, which its commit path leaves empty.
+    return v2(200, []);
   });
   routes.add('GET', `${I}/offsets`, async (r) => {
     const c = await instance(r);
-    const partitions = topicPartitions(await jsonBody(r));
+    const body = await jsonBody(r);
+    // kafka-rest: a request without a body is "Partition not found." (40402).
+    if (body === undefined || body === null) throw new GatewayError('PARTITION_NOT_FOUND', 'Partition not found.');
+    const partitions = topicPartitions(body);
     const committed = await c.run(() => c.committed(partitions));
     return v2(200, { offsets: committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: '' })) });
   });
@@ -228,27 +239,78 @@ function partitionMetadata(partition: number): Record<string, unknown> {
   return { partition, leader: 0, replicas: [{ broker: 0, leader: true, in_sync: true }] };
 }
 
+/**
+ * A partition in a v2 path, as JAX-RS converts an `int` path parameter: not an int32 is no
+ * resource (404/404); a negative one names no partition (40402).
+ */
+function pathPartition(raw: string): number {
+  const p = /^[+-]?\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(p >= -(2 ** 31) && p <= 2 ** 31 - 1)) throw new RestError('NOT_FOUND', 'HTTP 404 Not Found');
+  if (p < 0) throw new GatewayError('PARTITION_NOT_FOUND', 'Partition not found.');
+  return p;
+}
+
+/** A `long` query parameter as JAX-RS converts it: absent or empty is the default; not a long is 404 (no resource matches). */
+function queryLong(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^[+-]?\d{1,18}$/.test(v)) throw new RestError('NOT_FOUND', 'HTTP 404 Not Found');
+  return Number(v);
+}
+
+/** A JSON body whose types do not fit the entity: Jackson's mapping error, 400/400 (rest-utils JsonMappingExceptionMapper). */
+function mappingError(what: string): RestError {
+  return new RestError('BAD_REQUEST', `Cannot deserialize the request body: ${what}.`);
+}
+
+/**
+ * The `format` of a v2 consumer: case-insensitive, binary by default (CreateConsumerInstanceRequest).
+ * Schema formats exist in kafka-rest but need a schema registry (42204 here); anything else is
+ * kafka-rest's "Invalid format type." (422/422).
+ */
+function consumerFormat(raw: unknown): EmbeddedFormat {
+  if (raw === undefined || raw === null) return 'binary';
+  const f = typeof raw === 'string' ? raw.toLowerCase() : undefined;
+  if (f === 'json' || f === 'binary') return f;
+  if (f === 'avro' || f === 'jsonschema' || f === 'protobuf') {
+    throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" needs a schema registry, which streamgate does not have (use json or binary).`);
+  }
+  throw new RestError('UNPROCESSABLE', 'Invalid format type.');
+}
+
 async function existingPartition(g: Gateway, ctx: Context, topic: string, raw: string): Promise<number> {
-  const p = parsePartition(raw);
+  const p = pathPartition(raw);
   const info = await g.describeTopic(ctx, topic);
   if (p >= info.partitions) throw new GatewayError('PARTITION_NOT_FOUND', 'Partition not found.');
   return p;
 }
 
 function topicPartitions(body: unknown): TopicPartition[] {
-  if (!isObject(body) || !Array.isArray(body.partitions)) throw new RestError('UNPROCESSABLE', 'The body must be {"partitions":[{"topic":…,"partition":…}]}.');
-  return body.partitions.map((p: unknown, i: number) => {
-    if (!isObject(p) || typeof p.topic !== 'string') throw new RestError('UNPROCESSABLE', `partitions[${i}] must be {"topic":…,"partition":…}.`);
+  const list = entityList(body, 'partitions', '{"partitions":[{"topic":…,"partition":…}]}');
+  return list.map((p: unknown, i: number) => {
+    if (!isObject(p)) throw mappingError(`partitions[${i}] must be an object`);
+    if (typeof p.topic !== 'string') throw new RestError('UNPROCESSABLE', `partitions[${i}] must be {"topic":…,"partition":…}.`);
     return { topic: p.topic, partition: parsePartition(p.partition, `partitions[${i}].partition`) };
   });
 }
 
 function topicPartitionOffsets(body: unknown): { topic: string; partition: number; offset: bigint }[] {
-  if (!isObject(body) || !Array.isArray(body.offsets)) throw new RestError('UNPROCESSABLE', 'The body must be {"offsets":[{"topic":…,"partition":…,"offset":…}]}.');
-  return body.offsets.map((o: unknown, i: number) => {
-    if (!isObject(o) || typeof o.topic !== 'string') throw new RestError('UNPROCESSABLE', `offsets[${i}] must be {"topic":…,"partition":…,"offset":…}.`);
+  const list = entityList(body, 'offsets', '{"offsets":[{"topic":…,"partition":…,"offset":…}]}');
+  return list.map((o: unknown, i: number) => {
+    if (!isObject(o)) throw mappingError(`offsets[${i}] must be an object`);
+    if (typeof o.topic !== 'string') throw new RestError('UNPROCESSABLE', `offsets[${i}] must be {"topic":…,"partition":…,"offset":…}.`);
     return { topic: o.topic, partition: parsePartition(o.partition, `offsets[${i}].partition`), offset: parseOffset(o.offset, `offsets[${i}].offset`) };
   });
+}
+
+/** The list field of a v2 request entity: a missing one is a constraint violation (422), JSON of the wrong type a mapping error (400). */
+function entityList(body: unknown, field: string, shape: string): unknown[] {
+  if (body === undefined || body === null) throw new RestError('UNPROCESSABLE', `The body must be ${shape}.`);
+  if (!isObject(body)) throw mappingError('the body must be a JSON object');
+  const list = body[field];
+  if (list === undefined || list === null) throw new RestError('UNPROCESSABLE', `The body must be ${shape}.`);
+  if (!Array.isArray(list)) throw mappingError(`${field} must be an array`);
+  return list;
 }
 
 /** A batch that cannot be rendered goes back to the log: seek each partition to its first record in the batch. */

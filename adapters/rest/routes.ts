@@ -11,7 +11,7 @@ import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { MEDIA } from './codec.js';
 import type { RestConfig } from './config.js';
-import { RestError, toHttpError } from './errors.js';
+import { RestError, toHttpError, v2ErrorMediaType } from './errors.js';
 import { RouteTable, headerValue, readBody, send, v1Reply, withoutTrailingSlashes, type RouteDeps } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { defineV1Routes } from './routes-v1.js';
@@ -27,6 +27,7 @@ const WRITE_DRAIN_MS = 5_000;
 export function ownsPath(path: string): boolean {
   return (
     path === '/topics' ||
+    path === '/brokers' ||
     path.startsWith('/topics/') ||
     path === '/consumers' ||
     path.startsWith('/consumers/') ||
@@ -127,7 +128,7 @@ export class RestRoutes {
       res.setHeader('connection', 'close');
       res.once('finish', () => res.socket?.destroy());
     }
-    send(res, status, JSON.stringify(body), native ? MEDIA.native : MEDIA.v2);
+    send(res, status, JSON.stringify(body), native ? MEDIA.native : v2ErrorMediaType(status, body.error_code));
   }
 
   /**

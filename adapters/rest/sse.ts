@@ -1,6 +1,8 @@
 /**
  * One Server-Sent Events stream (`GET /v1/topics/{t}/events`): a hub subscription written as
- * `record` events whose id is the positions after that record, so an EventSource that reconnects
+ * default `message` events (no `event:` field, so `EventSource.onmessage` receives them; control
+ * events — `subscribed`, `continuity-lost`, `error` — are named) whose id is the positions after
+ * that record, so an EventSource that reconnects
  * with `Last-Event-ID` resumes with no gap and no duplicate (WHATWG HTML §9.2.4: the browser
  * sends the last event id it saw).
  *
@@ -66,9 +68,9 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
 /** The encodeOnce format of a record event body (shared by every SSE stream). */
 export const SSE_RECORD_FORMAT = 'sse.record';
 
-/** A `record` event without its `id:` line, which each stream writes in front of it (same bytes as sseEvent with an id). */
+/** A record's `message` event without its `id:` line, which each stream writes in front of it (same bytes as sseEvent with an id). */
 function recordEventBody(r: StreamRecord): string {
-  return sseEvent('record', jsonRecordWithTopic(r));
+  return sseEvent(undefined, jsonRecordWithTopic(r));
 }
 
 /** Streams one subscription to `res` until the client goes away or the gateway ends it. */

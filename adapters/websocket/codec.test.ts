@@ -1,14 +1,11 @@
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
-import { FrameError, encodeJsonRecord, jsonCodec, loadProtoCodec } from './codec.js';
+import { FrameError, encodeJsonRecord, jsonCodec } from './codec.js';
 import { closeReason } from './errors.js';
 import { selectSubprotocol } from '../../transport/websocket.js';
 import { SUBPROTOCOLS } from './index.js';
 
-const PROTO = join(import.meta.dirname, '../../proto/streamgate/v1/streamgate.proto');
 const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
 
 function decodeError(data: Buffer): FrameError {
@@ -167,93 +164,6 @@ describe('JSON codec: server frames', () => {
       retriable: true,
     });
     expect(enc({ op: 'end', sub: 's1' })).toEqual({ op: 'end', sub: 's1' });
-  });
-});
-
-describe('proto codec (SessionRequest / SessionResponse)', () => {
-  const codec = loadProtoCodec(PROTO);
-  const root = protobuf.loadSync(PROTO);
-  const Req = root.lookupType('streamgate.v1.SessionRequest');
-  const Res = root.lookupType('streamgate.v1.SessionResponse');
-
-  it('decodes subscribe and publish frames with null vs empty keys kept apart', () => {
-    const sub = codec.decode(
-      Buffer.from(
-        Req.encode(
-          Req.fromObject({ subscribe: { id: 's1', topic: 't', position: { offsets: { offsets: { 0: '42' }, otherwise: 1 } }, filters: [{ prefix: 'a/' }] } }),
-        ).finish(),
-      ),
-    );
-    expect(sub).toEqual({
-      op: 'subscribe',
-      id: 's1',
-      topic: 't',
-      from: { kind: 'offsets', offsets: new Map([[0, 42n]]), otherwise: 'earliest' },
-      filters: [{ kind: 'prefix', prefix: 'a/' }],
-      credit: 0,
-    });
-    const pub = codec.decode(
-      Buffer.from(
-        Req.encode(
-          Req.fromObject({ publish: { id: 'p1', topic: 't', records: [{ key: Buffer.alloc(0), value: Buffer.from('v'), headers: { h: Buffer.from('x') } }, {}] } }),
-        ).finish(),
-      ),
-    );
-    expect(pub).toEqual({
-      op: 'publish',
-      id: 'p1',
-      topic: 't',
-      idempotencyKey: 'p1',
-      records: [
-        { key: Buffer.alloc(0), value: Buffer.from('v'), headers: { h: Buffer.from('x') } },
-        { key: null, value: null },
-      ],
-    });
-  });
-
-  it('encodes records and acks that decode back with the same offsets', () => {
-    const bytes = codec.encode({
-      op: 'records',
-      sub: 's1',
-      records: [{ topic: 't', partition: 1, offset: 9007199254740993n, timestamp: 5, key: null, value: Buffer.from([1, 2]), headers: {} }],
-    }) as Uint8Array;
-    const decoded = Res.toObject(Res.decode(bytes), { longs: String, oneofs: true }) as any;
-    expect(decoded.frame).toBe('records');
-    expect(decoded.records.subscriptionId).toBe('s1');
-    expect(decoded.records.records[0].offset).toBe('9007199254740993');
-    expect(decoded.records.records[0].key).toBeUndefined();
-    expect(Buffer.from(decoded.records.records[0].value)).toEqual(Buffer.from([1, 2]));
-    const ack = Res.toObject(Res.decode(codec.encode({ op: 'ack', id: 'p', offsets: [{ partition: 0, offset: 3n, timestamp: 1 }] }) as Uint8Array), {
-      longs: String,
-    }) as any;
-    expect(ack.published).toEqual({ id: 'p', offsets: [{ partition: 0, offset: '3', timestamp: '1' }] });
-  });
-
-  it('splices each record encoded once into every subscriber\'s frame, byte for byte what protobufjs writes for the whole frame', () => {
-    const r = { topic: 't', partition: 2, offset: 42n, timestamp: 7, key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: { h: Buffer.from('x') } };
-    const empty = { topic: 't', partition: 2, offset: 43n, timestamp: 8, key: Buffer.alloc(0), value: null, headers: {} };
-    const whole = (sub: string) =>
-      Buffer.from(
-        Res.encode(
-          Res.fromObject({
-            records: {
-              subscriptionId: sub,
-              records: [r, empty].map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset.toString(), timestamp: x.timestamp, ...(x.key === null ? {} : { key: x.key }), ...(x.value === null ? {} : { value: x.value }), headers: x.headers })),
-            },
-          }),
-        ).finish(),
-      );
-    const a = Buffer.from(codec.encode({ op: 'records', sub: 'sub-a', records: [r, empty] }) as Uint8Array);
-    const b = Buffer.from(codec.encode({ op: 'records', sub: 'b', records: [r, empty] }) as Uint8Array);
-    expect(a).toEqual(whole('sub-a'));
-    expect(b).toEqual(whole('b'));
-    const decoded = Res.toObject(Res.decode(b), { longs: String, oneofs: true }) as any;
-    expect(decoded.records.records.map((x: any) => x.offset)).toEqual(['42', '43']);
-    expect(Buffer.from(decoded.records.records[1].key)).toEqual(Buffer.alloc(0));
-  });
-
-  it('rejects bytes that are not a SessionRequest', () => {
-    expect(() => codec.decode(Buffer.from([0xff, 0xff, 0xff]))).toThrow(FrameError);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Frames ↔ core types, for both subprotocols.
+ * Frames ↔ core types of the JSON subprotocol (the proto subprotocol's are codecs/proto.ts).
  *
  * `streamgate.v1.json` (text frames), as in the design's WebSocket section:
  *   subscribe   {"op":"subscribe","id":"s1","topic":"t","from":"earliest"|"latest"|{"offsets":{"0":"42"},"otherwise"?:"earliest"|"latest"}|{"timestamp":ms},
@@ -12,18 +12,13 @@
  * v1 and SSE: a JSON value is stored as the exact text sent and served verbatim; bytes that are
  * not JSON (or nest deeper than MAX_JSON_DEPTH) travel base64 with `"encoding":"base64"`; keys and
  * headers as UTF-8 strings or base64 with `keyEncoding` / `headersEncoding`. Offsets are decimal strings.
- *
- * `streamgate.v1.proto` (binary frames): one SessionRequest / SessionResponse from
- * proto/streamgate/v1/streamgate.proto per WebSocket message.
  */
-import protobuf from 'protobufjs';
 import { decodeProduceRecord, envelopeFields, jsonRecord, parseRecordsRequest } from '../../codecs/json-record.js';
 import { JsonSyntaxError, MAX_JSON_DEPTH, type JsonNode } from '../../codecs/json-text.js';
 import type { KeyFilter } from '../../gateway/api.js';
 import type { ContinuityLost } from '../../gateway/api.js';
-import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { offsetsPosition, parseOffset, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
+import { offsetsPosition, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
 
 // ---------------------------------------------------------------------------------------------
 // The protocol-neutral frame model the session works with
@@ -37,8 +32,6 @@ export type ClientFrame =
       readonly partitions?: readonly number[];
       readonly filters?: readonly KeyFilter[];
       readonly strict?: boolean;
-      /** Proto subprotocol only: records the client grants up front (0 = none until a credit frame). Absent = no credit limit. */
-      readonly credit?: number;
     }
   | { readonly op: 'unsubscribe'; readonly sub: string }
   | {
@@ -51,11 +44,7 @@ export type ClientFrame =
       /** W3C traceparent for the published records (the core validates it). */
       readonly traceparent?: string;
     }
-  | { readonly op: 'ping'; readonly id?: string; readonly nonce?: bigint }
-  /** Proto subprotocol: grant `records` more to subscription `sub` (empty `sub` = the session-wide pool). */
-  | { readonly op: 'credit'; readonly sub: string; readonly records: number }
-  /** A frame this adapter understands but does not serve (group sessions, credit on the proto subprotocol). */
-  | { readonly op: 'unsupported'; readonly id: string; readonly what: string };
+  | { readonly op: 'ping'; readonly id?: string };
 
 export type ServerFrame =
   | { readonly op: 'subscribed'; readonly id: string; readonly positions: ReadonlyMap<number, bigint> }
@@ -64,7 +53,7 @@ export type ServerFrame =
   | { readonly op: 'error'; readonly id?: string; readonly error: GatewayError }
   | { readonly op: 'continuity-lost'; readonly sub: string; readonly notice: ContinuityLost }
   | { readonly op: 'end'; readonly sub: string; readonly error?: GatewayError }
-  | { readonly op: 'pong'; readonly id?: string; readonly nonce?: bigint };
+  | { readonly op: 'pong'; readonly id?: string };
 
 /** A frame that could not be decoded; `id` is the request id when it could still be read. */
 export class FrameError extends Error {
@@ -77,9 +66,9 @@ export class FrameError extends Error {
   }
 }
 
-/** One subprotocol's encoding. */
+/** The subprotocol's encoding. */
 export interface Codec {
-  /** Text frames for JSON, binary for proto. */
+  /** Text frames (JSON). */
   readonly binary: boolean;
   decode(data: Buffer): ClientFrame;
   encode(frame: ServerFrame): string | Uint8Array;
@@ -90,7 +79,8 @@ const invalid = (message: string, id?: string): FrameError => new FrameError(new
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-const MAX_ID_LENGTH = 256;
+/** Longest request id a client may use (ids are keys of per-connection maps). */
+export const MAX_ID_LENGTH = 256;
 
 /** The `streamgate.v1.json` codec. */
 export const jsonCodec: Codec = {
@@ -260,197 +250,5 @@ function encodeJson(frame: ServerFrame): string {
       });
     case 'pong':
       return JSON.stringify(frame.id === undefined ? { op: 'pong' } : { op: 'pong', id: frame.id });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Protobuf (SessionRequest / SessionResponse)
-
-interface ProtoTypes {
-  readonly request: protobuf.Type;
-  readonly response: protobuf.Type;
-  readonly record: protobuf.Type;
-}
-
-/** Loads the Session frame types from proto/streamgate/v1/streamgate.proto (once, at startup). */
-export function loadProtoCodec(protoFile: string): Codec {
-  const root = protobuf.loadSync(protoFile);
-  return protoCodec({
-    request: root.lookupType('streamgate.v1.SessionRequest'),
-    response: root.lookupType('streamgate.v1.SessionResponse'),
-    record: root.lookupType('streamgate.v1.Record'),
-  });
-}
-
-type Long = { toString(): string };
-type PbMessage = Record<string, unknown>;
-
-function protoCodec(types: ProtoTypes): Codec {
-  return {
-    binary: true,
-    decode(data) {
-      let msg: PbMessage;
-      try {
-        msg = types.request.decode(data) as unknown as PbMessage;
-      } catch (err) {
-        throw invalid(`The frame is not a valid streamgate.v1.SessionRequest: ${(err as Error).message}`);
-      }
-      const kind = msg.frame as string | undefined;
-      const body = (kind === undefined ? {} : msg[kind]) as PbMessage;
-      const id = typeof body.id === 'string' && body.id !== '' ? body.id : undefined;
-      try {
-        return decodeProtoFrame(kind, body);
-      } catch (err) {
-        if (err instanceof FrameError) throw err;
-        if (err instanceof GatewayError) throw new FrameError(err, id);
-        throw err;
-      }
-    },
-    encode(frame) {
-      if (frame.op === 'records') return protoRecordsFrame(types.record, frame.sub, frame.records);
-      return types.response.encode(types.response.fromObject(protoResponse(frame))).finish();
-    },
-  };
-}
-
-function decodeProtoFrame(kind: string | undefined, f: PbMessage): ClientFrame {
-  switch (kind) {
-    case 'subscribe': {
-      const id = requireId(f.id, 'subscribe');
-      if (typeof f.group === 'string' && f.group !== '') {
-        return { op: 'unsupported', id, what: 'Group subscriptions are served by the gRPC Session, not over WebSocket.' };
-      }
-      const partitions = (f.partitions as number[] | undefined) ?? [];
-      const filters = ((f.filters as PbMessage[] | undefined) ?? []).map(protoFilter);
-      return {
-        op: 'subscribe',
-        id,
-        topic: f.topic as string,
-        from: protoPosition(f.position as PbMessage | null | undefined),
-        ...(partitions.length === 0 ? {} : { partitions }),
-        ...(filters.length === 0 ? {} : { filters }),
-        ...(f.strict === true ? { strict: true } : {}),
-        // The Session contract: no records flow until the client grants credit.
-        credit: (f.credit as number | undefined) ?? 0,
-      };
-    }
-    case 'unsubscribe':
-      return { op: 'unsubscribe', sub: requireId(f.id, 'unsubscribe') };
-    case 'publish': {
-      const id = requireId(f.id, 'publish');
-      const records = ((f.records as PbMessage[] | undefined) ?? []).map((r): ProduceRecord => {
-        const rec: ProduceRecord = {
-          // proto3 `optional`: presence is whether the field was on the wire (an own property).
-          key: Object.hasOwn(r, 'key') && r.key != null ? Buffer.from(r.key as Uint8Array) : null,
-          value: Object.hasOwn(r, 'value') && r.value != null ? Buffer.from(r.value as Uint8Array) : null,
-        };
-        const headers = r.headers as Record<string, Uint8Array> | undefined;
-        if (headers !== undefined && Object.keys(headers).length > 0) {
-          rec.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
-        }
-        if (Object.hasOwn(r, 'partition')) rec.partition = r.partition as number;
-        if (Object.hasOwn(r, 'timestamp')) rec.timestamp = Number((r.timestamp as Long).toString());
-        return rec;
-      });
-      const key = typeof f.idempotencyKey === 'string' && f.idempotencyKey !== '' ? f.idempotencyKey : id;
-      return {
-        op: 'publish',
-        id,
-        topic: f.topic as string,
-        records,
-        idempotencyKey: key,
-        ...(Object.hasOwn(f, 'partition') ? { partition: f.partition as number } : {}),
-      };
-    }
-    case 'ping':
-      return { op: 'ping', nonce: BigInt((f.nonce as Long | number | undefined ?? 0).toString()) };
-    case 'ack':
-    case 'commit':
-      return { op: 'unsupported', id: (f.subscriptionId as string | undefined) ?? (f.id as string | undefined) ?? '', what: `"${kind}" applies to group subscriptions, which WebSocket does not serve.` };
-    case 'credit':
-      return { op: 'credit', sub: (f.subscriptionId as string | undefined) ?? '', records: (f.records as number | undefined) ?? 0 };
-    default:
-      throw invalid('The SessionRequest carries no frame.');
-  }
-}
-
-function protoFilter(f: PbMessage): KeyFilter {
-  if (typeof f.exact === 'string' && f.kind === 'exact') return { kind: 'exact', key: f.exact };
-  if (typeof f.prefix === 'string' && f.kind === 'prefix') return { kind: 'prefix', prefix: f.prefix };
-  if (typeof f.mqtt === 'string' && f.kind === 'mqtt') return { kind: 'mqtt', filter: f.mqtt };
-  throw new GatewayError('INVALID_ARGUMENT', 'A KeyFilter must set exact, prefix or mqtt.');
-}
-
-function protoPosition(p: PbMessage | null | undefined): Position {
-  if (p == null || p.kind === undefined || p.kind === 'latest') return { kind: 'latest' };
-  if (p.kind === 'earliest') return { kind: 'earliest' };
-  if (p.kind === 'timestamp') return { kind: 'timestamp', timestamp: Number((p.timestamp as Long).toString()) };
-  const o = p.offsets as PbMessage;
-  const map = new Map<number, bigint>();
-  for (const [partition, offset] of Object.entries((o.offsets as Record<string, Long> | undefined) ?? {})) {
-    map.set(Number(partition), parseOffset(offset.toString(), `offset of partition ${partition}`));
-  }
-  // Boundary enum: 1 = EARLIEST; UNSPECIFIED and LATEST both mean latest.
-  return o.otherwise === 1 ? { kind: 'offsets', offsets: map, otherwise: 'earliest' } : { kind: 'offsets', offsets: map };
-}
-
-/**
- * SessionResponse{records: RecordsFrame{subscription_id, records}} with each Record's bytes
- * encoded once per record for every subscriber and spliced in as the length-delimited field it
- * is on the wire (protobuf encoding: an embedded message is tag, length, bytes) — the same bytes
- * protobufjs writes for the whole frame.
- */
-function protoRecordsFrame(recordType: protobuf.Type, sub: string, records: readonly StreamRecord[]): Uint8Array {
-  const w = protobuf.Writer.create();
-  w.uint32((1 << 3) | 2).fork(); // SessionResponse.records = 1
-  w.uint32((1 << 3) | 2).string(sub); // RecordsFrame.subscription_id = 1
-  for (const r of records) {
-    const bytes = encodeOnce(r, 'ws.proto.record', (x) => recordType.encode(recordType.fromObject(protoRecord(x))).finish());
-    w.uint32((2 << 3) | 2).bytes(bytes); // RecordsFrame.records = 2
-  }
-  return w.ldelim().finish();
-}
-
-function protoRecord(r: StreamRecord): PbMessage {
-  return {
-    topic: r.topic,
-    partition: r.partition,
-    offset: r.offset.toString(),
-    timestamp: r.timestamp,
-    ...(r.key === null ? {} : { key: r.key }),
-    ...(r.value === null ? {} : { value: r.value }),
-    headers: r.headers,
-  };
-}
-
-function protoResponse(frame: ServerFrame): PbMessage {
-  switch (frame.op) {
-    case 'records':
-      return { records: { subscriptionId: frame.sub, records: frame.records.map(protoRecord) } };
-    case 'subscribed':
-      return { subscribed: { id: frame.id, positions: Object.fromEntries([...frame.positions].map(([p, o]) => [p, o.toString()])) } };
-    case 'ack':
-      return { published: { id: frame.id, offsets: frame.offsets.map((o) => ({ partition: o.partition, offset: o.offset.toString(), timestamp: o.timestamp })) } };
-    case 'error':
-      return { error: { id: frame.id ?? '', code: frame.error.code, message: frame.error.message, retriable: frame.error.retriable } };
-    case 'continuity-lost':
-      return {
-        continuityLost: {
-          subscriptionId: frame.sub,
-          partition: frame.notice.partition,
-          requested: frame.notice.requested.toString(),
-          actual: frame.notice.actual.toString(),
-          reason: frame.notice.reason,
-        },
-      };
-    case 'end':
-      return {
-        end: {
-          subscriptionId: frame.sub,
-          ...(frame.error === undefined ? {} : { code: frame.error.code, message: frame.error.message, retriable: frame.error.retriable }),
-        },
-      };
-    case 'pong':
-      return { pong: { nonce: (frame.nonce ?? 0n).toString() } };
   }
 }

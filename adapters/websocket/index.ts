@@ -11,16 +11,17 @@ import { httpCredentials } from '../../codecs/credentials.js';
 import { httpErrorOf } from '../../codecs/http-status.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { jsonCodec, loadProtoCodec, type Codec } from './codec.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import type { HandshakeRequest, HandshakeResponder } from '../../transport/websocket.js';
-import { Heartbeat, Session } from './session.js';
+import { Heartbeat, WsConnection, type Subprotocol as SubprotocolServer } from './connection.js';
+import { jsonSubprotocol } from './json-session.js';
+import { protoSubprotocol } from './proto-session.js';
 
 /** The upgrade path (design: `GET /v1/ws`). */
 export const WS_PATH = '/v1/ws';
 
-/** The subprotocols this endpoint speaks (`Sec-WebSocket-Protocol`, RFC 6455 §1.9), one codec each. */
+/** The subprotocols this endpoint speaks (`Sec-WebSocket-Protocol`, RFC 6455 §1.9), one session kind each. */
 export const SUBPROTOCOLS = ['streamgate.v1.json', 'streamgate.v1.proto'] as const;
 export type Subprotocol = (typeof SUBPROTOCOLS)[number];
 
@@ -30,12 +31,12 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   if (config.demo) registerDemo(host.http, join(root, 'clients/ts/browser/dist/streamgate.js'), log);
   if (!config.enabled) return { name: 'websocket', ports: {}, close: async () => {} };
 
-  const codecs: Record<Subprotocol, Codec> = {
-    'streamgate.v1.json': jsonCodec,
-    'streamgate.v1.proto': loadProtoCodec(join(root, 'proto/streamgate/v1/streamgate.proto')),
+  const subprotocols: Record<Subprotocol, SubprotocolServer> = {
+    'streamgate.v1.json': jsonSubprotocol,
+    'streamgate.v1.proto': protoSubprotocol(),
   };
   const heartbeat = new Heartbeat(config.pingIntervalMs);
-  const sessions = new Set<Session>();
+  const sessions = new Set<WsConnection>();
   let allClosed: (() => void) | undefined;
   let closing = false;
   let connections = 0;
@@ -46,7 +47,7 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
    */
   const admit = (req: HandshakeRequest, respond: HandshakeResponder): void => {
     if (closing) return refuse(respond, new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down.'));
-    // The transport chose it from SUBPROTOCOLS (or the default), so it names one of our codecs.
+    // The transport chose it from SUBPROTOCOLS (or the default), so it names one of ours.
     const subprotocol = req.subprotocol as Subprotocol;
     // Authenticate before the handshake completes: a refused client gets a plain HTTP 401/403.
     host.gateway.authenticate(httpCredentials(req), { protocol: 'websocket', remoteAddress: req.remoteAddress }).then(
@@ -67,7 +68,7 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
             // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
             const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
             let expiry: NodeJS.Timeout | undefined;
-            const session = new Session(connection, codecs[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
+            const session = new WsConnection(connection, subprotocols[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
               release();
               clearTimeout(expiry);
               sessions.delete(s);

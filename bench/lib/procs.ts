@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from '../../test/kafka/broker.js';
+import { freePorts } from '../../test/support/ports.js';
 import { Histogram, REPO, sleep } from './common.js';
 import type { SubscriberOptions } from './subscribers.js';
 

@@ -17,7 +17,7 @@ import kafkajs from 'kafkajs';
 import { ConfigError } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/log.js';
 import { loadServerConfig, startServer, type RunningServer } from '../../app/compose.js';
-import { REPO_ROOT, startBroker, type KafkaBroker } from '../../test/kafka/broker.js';
+import { REPO_ROOT, startKafkaHarness, type KafkaHarness } from '../../test/kafka/harness.js';
 import { CONVERTERS, FILE_SINK, FILE_SOURCE, startConnectWorker, type ConnectWorker } from '../../test/connect/worker.js';
 
 const LINES_TOPIC = 'connect-lines';
@@ -37,7 +37,7 @@ const say = (text: string): void => {
   if (stdoutOpen) process.stdout.write(`${text}\n`);
 };
 
-let broker: KafkaBroker | undefined;
+let broker: KafkaHarness | undefined;
 let server: RunningServer | undefined;
 let worker: ConnectWorker | undefined;
 
@@ -62,7 +62,7 @@ async function cleanup(): Promise<void> {
 
 async function main(): Promise<void> {
   say('starting Kafka (first run: Maven fetches the Apache Kafka jars)…');
-  broker = await startBroker();
+  broker = await startKafkaHarness();
   say(`Kafka ready at ${broker.brokers}`);
 
   // The topics exist before anyone reads them (the broker does not auto-create topics).

@@ -132,7 +132,7 @@ export async function sseSubscribe(httpUrl: string, topic: string, from = 'earli
   })().catch((err: unknown) => {
     if (!abort.signal.aborted) failure = err;
   });
-  const records = (): DeliveredRecord[] => events.filter((e) => e.event === 'record').map((e) => JSON.parse(e.data) as DeliveredRecord);
+  const records = (): DeliveredRecord[] => events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data) as DeliveredRecord);
   return {
     events,
     records,

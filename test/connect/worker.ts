@@ -17,7 +17,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureKafkaJars, freePorts, REPO_ROOT } from '../kafka/broker.js';
+import { ensureKafkaJars, REPO_ROOT } from '../kafka/harness.js';
+import { freePorts } from '../support/ports.js';
 import { exited, stopWithWatchdog, tail } from '../kafka/child.js';
 
 const CONNECT_POM = join(REPO_ROOT, 'test', 'kafka', 'connect-pom.xml');
@@ -97,7 +98,7 @@ export function connectClasspath(): string {
   }
   const base = readdirSync(lib).filter((j) => j.endsWith('.jar'));
   const hasSlf4j2 = base.some((j) => /^slf4j-api-2\./.test(j));
-  // SLF4J 1.7 cannot see the Log4j 2 binding (see test/kafka/broker.ts); leave it out.
+  // SLF4J 1.7 cannot see the Log4j 2 binding (see test/kafka/harness.ts); leave it out.
   const baseJars = base.filter((j) => !(hasSlf4j2 && /^slf4j-api-1\./.test(j)));
   const artifact = (jar: string): string => jar.replace(/-\d[^-]*(-[A-Za-z]+)?\.jar$/, '');
   const have = new Set(baseJars.map(artifact));

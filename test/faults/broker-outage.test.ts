@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { StreamRecord } from '../../clients/ts/browser/index.js';
 import { StreamgateClient as GrpcClient, errorCode } from '../../clients/ts/node/index.js';
-import { startBroker, type KafkaBroker } from '../kafka/broker.js';
+import { startKafkaHarness, type KafkaHarness } from '../kafka/harness.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { killAllGateways, spawnGateway, type GatewayProcess } from '../support/process.js';
 import { eventually } from '../support/wait.js';
@@ -28,11 +28,11 @@ const tRest = uniqueTopic('faults-out-rest');
 const tGrpc = uniqueTopic('faults-out-grpc');
 const tMqtt = uniqueTopic('faults-out-mqtt');
 const tWs = uniqueTopic('faults-out-ws');
-let broker: KafkaBroker;
+let broker: KafkaHarness;
 let g: GatewayProcess;
 
 beforeAll(async () => {
-  broker = await startBroker();
+  broker = await startKafkaHarness();
   g = await spawnGateway({ brokers: broker.brokers, env: { STREAMGATE_MQTT_ROUTES: `${prefix}/#=${tMqtt}` }, name: 'gateway' });
 }, 120_000);
 

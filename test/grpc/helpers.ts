@@ -1,8 +1,8 @@
 /** Test helpers for the gRPC adapter: promisified stub calls and a frame-recording Session. */
 import * as grpc from '@grpc/grpc-js';
 import { createStub, type SessionRequest, type SessionResponse, type StreamGatewayClient } from '../../clients/ts/node/index.js';
-import type { SubscribeRequest } from '../../clients/ts/gen/streamgate/v1/SubscribeRequest.js';
-import type { SubscribeResponse__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeResponse.js';
+import type { SubscribeRequest } from '../../proto/gen/ts/streamgate/v1/SubscribeRequest.js';
+import type { SubscribeResponse__Output } from '../../proto/gen/ts/streamgate/v1/SubscribeResponse.js';
 import { eventually } from '../support/wait.js';
 
 export function stubFor(port: number): StreamGatewayClient {

@@ -2,9 +2,9 @@
  * `npm run kafka`: starts a throwaway single-node Kafka broker for manual runs of the gateway and
  * keeps it up until Ctrl-C / SIGTERM, then stops it and removes its data.
  */
-import { startBroker } from './broker.js';
+import { startKafkaHarness } from './harness.js';
 
-const broker = await startBroker();
+const broker = await startKafkaHarness();
 process.stdout.write(
   `STREAMGATE_KAFKA_BROKERS=${broker.brokers}\n` +
     `# Kafka is up (data in ${broker.dir}). In another shell:\n` +

@@ -1,10 +1,10 @@
 /**
  * A small JSON Schema (2020-12 subset) validator for the OpenAPI test: type (incl. type arrays),
  * required, properties, additionalProperties (schema), items, enum, const, pattern, minimum,
- * minItems and local $refs. Enough for the schemas in adapters/rest/openapi.ts; anything else
+ * minItems, maxItems and local $refs. Enough for the schemas in adapters/rest/openapi.ts; anything else
  * it meets is reported, so the check cannot silently pass an unknown keyword.
  */
-const KNOWN = new Set(['type', 'required', 'properties', 'additionalProperties', 'items', 'enum', 'const', 'pattern', 'minimum', 'minItems', '$ref', 'description']);
+const KNOWN = new Set(['type', 'required', 'properties', 'additionalProperties', 'items', 'enum', 'const', 'pattern', 'minimum', 'minItems', 'maxItems', '$ref', 'description']);
 
 export function validate(schema: any, value: unknown, root: any, path = '$'): string[] {
   if (schema.$ref !== undefined) {
@@ -26,6 +26,7 @@ export function validate(schema: any, value: unknown, root: any, path = '$'): st
   if (schema.minimum !== undefined && typeof value === 'number' && value < schema.minimum) errors.push(`${path}: below minimum`);
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${path}: fewer than ${schema.minItems} items`);
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${path}: more than ${schema.maxItems} items`);
     if (schema.items !== undefined) value.forEach((v, i) => errors.push(...validate(schema.items, v, root, `${path}[${i}]`)));
   } else if (typeof value === 'object' && value !== null) {
     const obj = value as Record<string, unknown>;

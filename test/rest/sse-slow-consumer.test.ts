@@ -52,9 +52,9 @@ function open(topic: string): Promise<Stream> {
   });
 }
 
-/** Offsets of the `record` events in an SSE text, in order. */
+/** Offsets of the record (default `message`) events in an SSE text, in order: an id line followed directly by data. */
 function recordOffsets(text: string): number[] {
-  return [...text.matchAll(/event: record\ndata: (.*)\n/g)].map((m) => Number((JSON.parse(m[1]!) as { offset: string }).offset));
+  return [...text.matchAll(/^id: [^\n]*\ndata: (.*)\n/gm)].map((m) => Number((JSON.parse(m[1]!) as { offset: string }).offset));
 }
 
 describe('an SSE client that does not read', () => {

@@ -27,7 +27,7 @@ async function produce(topic: string, records: unknown[], headers: Record<string
   return res.json;
 }
 
-async function take(gen: AsyncGenerator<{ id?: string; event: string; data: string }>, n: number, event = 'record') {
+async function take(gen: AsyncGenerator<{ id?: string; event: string; data: string }>, n: number, event = 'message') {
   const out: { id?: string; event: string; data: any }[] = [];
   // gen.next() rather than for-await: breaking out of for-await would close the stream.
   for (;;) {
@@ -200,7 +200,8 @@ describe('Server-Sent Events (Kafka)', () => {
           }
           const { done, value } = await reader.read();
           if (done) return controller.close();
-          seen += (new TextDecoder().decode(value).match(/event: record/g) ?? []).length;
+          // A record event is an id line followed directly by its data (no `event:` field).
+          seen += (new TextDecoder().decode(value).match(/^id: [^\n]*\ndata: /gm) ?? []).length;
           controller.enqueue(value);
           if (seen >= 3) cut = true;
         },
@@ -209,7 +210,7 @@ describe('Server-Sent Events (Kafka)', () => {
     };
     const es = new EventSource(url(`/v1/topics/${topic}/events?from=earliest`), { fetch: droppingFetch });
     const seqs: number[] = [];
-    es.addEventListener('record', (ev) => seqs.push(JSON.parse(ev.data).value.seq));
+    es.onmessage = (ev) => seqs.push(JSON.parse(ev.data).value.seq);
     try {
       await eventually(() => requests.length >= 2, { what: 'a reconnect' });
       await produce(topic, Array.from({ length: 5 }, (_, i) => ({ value: { seq: 10 + i } })));

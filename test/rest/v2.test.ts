@@ -88,7 +88,7 @@ describe('Confluent v2 consumer lifecycle (Kafka)', () => {
     const last = new Map<number, number>();
     for (const r of records) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset));
     const commitBody = { offsets: [...last].map(([partition, offset]) => ({ topic, partition, offset })) };
-    expect((await http('POST', `${base}/offsets`, { headers: { 'content-type': V2 }, body: commitBody })).status).toBe(204);
+    expect((await http('POST', `${base}/offsets`, { headers: { 'content-type': V2 }, body: commitBody })).status).toBe(200);
     const committed = await http('GET', `${base}/offsets`, {
       headers: { 'content-type': V2, accept: V2 },
       body: { partitions: [...last.keys()].map((partition) => ({ topic, partition })) },
@@ -218,7 +218,10 @@ describe('Confluent v2 bad input (Kafka)', () => {
     const base = created.json.base_uri;
     // A records request before any subscription: Kafka's IllegalStateException, 40903.
     await expectError(http('GET', `${base}/records`, { headers: { accept: V2_JSON } }), 409, 40903);
-    await expectError(http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [topic], topic_pattern: 'x' } }), 409, 40903);
+    // Both given: `topics` wins, as kafka-rest's KafkaConsumerState.subscribe; then unsubscribed again.
+    expect((await http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [topic], topic_pattern: 'x' } })).status).toBe(204);
+    expect((await http('GET', `${base}/subscription`)).json).toEqual({ topics: [topic] });
+    expect((await http('DELETE', `${base}/subscription`)).status).toBe(204);
     await expectError(http('POST', `${base}/subscription`, { headers: { 'content-type': V2 }, body: { topics: [uniqueTopic('missing')] } }), 404, 40401);
     await expectError(http('POST', `${base}/assignments`, { headers: { 'content-type': V2 }, body: { partitions: [{ topic, partition: 3 }] } }), 404, 40402);
     await expectError(http('POST', `${base}/subscription`, { headers: { 'content-type': 'text/plain' }, raw: 'topics' }), 415, 415);

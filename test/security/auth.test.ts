@@ -140,7 +140,7 @@ describe('SSE', () => {
     await http(`${base}/v1/topics/${topic}/records`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: json({ records: [{ value: 'hi' }] }) });
     const sse = new SseReader(events(topic, `&access_token=${token}`));
     try {
-      const ev = await eventually(() => sse.events().find((e) => e.event === 'record'), { what: 'an SSE record' });
+      const ev = await eventually(() => sse.events().find((e) => e.event === 'message'), { what: 'an SSE record' });
       expect(sse.status).toBe(200);
       expect(JSON.parse(ev.data)).toMatchObject({ offset: '0', value: 'hi' });
     } finally {

@@ -191,7 +191,7 @@ async function sseStream(who: Who, topic: string, filter?: string): Promise<Outc
       await sse.done;
       return denied(`HTTP ${sse.status} ${JSON.parse(sse.text).error_code ?? ''} ${JSON.parse(sse.text).code ?? ''}`.trim());
     }
-    const keys = () => sse.events().filter((e) => e.event === 'record').map((e) => JSON.parse(e.data).key as string | null);
+    const keys = () => sse.events().filter((e) => e.event === 'message').map((e) => JSON.parse(e.data).key as string | null);
     await eventually(() => seenLast(who, keys()), { what: `${who}'s last record over SSE` });
     return { ok: true, keys: keys() };
   } finally {

@@ -110,7 +110,7 @@ describe('an unencodable or deep record is contained on every delivery path', ()
     // A real EventSource (the browser's reconnecting client) from the start.
     const es = new EventSource(`${gw.httpUrl}/v1/topics/${TOPIC}/events?from=earliest`);
     const seen: any[] = [];
-    es.addEventListener('record', (m) => seen.push(JSON.parse(m.data)));
+    es.onmessage = (m) => seen.push(JSON.parse(m.data));
     try {
       await eventually(() => seen.length >= 8, { what: 'EventSource records' });
       expectJsonBatch(seen.slice(0, 4), 'b0');

@@ -162,7 +162,8 @@ describe('plain HTTP sockets and limits.maxConnectionsPerAddress', () => {
     // SSE: its socket's count moves from http to rest-sse.
     const sse = await Raw.open();
     sse.socket.write(`GET /v1/topics/${topic}/events?from=earliest HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n`);
-    await sse.waitFor('event: record');
+    // A record event's data (the subscribed event carries no offset).
+    await sse.waitFor('"offset":"');
     expect(sse.received).toMatch(/^HTTP\/1\.1 200 /);
     await openAre({ 'rest-sse': 1 });
     let now = await scrape();

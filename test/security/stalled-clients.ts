@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { createStub, type SessionResponse } from '../../clients/ts/node/index.js';
-import type { SubscribeResponse__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeResponse.js';
+import type { SubscribeResponse__Output } from '../../proto/gen/ts/streamgate/v1/SubscribeResponse.js';
 import { eventually } from '../support/wait.js';
 import { RawClient } from '../websocket/raw-client.js';
 
@@ -73,7 +73,7 @@ function sse(): Promise<Stalled> {
             outcome: async () => {
               await ended;
               const last = /event: error\ndata: (.*)\n\n$/.exec(text);
-              return { error: last ? JSON.parse(last[1]!) : text.slice(-200), records: text.split('event: record\n').length - 1 };
+              return { error: last ? JSON.parse(last[1]!) : text.slice(-200), records: (text.match(/^id: [^\n]*\ndata: /gm) ?? []).length };
             },
           });
         }

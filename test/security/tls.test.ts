@@ -56,7 +56,7 @@ describe('TLS listeners (no client certificates)', () => {
     expect(r.json().records).toEqual([expect.objectContaining({ offset: '0', value: 'over tls' })]);
     const sse = new SseReader(`${https}/v1/topics/${topic}/events?from=earliest`, {}, { ca: pki.ca });
     try {
-      const ev = await eventually(() => sse.events().find((e) => e.event === 'record'), { what: 'an SSE record over TLS' });
+      const ev = await eventually(() => sse.events().find((e) => e.event === 'message'), { what: 'an SSE record over TLS' });
       expect(JSON.parse(ev.data)).toMatchObject({ offset: '0', value: 'over tls' });
     } finally {
       sse.close();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadServerConfig, startServer, type RunningServer } from '../../app/compose.js';
-import { freePorts } from '../kafka/broker.js';
+import { freePorts } from './ports.js';
 import { kafkaBrokers } from './kafka.js';
 
 export interface TestGateway extends RunningServer {

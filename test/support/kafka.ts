@@ -1,4 +1,4 @@
-/** Access to the real Kafka broker the test run started (test/kafka/global-setup.ts). */
+/** Access to the real Kafka broker the integration tier started (test/kafka/global-setup.ts). */
 import { inject } from 'vitest';
 
 declare module 'vitest' {
@@ -11,6 +11,8 @@ declare module 'vitest' {
 /** The harness broker's bootstrap list (`127.0.0.1:PORT`). */
 export function kafkaBrokers(): string {
   const brokers = inject('kafkaBrokers');
-  if (!brokers) throw new Error('no Kafka broker provided: run the tests through vitest.config.ts (global setup)');
+  if (!brokers) {
+    throw new Error('no Kafka broker provided: this file needs the integration tier (vitest.config.ts starts the broker for the integration and uws projects only)');
+  }
   return brokers;
 }

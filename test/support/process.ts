@@ -5,13 +5,13 @@
  *
  * A child never outlives the test process: every one is killed in `killAllGateways()` (call it in
  * afterAll), on this process's 'exit', and — if this process is itself SIGKILLed — by a tiny
- * watchdog (`bash` blocked reading a pipe from us, as test/kafka/broker.ts does for the JVM).
+ * watchdog (`bash` blocked reading a pipe from us, as test/kafka/harness.ts does for the JVM).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../kafka/broker.js';
+import { REPO_ROOT } from '../kafka/harness.js';
 
 export interface GatewayProcessOptions {
   /** Kafka bootstrap list (`host:port`, comma-separated). Empty = embedded backend. */

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { loadServerConfig, startServer } from '../../app/compose.js';
-import { startBroker } from '../kafka/broker.js';
+import { startKafkaHarness } from '../kafka/harness.js';
 
 const N = Number(process.argv[2] ?? 2000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -39,7 +39,7 @@ async function settle(): Promise<NodeJS.MemoryUsage> {
   return process.memoryUsage();
 }
 
-const broker = await startBroker();
+const broker = await startKafkaHarness();
 const config = loadServerConfig({
   argv: [],
   env: {},

@@ -1,6 +1,6 @@
 /**
  * streamgate Node client over gRPC: the generated stubs (proto/streamgate/v1 loaded with
- * @grpc/proto-loader, typed by clients/ts/gen) plus the things every consumer rewrites —
+ * @grpc/proto-loader, typed by proto/gen/ts) plus the things every consumer rewrites —
  * bigint offsets, reconnect with backoff, and resume from the last position seen, so a
  * subscription survives gateway restarts without gaps or duplicates.
  *
@@ -15,19 +15,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ProtoGrpcType } from '../gen/streamgate.js';
-import type { StreamGatewayClient } from '../gen/streamgate/v1/StreamGateway.js';
-import type { Position as PositionMessage } from '../gen/streamgate/v1/Position.js';
-import type { Record__Output } from '../gen/streamgate/v1/Record.js';
-import type { SessionRequest } from '../gen/streamgate/v1/SessionRequest.js';
-import type { SessionResponse__Output } from '../gen/streamgate/v1/SessionResponse.js';
-import type { KeyFilter as KeyFilterMessage } from '../gen/streamgate/v1/KeyFilter.js';
+import type { ProtoGrpcType } from '../../../proto/gen/ts/streamgate.js';
+import type { StreamGatewayClient } from '../../../proto/gen/ts/streamgate/v1/StreamGateway.js';
+import type { Position as PositionMessage } from '../../../proto/gen/ts/streamgate/v1/Position.js';
+import type { Record__Output } from '../../../proto/gen/ts/streamgate/v1/Record.js';
+import type { SessionRequest } from '../../../proto/gen/ts/streamgate/v1/SessionRequest.js';
+import type { SessionResponse__Output } from '../../../proto/gen/ts/streamgate/v1/SessionResponse.js';
+import type { KeyFilter as KeyFilterMessage } from '../../../proto/gen/ts/streamgate/v1/KeyFilter.js';
 
-export type { StreamGatewayClient } from '../gen/streamgate/v1/StreamGateway.js';
-export type { SessionRequest } from '../gen/streamgate/v1/SessionRequest.js';
-export type { SessionResponse__Output as SessionResponse } from '../gen/streamgate/v1/SessionResponse.js';
+export type { StreamGatewayClient } from '../../../proto/gen/ts/streamgate/v1/StreamGateway.js';
+export type { SessionRequest } from '../../../proto/gen/ts/streamgate/v1/SessionRequest.js';
+export type { SessionResponse__Output as SessionResponse } from '../../../proto/gen/ts/streamgate/v1/SessionResponse.js';
 
-/** The loader options the generated types (clients/ts/gen) were produced with. */
+/** The loader options the generated types (proto/gen/ts) were produced with. */
 export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 function protoRoot(): string {
@@ -229,7 +229,7 @@ export class StreamgateClient {
     let wake: (() => void) | undefined;
     let failure: unknown;
     let closed = false;
-    let call: grpc.ClientReadableStream<import('../gen/streamgate/v1/SubscribeResponse.js').SubscribeResponse__Output> | undefined;
+    let call: grpc.ClientReadableStream<import('../../../proto/gen/ts/streamgate/v1/SubscribeResponse.js').SubscribeResponse__Output> | undefined;
     let reconnects = 0;
     let attempt = 0;
     const { initialDelayMs = 100, maxDelayMs = 5_000, maxAttempts = Infinity } = this.options.reconnect ?? {};

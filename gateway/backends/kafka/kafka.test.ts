@@ -8,7 +8,7 @@ import kafkajs from 'kafkajs';
 import { pino } from 'pino';
 import { GatewayError, type Code } from '../../errors.js';
 import type { ProduceResult } from '../../record.js';
-import { startBroker, type KafkaBroker } from '../../../test/kafka/broker.js';
+import { startKafkaHarness, type KafkaHarness } from '../../../test/kafka/harness.js';
 import { kafkaBrokers } from '../../../test/support/kafka.js';
 import { uniqueTopic } from '../../../test/support/names.js';
 import { eventually } from '../../../test/support/wait.js';
@@ -171,11 +171,11 @@ describe('KafkaBackend (harness broker)', () => {
 });
 
 describe('KafkaBackend across a broker outage', () => {
-  let broker: KafkaBroker;
+  let broker: KafkaHarness;
   let backend: KafkaBackend;
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await startKafkaHarness();
     backend = newBackend(broker.brokers);
     await backend.start();
   });

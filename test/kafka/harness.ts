@@ -1,10 +1,13 @@
 /**
- * Starts a real single-node Apache Kafka broker (KRaft, broker + controller in one JVM) from the
- * official jars in .kafka/lib, on free loopback ports, with its log in a fresh temp dir.
+ * The test Kafka harness: starts a real single-node Apache Kafka broker (KRaft, broker +
+ * controller in one JVM) from the official jars in .kafka/lib, on free loopback ports, with its
+ * log in a fresh temp dir. ("Broker" alone means a Kafka server process here; the gateway's MQTT
+ * session registry and its kafkajs connections have names of their own.)
  *
- * Used by the vitest global setup (one broker per test run), by `npm run kafka`, and by fault
- * tests that need a broker of their own to stop and start again (`pause()` / `resume()` keep the
- * ports and the log dir, so clients see "the same broker went away and came back").
+ * Used by the integration tier's global setup (one harness per test run), by `npm run kafka`, the
+ * benches, and fault tests that need a broker of their own to stop and start again (`pause()` /
+ * `resume()` keep the ports and the log dir, so clients see "the same broker went away and came
+ * back").
  *
  * A broker never outlives the process that started it: next to every JVM runs a tiny watchdog
  * (`bash` blocked on a pipe from this process); when this process dies for any reason, even
@@ -12,21 +15,21 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import { freePorts } from '../support/ports.js';
 import { exited, stopWithWatchdog, tail } from './child.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-/** The repository root (this file is test/kafka/broker.ts). */
+/** The repository root (this file is test/kafka/harness.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const POM = join(REPO_ROOT, 'test', 'kafka', 'pom.xml');
 const LIB = join(REPO_ROOT, '.kafka', 'lib');
 
-export interface KafkaBroker {
+export interface KafkaHarness {
   /** Bootstrap list for clients: `127.0.0.1:PORT`. */
   readonly brokers: string;
   readonly port: number;
@@ -48,7 +51,7 @@ export interface KafkaBroker {
   logTail(lines?: number): string;
 }
 
-export interface StartBrokerOptions {
+export interface KafkaHarnessOptions {
   /** How long to wait for the broker to answer an admin listTopics (default 60 s). */
   readyTimeoutMs?: number;
   /** JVM heap (default 512m: plenty for tests, small enough for a 2-core CI box). */
@@ -85,22 +88,6 @@ function classpath(): string {
     .sort()
     .map((j) => join(LIB, j))
     .join(':');
-}
-
-/** Picks `count` distinct free loopback ports (listen on 0, then close). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createServer>>((ok, fail) => {
-        const s = createServer();
-        s.once('error', fail);
-        s.listen(0, '127.0.0.1', () => ok(s));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
-  return ports;
 }
 
 function serverProperties(port: number, controllerPort: number, dataDir: string): string {
@@ -176,7 +163,7 @@ async function waitReady(brokers: string, child: ChildProcess, timeoutMs: number
 }
 
 /** Starts a fresh broker and waits until it answers. */
-export async function startBroker(options: StartBrokerOptions = {}): Promise<KafkaBroker> {
+export async function startKafkaHarness(options: KafkaHarnessOptions = {}): Promise<KafkaHarness> {
   ensureKafkaJars();
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const heap = options.heap ?? '512m';

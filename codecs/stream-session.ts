@@ -1,69 +1,96 @@
 /**
- * One bidirectional `Session` stream's life: publishes, broadcast and group subscriptions,
- * acks, commits and credit. The same frames are the WebSocket binary subprotocol's, but this
- * file only serves gRPC.
+ * The proto Session state machine: publishes, broadcast and group subscriptions, acks, commits and
+ * credit (own + session pool), over decoded SessionRequest frames and emitting SessionResponse
+ * frames. It serves the gRPC `Session` bidi stream (adapters/grpc/session-call.ts) and the
+ * WebSocket `streamgate.v1.proto` subprotocol (adapters/websocket/proto-session.ts) alike; each
+ * adapts its transport to a SessionOutput. No transport library here (grpc-js, ws).
  *
  * Flow control: a subscription receives at most the credit the client granted (its own, then
  * the session pool). Records the client has not granted stay in the hub (whose bounded queue
- * detaches a waiting subscriber and catches it up from the log later) — the adapter holds at
- * most one batch per subscription. Publishes beyond `maxPendingPublishes` pause reading the
- * stream, so HTTP/2 flow control pushes back on the client.
+ * detaches a waiting subscriber and catches it up from the log later) — the session holds at
+ * most one batch per subscription. Publishes beyond `maxPendingPublishes` pause reading (the
+ * transport's flow control then pushes back on the client) or, where the transport cannot, are
+ * refused with RESOURCE_EXHAUSTED.
  */
 import { setMaxListeners } from 'node:events';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from '../../gateway/api.js';
-import { GatewayError } from '../../gateway/errors.js';
-import type { StreamRecord } from '../../gateway/record.js';
-import type { AckFrame__Output } from '../../clients/ts/gen/streamgate/v1/AckFrame.js';
-import type { CommitFrame__Output } from '../../clients/ts/gen/streamgate/v1/CommitFrame.js';
-import type { CreditFrame__Output } from '../../clients/ts/gen/streamgate/v1/CreditFrame.js';
-import type { PublishFrame__Output } from '../../clients/ts/gen/streamgate/v1/PublishFrame.js';
-import type { SessionRequest__Output } from '../../clients/ts/gen/streamgate/v1/SessionRequest.js';
-import type { SessionResponse } from '../../clients/ts/gen/streamgate/v1/SessionResponse.js';
-import type { SubscribeFrame__Output } from '../../clients/ts/gen/streamgate/v1/SubscribeFrame.js';
+import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from '../gateway/api.js';
+import { GatewayError } from '../gateway/errors.js';
+import type { StreamRecord } from '../gateway/record.js';
+import type { AckFrame__Output } from '../proto/gen/ts/streamgate/v1/AckFrame.js';
+import type { CommitFrame__Output } from '../proto/gen/ts/streamgate/v1/CommitFrame.js';
+import type { CreditFrame__Output } from '../proto/gen/ts/streamgate/v1/CreditFrame.js';
+import type { PublishFrame__Output } from '../proto/gen/ts/streamgate/v1/PublishFrame.js';
+import type { SessionRequest__Output } from '../proto/gen/ts/streamgate/v1/SessionRequest.js';
+import type { SessionResponse } from '../proto/gen/ts/streamgate/v1/SessionResponse.js';
+import type { SubscribeFrame__Output } from '../proto/gen/ts/streamgate/v1/SubscribeFrame.js';
 import {
   checkPartition,
   chunkBySize,
   EncodedResponse,
   encodeRecordsFrame,
-  isMalformed,
+  errorBody,
   keyFilters,
-  malformedError,
   parseInt64,
   partitionList,
   position,
   positionsMessage,
+  produceFailure,
+  producedPositions,
   produceRecord,
   RECORDS_FIELD,
   resetTo,
-} from './codec.js';
-import { recordsFrameBytes, type GrpcConfig } from './config.js';
-import { errorBody, toStatus } from './errors.js';
-import { FrameWriter, SessionCredit, type SubscriptionCredit } from './flow.js';
-import { produceFailure, producedPositions } from './produce.js';
-import type { SubscriptionSlots } from './service.js';
+} from './proto.js';
+import { SessionCredit, type SubscriptionCredit } from './stream-credit.js';
 
-export type SessionCall = ServerDuplexStream<SessionRequest__Output, SessionResponse>;
-
-/** What a session needs from the adapter. */
-export interface SessionDeps {
-  readonly gateway: Gateway;
-  readonly config: GrpcConfig;
-  readonly ctx: Context;
-  readonly log: Logger;
-  /** Per-connection subscription counts (limits.maxSubscriptionsPerConnection). */
-  readonly connections: SubscriptionSlots;
+/** Where a session's response frames go: a gRPC call or a WebSocket connection. */
+export interface SessionOutput {
+  /** Hands a frame to the transport, in order; resolves once the transport took it (the hub's backpressure signal). */
+  write(frame: SessionResponse | EncodedResponse): Promise<void>;
+  /** A frame nobody waits for (replies, errors); the transport ends a client that lets them pile up. */
+  post(frame: SessionResponse): void;
+  /** Stops reading request frames (too many publishes await the backend), then reads again. */
+  pause(): void;
+  resume(): void;
+  /** The session is releasing: pending and later frames may be dropped. */
+  released(): void;
+  /** Everything is released: end the stream, OK without an error (the client half-closed), else with it. */
+  close(error?: GatewayError): void;
 }
 
-/** One Session call. `closed` resolves when every subscription and group membership is released. */
-export class GrpcSession {
-  private readonly writer: FrameWriter<SessionResponse | EncodedResponse>;
+/** The bounds a session works within; each adapter names them in its config. */
+export interface StreamSessionLimits {
+  /** Publishes awaiting the backend at once. */
+  readonly maxPendingPublishes: number;
+  /** At the bound: `pause` reading the transport, or `refuse` the publish with RESOURCE_EXHAUSTED (a transport that cannot pause). */
+  readonly whenPublishesFull: 'pause' | 'refuse';
+  /** Largest records frame the session builds (a single larger record still travels alone). */
+  readonly maxRecordsFrameBytes: number;
+}
+
+/** What a session needs from its adapter. */
+export interface StreamSessionDeps {
+  readonly gateway: Gateway;
+  /** Subscriptions, group calls and commits run under it, with a signal that aborts when the session ends. */
+  readonly ctx: Context;
+  /** Publishes run under this; default the session's context (aborted when it ends). */
+  readonly publishCtx?: Context;
+  readonly log: Logger;
+  readonly limits: StreamSessionLimits;
+  /** Takes a slot for the session's next subscription (`current` are open); returns its release. Throws RESOURCE_EXHAUSTED when full. */
+  readonly admitSubscription: (current: number) => () => void;
+  /** W3C traceparent applied to every publish of the session (gRPC: the call's metadata). */
+  readonly traceparent?: string;
+}
+
+/** One Session. `closed` resolves when every subscription and group membership is released. */
+export class StreamSession {
   private readonly credit = new SessionCredit();
   private readonly subs = new Map<string, SessionSubscription>();
   private readonly abort = new AbortController();
   private readonly ctx: Context;
   private pendingPublishes = 0;
+  private paused = false;
   private readonly inflight = new Set<Promise<void>>();
   private clientDone = false;
   private finished = false;
@@ -72,53 +99,20 @@ export class GrpcSession {
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
 
   constructor(
-    private readonly call: SessionCall,
-    private readonly deps: SessionDeps,
+    private readonly output: SessionOutput,
+    private readonly deps: StreamSessionDeps,
   ) {
-    this.writer = new FrameWriter(call, deps.config, () =>
-      this.end(new GatewayError('SLOW_CONSUMER', 'The client does not read the session stream; its unsent frames exceeded grpc.closeBufferedBytes.')),
-    );
     // Every pending publish listens on the session's signal (up to maxPendingPublishes at once):
     // many listeners are by design, not a leak.
     setMaxListeners(0, this.abort.signal);
     this.ctx = { ...deps.ctx, signal: this.abort.signal };
   }
 
-  start(): void {
-    this.call.on('data', (frame: SessionRequest__Output) => this.onFrame(frame));
-    // Half-close: the client sends nothing more; answer pending publishes, then end with OK.
-    this.call.on('end', () => {
-      this.clientDone = true;
-      void this.finishWhenIdle();
-    });
-    // Client cancel, deadline exceeded or connection loss (grpc-js emits 'cancelled' for all).
-    this.call.on('cancelled', () => void this.release('cancelled'));
-    this.call.on('error', (err: unknown) => {
-      this.deps.log.debug({ err }, 'session stream error');
-      void this.release('stream error');
-    });
-  }
-
-  /** Ends the session with a status (e.g. SHUTTING_DOWN on gateway shutdown). */
-  end(error: GatewayError): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.deps.log.info({ code: error.code }, error.message);
-    void this.release(error.code).then(() => {
-      this.call.emit('error', toStatus(error));
-    });
-  }
-
-  private onFrame(frame: SessionRequest__Output): void {
-    if (isMalformed(frame)) {
-      // A frame that does not decode leaves no id to answer to: the stream ends.
-      this.deps.log.info({ reason: frame }, 'malformed session frame');
-      this.end(malformedError(frame));
-      return;
-    }
+  /** One decoded request frame. */
+  handle(frame: SessionRequest__Output): void {
     switch (frame.frame) {
       case 'publish':
-        this.track(this.publish(frame.publish!));
+        this.publish(frame.publish!);
         return;
       case 'subscribe':
         this.track(this.subscribe(frame.subscribe!));
@@ -136,11 +130,47 @@ export class GrpcSession {
         this.grant(frame.credit!);
         return;
       case 'ping':
-        this.writer.post({ pong: { nonce: frame.ping!.nonce } });
+        this.output.post({ pong: { nonce: frame.ping!.nonce } });
         return;
       default:
         this.postError('', new GatewayError('INVALID_ARGUMENT', 'The session frame sets no frame type.'));
     }
+  }
+
+  /** The client sends nothing more (half-close): answer pending requests, then end with OK. */
+  clientFinished(): void {
+    this.clientDone = true;
+    void this.finishWhenIdle();
+  }
+
+  /** Ends the session with an error (SHUTTING_DOWN, expired credentials, a client not reading, …). */
+  end(error: GatewayError): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.deps.log.info({ code: error.code }, error.message);
+    void this.release(error.code).then(() => this.output.close(error));
+  }
+
+  /** Stops every subscription (leaving groups) and waits for pending publishes, for a graceful close by the adapter. */
+  async drain(): Promise<void> {
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    await Promise.allSettled([...subs.map((s) => s.close()), ...this.inflight]);
+  }
+
+  /** Closes every subscription (leaving groups) and aborts pending core calls; the transport is gone. Idempotent. */
+  private releasing: Promise<void> | undefined;
+  release(reason: string): Promise<void> {
+    this.releasing ??= (async () => {
+      this.deps.log.debug({ reason, subscriptions: this.subs.size }, 'session released');
+      this.output.released();
+      this.abort.abort(new GatewayError('CANCELLED', `The session ended (${reason}).`));
+      const subs = [...this.subs.values()];
+      this.subs.clear();
+      await Promise.allSettled(subs.map((s) => s.close()));
+      this.resolveClosed();
+    })();
+    return this.releasing;
   }
 
   private track(work: Promise<void>): void {
@@ -152,43 +182,55 @@ export class GrpcSession {
     });
   }
 
-  private async publish(frame: PublishFrame__Output): Promise<void> {
+  private publish(frame: PublishFrame__Output): void {
+    const { maxPendingPublishes, whenPublishesFull } = this.deps.limits;
+    if (whenPublishesFull === 'refuse' && this.pendingPublishes >= maxPendingPublishes) {
+      this.postError(frame.id, new GatewayError('RESOURCE_EXHAUSTED', `At most ${maxPendingPublishes} publishes may await acknowledgement per session.`));
+      return;
+    }
     this.pendingPublishes += 1;
     // Stop reading more frames while too many publishes wait for the backend.
-    if (this.pendingPublishes >= this.deps.config.maxPendingPublishes) this.call.pause();
+    if (whenPublishesFull === 'pause' && this.pendingPublishes >= maxPendingPublishes && !this.paused) {
+      this.paused = true;
+      this.output.pause();
+    }
+    this.track(
+      this.produce(frame).finally(() => {
+        this.pendingPublishes -= 1;
+        if (this.paused && this.pendingPublishes < maxPendingPublishes) {
+          this.paused = false;
+          this.output.resume();
+        }
+      }),
+    );
+  }
+
+  private async produce(frame: PublishFrame__Output): Promise<void> {
     try {
       const records = frame.records.map(produceRecord);
       const options: { partition?: number; idempotencyKey?: string; traceparent?: string } = {};
       if (frame._partition === 'partition' && frame.partition !== undefined) options.partition = checkPartition(frame.partition);
-      // The Session's traceparent metadata applies to every publish on it.
-      const traceparent = this.call.metadata.get('traceparent')[0];
-      if (typeof traceparent === 'string') options.traceparent = traceparent;
+      if (this.deps.traceparent !== undefined) options.traceparent = this.deps.traceparent;
       if (frame.idempotency_key !== '') options.idempotencyKey = frame.idempotency_key;
-      const results = await this.deps.gateway.produce(this.ctx, frame.topic, records, options);
+      const results = await this.deps.gateway.produce(this.deps.publishCtx ?? this.ctx, frame.topic, records, options);
       const failure = produceFailure(results);
       if (failure !== undefined) await this.sendError(frame.id, failure);
-      else await this.writer.write({ published: { id: frame.id, offsets: producedPositions(results) } });
+      else await this.output.write({ published: { id: frame.id, offsets: producedPositions(results) } });
     } catch (err) {
       await this.sendError(frame.id, err);
-    } finally {
-      this.pendingPublishes -= 1;
-      if (this.pendingPublishes < this.deps.config.maxPendingPublishes && this.call.isPaused()) this.call.resume();
     }
   }
 
   private async subscribe(frame: SubscribeFrame__Output): Promise<void> {
     if (frame.id === '') return this.sendError('', new GatewayError('INVALID_ARGUMENT', 'A subscribe frame needs an id.'));
     if (this.subs.has(frame.id)) return this.sendError(frame.id, new GatewayError('ALREADY_EXISTS', `Subscription ${frame.id} is already open in this session.`));
-    if (this.subs.size >= this.deps.config.maxSubscriptionsPerSession) {
-      return this.sendError(frame.id, new GatewayError('RESOURCE_EXHAUSTED', `A session may hold at most ${this.deps.config.maxSubscriptionsPerSession} subscriptions.`));
-    }
     let releaseSlot: () => void;
     try {
-      releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
+      releaseSlot = this.deps.admitSubscription(this.subs.size);
     } catch (err) {
       return this.sendError(frame.id, err);
     }
-    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), recordsFrameBytes(this.deps.config), releaseSlot);
+    const sub = new SessionSubscription(this, frame.id, frame.topic, this.credit.subscription(frame.credit), this.deps.limits.maxRecordsFrameBytes, releaseSlot);
     // Registered before the core answers, so credit and unsubscribe frames sent right behind
     // the subscribe apply to it.
     this.subs.set(frame.id, sub);
@@ -239,9 +281,7 @@ export class GrpcSession {
       return;
     }
     this.subs.delete(id);
-    this.track(
-      sub.close().then(() => this.writer.write({ end: { subscription_id: id, code: '', message: 'Unsubscribed.', retriable: false } })),
-    );
+    this.track(sub.close().then(() => this.output.write({ end: { subscription_id: id, code: '', message: 'Unsubscribed.', retriable: false } })));
   }
 
   private ack(frame: AckFrame__Output): void {
@@ -261,7 +301,7 @@ export class GrpcSession {
       const topic = frame.topic === '' ? sub.topic : frame.topic;
       const offsets = frame.offsets.map((o) => ({ topic, partition: checkPartition(o.partition), offset: parseInt64(o.offset, 'commit offset') }));
       await sub.commit(offsets.length === 0 ? undefined : offsets);
-      await this.writer.write({ committed: { id: frame.id, subscription_id: frame.subscription_id } });
+      await this.output.write({ committed: { id: frame.id, subscription_id: frame.subscription_id } });
     } catch (err) {
       await this.sendError(frame.id === '' ? frame.subscription_id : frame.id, err);
     }
@@ -282,22 +322,17 @@ export class GrpcSession {
     sub.addHubCredit(frame.records);
   }
 
-  /** @internal a subscription's frames go through the session's writer. */
+  /** @internal a subscription's frames go through the session's output. */
   write(frame: SessionResponse | EncodedResponse): Promise<void> {
-    return this.writer.write(frame);
+    return this.output.write(frame);
   }
 
-  /** @internal a frame of a subscription nobody waits for. */
-  post(frame: SessionResponse): void {
-    this.writer.post(frame);
-  }
-
-  /** @internal the gateway ended a subscription. */
+  /** @internal the gateway (or an encoder fault) ended a subscription. */
   ended(sub: SessionSubscription, error?: GatewayError): void {
     if (this.subs.get(sub.id) !== sub) return;
     this.subs.delete(sub.id);
     const body = error === undefined ? { code: '', message: 'The subscription ended.', retriable: false } : errorBody(error);
-    this.track(sub.close().then(() => this.writer.write({ end: { subscription_id: sub.id, ...body } })));
+    this.track(sub.close().then(() => this.output.write({ end: { subscription_id: sub.id, ...body } })));
   }
 
   /** @internal */
@@ -307,12 +342,12 @@ export class GrpcSession {
 
   /** Answers a request with an error frame; resolves once it was handed to the transport. */
   private sendError(id: string, err: unknown): Promise<void> {
-    return this.writer.write(this.errorFrame(id, err));
+    return this.output.write(this.errorFrame(id, err));
   }
 
   /** An error answer nobody waits for (the request had no handler in flight). */
   private postError(id: string, err: unknown): void {
-    this.writer.post(this.errorFrame(id, err));
+    this.output.post(this.errorFrame(id, err));
   }
 
   private errorFrame(id: string, err: unknown): SessionResponse {
@@ -326,22 +361,7 @@ export class GrpcSession {
     if (!this.clientDone || this.finished || this.inflight.size > 0) return;
     this.finished = true;
     await this.release('client finished');
-    this.call.end();
-  }
-
-  /** Closes every subscription (leaving groups) and aborts pending core calls. Idempotent. */
-  private releasing: Promise<void> | undefined;
-  private release(reason: string): Promise<void> {
-    this.releasing ??= (async () => {
-      this.deps.log.debug({ reason, subscriptions: this.subs.size }, 'session released');
-      this.writer.markClosed();
-      this.abort.abort(new GatewayError('CANCELLED', `The session ended (${reason}).`));
-      const subs = [...this.subs.values()];
-      this.subs.clear();
-      await Promise.allSettled(subs.map((s) => s.close()));
-      this.resolveClosed();
-    })();
-    return this.releasing;
+    this.output.close();
   }
 }
 
@@ -361,12 +381,12 @@ class SessionSubscription {
   readonly sink: SubscriberSink;
 
   constructor(
-    private readonly session: GrpcSession,
+    private readonly session: StreamSession,
     readonly id: string,
     readonly topic: string,
     readonly credit: SubscriptionCredit,
     private readonly maxFrameBytes: number,
-    /** Gives the connection's subscription slot back. */
+    /** Gives the subscription slot back. */
     private readonly releaseSlot: () => void,
   ) {
     this.chain = new Promise<void>((resolve) => (this.openChain = resolve));
@@ -405,7 +425,7 @@ class SessionSubscription {
     await this.session.write({ subscribed: { id: this.id, positions: positionsMessage(start), member_id: member.memberId } });
     this.openChain();
     // The client's credit goes to the core too, so records nobody granted stay in the log
-    // (not in this adapter) — and a rebalance never strands a held batch of a partition the
+    // (not in this session) — and a rebalance never strands a held batch of a partition the
     // member no longer owns.
     this.stream = member.stream(this.sink, { credit: credit + this.pendingHubCredit });
     this.pendingHubCredit = 0;
@@ -438,11 +458,22 @@ class SessionSubscription {
       const granted = rest.slice(0, n);
       rest = rest.slice(n);
       for (const chunk of chunkBySize(granted, this.maxFrameBytes)) {
+        let frame: EncodedResponse;
+        try {
+          frame = encodeRecordsFrame(RECORDS_FIELD.session, this.id, chunk);
+        } catch (err) {
+          // A record this session cannot encode ends this subscription only, with a catalogued
+          // error; the session and its other subscriptions go on.
+          const error = GatewayError.from(err);
+          this.session.log.error({ err: error.cause ?? err, subscription: this.id }, 'records could not be encoded; ending the subscription');
+          this.session.ended(this, error);
+          return;
+        }
         for (const r of chunk) {
           const seen = this.delivered.get(r.partition);
           if (seen === undefined || r.offset > seen) this.delivered.set(r.partition, r.offset);
         }
-        await this.session.write(encodeRecordsFrame(RECORDS_FIELD.session, this.id, chunk));
+        await this.session.write(frame);
       }
     }
   }

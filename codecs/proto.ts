@@ -1,18 +1,23 @@
 /**
- * Frames ↔ core types. The wire contract is proto/streamgate/v1/streamgate.proto, loaded at
- * runtime by @grpc/proto-loader (protobufjs underneath, the runtime codec the project was
- * specified with); the TypeScript shapes come from proto-loader-gen-types (clients/ts/gen),
- * generated with exactly the options below, so the types match what the loader produces.
+ * The proto wire shape (proto/streamgate/v1/streamgate.proto) <-> core types, for every adapter
+ * that speaks it: the gRPC service and the WebSocket `streamgate.v1.proto` subprotocol (whose
+ * binary messages are the gRPC Session's SessionRequest / SessionResponse frames).
+ *
+ * One module owns the loaded contract. @grpc/proto-loader (protobufjs underneath, the runtime codec
+ * the project was specified with) loads it once; its method (de)serializers encode and decode the
+ * frames for both adapters, so both see the same typed objects: the TypeScript shapes come from
+ * proto-loader-gen-types (proto/gen/ts), generated with exactly the options below. A records frame
+ * is the exception: its Record messages are encoded once per record with protobufjs directly (see
+ * encodeRecordsFrame). Nothing here imports a transport (grpc-js, ws).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { encodeOnce } from '../../gateway/encoded.js';
-import type { KeyFilter } from '../../gateway/api.js';
-import { GatewayError } from '../../gateway/errors.js';
+import { encodeOnce } from '../gateway/encoded.js';
+import type { KeyFilter } from '../gateway/api.js';
+import { GatewayError } from '../gateway/errors.js';
 import {
   EARLIEST,
   LATEST,
@@ -20,12 +25,16 @@ import {
   parseOffset,
   type Position,
   type ProduceRecord,
+  type ProduceResult,
   type StreamRecord,
-} from '../../gateway/record.js';
-import type { KeyFilter__Output } from '../../clients/ts/gen/streamgate/v1/KeyFilter.js';
-import type { Position__Output } from '../../clients/ts/gen/streamgate/v1/Position.js';
-import type { ProduceRecord__Output } from '../../clients/ts/gen/streamgate/v1/ProduceRecord.js';
-import type { Record as RecordMessage } from '../../clients/ts/gen/streamgate/v1/Record.js';
+} from '../gateway/record.js';
+import type { KeyFilter__Output } from '../proto/gen/ts/streamgate/v1/KeyFilter.js';
+import type { Position__Output } from '../proto/gen/ts/streamgate/v1/Position.js';
+import type { ProduceRecord__Output } from '../proto/gen/ts/streamgate/v1/ProduceRecord.js';
+import type { Record as RecordMessage } from '../proto/gen/ts/streamgate/v1/Record.js';
+import type { RecordPosition } from '../proto/gen/ts/streamgate/v1/RecordPosition.js';
+import type { SessionRequest__Output } from '../proto/gen/ts/streamgate/v1/SessionRequest.js';
+import type { SessionResponse } from '../proto/gen/ts/streamgate/v1/SessionResponse.js';
 
 /**
  * proto-loader options; scripts/gen-protos.sh passes the same to proto-loader-gen-types.
@@ -44,7 +53,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 /** Fully-qualified service name, for health checking and reflection. */
 export const SERVICE_NAME = 'streamgate.v1.StreamGateway';
 
-/** Finds proto/ whether running from sources (adapters/grpc) or the build (dist/adapters/grpc). */
+/** Finds proto/ whether running from sources (codecs/) or the build (dist/codecs/). */
 export function protoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
@@ -52,21 +61,45 @@ export function protoRoot(): string {
     if (existsSync(join(candidate, 'streamgate/v1/streamgate.proto'))) return candidate;
     dir = dirname(dir);
   }
-  throw new Error('proto/streamgate/v1/streamgate.proto not found above adapters/grpc');
+  throw new Error('proto/streamgate/v1/streamgate.proto not found above codecs/');
 }
 
-/** Marks a message the wrapped deserializer could not decode (see loadDefinition). */
+/** Marks a message the wrapped deserializer could not decode (see streamGateway). */
 export const MALFORMED = Symbol('malformed');
+/** What a request decodes to when its bytes are not a valid message of its type. */
 export interface Malformed {
   readonly [MALFORMED]: string;
 }
 
+/** Whether a decoded request is the MALFORMED marker rather than a message. */
 export function isMalformed(message: unknown): message is Malformed {
   return typeof message === 'object' && message !== null && MALFORMED in message;
 }
 
-/** The loaded package definition (also what reflection describes) and the service to serve. */
-export function loadDefinition(): { packageDefinition: protoLoader.PackageDefinition; service: grpc.ServiceDefinition } {
+/**
+ * A response message serialized ahead of the write: the served serializers pass its bytes
+ * through (see streamGateway), and over WebSocket they are the binary message itself.
+ */
+export class EncodedResponse {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** The loaded contract: the package definition (also what reflection describes) and the service's methods. */
+export interface StreamGatewayDefinition {
+  readonly packageDefinition: protoLoader.PackageDefinition;
+  /** The methods with the request/response codecs both adapters use (a grpc-js ServiceDefinition). */
+  readonly service: Readonly<Record<string, protoLoader.MethodDefinition<object, object>>>;
+}
+
+let definition: StreamGatewayDefinition | undefined;
+
+/** The contract, loaded once per process (the gRPC adapter serves it, the WebSocket proto subprotocol speaks its Session frames). */
+export function streamGateway(): StreamGatewayDefinition {
+  definition ??= loadStreamGateway();
+  return definition;
+}
+
+function loadStreamGateway(): StreamGatewayDefinition {
   const packageDefinition = protoLoader.loadSync('streamgate/v1/streamgate.proto', { ...LOADER_OPTIONS, includeDirs: [protoRoot()] });
   const raw = packageDefinition[SERVICE_NAME] as protoLoader.ServiceDefinition;
   // grpc-js answers an undecodable request with INTERNAL, yet a malformed message is the
@@ -92,7 +125,7 @@ export function loadDefinition(): { packageDefinition: protoLoader.PackageDefini
       },
     };
   }
-  return { packageDefinition, service: service as unknown as grpc.ServiceDefinition };
+  return { packageDefinition, service };
 }
 
 /** The INVALID_ARGUMENT a malformed request becomes. */
@@ -100,12 +133,14 @@ export function malformedError(message: Malformed): GatewayError {
   return new GatewayError('INVALID_ARGUMENT', `The request is not a valid protobuf message of this method: ${message[MALFORMED]}`);
 }
 
-/**
- * A response message serialized ahead of the write: grpc-js hands it to the method's
- * serializer, which passes the bytes through (see loadDefinition).
- */
-export class EncodedResponse {
-  constructor(readonly bytes: Buffer) {}
+/** One SessionRequest from its bytes (a WebSocket binary message), exactly as the gRPC Session decodes it. */
+export function decodeSessionRequest(bytes: Buffer): SessionRequest__Output | Malformed {
+  return streamGateway().service.Session!.requestDeserialize(bytes) as SessionRequest__Output | Malformed;
+}
+
+/** One SessionResponse as bytes (a WebSocket binary message), exactly as the gRPC Session encodes it. */
+export function encodeSessionResponse(frame: SessionResponse | EncodedResponse): Buffer {
+  return streamGateway().service.Session!.responseSerialize(frame);
 }
 
 /** `records` field numbers in the two streaming responses (proto/streamgate/v1/streamgate.proto). */
@@ -130,7 +165,7 @@ export function encodeRecordsFrame(field: number, subscriptionId: string, record
   const w = protobuf.Writer.create();
   w.uint32((field << 3) | 2).fork(); // the RecordsFrame, length-delimited (wire type 2)
   if (subscriptionId !== '') w.uint32((1 << 3) | 2).string(subscriptionId);
-  for (const r of records) w.uint32((2 << 3) | 2).bytes(encodeOnce(r, 'grpc.record', encodeRecord));
+  for (const r of records) w.uint32((2 << 3) | 2).bytes(encodeOnce(r, 'proto.record', encodeRecord));
   w.ldelim();
   const bytes = w.finish();
   return new EncodedResponse(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -276,4 +311,39 @@ export function positionsMessage(start: ReadonlyMap<number, bigint>): Record<str
   const out: Record<string, string> = {};
   for (const [p, o] of [...start.entries()].sort((a, b) => a[0] - b[0])) out[String(p)] = o.toString();
   return out;
+}
+
+/** One position per record, in request order (only call when every record was written). */
+export function producedPositions(results: readonly ProduceResult[]): RecordPosition[] {
+  return results.map((r) => {
+    if (!r.ok) throw new GatewayError('INTERNAL', 'producedPositions called with a failed result.');
+    return { partition: r.partition, offset: r.offset.toString(), timestamp: String(r.timestamp) };
+  });
+}
+
+/**
+ * The error to report when some record of a batch was not written, or undefined when all were.
+ * ProduceResponse and PublishedFrame have no room for per-record failures, so the request fails
+ * with the first failure's code and the details name exactly which records WERE written (index →
+ * partition/offset), so a client retrying the rest neither loses nor duplicates anything.
+ */
+export function produceFailure(results: readonly ProduceResult[]): GatewayError | undefined {
+  const firstFailed = results.findIndex((r) => !r.ok);
+  if (firstFailed < 0) return undefined;
+  const failed = results[firstFailed]!;
+  if (failed.ok) return undefined;
+  const written: Record<string, string> = {};
+  results.forEach((r, i) => {
+    if (r.ok) written[String(i)] = `${r.partition}/${r.offset}`;
+  });
+  return new GatewayError(failed.error.code, `Record ${firstFailed} of the batch was not written: ${failed.error.message}`, {
+    cause: failed.error,
+    details: { failed: results.filter((r) => !r.ok).length, written },
+  });
+}
+
+/** An ErrorFrame / EndFrame body: the catalogue code itself, its message and whether a retry may succeed. */
+export function errorBody(err: unknown): { code: string; message: string; retriable: boolean } {
+  const error = GatewayError.from(err);
+  return { code: error.code, message: error.message, retriable: error.retriable };
 }

@@ -5,9 +5,9 @@ import { createContext } from '../../gateway/context.js';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
-import { jsonCodec } from './codec.js';
 import { FakeConnection } from '../../test/support/fake-connection.js';
-import { Heartbeat, Session } from './session.js';
+import { Heartbeat, WsConnection } from './connection.js';
+import { jsonSubprotocol } from './json-session.js';
 
 const limits = { maxBufferedBytes: 1000, closeBufferedBytes: 5000, maxInFlightPublishes: 2, closeTimeoutMs: 1000 };
 /** The core's per-connection subscription bound, as a fake with a limit of 2. */
@@ -20,7 +20,7 @@ const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, of
 function setup(gateway: Partial<Gateway>) {
   const conn = new FakeConnection();
   const ctx = createContext({ protocol: 'websocket', log });
-  const session = new Session(conn, jsonCodec, { admitSubscription, ...gateway } as Gateway, ctx, limits, log, () => undefined);
+  const session = new WsConnection(conn, jsonSubprotocol, { admitSubscription, ...gateway } as Gateway, ctx, limits, log, () => undefined);
   const send = (frame: unknown) => session.message(Buffer.from(JSON.stringify(frame)), false);
   return { conn, session, send };
 }
