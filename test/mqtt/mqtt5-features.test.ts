@@ -81,6 +81,40 @@ describe('server topic aliases (v5)', () => {
   });
 });
 
+describe('mqtt.topicAliasMaximum: 0 switches aliases off both ways', () => {
+  let off: TestGateway;
+  beforeAll(async () => {
+    off = await startTestGateway({ backend: 'embedded', config: { mqtt: { defaultTopic: uniqueTopic('mqtt5-noalias'), topicAliasMaximum: 0 } } });
+  });
+  afterAll(async () => {
+    await off?.close();
+  });
+
+  it('CONNACK Topic Alias Maximum 0; no alias outbound although the client allows them; an inbound alias is DISCONNECT 0x94 [MQTT-5:3.3.2-9]', async () => {
+    const root = uniqueId('noalias');
+    const sub = await RawClient.open(off.ports.mqtt, 5);
+    sub.send({ cmd: 'connect', clientId: uniqueId('na'), protocolVersion: 5, clean: true, keepalive: 30, properties: { topicAliasMaximum: 5 } });
+    expect((await sub.next('connack')).properties?.topicAliasMaximum).toBe(0);
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${root}/#`, qos: 0 }] });
+    await sub.next('suback');
+    const pub = await RawClient.open(off.ports.mqtt, 5);
+    pub.send({ cmd: 'connect', clientId: uniqueId('nap'), protocolVersion: 5, clean: true, keepalive: 30 });
+    await pub.next('connack');
+    for (let i = 0; i < 2; i++) pub.send({ cmd: 'publish', topic: `${root}/t`, payload: Buffer.from(`m${i}`), qos: 0, dup: false, retain: false });
+    const got = await eventually(() => {
+      const ps = sub.packets.filter((p): p is mqtt.IPublishPacket => p.cmd === 'publish');
+      return ps.length >= 2 && ps;
+    });
+    expect(got.map((p) => [p.topic, p.properties?.topicAlias])).toEqual([
+      [`${root}/t`, undefined],
+      [`${root}/t`, undefined],
+    ]);
+    pub.send({ cmd: 'publish', topic: `${root}/t`, payload: Buffer.from('aliased'), qos: 0, dup: false, retain: false, properties: { topicAlias: 1 } });
+    expect((await pub.next('disconnect')).reasonCode).toBe(0x94);
+    sub.destroy();
+  });
+});
+
 describe('overlapping subscriptions: one PUBLISH per message', () => {
   for (const version of [5, 4] as const) {
     it(`v${version === 5 ? '5' : '3.1.1'}: a message matching two subscriptions arrives once, at the higher QoS${version === 5 ? ', with both Subscription Identifiers [MQTT-5:3.3.4-2] [MQTT-5:3.3.4-4]' : ' [MQTT-3.1.1:3.3.5-1]'}`, async () => {
