@@ -10,7 +10,7 @@ import { GatewayError } from '../../../gateway/errors.js';
 import { mqttMatch } from '../../../gateway/hub/filters.js';
 import { EARLIEST, LATEST, type Position, type StreamRecord } from '../../../gateway/record.js';
 import type { Client } from '../client.js';
-import { decodeRetained, parseFilter, type QoS } from '../codec.js';
+import { decodeRetained, filtersOverlap, parseFilter, type QoS } from '../codec.js';
 import { MAX_OVERLAP_COVERED, SHARE_GROUP_HASH_CHARS } from '../config.js';
 import type { Overlap } from '../delivery.js';
 import { mqttError, RC, reasonString } from '../errors.js';
@@ -23,6 +23,12 @@ interface Live {
   member?: GroupMember;
   stream?: { stop(): void };
   closed: boolean;
+  /**
+   * The connection's other non-shared subscriptions some topic name matches together with this
+   * one (`filtersOverlap`, found once at start): the only ones a record of this one may be folded
+   * with, so connections without overlapping filters pay nothing per record.
+   */
+  readonly overlaps: Set<Live>;
 }
 
 interface Reader {
@@ -186,7 +192,14 @@ export class Subscriptions {
   /** Starts delivery for a subscription: hub readers per routed Kafka topic, or a group member. */
   async start(spec: SubSpec, resuming: boolean): Promise<void> {
     const { client } = this;
-    const live: Live = { spec, readers: [], closed: false };
+    const live: Live = { spec, readers: [], closed: false, overlaps: new Set() };
+    if (spec.share === undefined) {
+      for (const other of this.live.values()) {
+        if (other.spec.share !== undefined || other.closed || !filtersOverlap(other.spec.filter, spec.filter)) continue;
+        other.overlaps.add(live);
+        live.overlaps.add(other);
+      }
+    }
     this.live.set(spec.raw, live);
     const topics = client.registry.routes.topicsFor(spec.filter);
     if (spec.share !== undefined) return this.startShared(live, topics);
@@ -284,10 +297,10 @@ export class Subscriptions {
    * spared, is left to send its own copy (the spec allows one copy per subscription, MQTT-5 §3.3.4).
    */
   private overlapping(live: Live, rec: StreamRecord): Overlap[] {
-    if (this.live.size < 2) return [];
+    if (live.overlaps.size === 0) return [];
     const out: Overlap[] = [];
-    for (const other of this.live.values()) {
-      if (other === live || other.closed || other.spec.share !== undefined) continue;
+    for (const other of live.overlaps) {
+      if (other.closed) continue;
       const r = other.readers.find((x) => x.topic === rec.topic && !x.closed && x.sub !== undefined);
       if (r === undefined || r.coveredCount >= MAX_OVERLAP_COVERED) continue;
       const next = r.positions.get(rec.partition);
@@ -353,6 +366,8 @@ export class Subscriptions {
 
   private async stop(live: Live, leave: boolean): Promise<void> {
     live.closed = true;
+    for (const other of live.overlaps) other.overlaps.delete(live);
+    live.overlaps.clear();
     for (const r of live.readers) {
       r.closed = true;
       r.sub?.close();
