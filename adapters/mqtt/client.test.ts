@@ -172,6 +172,18 @@ describe('keepalive', () => {
     await until(() => true, 'settled');
     expect(patient.ended()).toBe(false);
   });
+
+  it('keepaliveMaxSeconds holds a v5 client asking for more to the maximum: Server Keep Alive, then DISCONNECT 0x8D at 1.5 × the maximum', async () => {
+    await start({ keepaliveMaxSeconds: 2 });
+    const peer = await connect(5, 600, 'k600');
+    expect((peer.packets[0] as mqtt.IConnackPacket).properties?.serverKeepAlive).toBe(2);
+    await vi.advanceTimersByTimeAsync(2_999);
+    await until(() => true, 'settled');
+    expect(has(peer, 'disconnect')).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => has(peer, 'disconnect'), 'DISCONNECT');
+    expect((peer.packets.find((p) => p.cmd === 'disconnect') as mqtt.IDisconnectPacket).reasonCode).toBe(RC.KEEP_ALIVE_TIMEOUT);
+  });
 });
 
 describe('DISCONNECT', () => {

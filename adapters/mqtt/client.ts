@@ -25,6 +25,7 @@ import type { ClientIdOwner } from './ownership.js';
 import { unsupportedVersionConnack, V311, type Protocol } from './protocol.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './sessions.js';
+import { packetProblem } from './validate.js';
 
 /** Where the client is: before CONNECT, authenticating and loading its session, connected, gone. */
 export type ClientState = 'new' | 'connecting' | 'open' | 'closed';
@@ -135,11 +136,18 @@ export class Client {
       void this.close('unsupported protocol version');
       return;
     }
-    void this.fail(RC.MALFORMED_PACKET, err.message);
+    // MQTT-5 §3.8.3.1: Retain Handling 3 is a Protocol Error; everything else the parser refuses is malformed (MQTT-5 §4.13).
+    void this.fail(/retain handling/i.test(err.message) ? RC.PROTOCOL_ERROR : RC.MALFORMED_PACKET, err.message);
   }
 
   private enqueue(packet: Packet): void {
     if (this.isClosed()) return;
+    // Rules the parser lets through (validate.ts), before any handler or acknowledgement.
+    const problem = packet.cmd === 'connect' ? undefined : packetProblem(packet);
+    if (problem !== undefined) {
+      this.log.info({ cmd: packet.cmd, reason: problem.reason }, 'packet breaks a protocol rule');
+      return void this.fail(problem.code, problem.reason);
+    }
     // PUBLISH and acks are handled at once (no awaits before they are queued/applied) so a slow
     // SUBSCRIBE never delays the PUBACKs that free delivery slots.
     if (this.state === 'open' && (packet.cmd === 'publish' || packet.cmd === 'puback' || packet.cmd === 'pubrec' || packet.cmd === 'pubcomp' || packet.cmd === 'pubrel' || packet.cmd === 'pingreq')) {
@@ -208,7 +216,9 @@ export class Client {
   /** Encodes and writes a packet; nothing but a final CONNACK is written once the client is closed. */
   send(packet: Packet): boolean {
     if (this.isClosed() && packet.cmd !== 'connack') return false;
-    return this.conn.write(this.conn.encode(packet));
+    const bytes = this.delivery.fitted(packet);
+    if (bytes === undefined) return true; // a PUBLISH over the client's Maximum Packet Size (a resent one: see resume)
+    return this.conn.write(bytes);
   }
 
   // ---- the end --------------------------------------------------------------------------------

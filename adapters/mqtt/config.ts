@@ -34,6 +34,14 @@ export const MAX_PRODUCE_BATCH = 500;
  */
 export const INBOUND_RESUME_FRACTION = 0.5;
 
+/**
+ * Records a subscription's reader may be spared at most because another subscription of the same
+ * connection, further ahead, already sent them in one PUBLISH for both (overlapping filters). Both
+ * readers normally move with the same hub batches, so this is a batch or two; one far behind (a
+ * resumed session catching up) gets its own copies instead of an unbounded list.
+ */
+export const MAX_OVERLAP_COVERED = 1000;
+
 /** Largest delay Node's timers hold (2^31 − 1 ms, ~24.8 days); longer ones are clamped or re-checked. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

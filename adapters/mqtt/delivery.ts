@@ -3,7 +3,7 @@
  * where the bytes are the same), QoS 0 batches in one socket write, the QoS 1/2 in-flight window
  * with its packet ids, and the client's PUBACK / PUBREC / PUBCOMP.
  */
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { mqttMatch } from '../../gateway/hub/filters.js';
@@ -28,11 +28,33 @@ export interface Built {
   readonly shared?: string;
 }
 
+/** Another subscription of this connection that may match a record its own reader has not reached yet. */
+export interface Overlap {
+  readonly spec: SubSpec;
+  /** This record went out for that subscription too: its reader skips it. */
+  cover(): void;
+}
+
+/** What a subscription's reader asks about the connection's other subscriptions (Subscriptions). */
+export interface Coalescing {
+  /** Whether another subscription's PUBLISH already carried this record for this one (then it is consumed). */
+  covered(record: StreamRecord): boolean;
+  /** The other subscriptions that may still want this record. */
+  overlapping(record: StreamRecord): Overlap[];
+}
+
 export class Delivery {
   /** QoS>0 deliveries in flight at most: ours, lowered to the client's Receive Maximum [MQTT-5:3.3.4-9]. */
   private sendQuota: number;
-  /** The client's Maximum Packet Size (v5). */
+  /** The client's Maximum Packet Size (v5): nothing larger is sent [MQTT-5:3.1.2-24]. */
   private clientMaxPacket = Infinity;
+  /**
+   * Topic aliases this server may set toward the client: its Topic Alias Maximum, capped by
+   * `mqtt.topicAliasMaximum` (v5; 0 = none, the default when the client names none [MQTT-5:3.1.2-26]).
+   */
+  private aliasMax = 0;
+  /** Topic name → alias the client was told on this connection (aliases do not outlive it, MQTT-5 §3.3.2.3.4). */
+  private readonly aliasOut = new Map<string, number>();
   /** Per Kafka topic; filled only after CONNECT fixed the protocol version. */
   private readonly formats = new Map<string, RecordFormats>();
   private readonly slotWaiters: (() => void)[] = [];
@@ -42,10 +64,64 @@ export class Delivery {
     this.sendQuota = client.registry.config.maxInflight;
   }
 
-  /** Applies the client's CONNECT limits (v5 Receive Maximum and Maximum Packet Size). */
-  limit(receiveMaximum: number | undefined, maximumPacketSize: number | undefined): void {
-    if (receiveMaximum !== undefined) this.sendQuota = Math.min(this.client.registry.config.maxInflight, receiveMaximum);
+  /** Applies the client's CONNECT limits (v5 Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
+  limit(receiveMaximum: number | undefined, maximumPacketSize: number | undefined, topicAliasMaximum: number | undefined): void {
+    const cfg = this.client.registry.config;
+    if (receiveMaximum !== undefined) this.sendQuota = Math.min(cfg.maxInflight, receiveMaximum);
     if (maximumPacketSize !== undefined) this.clientMaxPacket = maximumPacketSize;
+    if (topicAliasMaximum !== undefined) this.aliasMax = Math.min(cfg.topicAliasMaximum, topicAliasMaximum);
+  }
+
+  /**
+   * A packet's bytes within the client's Maximum Packet Size: an acknowledgement that would exceed
+   * it loses its Reason String, then its User Properties [MQTT-5:3.2.2-19] [MQTT-5:3.2.2-20] (the
+   * same rule for PUBACK … AUTH, MQTT-5 §3.4.2.2.2 ff.). Undefined for a PUBLISH that does not fit:
+   * it is not sent [MQTT-5:3.1.2-25].
+   */
+  fitted(packet: Packet): Buffer | undefined {
+    const conn = this.client.conn;
+    let bytes = conn.encode(packet);
+    if (bytes.length <= this.clientMaxPacket) return bytes;
+    if (packet.cmd === 'publish') return undefined;
+    const props = (packet as { properties?: Record<string, unknown> }).properties;
+    for (const optional of ['reasonString', 'userProperties']) {
+      if (props?.[optional] === undefined) continue;
+      const { [optional]: _dropped, ...rest } = (packet as { properties: Record<string, unknown> }).properties;
+      packet = { ...packet, properties: rest } as Packet;
+      bytes = conn.encode(packet);
+      if (bytes.length <= this.clientMaxPacket) return bytes;
+    }
+    return bytes; // nothing optional left: what the packet must carry is sent as it is
+  }
+
+  /**
+   * The bytes of an outgoing PUBLISH on this connection, and what to remember once they are
+   * written. With topic aliases allowed, a topic sent before goes as an empty name with its alias
+   * and a new one gets the next free alias (a fixed set, first come; no replacement) [MQTT-5:3.3.2-12]
+   * — such bytes are this connection's own. Otherwise `shared` (one encoding for every subscriber)
+   * when given. Undefined when the packet is over the client's Maximum Packet Size [MQTT-5:3.1.2-24].
+   */
+  private wire(packet: IPublishPacket, shared: (() => Buffer) | undefined): { bytes: Buffer; sent(): void } | undefined {
+    const conn = this.client.conn;
+    let bytes: Buffer;
+    let sent = (): void => undefined;
+    if (this.aliasMax > 0) {
+      const known = this.aliasOut.get(packet.topic);
+      const alias = known ?? (this.aliasOut.size < this.aliasMax ? this.aliasOut.size + 1 : undefined);
+      if (alias === undefined) bytes = conn.encode(packet);
+      else {
+        bytes = conn.encode({ ...packet, topic: known === undefined ? packet.topic : '', properties: { ...packet.properties, topicAlias: alias } });
+        // The client learns the alias only from bytes it receives: remembered once they are written.
+        if (known === undefined) sent = () => void this.aliasOut.set(packet.topic, alias);
+      }
+    } else {
+      bytes = shared === undefined ? conn.encode(packet) : shared();
+    }
+    if (bytes.length > this.clientMaxPacket) {
+      this.client.log.info({ size: bytes.length, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
+      return undefined;
+    }
+    return { bytes, sent };
   }
 
   /** The connection closed: deliveries waiting for a slot give up. */
@@ -129,10 +205,39 @@ export class Delivery {
   }
 
   publishPacket(spec: SubSpec, topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: NonNullable<IPublishPacket['properties']>): IPublishPacket {
+    return this.packetFor([spec], topic, payload, qos, retain, properties);
+  }
+
+  private packetFor(specs: readonly SubSpec[], topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: NonNullable<IPublishPacket['properties']>): IPublishPacket {
     const packet: IPublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false };
-    const props = this.client.protocol.publishProperties(properties, spec.subscriptionId);
+    const ids = specs.map((s) => s.subscriptionId).filter((id): id is number => id !== undefined);
+    const props = this.client.protocol.publishProperties(properties, ids);
     if (props !== undefined) packet.properties = props;
     return packet;
+  }
+
+  /**
+   * One PUBLISH for a record several of this connection's subscriptions match, instead of one per
+   * subscription: at the highest of their QoS [MQTT-5:3.3.4-2] [MQTT-3.1.1:3.3.5-1], with every
+   * matching Subscription Identifier [MQTT-5:3.3.4-4], RETAIN when any of them keeps it (Retain As
+   * Published). `others` are the subscriptions whose own reader has not passed the record yet
+   * (Subscriptions.overlapping); those that get this copy are told to skip it (`cover`).
+   */
+  private merged(first: Built, spec: SubSpec, record: StreamRecord, others: readonly Overlap[]): Built {
+    const specs = [spec];
+    let { qos } = first;
+    let retain = first.packet.retain;
+    for (const o of others) {
+      const b = this.toPacket(o.spec, record);
+      if (b === undefined) continue;
+      o.cover();
+      specs.push(o.spec);
+      if (b.qos > qos) qos = b.qos;
+      retain ||= b.packet.retain;
+    }
+    if (specs.length === 1) return first;
+    const p = first.packet;
+    return { packet: this.packetFor(specs, p.topic, p.payload as Buffer, qos, retain, p.properties ?? {}), qos };
   }
 
   // ---- writing --------------------------------------------------------------------------------
@@ -154,6 +259,8 @@ export class Delivery {
     open: () => boolean,
     qosPath: (rec: StreamRecord, packet: IPublishPacket, encoded: (() => Buffer) | undefined) => Promise<boolean>,
     written: (rec: StreamRecord) => void,
+    /** The connection's other subscriptions, for one PUBLISH per record (not for shared subscriptions). */
+    overlap?: Coalescing,
   ): Promise<boolean> {
     const { client } = this;
     const conn = client.conn;
@@ -170,7 +277,16 @@ export class Delivery {
     for (const rec of batch) {
       // Nothing is written once the subscription or connection closed (as `send` refuses to).
       if (!open() || client.state !== 'open') return false;
-      const built = this.toPacket(spec(), rec, undefined, hubMatched);
+      // Already sent, for this subscription too, by another one's reader.
+      if (overlap?.covered(rec) === true) {
+        done.push(rec);
+        continue;
+      }
+      let built = this.toPacket(spec(), rec, undefined, hubMatched);
+      if (built !== undefined && overlap !== undefined) {
+        const others = overlap.overlapping(rec);
+        if (others.length > 0) built = this.merged(built, spec(), rec, others);
+      }
       if (built !== undefined && built.qos > 0) {
         flush();
         const shared = built.shared;
@@ -179,10 +295,13 @@ export class Delivery {
         continue;
       }
       if (built !== undefined) {
-        const bytes = built.shared === undefined ? conn.encode(built.packet) : encodeOnce(rec, built.shared, () => conn.encode(built.packet));
+        const shared = built.shared;
         // [MQTT-5:3.1.2-24] [MQTT-5:3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered).
-        if (bytes.length <= this.clientMaxPacket) out.push(bytes);
-        else client.log.info({ size: bytes.length, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
+        const w = this.wire(built.packet, shared === undefined ? undefined : () => encodeOnce(rec, shared, () => conn.encode(built.packet)));
+        if (w !== undefined) {
+          out.push(w.bytes);
+          w.sent();
+        }
       }
       done.push(rec);
     }
@@ -203,10 +322,10 @@ export class Delivery {
       if (client.state !== 'open') return false;
       packet.messageId = this.allocPid();
     }
-    const bytes = encoded === undefined ? client.conn.encode(packet) : packet.qos > 0 ? withPacketId(encoded(), packet.messageId!) : encoded();
-    // [MQTT-5:3.1.2-24] [MQTT-5:3.1.2-25] a packet over the client's Maximum Packet Size is not sent (as if delivered).
-    if (bytes.length > this.clientMaxPacket) {
-      client.log.info({ size: bytes.length, max: this.clientMaxPacket }, 'delivery over the client maximum packet size dropped');
+    const w = this.wire(packet, encoded === undefined ? undefined : packet.qos > 0 ? () => withPacketId(encoded(), packet.messageId!) : encoded);
+    // [MQTT-5:3.1.2-24] [MQTT-5:3.1.2-25] a packet over the client's Maximum Packet Size is not sent,
+    // and counts as delivered (a QoS>0 one takes no slot), so the session does not stall on it.
+    if (w === undefined) {
       onAcked?.();
       return true;
     }
@@ -215,7 +334,8 @@ export class Delivery {
       s.pending.set(pid, { pid, qos: packet.qos as 1 | 2, state: 'publish', source, packet, onAcked, shared });
       s.dirty = true;
     }
-    const ok = !client.isClosed() && client.conn.write(bytes);
+    const ok = !client.isClosed() && client.conn.write(w.bytes);
+    w.sent();
     if (packet.qos === 0) onAcked?.();
     if (!ok) await client.conn.drained();
     return client.state === 'open';

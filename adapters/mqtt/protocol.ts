@@ -23,7 +23,7 @@ export interface ConnectTerms {
 }
 
 /** The client's own limits from CONNECT (v5 properties), or why the CONNECT is refused. */
-export type ClientLimits = { readonly receiveMaximum?: number; readonly maximumPacketSize?: number } | { readonly refused: number; readonly reason: string };
+export type ClientLimits = { readonly receiveMaximum?: number; readonly maximumPacketSize?: number; readonly topicAliasMaximum?: number } | { readonly refused: number; readonly reason: string };
 
 export interface Protocol {
   readonly level: 4 | 5;
@@ -40,6 +40,12 @@ export interface Protocol {
   terms(p: IConnectPacket, clean: boolean, config: MqttConfig): ConnectTerms;
   /** The CONNACK code of a catalogued error (3.1.1 has only return codes 0–5). */
   connackCode(codes: ErrorCodes): number;
+  /**
+   * The CONNACK code for a CONNECT that breaks a rule (validate.ts, MQTT 5 codes), or undefined:
+   * close without CONNACK (3.1.1 answers only a client id it refuses, with return code 2
+   * [MQTT-3.1.1:3.1.3-9]; anything else malformed is closed unanswered [MQTT-3.1.1:3.1.4-1]).
+   */
+  connectProblemCode(code: number): number | undefined;
   /** The CONNACK code for a will whose topic is not a valid topic name. */
   readonly invalidWillTopic: number;
   /** CONNACK accepting the connection, with the server's capabilities (v5). */
@@ -65,8 +71,11 @@ export interface Protocol {
   // ---- PUBLISH out
   /** PUBREL answering a PUBREC for an id with no flow (v5 0x92), or undefined (3.1.1 ignores it). */
   pubrelUnknown(messageId: number): Packet | undefined;
-  /** The properties an outgoing PUBLISH carries (v5 only), with the subscription identifier [MQTT-5:3.3.4-3]. */
-  publishProperties(properties: PublishProperties, subscriptionId: number | undefined): PublishProperties | undefined;
+  /**
+   * The properties an outgoing PUBLISH carries (v5 only), with the subscription identifiers of the
+   * subscriptions it is for [MQTT-5:3.3.4-3] [MQTT-5:3.3.4-4].
+   */
+  publishProperties(properties: PublishProperties, subscriptionIds: readonly number[]): PublishProperties | undefined;
   /** Whether an outgoing PUBLISH for this subscription differs per subscriber (v5 subscription identifiers). */
   perSubscriber(subscriptionId: number | undefined): boolean;
 
@@ -114,6 +123,7 @@ export const V311: Protocol = {
     return { keepalive, expiry: clean ? 0 : config.sessionExpiryMaxSeconds, connack: {} };
   },
   connackCode: (codes) => codes.connack311,
+  connectProblemCode: (code) => (code === RC.CLIENT_ID_NOT_VALID ? RC311.IDENTIFIER_REJECTED : undefined),
   invalidWillTopic: RC311.SERVER_UNAVAILABLE,
   connackAccepted: (sessionPresent) => ({ cmd: 'connack', returnCode: RC311.ACCEPTED, sessionPresent }),
   connackRefused: (code) => ({ cmd: 'connack', returnCode: code, sessionPresent: false }),
@@ -145,6 +155,7 @@ export const V5: Protocol = {
     return {
       ...(props.receiveMaximum === undefined ? {} : { receiveMaximum: props.receiveMaximum }),
       ...(props.maximumPacketSize === undefined ? {} : { maximumPacketSize: props.maximumPacketSize }),
+      ...(props.topicAliasMaximum === undefined ? {} : { topicAliasMaximum: props.topicAliasMaximum }),
     };
   },
   // [MQTT-5:3.1.3-6] [MQTT-5:3.1.3-7] the server assigns an id and returns it in CONNACK.
@@ -165,6 +176,8 @@ export const V5: Protocol = {
     return { keepalive, expiry, connack };
   },
   connackCode: (codes) => codes.connack,
+  // [MQTT-5:3.1.4-1] with a CONNACK 0x80 or above before the close (MQTT-5 §4.13).
+  connectProblemCode: (code) => code,
   invalidWillTopic: RC.TOPIC_NAME_INVALID,
   connackAccepted: (sessionPresent, config, properties) => ({
     cmd: 'connack',
@@ -188,9 +201,10 @@ export const V5: Protocol = {
   nack: (cmd, messageId, code, reason) => ({ cmd, messageId, reasonCode: code, properties: { reasonString: reason } }),
   pubcompUnknown: (messageId) => ({ cmd: 'pubcomp', messageId, reasonCode: RC.PACKET_ID_NOT_FOUND }),
   pubrelUnknown: (messageId) => ({ cmd: 'pubrel', messageId, reasonCode: RC.PACKET_ID_NOT_FOUND }),
-  publishProperties(properties, subscriptionId) {
-    const props = { ...properties };
-    if (subscriptionId !== undefined) props.subscriptionIdentifier = subscriptionId; // [MQTT-5:3.3.4-3]
+  publishProperties(properties, subscriptionIds) {
+    const { subscriptionIdentifier: _theirs, ...props } = properties;
+    // [MQTT-5:3.3.4-3] [MQTT-5:3.3.4-4] one property per identifier (mqtt-packet writes an array as repeated properties).
+    if (subscriptionIds.length > 0) (props as PublishProperties).subscriptionIdentifier = (subscriptionIds.length === 1 ? subscriptionIds[0]! : [...subscriptionIds]) as number;
     return Object.keys(props).length > 0 ? props : undefined;
   },
   perSubscriber: (subscriptionId) => subscriptionId !== undefined,

@@ -17,6 +17,7 @@ import { mqttError, RC, reasonString } from '../errors.js';
 import { ownerOf, sameOwner } from '../ownership.js';
 import { unsupportedVersionConnack, V311, V5 } from '../protocol.js';
 import { Session, type PendingOut } from '../session.js';
+import { connectProblem } from '../validate.js';
 
 export async function handleConnect(client: Client, p: IConnectPacket): Promise<void> {
   client.state = 'connecting';
@@ -31,13 +32,23 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   const protocol = p.protocolVersion === 5 ? V5 : V311;
   client.protocol = protocol;
   client.conn.connected(protocol.level);
+  const problem = connectProblem(p, protocol.level);
+  if (problem !== undefined) {
+    const code = protocol.connectProblemCode(problem.code);
+    if (code !== undefined) return refuse(client, code, problem.reason);
+    client.log.info({ reason: problem.reason }, 'CONNECT refused');
+    return client.close('malformed CONNECT');
+  }
   const limits = protocol.clientLimits(p);
   if ('refused' in limits) return refuse(client, limits.refused, limits.reason);
-  client.delivery.limit(limits.receiveMaximum, limits.maximumPacketSize);
+  client.delivery.limit(limits.receiveMaximum, limits.maximumPacketSize, limits.topicAliasMaximum);
   const clean = p.clean !== false;
   let clientId = p.clientId ?? '';
   let assigned: string | undefined;
-  if (clientId === '') {
+  // Server-assigned (the client sent an empty id): exempt from `mqtt.clientIdPattern` in both
+  // versions — v5 tells the client the id (`assigned`), 3.1.1 cannot, but the id is just as new.
+  const serverAssigned = clientId === '';
+  if (serverAssigned) {
     const id = protocol.assignClientId(clean, `auto-${randomUUID()}`);
     if ('refused' in id) return refuse(client, id.refused, 'empty client id needs a clean session');
     clientId = id.clientId;
@@ -96,7 +107,7 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   client.owner = owner;
   if (!unrestricted(principal)) {
     const pattern = cfg.clientIdPattern;
-    if (pattern !== undefined && assigned === undefined) {
+    if (pattern !== undefined && !serverAssigned) {
       const expanded = expandIdentityPattern(pattern, principal);
       if (expanded === undefined || !globMatch(expanded, clientId)) {
         client.log.warn({ principal: principal.id, pattern }, 'client id does not match mqtt.clientIdPattern');
@@ -241,7 +252,14 @@ async function resume(client: Client, s: Session): Promise<void> {
       continue;
     }
     p.packet = packet;
-    client.send({ ...packet, dup: true });
+    // This connection's Maximum Packet Size may be smaller than the last one's: a resend that no
+    // longer fits is not sent and counts as delivered [MQTT-5:3.1.2-25].
+    const bytes = client.delivery.fitted({ ...packet, dup: true });
+    if (bytes === undefined) {
+      s.pending.delete(p.pid);
+      continue;
+    }
+    client.conn.write(bytes);
   }
   for (const spec of s.subs.values()) {
     try {

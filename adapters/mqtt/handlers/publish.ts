@@ -34,12 +34,37 @@ export class PublishIn {
   private queuedBytes = 0;
   private pumping: Promise<void> | undefined;
   private paused = false;
+  /** PUBLISHes queued so far, and how many of them are written (or failed): for `written`. */
+  private queuedCount = 0;
+  private writtenCount = 0;
+  private readonly writtenWaiters: { readonly at: number; readonly resolve: () => void }[] = [];
 
   constructor(private readonly client: Client) {}
 
   /** Resolves when what was received so far is written and acknowledged (or failed). */
   async settled(): Promise<void> {
     await this.pumping;
+  }
+
+  /**
+   * Resolves once every PUBLISH received before this call is written and its retained change
+   * applied (or it failed), or the connection closed. A SUBSCRIBE waits for it, so it sees the
+   * retained state this client itself set before it [MQTT-5:3.3.1-5] [MQTT-5:3.3.1-7]
+   * [MQTT-3.1.1:3.3.1-5] — later PUBLISHes do not hold it up.
+   */
+  written(): Promise<void> {
+    if (this.writtenCount >= this.queuedCount || this.client.isClosed()) return Promise.resolve();
+    return new Promise((resolve) => this.writtenWaiters.push({ at: this.queuedCount, resolve }));
+  }
+
+  private wakeWritten(all: boolean): void {
+    for (let i = this.writtenWaiters.length - 1; i >= 0; i--) {
+      const w = this.writtenWaiters[i]!;
+      if (all || w.at <= this.writtenCount) {
+        this.writtenWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 
   publish(p: IPublishPacket): void {
@@ -93,11 +118,16 @@ export class PublishIn {
     const kafkaTopic = registry.routes.topicFor(topic);
     this.queue.push({ msg, kafkaTopic, pid, idempotencyKey, permitted: registry.gateway.permits(client.ctx, 'write', kafkaTopic, topic) });
     this.queuedBytes += msg.payload.length + topic.length;
+    this.queuedCount++;
     if (this.queuedBytes > cfg.maxInboundQueueBytes && !this.paused) {
       this.paused = true;
       client.conn.pause(PAUSE_REASON);
     }
-    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = undefined;
+      // Ended with the queue empty, or because the connection closed: nobody waits for more.
+      this.wakeWritten(true);
+    });
   }
 
   /**
@@ -144,6 +174,8 @@ export class PublishIn {
         this.acknowledge(item, result);
       }
       this.queue.splice(0, n);
+      this.writtenCount += n;
+      this.wakeWritten(false);
       for (const g of group) this.queuedBytes -= g.msg.payload.length + g.msg.topic.length;
       if (this.paused && this.queuedBytes <= registry.config.maxInboundQueueBytes * INBOUND_RESUME_FRACTION) {
         this.paused = false;

@@ -10,8 +10,9 @@ import { GatewayError } from '../../../gateway/errors.js';
 import { mqttMatch } from '../../../gateway/hub/filters.js';
 import { EARLIEST, LATEST, type Position, type StreamRecord } from '../../../gateway/record.js';
 import type { Client } from '../client.js';
-import { decodeRetained, parseFilter, type QoS } from '../codec.js';
-import { SHARE_GROUP_HASH_CHARS } from '../config.js';
+import { decodeRetained, filtersOverlap, parseFilter, type QoS } from '../codec.js';
+import { MAX_OVERLAP_COVERED, SHARE_GROUP_HASH_CHARS } from '../config.js';
+import type { Overlap } from '../delivery.js';
 import { mqttError, RC, reasonString } from '../errors.js';
 import type { SubSpec, TopicPositions } from '../session.js';
 
@@ -22,12 +23,27 @@ interface Live {
   member?: GroupMember;
   stream?: { stop(): void };
   closed: boolean;
+  /**
+   * The connection's other non-shared subscriptions some topic name matches together with this
+   * one (`filtersOverlap`, found once at start): the only ones a record of this one may be folded
+   * with, so connections without overlapping filters pay nothing per record.
+   */
+  readonly overlaps: Set<Live>;
 }
 
 interface Reader {
   readonly topic: string;
   sub?: Subscription;
   closed: boolean;
+  /** Next offset to deliver per partition (what the session stores for this subscription and topic). */
+  positions: Map<number, bigint>;
+  /**
+   * Offsets per partition another subscription's PUBLISH already carried for this one (in order:
+   * the first reader to reach a record sends it), skipped when this reader reaches them; at most
+   * MAX_OVERLAP_COVERED in all — beyond that, this subscription gets its own copy.
+   */
+  readonly covered: Map<number, bigint[]>;
+  coveredCount: number;
 }
 
 export class Subscriptions {
@@ -40,6 +56,10 @@ export class Subscriptions {
     const { client } = this;
     const { protocol, registry } = client;
     const s = client.session!;
+    // The client's own PUBLISHes before this SUBSCRIBE are written first: their retained changes
+    // are then in the table the retained messages below are read from [MQTT-5:3.3.1-5] [MQTT-5:3.3.1-7].
+    await client.inbound.written();
+    if (client.isClosed()) return;
     const subId = p.properties?.subscriptionIdentifier;
     // MQTT-5 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
     if (subId === 0) return client.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
@@ -172,7 +192,14 @@ export class Subscriptions {
   /** Starts delivery for a subscription: hub readers per routed Kafka topic, or a group member. */
   async start(spec: SubSpec, resuming: boolean): Promise<void> {
     const { client } = this;
-    const live: Live = { spec, readers: [], closed: false };
+    const live: Live = { spec, readers: [], closed: false, overlaps: new Set() };
+    if (spec.share === undefined) {
+      for (const other of this.live.values()) {
+        if (other.spec.share !== undefined || other.closed || !filtersOverlap(other.spec.filter, spec.filter)) continue;
+        other.overlaps.add(live);
+        live.overlaps.add(other);
+      }
+    }
     this.live.set(spec.raw, live);
     const topics = client.registry.routes.topicsFor(spec.filter);
     if (spec.share !== undefined) return this.startShared(live, topics);
@@ -186,7 +213,7 @@ export class Subscriptions {
       const stored = resuming ? byTopic.get(topic) : undefined;
       const from: Position =
         stored === undefined ? LATEST : stored === 'earliest' ? EARLIEST : { kind: 'offsets', offsets: new Map(stored), otherwise: 'earliest' };
-      const reader: Reader = { topic, closed: false };
+      const reader: Reader = { topic, closed: false, positions: new Map(), covered: new Map(), coveredCount: 0 };
       live.readers.push(reader);
       try {
         await this.openReader(live, reader, from, byTopic);
@@ -208,7 +235,7 @@ export class Subscriptions {
     // Records without a key match only {kind:'all'}: when the filter matches the route's keyless
     // name, read everything and keep the filter check in Delivery.toPacket.
     const filters: KeyFilter[] = mqttMatch(live.spec.filter, nullKeyTopic) ? [{ kind: 'all' }] : [{ kind: 'mqtt', filter: live.spec.filter }];
-    let positions: Map<number, bigint> = new Map();
+    const overlap = { covered: (rec: StreamRecord) => takeCovered(reader, rec), overlapping: (rec: StreamRecord) => this.overlapping(live, rec) };
     const sink: SubscriberSink = {
       records: async (batch) => {
         const open = await client.delivery.deliverBatch(
@@ -219,12 +246,14 @@ export class Subscriptions {
           async (rec, packet, encoded) => {
             const source = { raw: live.spec.raw, topic: reader.topic, partition: rec.partition, offset: rec.offset, keyless: rec.key === null };
             const sent = await client.delivery.deliver(packet, source, undefined, false, encoded);
-            if (sent) positions.set(rec.partition, rec.offset + 1n);
+            if (sent) reader.positions.set(rec.partition, rec.offset + 1n);
             return sent;
           },
-          (rec) => positions.set(rec.partition, rec.offset + 1n),
+          (rec) => reader.positions.set(rec.partition, rec.offset + 1n),
+          overlap,
         );
         if (!open) return;
+        const positions = reader.positions;
         // Everything handed over is processed: skip past records the hub filtered out too.
         if (reader.sub !== undefined) for (const [p, o] of reader.sub.positions()) if (o > (positions.get(p) ?? -1n)) positions.set(p, o);
         byTopic.set(reader.topic, positions);
@@ -252,13 +281,42 @@ export class Subscriptions {
     reader.sub = sub;
     if (sub.start.size === 0) {
       // Still waiting for the topic: a session resumed before anything arrived reads it whole too.
-      if (positions.size === 0) byTopic.set(reader.topic, 'earliest');
+      if (reader.positions.size === 0) byTopic.set(reader.topic, 'earliest');
       return;
     }
     const merged = new Map(sub.start);
-    for (const [p, o] of positions) merged.set(p, o);
-    positions = merged;
-    byTopic.set(reader.topic, positions);
+    for (const [p, o] of reader.positions) merged.set(p, o);
+    reader.positions = merged;
+    byTopic.set(reader.topic, merged);
+  }
+
+  /**
+   * The connection's other (non-shared) subscriptions whose reader of the record's Kafka topic has
+   * not passed it: one PUBLISH can carry the record for them too (Delivery.merged). A reader that
+   * has not started on the partition, or is behind by more than MAX_OVERLAP_COVERED records it was
+   * spared, is left to send its own copy (the spec allows one copy per subscription, MQTT-5 §3.3.4).
+   */
+  private overlapping(live: Live, rec: StreamRecord): Overlap[] {
+    if (live.overlaps.size === 0) return [];
+    const out: Overlap[] = [];
+    for (const other of live.overlaps) {
+      if (other.closed) continue;
+      const r = other.readers.find((x) => x.topic === rec.topic && !x.closed && x.sub !== undefined);
+      if (r === undefined || r.coveredCount >= MAX_OVERLAP_COVERED) continue;
+      const next = r.positions.get(rec.partition);
+      if (next === undefined || next > rec.offset) continue;
+      const queue = r.covered.get(rec.partition);
+      if (queue !== undefined && queue.length > 0 && queue[queue.length - 1]! >= rec.offset) continue;
+      out.push({
+        spec: other.spec,
+        cover: () => {
+          if (queue === undefined) r.covered.set(rec.partition, [rec.offset]);
+          else queue.push(rec.offset);
+          r.coveredCount++;
+        },
+      });
+    }
+    return out;
   }
 
   private async startShared(live: Live, topics: string[]): Promise<void> {
@@ -308,6 +366,8 @@ export class Subscriptions {
 
   private async stop(live: Live, leave: boolean): Promise<void> {
     live.closed = true;
+    for (const other of live.overlaps) other.overlaps.delete(live);
+    live.overlaps.clear();
     for (const r of live.readers) {
       r.closed = true;
       r.sub?.close();
@@ -315,4 +375,18 @@ export class Subscriptions {
     live.stream?.stop();
     if (live.member !== undefined && leave) await live.member.leave();
   }
+}
+
+/** Whether another subscription's PUBLISH already carried this record for the reader's; consumes it and what lies before it. */
+function takeCovered(reader: Reader, rec: StreamRecord): boolean {
+  const queue = reader.covered.get(rec.partition);
+  if (queue === undefined) return false;
+  while (queue.length > 0 && queue[0]! < rec.offset) {
+    queue.shift();
+    reader.coveredCount--;
+  }
+  if (queue[0] !== rec.offset) return false;
+  queue.shift();
+  reader.coveredCount--;
+  return true;
 }
