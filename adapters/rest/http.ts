@@ -50,6 +50,11 @@ export class RouteTable {
     this.routes.push({ method, pattern: new RegExp(`^${path}$`), native, handler });
   }
 
+  /** The routes in match order (test/rest compares them with the OpenAPI document). */
+  list(): readonly Route[] {
+    return this.routes;
+  }
+
   /**
    * The route for a request; when the path exists but not with this method, the methods it
    * does have (for 405's `Allow`, RFC 9110 §15.5.6; GET routes answer HEAD too).

@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
 import { http, V2, V2_BINARY, V2_JSON, type HttpResponse } from './http.js';
-import { validate } from './schema-check.js';
+import { OpenApiCheck } from './openapi-check.js';
 
 describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend) => {
   let gw: TestGateway;
@@ -87,7 +87,8 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
     const res = await fetch(url(`/v1/topics/${topic}/events?from=0:3`), { signal: abort.signal });
     const reader = res.body!.getReader();
     let text = '';
-    while (!text.includes('\ndata: {"topic"')) text += new TextDecoder().decode((await reader.read()).value);
+    // Until the record's event (the `subscribed` event before it carries {"topic"… too; on Kafka the record may come in a later chunk).
+    while (!text.includes('id: 0:4\n')) text += new TextDecoder().decode((await reader.read()).value);
     abort.abort();
     // Records are default `message` events (no event: line), so EventSource.onmessage gets them.
     expect(text).toContain('id: 0:4\ndata: {"topic":"' + topic + '","partition":0,"offset":"3"');
@@ -193,6 +194,7 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
         '/v1/topics/{topic}/partitions/{partition}/records', '/v1/topics/{topic}/offsets', '/v1/topics/{topic}/events',
       ].sort(),
     );
+    const check = new OpenApiCheck(doc);
     const distinct = new Set<string>();
     for (const { template, method, res } of samples) {
       const op = doc.paths[template]?.[method];
@@ -204,7 +206,7 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
       const type = String(res.headers['content-type']).split(';')[0]!;
       const media = response.content?.[type];
       expect(media, `${method} ${template} ${res.status} documents ${type}`).toBeDefined();
-      expect(validate(media.schema, res.json, doc), `${method} ${template} ${res.status}`).toEqual([]);
+      expect(check.responseErrors(template, method, res.status, type, res.json), `${method} ${template} ${res.status}`).toEqual([]);
     }
     expect(distinct.size).toBeGreaterThanOrEqual(20);
   });
