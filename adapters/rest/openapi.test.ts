@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/api.js';
+import { validateMqttFilter } from '../../gateway/hub/filters.js';
 import { validateTopicName } from '../../gateway/record.js';
 import { decodeEventId, decodeNativeProduce, decodeV2Produce, parseRecordsBody } from './codec.js';
 import { restConfigSchema } from './config.js';
@@ -90,6 +91,13 @@ describe('the OpenAPI document', () => {
       fc.string({ unit: fc.constantFrom('a', 'Z', '0', '.', '_', '-', '/', ' ', 'é', '\n'), maxLength: 260 }),
     );
     fc.assert(fc.property(names, (name) => validate(name) === accepts(() => validateTopicName(name))), { numRuns: 2_000 });
+  });
+
+  it("describes SSE key filters exactly as the core's validateMqttFilter accepts them", () => {
+    const filterParam = doc.paths['/v1/topics/{topic}/events']!.get!.parameters!.find((p) => p.name === 'filter')!;
+    const validate = ajv.compile(filterParam.schema);
+    const filters = fc.string({ unit: fc.constantFrom('a', '/', '+', '#', '\u0000', ' ', '$'), maxLength: 8 });
+    fc.assert(fc.property(filters, (f) => validate(f) === accepts(() => validateMqttFilter(f))), { numRuns: 3_000 });
   });
 
   it('describes the SSE event id exactly as decodeEventId accepts it', () => {

@@ -134,6 +134,15 @@ const instanceLinks = Object.fromEntries(
   INSTANCE_OPERATIONS.map((operationId) => [operationId, { operationId, parameters: { group: '$request.path.group', instance: '$response.body#/instance_id' } }]),
 );
 
+/** Links within an instance's life: the same instance (and for a seek, the partitions just assigned). */
+const sameInstance = (targets: readonly string[], extra: Record<string, Json> = {}): Json =>
+  Object.fromEntries(targets.map((operationId) => [operationId, { operationId, parameters: { group: '$request.path.group', instance: '$request.path.instance' }, ...(extra[operationId] ?? {}) }]));
+const subscribedLinks = sameInstance(['getSubscription', 'getRecords', 'commitOffsets', 'unsubscribe', 'deleteConsumer']);
+const assignedLinks = sameInstance(['getAssignments', 'getRecords', 'seekToBeginning', 'seekToEnd', 'deleteConsumer'], {
+  seekToBeginning: { requestBody: '$request.body' },
+  seekToEnd: { requestBody: '$request.body' },
+});
+
 const TOPIC_READ = [400, 401, 403, 404, 429, 500, 503];
 const INSTANCE_READ = [400, 401, 404, 429, 500, 503];
 const INSTANCE_WRITE = [400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
@@ -200,7 +209,7 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>>
       summary: 'Subscribe to topics or a topic pattern (replaces a prior subscription)',
       params: instance,
       body: v2Json(S.SubscriptionRequest, true),
-      ok: { status: 204 },
+      ok: { status: 204, links: subscribedLinks },
       errors: INSTANCE_WRITE,
       errorDescriptions: { 422: 'No body (422), or a topic_pattern that is not a valid RE2 expression or too complex (422)' },
     },
@@ -208,7 +217,7 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>>
     delete: { operationId: 'unsubscribe', summary: 'Unsubscribe', params: instance, ok: { status: 204 }, errors: INSTANCE_READ },
   },
   '/consumers/{group}/instances/{instance}/assignments': {
-    post: { operationId: 'assign', summary: 'Assign partitions manually', params: instance, body: v2Json(S.PartitionsRequest, true), ok: { status: 204 }, errors: INSTANCE_WRITE },
+    post: { operationId: 'assign', summary: 'Assign partitions manually', params: instance, body: v2Json(S.PartitionsRequest, true), ok: { status: 204, links: assignedLinks }, errors: INSTANCE_WRITE },
     get: { operationId: 'getAssignments', summary: 'Current assignment', params: instance, ok: { status: 200, content: json(S.Partitions) }, errors: INSTANCE_READ },
   },
   '/consumers/{group}/instances/{instance}/positions': {

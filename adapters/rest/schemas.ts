@@ -69,9 +69,10 @@ export const PARTITION_LIST = exactly(`(?:${decimalAtMost(BigInt(INT32_MAX), 10)
 /**
  * An MQTT topic filter over record keys: levels split by `/`, `+` a whole level, `#` only as the
  * whole last level [MQTT-5:4.7.1-1/-2]. Each level is `+` or has neither wildcard, so the
- * alternatives never overlap: linear matching. Non-empty (minLength 1 beside it).
+ * alternatives never overlap: linear matching. No NUL [MQTT-5:4.7.3-1]; non-empty (minLength 1
+ * beside it). The core's validateMqttFilter (gateway/hub/filters.ts) decides; this says the same.
  */
-export const MQTT_FILTER = /^(?:#|(?:\+|[^/+#]*)(?:\/(?:\+|[^/+#]*))*(?:\/#)?)$/;
+export const MQTT_FILTER = /^(?:#|(?:\+|[^/+#\u0000]*)(?:\/(?:\+|[^/+#\u0000]*))*(?:\/#)?)$/;
 
 /** A non-negative int32 given as a JSON number or its decimal string (codecs/json-record.ts partitionOf). */
 const partitionJson = z.union([z.int().min(0).max(INT32_MAX), z.string().regex(PARTITION_TEXT)]).describe('A partition: a non-negative int32, or its decimal string.');

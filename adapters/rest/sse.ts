@@ -19,7 +19,8 @@ import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, type Position, type StreamRecord } from '../../gateway/record.js';
 import { jsonRecordWithTopic } from '../../codecs/json-record.js';
 import { decodeEventId, encodeEventId, sseEvent, stringifyWithStrings } from './codec.js';
-import { MQTT_FILTER, PARTITION_LIST } from './schemas.js';
+import { PARTITION_LIST } from './schemas.js';
+import { validateMqttFilter } from '../../gateway/hub/filters.js';
 import { toHttpError } from './errors.js';
 
 export interface SseOptions {
@@ -60,9 +61,7 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
   for (const key of query.getAll('key')) filters.push({ kind: 'exact', key });
   for (const prefix of query.getAll('key_prefix')) filters.push({ kind: 'prefix', prefix });
   for (const filter of query.getAll('filter')) {
-    if (filter === '' || !MQTT_FILTER.test(filter)) {
-      throw new GatewayError('INVALID_ARGUMENT', `filter "${filter.slice(0, 64)}" is not a valid MQTT topic filter.`);
-    }
+    validateMqttFilter(filter);
     filters.push({ kind: 'mqtt', filter });
   }
   return filters;
