@@ -14,7 +14,6 @@ import {
   encodeV2Record,
   isObject,
   parseJsonBody,
-  parsePartition,
   parseRecordsBody,
   type EmbeddedFormat,
   produceFormat,

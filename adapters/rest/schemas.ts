@@ -90,8 +90,8 @@ export const params = {
   partition: z.int().min(0).max(INT32_MAX),
   group: z.string().min(1).describe('A consumer group name (any text; percent-encode it in the path).'),
   instance: z.string().min(1).describe('A consumer instance name (the instance_id of its creation).'),
-  /** v2 `timeout` and `max_bytes`: a Java long as JAX-RS converts it (not one: 404); ≤ 0 means the default. */
-  v2Long: z.int().min(-999_999_999_999_999).max(999_999_999_999_999),
+  /** v2 `timeout` and `max_bytes`: a Java long as JAX-RS converts it (not one: 404), within ±(2^53 − 1); ≤ 0 means the default. */
+  v2Long: z.int().min(-SAFE_MAX).max(SAFE_MAX),
   /** v1 `max`, `timeout_ms`, `max_bytes`: non-negative integers of at most 15 digits. */
   v1Count: z.int().min(0).max(999_999_999_999_999),
   v1Offset: z.string().regex(exactly(`${decimalAtMost(INT64_MAX, 19)}|earliest|latest`)).describe('The first offset to read (decimal, up to 2^63 − 1), or earliest / latest.'),
