@@ -64,7 +64,10 @@ describe('v2 consumer creation: every field by its own rule', () => {
 });
 
 describe('native v1 and SSE parameters', () => {
-  it('refuses v1 counts over 15 digits (422), as documented', async () => {
+  it('refuses v1 counts over 15 digits (422), and the document says so', async () => {
+    const doc = (await http('GET', url('/openapi.json'))).json;
+    const max = doc.paths['/v1/topics/{topic}/partitions/{partition}/records'].get.parameters.find((p: { name: string }) => p.name === 'max');
+    expect(max.schema).toMatchObject({ type: 'integer', minimum: 0, maximum: 999_999_999_999_999 });
     expect(await outcome(http('GET', url(`/v1/topics/${topic}/partitions/0/records?offset=0&max=1775515873812614`)))).toEqual([422, 422]);
     expect((await http('GET', url(`/v1/topics/${topic}/partitions/0/records?offset=0&max=999999999999999`))).status).toBe(200);
   });
