@@ -23,6 +23,8 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
   });
   const url = (path: string) => `${gw.httpUrl}${path}`;
 
+  /** An SSE stream as read by the lifecycle test, checked against the document's event schema at the end. */
+  let sseText = '';
   /** Responses collected by the tests, checked against the document at the end. */
   const samples: { template: string; method: string; res: HttpResponse }[] = [];
   async function call(method: string, template: string, path: string, options: Parameters<typeof http>[2] = {}): Promise<HttpResponse> {
@@ -92,6 +94,7 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
     abort.abort();
     // Records are default `message` events (no event: line), so EventSource.onmessage gets them.
     expect(text).toContain('id: 0:4\ndata: {"topic":"' + topic + '","partition":0,"offset":"3"');
+    sseText = text;
   });
 
   it('returns the JSON records before a non-JSON value, then reports it without losing it (json format)', async () => {
@@ -209,5 +212,36 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
       expect(check.responseErrors(template, method, res.status, type, res.json), `${method} ${template} ${res.status}`).toEqual([]);
     }
     expect(distinct.size).toBeGreaterThanOrEqual(20);
+
+    // The SSE events as an SSE parser yields them (WHATWG HTML §9.2.6): each matches SseEvent, and
+    // its data the schema its contentSchema names (ajv does not validate contentSchema itself).
+    const events = parseSse(sseText);
+    expect(events.map((e) => e.event)).toEqual(['subscribed', 'message']);
+    for (const event of events) {
+      expect(check.errors(['components', 'schemas', 'SseEvent'], event), event.event).toEqual([]);
+      const contentSchema = doc.components.schemas.SseEvent.oneOf.find((o: any) => o.properties.event.const === event.event).properties.data.contentSchema;
+      if (contentSchema !== undefined) expect(check.errors(contentSchema.$ref.slice(2).split('/'), JSON.parse(event.data)), `${event.event} data`).toEqual([]);
+    }
   });
 });
+
+/** Events of an SSE text: `event` defaults to `message`, `id` persists, blocks without data are skipped; a cut-off last block is dropped. */
+function parseSse(text: string): { event: string; data: string; id?: string; retry?: number }[] {
+  const out: { event: string; data: string; id?: string; retry?: number }[] = [];
+  let id: string | undefined;
+  for (const block of text.split('\n\n').slice(0, -1)) {
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
+    }
+    if (data.length > 0) out.push({ event, data: data.join('\n'), ...(id === undefined ? {} : { id }) });
+  }
+  return out;
+}
