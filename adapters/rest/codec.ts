@@ -9,6 +9,7 @@ import { JsonSyntaxError, MAX_JSON_DEPTH, bytesOf, member, plain, type JsonNode 
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceRecord, StreamRecord } from '../../gateway/record.js';
 import { RestError } from './errors.js';
+import { EVENT_ID } from './schemas.js';
 
 export { decodeBase64, MAX_JSON_DEPTH };
 
@@ -269,14 +270,17 @@ export function encodeEventId(positions: ReadonlyMap<number, bigint>): string {
     .join(',');
 }
 
-/** Parses an event id back into positions; INVALID_ARGUMENT if it is not one we produced. */
+/**
+ * Parses an event id back into positions (schemas.ts EVENT_ID: int32 partitions, int64 offsets, no
+ * spaces; empty is none); INVALID_ARGUMENT if it is not one we produce.
+ */
 export function decodeEventId(id: string): Map<number, bigint> {
   const out = new Map<number, bigint>();
-  if (id.trim() === '') return out;
+  if (!EVENT_ID.test(id)) throw new GatewayError('INVALID_ARGUMENT', `"${id.slice(0, 64)}" is not a streamgate event id (expected partition:offset pairs such as 0:43,1:7).`);
+  if (id === '') return out;
   for (const pair of id.split(',')) {
-    const m = /^(\d{1,10}):(\d{1,19})$/.exec(pair.trim());
-    if (m === null) throw new GatewayError('INVALID_ARGUMENT', `"${id.slice(0, 64)}" is not a streamgate event id (expected partition:offset pairs such as 0:43,1:7).`);
-    out.set(Number(m[1]), BigInt(m[2]!));
+    const colon = pair.indexOf(':');
+    out.set(Number(pair.slice(0, colon)), BigInt(pair.slice(colon + 1)));
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { MEDIA, stringifyWithNumbers, stringifyWithStrings } from './codec.js';
 import type { RestConfig } from './config.js';
 import { RestError } from './errors.js';
 import type { ConsumerRegistry } from './consumer-instance.js';
+import { params, queryInteger } from './schemas.js';
 
 /** What a handler returns: a status and a body already rendered, or nothing when it wrote the response itself. */
 export interface Reply {
@@ -47,6 +48,11 @@ export class RouteTable {
   /** `native` routes answer errors with the core's `code` and `details` (streamgate's v1 API). */
   add(method: string, path: string, handler: Handler, native = false): void {
     this.routes.push({ method, pattern: new RegExp(`^${path}$`), native, handler });
+  }
+
+  /** The routes in match order (test/rest compares them with the OpenAPI document). */
+  list(): readonly Route[] {
+    return this.routes;
   }
 
   /**
@@ -139,14 +145,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** A non-negative integer query parameter, absent when missing or empty. */
+/** A non-negative integer query parameter of the v1 API (schemas.ts params.v1Count), absent when missing or empty. */
 export function queryInt(query: URLSearchParams, name: string): number | undefined {
-  const v = query.get(name);
-  if (v === null || v === '') return undefined;
-  if (!/^\d{1,15}$/.test(v)) throw new GatewayError('INVALID_ARGUMENT', `The ${name} query parameter must be a non-negative integer.`);
-  return Number(v);
+  return queryInteger(query.get(name), params.v1Count, () => new GatewayError('INVALID_ARGUMENT', `The ${name} query parameter must be a non-negative integer of at most 15 digits.`));
 }
-
 
 /** What the route families need from the adapter. */
 export interface RouteDeps {

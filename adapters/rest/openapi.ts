@@ -1,456 +1,362 @@
 /**
- * The OpenAPI 3.1 description of every route this adapter serves (`GET /openapi.json`). Schemas
- * use JSON Schema 2020-12 (OpenAPI 3.1 §4.8.24); a test validates real responses against them.
+ * The OpenAPI 3.1 description of every route this adapter serves (`GET /openapi.json`), rendered
+ * from the zod schemas the routes validate with (schemas.ts): parameters, bodies, responses and
+ * the SSE events, in JSON Schema 2020-12 (OpenAPI 3.1 §4.8.24). Every status a route can answer
+ * is listed with its body and Content-Type; scripts/schemathesis.sh fuzzes the server against it.
  */
+import { z } from 'zod';
+import { MEDIA } from './codec.js';
+import * as S from './schemas.js';
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const V2 = 'application/vnd.kafka.v2+json';
-const V2_JSON = 'application/vnd.kafka.json.v2+json';
-const V2_BINARY = 'application/vnd.kafka.binary.v2+json';
-const JSON_T = 'application/json';
+type Json = Record<string, unknown>;
 
-const errorResponse = (description: string, native = false) => ({
-  description,
-  content: { [native ? JSON_T : V2]: { schema: ref('Error') } },
-});
-const errors = (codes: Record<string, string>, native = false) =>
-  Object.fromEntries(Object.entries(codes).map(([status, description]) => [status, errorResponse(description, native)]));
-const ok = (schema: object, type: string = V2, description = 'OK') => ({ description, content: { [type]: { schema } } });
-const noContent = { description: 'No Content' };
-const jsonBody = (schema: object, types: string[] = [V2], required = true) => ({
-  required,
-  content: Object.fromEntries(types.map((t) => [t, { schema }])),
-});
+/** A zod schema as an inline JSON Schema (no `$schema`; registered components by `$ref`). */
+function jsonSchema(schema: z.ZodType): Json {
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as Json;
+  delete out.$schema;
+  return out;
+}
+function ref(id: string): string {
+  return `#/components/schemas/${id}`;
+}
+const $ref = (schema: z.ZodType): Json => ({ $ref: ref(S.registry.get(schema)!.id) });
 
-const topicParam = { name: 'topic', in: 'path', required: true, schema: { type: 'string' } };
-const partitionParam = { name: 'partition', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } };
-const groupParam = { name: 'group', in: 'path', required: true, schema: { type: 'string' } };
-const instanceParam = { name: 'instance', in: 'path', required: true, schema: { type: 'string' } };
-const instanceParams = [groupParam, instanceParam];
-const idempotencyHeader = {
+function components(): Record<string, Json> {
+  const { schemas } = z.toJSONSchema(S.registry, { target: 'draft-2020-12', io: 'input', uri: ref }) as { schemas: Record<string, Json> };
+  for (const s of Object.values(schemas)) {
+    delete s.$schema;
+    delete s.$id;
+  }
+  return schemas;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: which statuses carry which Content-Type
+
+/**
+ * v2 error Content-Types by status (errors.ts v2ErrorMediaType): rest-utils answers 422s and
+ * Kafka-level failures (40002, 40101, 40301, 42901, 50002, 50003, 50302) as application/json,
+ * every other refusal as application/vnd.kafka.v2+json. 400 is both (40002 vs a JSON mapping
+ * error), 429 both (42901 vs 42902), 503 both (50302 vs 50301/50303).
+ */
+const V2_ERROR_MEDIA: Record<number, readonly string[]> = {
+  400: [MEDIA.v2, MEDIA.native],
+  401: [MEDIA.native],
+  403: [MEDIA.native],
+  422: [MEDIA.native],
+  429: [MEDIA.native, MEDIA.v2],
+  500: [MEDIA.native],
+  503: [MEDIA.native, MEDIA.v2],
+};
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed JSON or JSON of the wrong type (400), an illegal topic name (40002), a path that is not valid percent-encoding (400)',
+  401: 'Authentication required or failed (40101)',
+  403: 'Not permitted by the grants (40301)',
+  404: 'Topic (40401), partition (40402) or consumer instance (40403) not found; a path or number JAX-RS would not convert (404)',
+  406: 'Records requested in another format than the consumer instance has (40601)',
+  409: 'The consumer instance exists (40902), or its state forbids the request (40903)',
+  413: 'Body over rest.maxBodyBytes (413), or a record / batch over the limits (41301)',
+  415: 'Unsupported Content-Type (415)',
+  416: 'An offset outside the log (41601; details: earliest, latest)',
+  422: 'A value the request may not carry (422, 42201 key, 42202 value, 42204 consumer configuration)',
+  429: 'A limit or quota (42901; the SSE stream: 42902 slow consumer)',
+  500: 'Internal error or timeout (50002, 50003)',
+  501: 'Not implemented for manually assigned partitions (501)',
+  503: 'Backend unavailable (50302), shutting down (50301), instance at its connection limit (50303)',
+};
+
+function errorResponses(statuses: readonly number[], native: boolean, overrides: Record<number, string>): Record<string, Json> {
+  return Object.fromEntries(
+    statuses.map((status) => {
+      const types = native ? [MEDIA.native] : (V2_ERROR_MEDIA[status] ?? [MEDIA.v2]);
+      return [String(status), { description: overrides[status] ?? ERROR_DESCRIPTIONS[status] ?? 'Error', content: Object.fromEntries(types.map((t) => [t, { schema: $ref(S.ErrorBody) }])) }];
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+interface Param {
+  readonly name: string;
+  readonly in: 'path' | 'query' | 'header';
+  readonly schema: z.ZodType;
+  readonly required?: boolean;
+  readonly description?: string;
+}
+
+interface Op {
+  readonly operationId: string;
+  readonly summary: string;
+  readonly params?: readonly Param[];
+  readonly body?: { readonly content: Record<string, z.ZodType>; readonly required: boolean };
+  readonly ok: { readonly status: number; readonly description?: string; readonly content?: Record<string, Json>; readonly links?: Json };
+  readonly errors: readonly number[];
+  readonly errorDescriptions?: Record<number, string>;
+  /** Native v1 errors: application/json with `code` and `details`. */
+  readonly native?: boolean;
+  readonly public?: boolean;
+}
+
+const path = (name: string, schema: z.ZodType, description?: string): Param => ({ name, in: 'path', schema, required: true, ...(description === undefined ? {} : { description }) });
+const query = (name: string, schema: z.ZodType, description?: string, required = false): Param => ({ name, in: 'query', schema, required, ...(description === undefined ? {} : { description }) });
+const topic = path('topic', S.params.topic);
+const partition = path('partition', S.params.partition);
+const instance = [path('group', S.params.group), path('instance', S.params.instance)];
+const idempotency: Param = {
   name: 'Idempotency-Key',
   in: 'header',
-  required: false,
+  schema: S.params.text,
   description: 'A retried produce with the same key (per principal, within the configured window) returns the original offsets instead of writing again.',
-  schema: { type: 'string' },
 };
-const instanceErrors = errors({ '404': 'Error code 40403 — consumer instance not found' });
+
+const json = (schema: z.ZodType, type: string = MEDIA.v2): Record<string, Json> => ({ [type]: { schema: $ref(schema) } });
+const v2Produce = { content: { [MEDIA.json]: S.ProduceJsonRequest, [MEDIA.binary]: S.ProduceBinaryRequest, [MEDIA.v2]: S.ProduceBinaryRequest, [MEDIA.native]: S.ProduceBinaryRequest }, required: true };
+const v2Json = (schema: z.ZodType, required: boolean) => ({ content: { [MEDIA.v2]: schema, [MEDIA.native]: schema }, required });
+
+/** Who may follow a created consumer instance: every instance operation, by its instance_id. */
+const INSTANCE_OPERATIONS = [
+  'deleteConsumer',
+  'subscribe',
+  'getSubscription',
+  'unsubscribe',
+  'assign',
+  'getAssignments',
+  'seek',
+  'seekToBeginning',
+  'seekToEnd',
+  'getRecords',
+  'commitOffsets',
+  'getCommittedOffsets',
+];
+const instanceLinks = Object.fromEntries(
+  INSTANCE_OPERATIONS.map((operationId) => [operationId, { operationId, parameters: { group: '$request.path.group', instance: '$response.body#/instance_id' } }]),
+);
+
+/** Links within an instance's life: the same instance (and for a seek, the partitions just assigned). */
+const sameInstance = (targets: readonly string[], extra: Record<string, Json> = {}): Json =>
+  Object.fromEntries(targets.map((operationId) => [operationId, { operationId, parameters: { group: '$request.path.group', instance: '$request.path.instance' }, ...(extra[operationId] ?? {}) }]));
+const subscribedLinks = sameInstance(['getSubscription', 'getRecords', 'commitOffsets', 'unsubscribe', 'deleteConsumer']);
+const assignedLinks = sameInstance(['getAssignments', 'getRecords', 'seekToBeginning', 'seekToEnd', 'deleteConsumer'], {
+  seekToBeginning: { requestBody: '$request.body' },
+  seekToEnd: { requestBody: '$request.body' },
+});
+
+const TOPIC_READ = [400, 401, 403, 404, 429, 500, 503];
+const INSTANCE_READ = [400, 401, 404, 429, 500, 503];
+const INSTANCE_WRITE = [400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
+
+const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>> = {
+  '/healthz': { get: { operationId: 'healthz', summary: 'Liveness: 200 while the process runs', public: true, ok: { status: 200, content: json(S.Status, MEDIA.native) }, errors: [] } },
+  '/readyz': {
+    get: {
+      operationId: 'readyz',
+      summary: 'Readiness: 200 while the backend answers, else 503',
+      public: true,
+      ok: { status: 200, content: json(S.Status, MEDIA.native) },
+      errors: [],
+    },
+  },
+  '/openapi.json': { get: { operationId: 'openapi', summary: 'This document', public: true, ok: { status: 200, content: { [MEDIA.native]: { schema: { type: 'object' } } } }, errors: [] } },
+  '/topics': { get: { operationId: 'listTopics', summary: 'List topic names', ok: { status: 200, content: json(S.TopicNames) }, errors: [401, 429, 500, 503] } },
+  '/brokers': { get: { operationId: 'listBrokers', summary: 'Broker ids: the gateway is the one broker, 0', ok: { status: 200, content: json(S.Brokers) }, errors: [401, 429] } },
+  '/topics/{topic}': {
+    get: { operationId: 'getTopic', summary: 'Topic metadata', params: [topic], ok: { status: 200, content: json(S.TopicMetadata) }, errors: TOPIC_READ },
+    post: {
+      operationId: 'produce',
+      summary: 'Produce records (keys and partitions per record); answered after the backend acknowledged',
+      params: [topic, idempotency],
+      body: v2Produce,
+      ok: { status: 200, content: json(S.ProduceResponse) },
+      errors: [400, 401, 403, 404, 413, 415, 422, 429, 500, 503],
+      errorDescriptions: { 404: 'Topic not found with auto-creation off (40401), or a record names a partition the topic does not have (40402)' },
+    },
+  },
+  '/topics/{topic}/partitions': {
+    get: { operationId: 'listPartitions', summary: 'Partitions of a topic', params: [topic], ok: { status: 200, content: { [MEDIA.v2]: { schema: { type: 'array', items: $ref(S.PartitionMetadata) } } } }, errors: TOPIC_READ },
+  },
+  '/topics/{topic}/partitions/{partition}': {
+    get: { operationId: 'getPartition', summary: 'One partition', params: [topic, partition], ok: { status: 200, content: json(S.PartitionMetadata) }, errors: TOPIC_READ },
+    post: {
+      operationId: 'produceToPartition',
+      summary: 'Produce records to one partition (a record naming another partition is refused, 422)',
+      params: [topic, partition, idempotency],
+      body: v2Produce,
+      ok: { status: 200, content: json(S.ProduceResponse) },
+      errors: [400, 401, 403, 404, 413, 415, 422, 429, 500, 503],
+    },
+  },
+  '/topics/{topic}/partitions/{partition}/offsets': {
+    get: { operationId: 'getPartitionOffsets', summary: 'First and next offset of a partition', params: [topic, partition], ok: { status: 200, content: json(S.PartitionOffsets) }, errors: TOPIC_READ },
+  },
+  '/consumers/{group}': {
+    post: {
+      operationId: 'createConsumer',
+      summary: 'Create a consumer instance in the group',
+      params: [path('group', S.params.group)],
+      body: v2Json(S.CreateConsumerBody, false),
+      ok: { status: 200, content: json(S.CreateConsumerResponse), links: instanceLinks },
+      errors: [400, 401, 403, 409, 413, 415, 422, 429, 500, 503],
+    },
+  },
+  '/consumers/{group}/instances/{instance}': {
+    delete: { operationId: 'deleteConsumer', summary: 'Delete the instance (commits returned records when auto-commit is on) and leave the group', params: instance, ok: { status: 204 }, errors: INSTANCE_READ },
+  },
+  '/consumers/{group}/instances/{instance}/subscription': {
+    post: {
+      operationId: 'subscribe',
+      summary: 'Subscribe to topics or a topic pattern (replaces a prior subscription)',
+      params: instance,
+      body: v2Json(S.SubscriptionRequest, true),
+      ok: { status: 204, links: subscribedLinks },
+      errors: INSTANCE_WRITE,
+      errorDescriptions: { 422: 'No body (422), or a topic_pattern that is not a valid RE2 expression or too complex (422)' },
+    },
+    get: { operationId: 'getSubscription', summary: 'Subscribed topics', params: instance, ok: { status: 200, content: json(S.SubscribedTopics) }, errors: INSTANCE_READ },
+    delete: { operationId: 'unsubscribe', summary: 'Unsubscribe', params: instance, ok: { status: 204 }, errors: INSTANCE_READ },
+  },
+  '/consumers/{group}/instances/{instance}/assignments': {
+    post: { operationId: 'assign', summary: 'Assign partitions manually', params: instance, body: v2Json(S.PartitionsRequest, true), ok: { status: 204, links: assignedLinks }, errors: INSTANCE_WRITE },
+    get: { operationId: 'getAssignments', summary: 'Current assignment', params: instance, ok: { status: 200, content: json(S.Partitions) }, errors: INSTANCE_READ },
+  },
+  '/consumers/{group}/instances/{instance}/positions': {
+    post: { operationId: 'seek', summary: 'Seek to offsets', params: instance, body: v2Json(S.OffsetsRequest, true), ok: { status: 204 }, errors: [...INSTANCE_WRITE, 416].sort() },
+  },
+  '/consumers/{group}/instances/{instance}/positions/beginning': {
+    post: { operationId: 'seekToBeginning', summary: 'Seek to the first offset', params: instance, body: v2Json(S.PartitionsRequest, true), ok: { status: 204 }, errors: INSTANCE_WRITE },
+  },
+  '/consumers/{group}/instances/{instance}/positions/end': {
+    post: { operationId: 'seekToEnd', summary: 'Seek to the log end', params: instance, body: v2Json(S.PartitionsRequest, true), ok: { status: 204 }, errors: INSTANCE_WRITE },
+  },
+  '/consumers/{group}/instances/{instance}/records': {
+    get: {
+      operationId: 'getRecords',
+      summary: 'Next records; an Accept of a specific embedded format must match the instance format',
+      params: [
+        ...instance,
+        query('timeout', S.params.v2Long, "Long-poll wait in ms, at most the instance's consumer.request.timeout.ms (rest.consumerRequestTimeoutMs by default), which is also the wait when ≤ 0 or absent"),
+        query('max_bytes', S.params.v2Long, '≤ 0 or absent: rest.consumerRequestMaxBytes'),
+      ],
+      ok: { status: 200, content: { [MEDIA.json]: { schema: $ref(S.ConsumerRecords) }, [MEDIA.binary]: { schema: $ref(S.ConsumerRecords) } } },
+      errors: [400, 401, 403, 404, 406, 409, 422, 429, 500, 503],
+      errorDescriptions: { 422: 'A stored key or value the json format cannot render (42201 / 42202); the instance is rewound to it' },
+    },
+  },
+  '/consumers/{group}/instances/{instance}/offsets': {
+    post: {
+      operationId: 'commitOffsets',
+      summary: 'Commit offsets (body offset = last record processed; the group stores offset + 1). No body: everything returned so far.',
+      params: instance,
+      body: v2Json(S.CommitRequest, false),
+      ok: { status: 200, content: { [MEDIA.v2]: { schema: { type: 'array', maxItems: 0, description: "kafka-rest's CommitOffsetsResponse: always empty" } } } },
+      errors: [...INSTANCE_WRITE, 416, 501].sort(),
+    },
+    get: {
+      operationId: 'getCommittedOffsets',
+      summary: 'Committed offsets of the given partitions (the body names them; none: 40402)',
+      params: instance,
+      body: v2Json(S.PartitionsRequest, false),
+      ok: { status: 200, content: json(S.CommittedOffsets) },
+      errors: [400, 401, 404, 409, 413, 415, 422, 429, 500, 501, 503],
+    },
+  },
+  '/v1/topics': { get: { operationId: 'nativeListTopics', summary: 'Topics with partition counts', native: true, ok: { status: 200, content: json(S.NativeTopics, MEDIA.native) }, errors: [401, 429, 500, 503] } },
+  '/v1/topics/{topic}/records': {
+    post: {
+      operationId: 'nativeProduce',
+      summary: 'Produce (native): JSON values, or base64 with "encoding":"base64"; offsets as decimal strings',
+      native: true,
+      params: [topic, query('partition', S.params.partition, 'Write every record to this partition'), idempotency],
+      body: { content: { [MEDIA.native]: S.NativeProduceRequest }, required: true },
+      ok: { status: 200, content: json(S.NativeProduceResponse, MEDIA.native) },
+      errors: [400, 401, 403, 404, 413, 415, 422, 429, 500, 503],
+    },
+  },
+  '/v1/topics/{topic}/partitions/{partition}/records': {
+    get: {
+      operationId: 'nativeFetch',
+      summary: 'Fetch from an offset (stateless)',
+      native: true,
+      params: [
+        topic,
+        partition,
+        query('offset', S.params.v1Offset, undefined, true),
+        query('max', S.params.v1Count, 'At most this many records (capped by rest.v1MaxRecords)'),
+        query('timeout_ms', S.params.v1Count, 'Long-poll until a record arrives or this passes (capped by rest.maxPollWaitMs)'),
+        query('max_bytes', S.params.v1Count),
+      ],
+      ok: { status: 200, content: json(S.NativeFetchResponse, MEDIA.native) },
+      errors: [400, 401, 403, 404, 416, 422, 429, 500, 503],
+    },
+  },
+  '/v1/topics/{topic}/offsets': {
+    get: { operationId: 'nativeOffsets', summary: 'Earliest and latest offset per partition', native: true, params: [topic], ok: { status: 200, content: json(S.NativeOffsets, MEDIA.native) }, errors: TOPIC_READ },
+  },
+  '/v1/topics/{topic}/events': {
+    get: {
+      operationId: 'events',
+      summary: 'Server-Sent Events: records as default `message` events (no `event:` field), named control events `subscribed`, `continuity-lost`, `error`; id = next offset per partition',
+      native: true,
+      params: [
+        topic,
+        query('from', S.params.sseFrom),
+        query('lastEventId', S.params.eventId, 'Same as the Last-Event-ID header (the header wins; either wins over from)'),
+        { name: 'Last-Event-ID', in: 'header', schema: S.params.eventId },
+        query('key', S.params.text, 'Exact key (repeatable)'),
+        query('key_prefix', S.params.text),
+        query('filter', S.params.mqttFilter),
+        query('partitions', S.params.partitionList),
+        query('access_token', S.params.text, 'For EventSource, which cannot set headers'),
+      ],
+      ok: { status: 200, description: 'An event stream, one event per record', content: { [MEDIA.sse]: { schema: $ref(S.SseEvent) } } },
+      errors: [400, 401, 403, 404, 416, 422, 429, 500, 503],
+    },
+  },
+};
+
+function renderOperation(op: Op): Json {
+  const out: Json = { operationId: op.operationId, summary: op.summary };
+  if (op.public === true) out.security = [];
+  if (op.params !== undefined && op.params.length > 0) {
+    out.parameters = op.params.map((p) => ({
+      name: p.name,
+      in: p.in,
+      ...(p.required === true ? { required: true } : {}),
+      ...(p.description === undefined ? {} : { description: p.description }),
+      schema: jsonSchema(p.schema),
+    }));
+  }
+  if (op.body !== undefined) {
+    out.requestBody = { required: op.body.required, content: Object.fromEntries(Object.entries(op.body.content).map(([type, schema]) => [type, { schema: $ref(schema) }])) };
+  }
+  const ok: Json = { description: op.ok.description ?? (op.ok.status === 204 ? 'No Content' : 'OK') };
+  if (op.ok.content !== undefined) ok.content = op.ok.content;
+  if (op.ok.links !== undefined) ok.links = op.ok.links;
+  const responses: Json = { [String(op.ok.status)]: ok, ...errorResponses(op.errors, op.native === true, op.errorDescriptions ?? {}) };
+  if (op.operationId === 'readyz') responses['503'] = { description: 'Backend unreachable', content: json(S.Status, MEDIA.native) };
+  out.responses = responses;
+  return out;
+}
+
+/** Builds the document (once, at startup: the schemas are static). */
+function buildDocument(): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'streamgate REST API',
+      version: '1.0.0',
+      description:
+        'Confluent REST Proxy v2 compatible API (/topics, /consumers), the native offset-based v1 API (/v1/topics) with Server-Sent Events, and health. Errors are {"error_code": N, "message": "…"} (plus "code" and "details" on /v1). A path exists with other methods than documented: 405 with Allow.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT or an API key (also accepted as ?access_token= for EventSource).' } },
+      schemas: components(),
+    },
+    security: [{}, { bearer: [] }],
+    paths: Object.fromEntries(Object.entries(OPERATIONS).map(([p, methods]) => [p, Object.fromEntries(Object.entries(methods).map(([m, op]) => [m, renderOperation(op)]))])),
+  };
+}
 
 /** The document served at `/openapi.json`. */
-export const openApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'streamgate REST API',
-    version: '1.0.0',
-    description:
-      'Confluent REST Proxy v2 compatible API (/topics, /consumers), the native offset-based v1 API (/v1/topics) with Server-Sent Events, and health. Errors are {"error_code": N, "message": "…"} (plus "code" and "details" on /v1).',
-  },
-  components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT or an API key (also accepted as ?access_token= for EventSource).' } },
-    schemas: {
-      Error: {
-        type: 'object',
-        required: ['error_code', 'message'],
-        properties: { error_code: { type: 'integer' }, message: { type: 'string' }, code: { type: 'string' }, details: { type: 'object' } },
-      },
-      Replica: {
-        type: 'object',
-        required: ['broker', 'leader', 'in_sync'],
-        properties: { broker: { type: 'integer' }, leader: { type: 'boolean' }, in_sync: { type: 'boolean' } },
-      },
-      PartitionMetadata: {
-        type: 'object',
-        required: ['partition', 'leader', 'replicas'],
-        properties: { partition: { type: 'integer' }, leader: { type: 'integer' }, replicas: { type: 'array', items: ref('Replica') } },
-      },
-      TopicMetadata: {
-        type: 'object',
-        required: ['name', 'configs', 'partitions'],
-        properties: {
-          name: { type: 'string' },
-          configs: { type: 'object', additionalProperties: { type: 'string' } },
-          partitions: { type: 'array', items: ref('PartitionMetadata') },
-        },
-      },
-      PartitionOffsets: {
-        type: 'object',
-        required: ['beginning_offset', 'end_offset'],
-        properties: { beginning_offset: { type: 'integer' }, end_offset: { type: 'integer' } },
-      },
-      ProduceRequest: {
-        type: 'object',
-        required: ['records'],
-        properties: {
-          key_schema: { type: 'string' },
-          key_schema_id: { type: 'integer' },
-          value_schema: { type: 'string' },
-          value_schema_id: { type: 'integer' },
-          records: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              properties: {
-                key: { description: 'JSON (json format) or base64 (binary format); null or absent for no key.' },
-                value: { description: 'JSON (json format) or base64 (binary format).' },
-                partition: { type: 'integer', minimum: 0 },
-              },
-            },
-          },
-        },
-      },
-      ProduceResponse: {
-        type: 'object',
-        required: ['key_schema_id', 'value_schema_id', 'offsets'],
-        properties: {
-          key_schema_id: { type: ['integer', 'null'] },
-          value_schema_id: { type: ['integer', 'null'] },
-          offsets: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['partition', 'offset', 'error_code', 'error'],
-              properties: {
-                partition: { type: ['integer', 'null'] },
-                offset: { type: ['integer', 'null'] },
-                error_code: { type: ['integer', 'null'], description: '40101 authentication, 40301 authorization, 50003 retriable, 50002 other (partition and offset are null then)' },
-                error: { type: ['string', 'null'] },
-              },
-            },
-          },
-        },
-      },
-      CreateConsumerRequest: {
-        type: 'object',
-        properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
-          id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$', description: 'Legacy name; overrides name (kafka-rest)' },
-          format: { type: 'string', pattern: '^([jJ][sS][oO][nN]|[bB][iI][nN][aA][rR][yY])$', description: 'json or binary, any case (default binary)' },
-          'auto.offset.reset': { enum: ['earliest', 'latest', 'smallest', 'largest'] },
-          'auto.commit.enable': { type: ['boolean', 'string'], pattern: '^\\s*([tT][rR][uU][eE]|[fF][aA][lL][sS][eE])\\s*$' },
-          'consumer.request.timeout.ms': { type: ['integer', 'string'] },
-          requestWaitMs: { type: ['integer', 'string'], description: 'Alias of consumer.request.timeout.ms (kafka-rest)' },
-        },
-      },
-      CreateConsumerResponse: {
-        type: 'object',
-        required: ['instance_id', 'base_uri'],
-        properties: { instance_id: { type: 'string' }, base_uri: { type: 'string' } },
-      },
-      TopicPartition: {
-        type: 'object',
-        required: ['topic', 'partition'],
-        properties: { topic: { type: 'string' }, partition: { type: 'integer', minimum: 0 } },
-      },
-      TopicPartitionOffset: {
-        type: 'object',
-        required: ['topic', 'partition', 'offset'],
-        properties: { topic: { type: 'string' }, partition: { type: 'integer', minimum: 0 }, offset: { type: 'integer', minimum: 0 } },
-      },
-      Partitions: { type: 'object', required: ['partitions'], properties: { partitions: { type: 'array', items: ref('TopicPartition') } } },
-      Offsets: { type: 'object', required: ['offsets'], properties: { offsets: { type: 'array', items: ref('TopicPartitionOffset') } } },
-      CommittedOffsets: {
-        type: 'object',
-        required: ['offsets'],
-        properties: {
-          offsets: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['topic', 'partition', 'offset', 'metadata'],
-              properties: { topic: { type: 'string' }, partition: { type: 'integer' }, offset: { type: 'integer' }, metadata: { type: 'string' } },
-            },
-          },
-        },
-      },
-      Subscription: {
-        type: 'object',
-        properties: { topics: { type: 'array', items: { type: 'string' } }, topic_pattern: { type: 'string' } },
-      },
-      ConsumerRecord: {
-        type: 'object',
-        required: ['topic', 'key', 'value', 'partition', 'offset'],
-        properties: { topic: { type: 'string' }, key: {}, value: {}, partition: { type: 'integer' }, offset: { type: 'integer' } },
-      },
-      NativeRecord: {
-        type: 'object',
-        required: ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'],
-        properties: {
-          topic: { type: 'string' },
-          partition: { type: 'integer' },
-          offset: { type: 'string', pattern: '^[0-9]+$' },
-          timestamp: { type: 'integer' },
-          key: { type: ['string', 'null'] },
-          keyEncoding: { const: 'base64' },
-          value: { description: 'The stored JSON text verbatim, or base64 text with "encoding":"base64" when the bytes are not JSON (or nest deeper than 256 levels).' },
-          encoding: { const: 'base64' },
-          headers: { type: 'object', additionalProperties: { type: 'string' } },
-          headersEncoding: { const: 'base64' },
-        },
-      },
-      NativeProduceRequest: {
-        type: 'object',
-        required: ['records'],
-        properties: {
-          records: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              properties: {
-                key: { type: ['string', 'null'] },
-                keyEncoding: { const: 'base64' },
-                value: { description: 'Any JSON, stored as the exact text sent; or base64 text with "encoding":"base64".' },
-                encoding: { enum: ['json', 'base64'] },
-                headers: { type: 'object', additionalProperties: { type: 'string' } },
-                headersEncoding: { const: 'base64' },
-                partition: { type: 'integer', minimum: 0 },
-                timestamp: { type: 'integer', minimum: 0 },
-              },
-            },
-          },
-        },
-      },
-      NativeProduceResponse: {
-        type: 'object',
-        required: ['topic', 'offsets'],
-        properties: {
-          topic: { type: 'string' },
-          offsets: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['partition', 'offset'],
-              properties: {
-                partition: { type: ['integer', 'null'] },
-                offset: { type: ['string', 'null'] },
-                timestamp: { type: 'integer' },
-                error_code: { type: 'integer' },
-                code: { type: 'string' },
-                error: { type: 'string' },
-              },
-            },
-          },
-        },
-      },
-      NativeFetchResponse: {
-        type: 'object',
-        required: ['topic', 'partition', 'records', 'next_offset', 'earliest', 'latest'],
-        properties: {
-          topic: { type: 'string' },
-          partition: { type: 'integer' },
-          records: { type: 'array', items: ref('NativeRecord') },
-          next_offset: { type: 'string', pattern: '^[0-9]+$' },
-          earliest: { type: 'string', pattern: '^[0-9]+$' },
-          latest: { type: 'string', pattern: '^[0-9]+$' },
-        },
-      },
-      NativeOffsets: {
-        type: 'object',
-        required: ['topic', 'partitions'],
-        properties: {
-          topic: { type: 'string' },
-          partitions: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['partition', 'earliest', 'latest'],
-              properties: { partition: { type: 'integer' }, earliest: { type: 'string' }, latest: { type: 'string' } },
-            },
-          },
-        },
-      },
-      NativeTopics: {
-        type: 'object',
-        required: ['topics'],
-        properties: {
-          topics: { type: 'array', items: { type: 'object', required: ['name', 'partitions'], properties: { name: { type: 'string' }, partitions: { type: 'integer' } } } },
-        },
-      },
-      Status: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
-    },
-  },
-  security: [{}, { bearer: [] }],
-  paths: {
-    '/healthz': { get: { summary: 'Liveness: 200 while the process runs', security: [], responses: { '200': ok(ref('Status'), JSON_T) } } },
-    '/readyz': {
-      get: {
-        summary: 'Readiness: 200 while the backend answers, else 503',
-        security: [],
-        responses: { '200': ok(ref('Status'), JSON_T), '503': ok(ref('Status'), JSON_T, 'Backend unreachable') },
-      },
-    },
-    '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': ok({ type: 'object' }, JSON_T) } } },
-    '/topics': { get: { summary: 'List topic names', responses: { '200': ok({ type: 'array', items: { type: 'string' } }) } } },
-    '/brokers': {
-      get: {
-        summary: 'Broker ids: the gateway is the one broker, 0',
-        responses: { '200': ok({ type: 'object', required: ['brokers'], properties: { brokers: { type: 'array', items: { type: 'integer' } } } }) },
-      },
-    },
-    '/topics/{topic}': {
-      parameters: [topicParam],
-      get: { summary: 'Topic metadata', responses: { '200': ok(ref('TopicMetadata')), ...errors({ '404': 'Error code 40401 — topic not found' }) } },
-      post: {
-        summary: 'Produce records (keys and partitions per record); answered after the backend acknowledged',
-        parameters: [idempotencyHeader],
-        requestBody: jsonBody(ref('ProduceRequest'), [V2_JSON, V2_BINARY]),
-        responses: {
-          '200': ok(ref('ProduceResponse')),
-          ...errors({
-            '400': 'Malformed JSON (400) or illegal topic name (40002)',
-            '404': 'Error code 40401 — topic not found (auto-creation off), 40402 — partition not found',
-            '413': 'Body over rest.maxBodyBytes (413) or a record over limits.maxRecordBytes (41301)',
-            '415': 'Unsupported Content-Type (415)',
-            '422': 'Error code 42201 — invalid key, 42202 — invalid value (e.g. base64 that does not decode), 422 — records empty',
-          }),
-        },
-      },
-    },
-    '/topics/{topic}/partitions': {
-      parameters: [topicParam],
-      get: { summary: 'Partitions of a topic', responses: { '200': ok({ type: 'array', items: ref('PartitionMetadata') }), ...errors({ '404': 'Error code 40401' }) } },
-    },
-    '/topics/{topic}/partitions/{partition}': {
-      parameters: [topicParam, partitionParam],
-      get: { summary: 'One partition', responses: { '200': ok(ref('PartitionMetadata')), ...errors({ '404': 'Error code 40401 / 40402' }) } },
-      post: {
-        summary: 'Produce records to one partition',
-        parameters: [idempotencyHeader],
-        requestBody: jsonBody(ref('ProduceRequest'), [V2_JSON, V2_BINARY]),
-        responses: { '200': ok(ref('ProduceResponse')), ...errors({ '404': 'Error code 40401 / 40402', '415': 'Unsupported Content-Type', '422': 'Error code 42201 / 42202' }) },
-      },
-    },
-    '/topics/{topic}/partitions/{partition}/offsets': {
-      parameters: [topicParam, partitionParam],
-      get: { summary: 'First and next offset of a partition', responses: { '200': ok(ref('PartitionOffsets')), ...errors({ '404': 'Error code 40401 / 40402' }) } },
-    },
-    '/consumers/{group}': {
-      parameters: [groupParam],
-      post: {
-        summary: 'Create a consumer instance in the group',
-        requestBody: jsonBody(ref('CreateConsumerRequest'), [V2, JSON_T], false),
-        responses: {
-          '200': ok(ref('CreateConsumerResponse')),
-          ...errors({
-            '400': 'Malformed JSON, or JSON of the wrong type (400)',
-            '409': 'Error code 40902 — instance exists',
-            '422': 'Error code 42204 — invalid consumer configuration, 422 — invalid format type',
-            '429': 'Error code 42901 — too many instances',
-          }),
-        },
-      },
-    },
-    '/consumers/{group}/instances/{instance}': {
-      parameters: instanceParams,
-      delete: { summary: 'Delete the instance (commits returned records when auto-commit is on) and leave the group', responses: { '204': noContent, ...instanceErrors } },
-    },
-    '/consumers/{group}/instances/{instance}/subscription': {
-      parameters: instanceParams,
-      post: {
-        summary: 'Subscribe to topics or a topic pattern (replaces a prior subscription)',
-        requestBody: jsonBody(ref('Subscription')),
-        responses: { '204': noContent, ...errors({ '404': 'Error code 40403 / 40401', '409': 'Error code 40903 — topics, pattern and assignment are mutually exclusive' }) },
-      },
-      get: { summary: 'Subscribed topics', responses: { '200': ok({ type: 'object', required: ['topics'], properties: { topics: { type: 'array', items: { type: 'string' } } } }), ...instanceErrors } },
-      delete: { summary: 'Unsubscribe', responses: { '204': noContent, ...instanceErrors } },
-    },
-    '/consumers/{group}/instances/{instance}/assignments': {
-      parameters: instanceParams,
-      post: { summary: 'Assign partitions manually', requestBody: jsonBody(ref('Partitions')), responses: { '204': noContent, ...errors({ '404': 'Error code 40403 / 40401 / 40402', '409': 'Error code 40903' }) } },
-      get: { summary: 'Current assignment', responses: { '200': ok(ref('Partitions')), ...instanceErrors } },
-    },
-    '/consumers/{group}/instances/{instance}/positions': {
-      parameters: instanceParams,
-      post: { summary: 'Seek to offsets', requestBody: jsonBody(ref('Offsets')), responses: { '204': noContent, ...errors({ '404': 'Error code 40403', '409': 'Error code 40903' }) } },
-    },
-    '/consumers/{group}/instances/{instance}/positions/beginning': {
-      parameters: instanceParams,
-      post: { summary: 'Seek to the first offset', requestBody: jsonBody(ref('Partitions')), responses: { '204': noContent, ...errors({ '404': 'Error code 40403', '409': 'Error code 40903' }) } },
-    },
-    '/consumers/{group}/instances/{instance}/positions/end': {
-      parameters: instanceParams,
-      post: { summary: 'Seek to the log end', requestBody: jsonBody(ref('Partitions')), responses: { '204': noContent, ...errors({ '404': 'Error code 40403', '409': 'Error code 40903' }) } },
-    },
-    '/consumers/{group}/instances/{instance}/records': {
-      parameters: [
-        ...instanceParams,
-        {
-          name: 'timeout',
-          in: 'query',
-          schema: { type: 'integer' },
-          description: "Long-poll wait in ms, at most the instance's consumer.request.timeout.ms (rest.consumerRequestTimeoutMs by default), which is also the wait when ≤ 0 or absent",
-        },
-        { name: 'max_bytes', in: 'query', schema: { type: 'integer' }, description: '≤ 0 or absent: rest.consumerRequestMaxBytes' },
-      ],
-      get: {
-        summary: 'Next records; the Accept header must match the instance format',
-        responses: {
-          '200': { description: 'OK', content: { [V2_JSON]: { schema: { type: 'array', items: ref('ConsumerRecord') } }, [V2_BINARY]: { schema: { type: 'array', items: ref('ConsumerRecord') } } } },
-          ...errors({ '404': 'Error code 40403', '406': 'Error code 40601 — format mismatch', '409': 'Error code 40903 — not subscribed', '422': 'Error code 42202 — a value is not JSON (json format); the batch is rewound' }),
-        },
-      },
-    },
-    '/consumers/{group}/instances/{instance}/offsets': {
-      parameters: instanceParams,
-      post: {
-        summary: 'Commit offsets (body offset = last record processed; the group stores offset + 1). Empty body: everything returned so far.',
-        requestBody: jsonBody(ref('Offsets'), [V2, JSON_T], false),
-        responses: {
-          '200': ok({ type: 'array', maxItems: 0, description: "kafka-rest's CommitOffsetsResponse: always empty" }),
-          ...errors({ '404': 'Error code 40403', '409': 'Error code 40903', '501': 'Manually assigned partitions' }),
-        },
-      },
-      get: {
-        summary: 'Committed offsets of the given partitions',
-        requestBody: jsonBody(ref('Partitions')),
-        responses: { '200': ok(ref('CommittedOffsets')), ...errors({ '404': 'Error code 40403 — consumer instance not found, 40402 — no body' }) },
-      },
-    },
-    '/v1/topics': { get: { summary: 'Topics with partition counts', responses: { '200': ok(ref('NativeTopics'), JSON_T) } } },
-    '/v1/topics/{topic}/records': {
-      parameters: [topicParam, { name: 'partition', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'Write every record to this partition' }],
-      post: {
-        summary: 'Produce (native): JSON values, or base64 with "encoding":"base64"; offsets as decimal strings',
-        parameters: [idempotencyHeader],
-        requestBody: jsonBody(ref('NativeProduceRequest'), [JSON_T]),
-        responses: { '200': ok(ref('NativeProduceResponse'), JSON_T), ...errors({ '400': 'Malformed JSON', '413': 'Too large', '415': 'Not application/json', '422': 'Invalid records' }, true) },
-      },
-    },
-    '/v1/topics/{topic}/partitions/{partition}/records': {
-      parameters: [
-        topicParam,
-        partitionParam,
-        { name: 'offset', in: 'query', required: true, schema: { type: 'string', pattern: '^([0-9]+|earliest|latest)$' } },
-        { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1 } },
-        { name: 'timeout_ms', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'Long-poll until a record arrives or this passes' },
-        { name: 'max_bytes', in: 'query', schema: { type: 'integer', minimum: 1 } },
-      ],
-      get: {
-        summary: 'Fetch from an offset (stateless)',
-        responses: { '200': ok(ref('NativeFetchResponse'), JSON_T), ...errors({ '404': 'TOPIC_NOT_FOUND / PARTITION_NOT_FOUND', '416': 'OUT_OF_RANGE (details: earliest, latest)' }, true) },
-      },
-    },
-    '/v1/topics/{topic}/offsets': {
-      parameters: [topicParam],
-      get: { summary: 'Earliest and latest offset per partition', responses: { '200': ok(ref('NativeOffsets'), JSON_T), ...errors({ '404': 'TOPIC_NOT_FOUND' }, true) } },
-    },
-    '/v1/topics/{topic}/events': {
-      parameters: [
-        topicParam,
-        { name: 'from', in: 'query', schema: { type: 'string' }, description: 'earliest | latest (default) | ts:<ms> | positions "0:43,1:7"' },
-        { name: 'lastEventId', in: 'query', schema: { type: 'string' }, description: 'Same as the Last-Event-ID header (wins over from)' },
-        { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
-        { name: 'key', in: 'query', schema: { type: 'string' }, description: 'Exact key (repeatable)' },
-        { name: 'key_prefix', in: 'query', schema: { type: 'string' } },
-        { name: 'filter', in: 'query', schema: { type: 'string' }, description: 'MQTT-style filter over the key (+, #)' },
-        { name: 'partitions', in: 'query', schema: { type: 'string' }, description: 'Comma-separated partitions' },
-        { name: 'access_token', in: 'query', schema: { type: 'string' }, description: 'For EventSource, which cannot set headers' },
-      ],
-      get: {
-        summary: 'Server-Sent Events: records as default `message` events (no `event:` field; data: NativeRecord + topic), named control events `subscribed`, `continuity-lost`, `error`; id = next offset per partition',
-        responses: { '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors({ '404': 'TOPIC_NOT_FOUND' }, true) },
-      },
-    },
-  },
-} as const;
+export const openApiDocument: Readonly<Json> = buildDocument();

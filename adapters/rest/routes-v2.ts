@@ -4,8 +4,9 @@
  * and error codes. Each handler decodes, calls the core, encodes.
  */
 import type { Context, Gateway } from '../../gateway/api.js';
+import type { z } from 'zod';
 import { GatewayError } from '../../gateway/errors.js';
-import { parseOffset, type StreamRecord, type TopicPartition } from '../../gateway/record.js';
+import type { StreamRecord, TopicPartition } from '../../gateway/record.js';
 import {
   MEDIA,
   acceptedFormat,
@@ -13,7 +14,6 @@ import {
   encodeV2Record,
   isObject,
   parseJsonBody,
-  parsePartition,
   parseRecordsBody,
   type EmbeddedFormat,
   produceFormat,
@@ -22,6 +22,8 @@ import {
 import { RestError, produceRecordErrorCode } from './errors.js';
 import { NO_CONTENT, SEG, headerValue, traceOf, v2Reply, type Reply, type Request, type RouteDeps, type RouteTable } from './http.js';
 import type { ConsumerInstance } from './consumer-instance.js';
+import * as S from './schemas.js';
+import { MAX_TOPIC_PATTERN_LENGTH } from './topic-pattern.js';
 
 /** Adds the v2 routes to the table. */
 export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
@@ -82,40 +84,26 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
 
   routes.add('POST', `/consumers/${SEG}`, async (r) => {
     // No body is kafka-rest's PROTOTYPE request: every field at its default.
-    const body = (await jsonBody(r)) ?? {};
-    if (!isObject(body)) throw mappingError('the body must be a JSON object');
+    const raw = (await jsonBody(r)) ?? {};
+    if (!isObject(raw)) throw mappingError('the body must be a JSON object');
+    const parsed = S.CreateConsumerRequest.safeParse(raw);
+    if (!parsed.success) throw consumerConfigRefusal(parsed.error.issues[0]!, raw);
+    const body = parsed.data;
     // kafka-rest (KafkaConsumerManager.createConsumer): the legacy `id` overrides `name`.
-    const name = body.id ?? body.name;
-    if (name !== undefined && name !== null && (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(name))) {
-      throw new RestError('INVALID_CONSUMER_CONFIG', 'Invalid consumer configuration: name must be 1–249 characters of A-Z a-z 0-9 . _ -');
-    }
-    const format = consumerFormat(body.format);
+    const name = body.id ?? body.name ?? undefined;
+    const format: EmbeddedFormat = body.format === undefined || body.format === null ? 'binary' : (body.format.toLowerCase() as EmbeddedFormat);
     const reset = body['auto.offset.reset'] ?? 'latest';
-    const resetTo = reset === 'earliest' || reset === 'smallest' ? 'earliest' : reset === 'latest' || reset === 'largest' ? 'latest' : undefined;
-    if (resetTo === undefined) throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: auto.offset.reset must be earliest or latest.`);
+    const resetTo = reset === 'earliest' || reset === 'smallest' ? 'earliest' : 'latest';
     // Kafka's boolean config parser: "true"/"false" in any case (a JSON boolean is coerced to that text).
-    const autoCommitRaw = body['auto.commit.enable'] ?? 'true';
-    const autoCommitText = typeof autoCommitRaw === 'boolean' ? String(autoCommitRaw) : typeof autoCommitRaw === 'string' ? autoCommitRaw.trim().toLowerCase() : undefined;
-    if (autoCommitText !== 'true' && autoCommitText !== 'false') {
-      throw new RestError('INVALID_CONSUMER_CONFIG', 'Invalid consumer configuration: auto.commit.enable must be true or false.');
-    }
+    const autoCommitRaw = body['auto.commit.enable'] ?? true;
+    const autoCommit = typeof autoCommitRaw === 'boolean' ? autoCommitRaw : S.KAFKA_BOOLEAN.exec(autoCommitRaw)![1]!.toLowerCase() === 'true';
     // `requestWaitMs` is kafka-rest's alias of the field.
     const timeoutRaw = body['consumer.request.timeout.ms'] ?? body.requestWaitMs;
-    let requestTimeoutMs = deps.config.consumerRequestTimeoutMs;
-    if (timeoutRaw !== undefined && timeoutRaw !== null) {
-      const t = Number(timeoutRaw);
-      if (!Number.isInteger(t) || t < 0) throw new RestError('INVALID_CONSUMER_CONFIG', 'Invalid consumer configuration: consumer.request.timeout.ms must be a non-negative integer.');
-      requestTimeoutMs = Math.min(t, deps.config.maxPollWaitMs);
-    }
+    const requestTimeoutMs = timeoutRaw === undefined || timeoutRaw === null ? deps.config.consumerRequestTimeoutMs : Math.min(Number(timeoutRaw), deps.config.maxPollWaitMs);
     const group = r.params[0]!;
     // An instance name is group state: nobody may squat names in a group they may not use.
     g.authorizeGroup(r.ctx, group);
-    const created = await deps.consumers.create(group, typeof name === 'string' ? name : undefined, r.ctx.principal.id, {
-      format,
-      resetTo,
-      autoCommit: autoCommitText === 'true',
-      requestTimeoutMs,
-    });
+    const created = await deps.consumers.create(group, name, r.ctx.principal.id, { format, resetTo, autoCommit, requestTimeoutMs });
     return v2(200, { instance_id: created.id, base_uri: `${deps.advertisedBase(r.req)}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(created.id)}` });
   });
   routes.add('DELETE', I, async (r) => {
@@ -125,18 +113,17 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
 
   routes.add('POST', `${I}/subscription`, async (r) => {
     const c = await instance(r);
-    const body = await jsonBody(r);
-    if (body === undefined || body === null) throw new RestError('UNPROCESSABLE', 'The body must be {"topics":[…]} or {"topic_pattern":"…"}.');
-    if (!isObject(body)) throw mappingError('the body must be a JSON object');
+    const raw = await jsonBody(r);
+    const parsed = S.SubscriptionRequest.safeParse(raw);
+    if (!parsed.success) throw subscriptionRefusal(parsed.error.issues[0]!, raw);
+    const body = parsed.data;
     // As KafkaConsumerState.subscribe: `topics` wins over `topic_pattern`, an empty list is
     // Kafka's subscribe([]) (= unsubscribe), and a body with neither changes nothing.
     if (body.topics !== undefined && body.topics !== null) {
       const topics = body.topics;
-      if (!Array.isArray(topics) || !topics.every((t) => typeof t === 'string')) throw mappingError('topics must be an array of topic names');
       if (topics.length === 0) await c.run(() => c.unsubscribe());
-      else await c.run(() => c.subscribe(r.ctx, { topics: [...new Set(topics as string[])] }));
+      else await c.run(() => c.subscribe(r.ctx, { topics: [...new Set(topics)] }));
     } else if (body.topic_pattern !== undefined && body.topic_pattern !== null) {
-      if (typeof body.topic_pattern !== 'string') throw mappingError('topic_pattern must be a string');
       const pattern = body.topic_pattern;
       await c.run(() => c.subscribe(r.ctx, { pattern }));
     }
@@ -211,7 +198,7 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
   routes.add('POST', `${I}/offsets`, async (r) => {
     const c = await instance(r);
     const body = await jsonBody(r);
-    const offsets = body === undefined || (isObject(body) && body.offsets === undefined) ? undefined : topicPartitionOffsets(body);
+    const offsets = body === undefined || (isObject(body) && body.offsets === undefined) ? undefined : topicPartitionOffsets(body, S.CommitRequest);
     await c.run(() => c.commit(offsets));
     // kafka-rest answers 200 with a CommitOffsetsResponse: a JSON array, which its commit path leaves empty.
     return v2(200, []);
@@ -250,12 +237,12 @@ function pathPartition(raw: string): number {
   return p;
 }
 
-/** A `long` query parameter as JAX-RS converts it: absent or empty is the default; not a long is 404 (no resource matches). */
+/**
+ * A `long` query parameter as JAX-RS converts it: absent or empty is the default; not an integer
+ * (within ±(2^53 − 1), the range the document gives) is 404 (no resource matches).
+ */
 function queryLong(query: URLSearchParams, name: string): number | undefined {
-  const v = query.get(name);
-  if (v === null || v === '') return undefined;
-  if (!/^[+-]?\d{1,18}$/.test(v)) throw new RestError('NOT_FOUND', 'HTTP 404 Not Found');
-  return Number(v);
+  return S.queryInteger(query.get(name), S.params.v2Long, () => new RestError('NOT_FOUND', 'HTTP 404 Not Found'));
 }
 
 /** A JSON body whose types do not fit the entity: Jackson's mapping error, 400/400 (rest-utils JsonMappingExceptionMapper). */
@@ -264,18 +251,26 @@ function mappingError(what: string): RestError {
 }
 
 /**
- * The `format` of a v2 consumer: case-insensitive, binary by default (CreateConsumerInstanceRequest).
- * Schema formats exist in kafka-rest but need a schema registry (42204 here); anything else is
- * kafka-rest's "Invalid format type." (422/422).
+ * Why a v2 consumer configuration is refused (the first zod issue of CreateConsumerRequest), in
+ * kafka-rest's terms: a schema format (avro, jsonschema, protobuf) needs a schema registry (42204
+ * here); any other format is "Invalid format type." (422/422); every other field 42204.
  */
-function consumerFormat(raw: unknown): EmbeddedFormat {
-  if (raw === undefined || raw === null) return 'binary';
-  const f = typeof raw === 'string' ? raw.toLowerCase() : undefined;
-  if (f === 'json' || f === 'binary') return f;
-  if (f === 'avro' || f === 'jsonschema' || f === 'protobuf') {
-    throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" needs a schema registry, which streamgate does not have (use json or binary).`);
+function consumerConfigRefusal(issue: z.core.$ZodIssue, body: Record<string, unknown>): RestError {
+  const field = String(issue.path[0]);
+  if (field === 'format') {
+    const f = typeof body.format === 'string' ? body.format.toLowerCase() : undefined;
+    if (f === 'avro' || f === 'jsonschema' || f === 'protobuf') {
+      return new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" needs a schema registry, which streamgate does not have (use json or binary).`);
+    }
+    return new RestError('UNPROCESSABLE', 'Invalid format type.');
   }
-  throw new RestError('UNPROCESSABLE', 'Invalid format type.');
+  const why: Record<string, string> = {
+    name: 'name must be 1–249 characters of A-Z a-z 0-9 . _ -',
+    id: 'id must be 1–249 characters of A-Z a-z 0-9 . _ -',
+    'auto.offset.reset': 'auto.offset.reset must be earliest or latest',
+    'auto.commit.enable': 'auto.commit.enable must be true or false',
+  };
+  return new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: ${why[field] ?? `${field} must be a non-negative integer`}.`);
 }
 
 async function existingPartition(g: Gateway, ctx: Context, topic: string, raw: string): Promise<number> {
@@ -286,31 +281,58 @@ async function existingPartition(g: Gateway, ctx: Context, topic: string, raw: s
 }
 
 function topicPartitions(body: unknown): TopicPartition[] {
-  const list = entityList(body, 'partitions', '{"partitions":[{"topic":…,"partition":…}]}');
-  return list.map((p: unknown, i: number) => {
-    if (!isObject(p)) throw mappingError(`partitions[${i}] must be an object`);
-    if (typeof p.topic !== 'string') throw new RestError('UNPROCESSABLE', `partitions[${i}] must be {"topic":…,"partition":…}.`);
-    return { topic: p.topic, partition: parsePartition(p.partition, `partitions[${i}].partition`) };
-  });
+  const parsed = S.PartitionsRequest.safeParse(body);
+  if (!parsed.success) throw entityRefusal(parsed.error.issues[0]!, body, '{"partitions":[{"topic":…,"partition":…}]}');
+  return parsed.data.partitions.map((p) => ({ topic: p.topic, partition: Number(p.partition) }));
 }
 
-function topicPartitionOffsets(body: unknown): { topic: string; partition: number; offset: bigint }[] {
-  const list = entityList(body, 'offsets', '{"offsets":[{"topic":…,"partition":…,"offset":…}]}');
-  return list.map((o: unknown, i: number) => {
-    if (!isObject(o)) throw mappingError(`offsets[${i}] must be an object`);
-    if (typeof o.topic !== 'string') throw new RestError('UNPROCESSABLE', `offsets[${i}] must be {"topic":…,"partition":…,"offset":…}.`);
-    return { topic: o.topic, partition: parsePartition(o.partition, `offsets[${i}].partition`), offset: parseOffset(o.offset, `offsets[${i}].offset`) };
-  });
+function topicPartitionOffsets(body: unknown, schema: typeof S.OffsetsRequest | typeof S.CommitRequest = S.OffsetsRequest): { topic: string; partition: number; offset: bigint }[] {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw entityRefusal(parsed.error.issues[0]!, body, '{"offsets":[{"topic":…,"partition":…,"offset":…}]}');
+  return (parsed.data.offsets ?? []).map((o) => ({ topic: o.topic, partition: Number(o.partition), offset: BigInt(o.offset) }));
 }
 
-/** The list field of a v2 request entity: a missing one is a constraint violation (422), JSON of the wrong type a mapping error (400). */
-function entityList(body: unknown, field: string, shape: string): unknown[] {
-  if (body === undefined || body === null) throw new RestError('UNPROCESSABLE', `The body must be ${shape}.`);
-  if (!isObject(body)) throw mappingError('the body must be a JSON object');
-  const list = body[field];
-  if (list === undefined || list === null) throw new RestError('UNPROCESSABLE', `The body must be ${shape}.`);
-  if (!Array.isArray(list)) throw mappingError(`${field} must be an array`);
-  return list;
+/**
+ * Why a v2 partitions / offsets entity is refused, from its first zod issue, as kafka-rest
+ * answers: a missing body or list is a constraint violation (422), JSON of the wrong type a
+ * mapping error (400), an illegal topic name 40002 (as every other route), a topic that is not a
+ * string or a partition / offset out of range 422.
+ */
+function entityRefusal(issue: z.core.$ZodIssue, body: unknown, shape: string): Error {
+  const path = issue.path.map(String);
+  const at = valueAt(body, path);
+  if (path.length <= 1) return at === undefined || at === null ? new RestError('UNPROCESSABLE', `The body must be ${shape}.`) : mappingError(path.length === 0 ? 'the body must be a JSON object' : `${path[0]} must be an array`);
+  const item = `${path[0]}[${path[1]}]`;
+  if (path.length === 2) return mappingError(`${item} must be an object`);
+  const field = path[2];
+  if (field === 'topic') {
+    if (typeof at === 'string') return new GatewayError('INVALID_TOPIC', `"${at.slice(0, 64)}" is not a legal topic name (1–249 characters of a-z A-Z 0-9 . _ -).`);
+    return new RestError('UNPROCESSABLE', `${item} must be ${shape.slice(shape.indexOf('[') + 1, -2)}.`);
+  }
+  return new GatewayError('INVALID_ARGUMENT', field === 'offset' ? `The ${item}.offset must be a non-negative integer (up to 2^63 − 1).` : `The ${item}.${field} must be a non-negative integer.`);
+}
+
+/** The value at a zod issue's path in the parsed JSON. */
+function valueAt(body: unknown, path: readonly string[]): unknown {
+  let v = body;
+  for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/**
+ * Why a subscription body is refused: no body 422; `topics` not a list of names 400 (an illegal
+ * name 40002); `topic_pattern` not a string 400, too long 422.
+ */
+function subscriptionRefusal(issue: z.core.$ZodIssue, body: unknown): Error {
+  const path = issue.path.map(String);
+  const at = valueAt(body, path);
+  if (path.length === 0) return body === undefined || body === null ? new RestError('UNPROCESSABLE', 'The body must be {"topics":[…]} or {"topic_pattern":"…"}.') : mappingError('the body must be a JSON object');
+  if (path[0] === 'topics') {
+    if (path.length === 2 && typeof at === 'string') return new GatewayError('INVALID_TOPIC', `"${at.slice(0, 64)}" is not a legal topic name (1–249 characters of a-z A-Z 0-9 . _ -).`);
+    return mappingError('topics must be an array of topic names');
+  }
+  if (typeof at === 'string') return new RestError('UNPROCESSABLE', `topic_pattern is longer than ${MAX_TOPIC_PATTERN_LENGTH} characters.`);
+  return mappingError('topic_pattern must be a string');
 }
 
 /** A batch that cannot be rendered goes back to the log: seek each partition to its first record in the batch. */

@@ -41,7 +41,8 @@ export function ownsPath(path: string): boolean {
 
 export class RestRoutes {
   readonly consumers: ConsumerRegistry;
-  private readonly routes = new RouteTable();
+  /** Every route this adapter serves (the OpenAPI document must describe exactly these). */
+  readonly routes = new RouteTable();
   private readonly inFlight = new Set<ServerResponse>();
   private readonly writes = new Set<ServerResponse>();
   private readonly streams = new Set<(error: GatewayError) => void>();

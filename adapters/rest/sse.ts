@@ -18,7 +18,9 @@ import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, type Position, type StreamRecord } from '../../gateway/record.js';
 import { jsonRecordWithTopic } from '../../codecs/json-record.js';
-import { decodeEventId, encodeEventId, parsePartition, sseEvent, stringifyWithStrings } from './codec.js';
+import { decodeEventId, encodeEventId, sseEvent, stringifyWithStrings } from './codec.js';
+import { PARTITION_LIST } from './schemas.js';
+import { validateMqttFilter } from '../../gateway/hub/filters.js';
 import { toHttpError } from './errors.js';
 
 export interface SseOptions {
@@ -32,15 +34,17 @@ export interface SseOptions {
  */
 export function ssePosition(req: IncomingMessage, query: URLSearchParams): Position {
   const header = req.headers['last-event-id'];
-  const lastEventId = (Array.isArray(header) ? header[0] : header) ?? query.get('lastEventId') ?? undefined;
-  if (lastEventId !== undefined && lastEventId.trim() !== '') {
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  // An empty header is no header (as an EventSource that has seen no id yet sends none).
+  const lastEventId = fromHeader !== undefined && fromHeader !== '' ? fromHeader : (query.get('lastEventId') ?? undefined);
+  if (lastEventId !== undefined && lastEventId !== '') {
     // Partitions missing from the id appeared after it was issued: read them from the start.
     return positionsFrom(decodeEventId(lastEventId));
   }
   const from = query.get('from') ?? 'latest';
   if (from === 'earliest') return { kind: 'earliest' };
   if (from === 'latest') return { kind: 'latest' };
-  const ts = /^ts:(\d{1,15})$/.exec(from);
+  const ts = /^ts:([0-9]{1,15})$/.exec(from);
   if (ts !== null) return { kind: 'timestamp', timestamp: Number(ts[1]) };
   return positionsFrom(decodeEventId(from));
 }
@@ -57,9 +61,7 @@ export function sseFilters(query: URLSearchParams): KeyFilter[] {
   for (const key of query.getAll('key')) filters.push({ kind: 'exact', key });
   for (const prefix of query.getAll('key_prefix')) filters.push({ kind: 'prefix', prefix });
   for (const filter of query.getAll('filter')) {
-    if (filter === '' || /(^|\/)#./.test(filter) || /[^/]#|\+[^/]|[^/]\+/.test(filter)) {
-      throw new GatewayError('INVALID_ARGUMENT', `filter "${filter.slice(0, 64)}" is not a valid MQTT topic filter.`);
-    }
+    validateMqttFilter(filter);
     filters.push({ kind: 'mqtt', filter });
   }
   return filters;
@@ -88,7 +90,8 @@ export async function serveSse(
   const from = ssePosition(req, query);
   const filters = sseFilters(query);
   const partitionsParam = query.get('partitions');
-  const partitions = partitionsParam === null || partitionsParam === '' ? undefined : partitionsParam.split(',').map((p) => parsePartition(p.trim(), 'partitions entry'));
+  if (partitionsParam !== null && !PARTITION_LIST.test(partitionsParam)) throw new GatewayError('INVALID_ARGUMENT', 'partitions must be comma-separated partition numbers (such as 0,2).');
+  const partitions = partitionsParam === null || partitionsParam === '' ? undefined : [...new Set(partitionsParam.split(',').map(Number))];
 
   // Positions after the last event written: the id of every event.
   const positions = new Map<number, bigint>();
