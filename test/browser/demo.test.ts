@@ -3,26 +3,13 @@
  * records produced over REST appear in the page live, and a record published from the page's
  * form is readable over REST at the offset the page shows.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_PATH } from '../../clients/ts/browser/build.js';
+import { ensureChromium } from '../support/chromium.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/** Finds Debian's chromium, installing the package when it is missing and we may (root with apt-get). */
-function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return CHROMIUM;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium)`);
-  return CHROMIUM;
-}
 
 let gw: TestGateway;
 let browser: Browser;

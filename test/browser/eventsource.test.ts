@@ -9,28 +9,14 @@
  * it lets the test cut the live stream the way a network drop does, and records the
  * `Last-Event-ID` header the browser sends on the reconnect.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureChromium } from '../support/chromium.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/** Finds Debian's chromium, installing the package when it is missing and we may (root with apt-get). */
-function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return CHROMIUM;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium)`);
-  return CHROMIUM;
-}
 
 /** Forwards every request to the gateway; `cut()` drops the open event streams like a network failure. */
 class CuttingProxy {
