@@ -10,7 +10,14 @@
  * they generate.
  */
 import { z } from 'zod';
-import { MAX_TOPIC_PATTERN_LENGTH } from './topic-pattern.js';
+
+/**
+ * Longest `topic_pattern` accepted (characters; a list of a few dozen topic names fits). Here, not
+ * in topic-pattern.ts, because this module must import nothing of the adapter's: topic-pattern.ts
+ * → errors.ts → codec.ts → schemas.ts would otherwise close a cycle, and whichever module a cycle
+ * is entered from sees the other's constants still unset (a `.max(undefined)` refused every pattern).
+ */
+export const MAX_TOPIC_PATTERN_LENGTH = 1_024;
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
