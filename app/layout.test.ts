@@ -40,6 +40,65 @@ function importsOf(file: string): Import[] {
   });
 }
 
+/**
+ * The relative imports that run when the module loads: static imports and re-exports that bind a
+ * value (`import type` / `import { type A }` / `export type … from` are erased; dynamic imports run later).
+ */
+function runtimeImportsOf(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, false);
+  const out: string[] = [];
+  for (const statement of source.statements) {
+    let specifier: ts.Expression | undefined;
+    if (ts.isImportDeclaration(statement)) {
+      const clause = statement.importClause;
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined && clause.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      if (!typeOnly) specifier = statement.moduleSpecifier;
+    } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly) {
+      specifier = statement.moduleSpecifier;
+    }
+    if (specifier === undefined || !ts.isStringLiteral(specifier) || !specifier.text.startsWith('.')) continue;
+    out.push(relative(ROOT, resolve(ROOT, dirname(file), specifier.text)).split(sep).join('/').replace(/\.js$/, '.ts'));
+  }
+  return out;
+}
+
+/** Strongly connected components of more than one module (Tarjan), each sorted. */
+function importCycles(files: readonly string[]): string[][] {
+  const edges = new Map(files.map((f) => [f, runtimeImportsOf(f).filter((t) => t !== f)]));
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!edges.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) cycles.push(component.sort());
+  };
+  for (const f of files) if (!index.has(f)) visit(f);
+  return cycles;
+}
+
 const topFolder = (path: string): string => path.split('/')[0]!;
 const adapterOf = (path: string): string | undefined => (path.startsWith('adapters/') ? path.split('/')[1] : undefined);
 const describeImport = (i: Import): string => `${i.file} imports ${i.specifier}`;
@@ -80,9 +139,21 @@ describe('layout', () => {
     expect(offending.map(describeImport)).toEqual([]);
   });
 
+  // A cycle of module loads hands one of its modules another's bindings before they are
+  // initialised: a constant read at load time is `undefined` (a zod `.max(undefined)` once refused
+  // every REST topic pattern that way).
+  it('no import cycle among the server\'s modules (type-only imports aside)', () => {
+    const server = ['gateway', 'codecs', 'transport', 'adapters', 'app'].flatMap((dir) => sources(dir, { tests: false }));
+    expect(importCycles(server)).toEqual([]);
+  });
+
   it('sees the imports it checks (the scan itself works)', () => {
     const compose = importsOf('app/compose.ts');
     expect(compose.map((i) => i.target)).toContain('adapters/mqtt/index.ts');
     expect(importsOf('gateway/core.ts').length).toBeGreaterThan(5);
+    expect(runtimeImportsOf('gateway/core.ts')).toContain('gateway/errors.ts');
+    expect(runtimeImportsOf('gateway/groups.ts')).not.toContain('gateway/api.ts'); // `import type` only
+    const gatewayWithCore = sources('gateway', { tests: false });
+    expect(importCycles(['app/compose.ts', ...gatewayWithCore]).length).toBe(0);
   });
 });

@@ -14,15 +14,8 @@ import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { ErrorBody } from '../codecs/http-status.js';
 import { redactSubprotocols } from '../gateway/log.js';
-import {
-  DrainWaiters,
-  selectSubprotocol,
-  unsupportedSubprotocol,
-  type ConnectionEvents,
-  type EngineConnection,
-  type HandshakeRequest,
-  type WebSocketEndpoint,
-} from './websocket.js';
+import type { ConnectionEvents, EngineConnection, HandshakeRequest, WebSocketEndpoint } from './websocket.js';
+import { DrainWaiters, selectSubprotocol, unsupportedSubprotocol } from './websocket-shared.js';
 
 /** The parts of the uWS API this engine uses (typed here: the module is optional). */
 interface UwsSocket {

@@ -8,11 +8,11 @@ import { loadServerConfig } from '../app/compose.js';
 import {
   WebSocketDuplex,
   WebSocketTransport,
-  selectSubprotocol,
   type ConnectionEvents,
   type EngineConnection,
   type WebSocketEndpoint,
 } from './websocket.js';
+import { selectSubprotocol } from './websocket-shared.js';
 import { loadUws } from './websocket-uws.js';
 import { FakeConnection } from '../test/support/fake-connection.js';
 

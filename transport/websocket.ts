@@ -19,6 +19,7 @@ import { certificateSubject } from '../codecs/credentials.js';
 import { rawHttpError, type ErrorBody } from '../codecs/http-status.js';
 import { redactSubprotocols, redactUrl } from '../gateway/log.js';
 import { listenUws, loadUws, type UwsListener } from './websocket-uws.js';
+import { DrainWaiters, selectSubprotocol, unsupportedSubprotocol } from './websocket-shared.js';
 
 /** One open WebSocket as a protocol session sees it, whatever the engine. */
 export interface EngineConnection {
@@ -94,24 +95,6 @@ export interface WebSocketEndpoint {
 
 /** `websocket.engine`: which library speaks WebSocket (see adapters/websocket/config.ts). */
 export type EngineChoice = 'ws' | 'uws' | 'auto';
-
-/**
- * Picks the first subprotocol the client offered that the endpoint speaks. No header (or only
- * empty entries) means the endpoint's default; a header naming only unknown protocols gives undefined.
- */
-export function selectSubprotocol(
-  header: string | string[] | undefined,
-  endpoint: Pick<WebSocketEndpoint, 'subprotocols' | 'defaultSubprotocol'>,
-): string | undefined {
-  const offered = header === undefined ? [] : (Array.isArray(header) ? header.join(',') : header).split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (offered.length === 0) return endpoint.defaultSubprotocol;
-  return offered.find((p) => endpoint.subprotocols.includes(p));
-}
-
-/** The refusal body for a client that offered no subprotocol the endpoint speaks. */
-export function unsupportedSubprotocol(endpoint: Pick<WebSocketEndpoint, 'subprotocols'>): string {
-  return `Unsupported subprotocol: use ${endpoint.subprotocols.join(' or ')}.`;
-}
 
 /**
  * The shared HTTP listener's connection count of an upgrading socket (protocol `http`, taken when
@@ -282,25 +265,6 @@ function refuse(socket: Duplex, status: number, body: ErrorBody): void {
   socket.end(rawHttpError(status, body));
 }
 
-/** Resolves waiters once the buffered amount is at or under their threshold (shared by both engines). */
-export class DrainWaiters {
-  private waiters: { threshold: number; resolve: () => void }[] = [];
-
-  wait(buffered: number, threshold: number): Promise<void> {
-    if (buffered <= threshold) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ threshold, resolve }));
-  }
-
-  wake(buffered: number): void {
-    if (this.waiters.length === 0) return;
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (buffered <= w.threshold) w.resolve();
-      else still.push(w);
-    }
-    this.waiters = still;
-  }
-}
 
 class WsConnection implements EngineConnection {
   lastError: Error | undefined;

@@ -9,6 +9,7 @@ import { JsonSyntaxError, MAX_JSON_DEPTH, bytesOf, member, plain, type JsonNode 
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceRecord, StreamRecord } from '../../gateway/record.js';
 import { RestError } from './errors.js';
+import { MEDIA } from './media.js';
 import { EVENT_ID } from './schemas.js';
 
 export { decodeBase64, MAX_JSON_DEPTH };
@@ -19,13 +20,7 @@ export { decodeBase64, MAX_JSON_DEPTH };
 export type EmbeddedFormat = 'json' | 'binary';
 
 /** Media types, as Confluent's REST Proxy names them. */
-export const MEDIA = {
-  v2: 'application/vnd.kafka.v2+json',
-  json: 'application/vnd.kafka.json.v2+json',
-  binary: 'application/vnd.kafka.binary.v2+json',
-  native: 'application/json',
-  sse: 'text/event-stream',
-} as const;
+export { MEDIA } from './media.js';
 
 function mediaType(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;

@@ -7,7 +7,7 @@
  */
 import { httpErrorOf, type ErrorBody, type HttpError } from '../../codecs/http-status.js';
 import type { GatewayError } from '../../gateway/errors.js';
-import { MEDIA } from './codec.js';
+import { MEDIA } from './media.js';
 
 
 /**

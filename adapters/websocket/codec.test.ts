@@ -3,7 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { FrameError, encodeJsonRecord, jsonCodec } from './codec.js';
 import { closeReason } from './errors.js';
-import { selectSubprotocol } from '../../transport/websocket.js';
+import { selectSubprotocol } from '../../transport/websocket-shared.js';
 import { SUBPROTOCOLS } from './index.js';
 
 const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureKafkaJars, REPO_ROOT } from '../kafka/harness.js';
 import { freePorts } from '../support/ports.js';
-import { exited, stopWithWatchdog, tail } from '../kafka/child.js';
+import { exited, log4jConfig, stopWithWatchdog, tail } from '../kafka/child.js';
 
 const CONNECT_POM = join(REPO_ROOT, 'test', 'kafka', 'connect-pom.xml');
 const CONNECT_LIB = join(REPO_ROOT, '.kafka', 'connect-lib');
@@ -115,26 +115,6 @@ function properties(values: Record<string, string>): string {
   );
 }
 
-function log4jConfig(logFile: string): string {
-  return [
-    'status = warn',
-    'appender.file.type = File',
-    'appender.file.name = FILE',
-    `appender.file.fileName = ${logFile}`,
-    'appender.file.layout.type = PatternLayout',
-    'appender.file.layout.pattern = [%d] %p %m (%c)%n',
-    'rootLogger.level = info',
-    'rootLogger.appenderRef.file.ref = FILE',
-    // The clients' config dumps are long and say nothing a failing test needs.
-    'logger.clients.name = org.apache.kafka.clients',
-    'logger.clients.level = warn',
-    'logger.common.name = org.apache.kafka.common',
-    'logger.common.level = warn',
-    'logger.reflections.name = org.reflections',
-    'logger.reflections.level = error',
-    '',
-  ].join('\n');
-}
 
 
 const delay = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
@@ -149,7 +129,8 @@ export async function startConnectWorker(options: StartWorkerOptions): Promise<C
   const workerLog = join(dir, 'connect.log');
   const outLog = join(dir, 'stdout.log');
   const log4j = join(dir, 'log4j2.properties');
-  writeFileSync(log4j, log4jConfig(workerLog));
+  // The clients' config dumps are long and say nothing a failing test needs.
+  writeFileSync(log4j, log4jConfig(workerLog, 'info', { 'org.apache.kafka.clients': 'warn', 'org.apache.kafka.common': 'warn', 'org.reflections': 'error' }));
   const workerProps = join(dir, 'worker.properties');
   writeFileSync(
     workerProps,

@@ -8,6 +8,25 @@ export function tail(file: string, lines: number): string {
   return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
 }
 
+/**
+ * A log4j2 configuration sending everything at `rootLevel` and above to one file; `loggers` set
+ * other levels for named loggers (e.g. quieter Kafka client config dumps).
+ */
+export function log4jConfig(logFile: string, rootLevel: string, loggers: Readonly<Record<string, string>> = {}): string {
+  return [
+    'status = warn',
+    'appender.file.type = File',
+    'appender.file.name = FILE',
+    `appender.file.fileName = ${logFile}`,
+    'appender.file.layout.type = PatternLayout',
+    'appender.file.layout.pattern = [%d] %p %m (%c)%n',
+    `rootLogger.level = ${rootLevel}`,
+    'rootLogger.appenderRef.file.ref = FILE',
+    ...Object.entries(loggers).flatMap(([name, level], i) => [`logger.l${i}.name = ${name}`, `logger.l${i}.level = ${level}`]),
+    '',
+  ].join('\n');
+}
+
 /** True once the child has exited (by code or signal). */
 export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;

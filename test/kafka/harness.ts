@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { freePorts } from '../support/ports.js';
-import { exited, stopWithWatchdog, tail } from './child.js';
+import { exited, log4jConfig, stopWithWatchdog, tail } from './child.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -115,19 +115,6 @@ function serverProperties(port: number, controllerPort: number, dataDir: string)
   ].join('\n');
 }
 
-function log4jConfig(logFile: string): string {
-  return [
-    'status = warn',
-    'appender.file.type = File',
-    'appender.file.name = FILE',
-    `appender.file.fileName = ${logFile}`,
-    'appender.file.layout.type = PatternLayout',
-    'appender.file.layout.pattern = [%d] %p %m (%c)%n',
-    'rootLogger.level = warn',
-    'rootLogger.appenderRef.file.ref = FILE',
-    '',
-  ].join('\n');
-}
 
 
 /** Answers once a kafkajs admin can connect and list topics on `brokers`. */
@@ -175,7 +162,7 @@ export async function startKafkaHarness(options: KafkaHarnessOptions = {}): Prom
   const brokerLog = join(dir, 'broker.log');
   const outLog = join(dir, 'stdout.log');
   writeFileSync(props, serverProperties(port, controllerPort, dataDir));
-  writeFileSync(log4j, log4jConfig(brokerLog));
+  writeFileSync(log4j, log4jConfig(brokerLog, 'warn'));
   const cp = classpath();
   const jvmLogging = [`-Dlog4j2.configurationFile=${log4j}`];
 

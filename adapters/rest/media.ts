@@ -1,0 +1,8 @@
+/** The media types of the REST API (Confluent v2's vendor types, the native API's JSON, SSE). */
+export const MEDIA = {
+  v2: 'application/vnd.kafka.v2+json',
+  json: 'application/vnd.kafka.json.v2+json',
+  binary: 'application/vnd.kafka.binary.v2+json',
+  native: 'application/json',
+  sse: 'text/event-stream',
+} as const;
