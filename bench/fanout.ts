@@ -13,13 +13,11 @@
  * `<dir>/fanout-<target>-<N>/` (dir default: a new temp dir, printed);
  * `npx tsx bench/profile-summary.ts <that folder>` lists the main thread's top self-time functions.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import mqtt from 'mqtt';
 import { startKafkaHarness, type KafkaHarness } from '../test/kafka/harness.js';
-import { ProcSampler, benchFlags, fmt, payload, printTable, sleep, writeResult } from './lib/common.js';
+import { ProcSampler, benchFlags, fmt, payload, printTable, profileFlag, sleep, writeResult } from './lib/common.js';
 import { CENTRIFUGO_SECRET, startCentrifugo, startGateway, startGenerators, startMosquitto, type Generators } from './lib/procs.js';
 import type { SubscriberKind, SubscriberOptions } from './lib/subscribers.js';
 
@@ -282,11 +280,6 @@ export async function runFanout(options: { quick: boolean; only?: string[] | und
 if (process.argv[1]?.endsWith('fanout.ts')) {
   const flags = benchFlags();
   const n = process.argv.find((a) => a.startsWith('--n='))?.slice(4);
-  const profile = process.argv.find((a) => a === '--profile' || a.startsWith('--profile='));
-  const profileDir = profile === undefined ? undefined : profile.startsWith('--profile=') ? profile.slice('--profile='.length) : mkdtempSync(join(tmpdir(), 'sg-fanout-prof-'));
-  if (profileDir !== undefined) {
-    mkdirSync(profileDir, { recursive: true });
-    process.stdout.write(`CPU profiles of the gateway child: ${profileDir}\n`);
-  }
+  const profileDir = profileFlag('fanout');
   await runFanout({ ...flags, ...(n === undefined ? {} : { ns: n.split(',').map(Number) }), ...(profileDir === undefined ? {} : { profileDir }) });
 }

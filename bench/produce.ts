@@ -4,7 +4,10 @@
  * `concurrency` requests outstanding, each a batch of `batch` records; a request's latency is
  * send → acknowledgement (after the broker acked, acks=all, for every path).
  *
- *   npx tsx bench/produce.ts [--quick] [--only=kafkajs,rest-v1,rest-v2,ws,grpc-unary,grpc-session,mqtt-qos1,mqtt-qos0]
+ *   npx tsx bench/produce.ts [--quick] [--only=kafkajs,rest-v1,rest-v2,ws,grpc-unary,grpc-session,mqtt-qos1,mqtt-qos0] [--profile[=dir]]
+ *
+ * `--profile` runs the gateway child with `node --cpu-prof` (see bench/README.md); profile one
+ * path at a time (`--only=rest-v1`) to read where the gateway's CPU goes per produced record.
  */
 import { Agent, request } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
@@ -13,7 +16,7 @@ import mqtt from 'mqtt';
 import { WebSocket } from 'ws';
 import { createStub } from '../clients/ts/node/index.js';
 import { startKafkaHarness, type KafkaHarness } from '../test/kafka/harness.js';
-import { Histogram, ProcSampler, benchFlags, fmt, payload, printTable, sleep, writeResult } from './lib/common.js';
+import { Histogram, ProcSampler, benchFlags, fmt, payload, printTable, profileFlag, sleep, writeResult } from './lib/common.js';
 import { startGateway, type GatewayProcess } from './lib/procs.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -59,6 +62,8 @@ function values(n: number, seq: number): string[] {
 
 type Op = (i: number) => Promise<void>;
 interface Path {
+  /** What `--only` names it by. */
+  id: string;
   name: string;
   batch: number;
   concurrency: number;
@@ -83,6 +88,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
   const json = (n: number, seq: number) => values(n, seq).map((v) => `{"value":${v}}`).join(',');
   return [
     {
+      id: 'kafkajs',
       name: 'kafkajs (raw)',
       batch,
       concurrency,
@@ -93,6 +99,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
       },
     },
     {
+      id: 'rest-v1',
       name: 'REST v1 POST /v1/topics/{t}/records',
       batch,
       concurrency,
@@ -102,6 +109,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
       },
     },
     {
+      id: 'rest-v2',
       name: 'REST v2 POST /topics/{t} (Confluent)',
       batch,
       concurrency,
@@ -111,6 +119,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
       },
     },
     {
+      id: 'ws',
       name: 'WebSocket publish',
       batch,
       concurrency,
@@ -137,6 +146,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
       },
     },
     {
+      id: 'grpc-unary',
       name: 'gRPC unary Produce',
       batch,
       concurrency,
@@ -152,6 +162,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
       },
     },
     {
+      id: 'grpc-session',
       name: 'gRPC Session publish',
       batch,
       concurrency,
@@ -190,6 +201,7 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
 function mqttPaths(gw: GatewayProcess, brokers: string, inflight: number): Path[] {
   return [
     {
+      id: 'kafkajs-batch1',
       name: 'kafkajs (raw, batch 1)',
       batch: 1,
       concurrency: inflight,
@@ -200,6 +212,7 @@ function mqttPaths(gw: GatewayProcess, brokers: string, inflight: number): Path[
       },
     },
     {
+      id: 'mqtt-qos1',
       name: 'MQTT QoS 1 (PUBACK after Kafka ack)',
       batch: 1,
       concurrency: inflight,
@@ -263,7 +276,7 @@ async function mqttQos0(gw: GatewayProcess, brokers: string, topic: string, wind
   return { records: landed, seconds, gatewayCpuPct: usage.get(gw.pid)!.cpuPct, clientCpuPct: usage.get(process.pid)!.cpuPct };
 }
 
-export async function runProduce(options: { quick: boolean; only?: string[] | undefined; broker?: KafkaHarness }): Promise<ProduceResult[]> {
+export async function runProduce(options: { quick: boolean; only?: string[] | undefined; broker?: KafkaHarness; profileDir?: string }): Promise<ProduceResult[]> {
   const warmupMs = options.quick ? 1000 : 2000;
   const windowMs = options.quick ? 3000 : 6000;
   const batch = 100;
@@ -271,15 +284,19 @@ export async function runProduce(options: { quick: boolean; only?: string[] | un
   const inflight = 64;
   const broker = options.broker ?? (await startKafkaHarness());
   const mqttTopic = `produce-mqtt-${Date.now()}`;
-  const gw = await startGateway(broker.brokers, { mqtt: { routes: [{ filter: 'bench/#', topic: mqttTopic }], maxInflight: 1000 } });
+  const gw = await startGateway(
+    broker.brokers,
+    { mqtt: { routes: [{ filter: 'bench/#', topic: mqttTopic }], maxInflight: 1000 } },
+    options.profileDir === undefined ? {} : { cpuProfileDir: options.profileDir },
+  );
   const results: ProduceResult[] = [];
   try {
     await createTopic(broker.brokers, mqttTopic);
-    const wanted = (name: string) => options.only === undefined || options.only.some((o) => name.toLowerCase().includes(o.toLowerCase()));
+    const wanted = (id: string) => options.only === undefined || options.only.includes(id);
     const run = async (list: Path[]) => {
       let raw: number | undefined;
       for (const path of list) {
-        if (!path.name.startsWith('kafkajs') && !wanted(path.name)) continue;
+        if (!path.id.startsWith('kafkajs') && !wanted(path.id)) continue;
         const topic = path.name.startsWith('MQTT') ? mqttTopic : `produce-${results.length}-${Date.now()}`;
         if (!path.name.startsWith('MQTT')) await createTopic(broker.brokers, topic);
         process.stdout.write(`produce ${path.name} … `);
@@ -306,7 +323,7 @@ export async function runProduce(options: { quick: boolean; only?: string[] | un
     };
     await run(paths(gw, broker.brokers, batch, concurrency));
     const raw1 = await run(mqttPaths(gw, broker.brokers, inflight));
-    if (wanted('MQTT QoS 0')) {
+    if (wanted('mqtt-qos0')) {
       process.stdout.write('produce MQTT QoS 0 … ');
       const q0 = await mqttQos0(gw, broker.brokers, mqttTopic, windowMs);
       const perSec = q0.records / q0.seconds;
@@ -350,5 +367,6 @@ export function produceRows(results: ProduceResult[]): Record<string, string | n
 }
 
 if (process.argv[1]?.endsWith('produce.ts')) {
-  await runProduce(benchFlags());
+  const profileDir = profileFlag('produce');
+  await runProduce({ ...benchFlags(), ...(profileDir === undefined ? {} : { profileDir }) });
 }

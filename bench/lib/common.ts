@@ -2,7 +2,8 @@
  * Shared pieces of the benchmarks: the record payload (256 B of JSON carrying its send time), a
  * mergeable latency histogram, CPU/RSS sampling of other processes from /proc, tables, results.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -164,4 +165,17 @@ export function sleep(ms: number): Promise<void> {
 export function benchFlags(argv = process.argv.slice(2)): { quick: boolean; only: string[] | undefined } {
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   return { quick: argv.includes('--quick'), only: only === undefined ? undefined : only.split(',') };
+}
+
+/**
+ * `--profile[=dir]`: where the gateway child writes its V8 .cpuprofiles (a new temp dir when no
+ * dir is given; printed), or undefined without the flag.
+ */
+export function profileFlag(bench: string, argv = process.argv.slice(2)): string | undefined {
+  const profile = argv.find((a) => a === '--profile' || a.startsWith('--profile='));
+  if (profile === undefined) return undefined;
+  const dir = profile.startsWith('--profile=') ? profile.slice('--profile='.length) : mkdtempSync(join(tmpdir(), `sg-${bench}-prof-`));
+  mkdirSync(dir, { recursive: true });
+  process.stdout.write(`CPU profiles of the gateway child: ${dir}\n`);
+  return dir;
 }
