@@ -45,8 +45,11 @@ export class ConsumerInstance {
     readonly options: ConsumerInstanceOptions,
     private readonly gateway: Gateway,
     private readonly log: Logger,
-    /** Told when the subscription changes, so the shared record of the instance follows. */
-    private readonly changed: (instance: ConsumerInstance) => void = () => undefined,
+    /**
+     * Told when the subscription changes, so the shared record of the instance follows; the change
+     * is answered only once that record is written, so the client's next request finds it on any gateway.
+     */
+    private readonly changed: (instance: ConsumerInstance) => Promise<void> = async () => undefined,
   ) {}
 
   /** The pattern of a pattern subscription, if any. */
@@ -103,7 +106,7 @@ export class ConsumerInstance {
     });
     this.pendingPattern = undefined;
     this.mode = request.pattern === undefined ? { kind: 'subscribed', topics, member } : { kind: 'subscribed', topics, pattern: request.pattern, member };
-    this.changed(this);
+    await this.changed(this);
   }
 
   /** A pattern subscription that matched no topic yet (GET subscription shows nothing, records are empty). */
@@ -117,7 +120,7 @@ export class ConsumerInstance {
     await this.dropMember();
     this.pendingPattern = undefined;
     if (this.mode.kind === 'assigned') this.mode = { kind: 'none' };
-    this.changed(this);
+    await this.changed(this);
   }
 
   async assign(ctx: Context, partitions: TopicPartition[]): Promise<void> {
@@ -376,9 +379,9 @@ export class ConsumerRegistry {
   }
 
   private instantiate(group: string, id: string, owner: string, options: ConsumerInstanceOptions): ConsumerInstance {
-    const instance = new ConsumerInstance(group, id, owner, options, this.gateway, this.log.child({ group, instance: id }), (i) => {
-      this.publish(i).catch((err: unknown) => this.log.warn({ err, group, instance: id }, 'could not share the consumer instance'));
-    });
+    const instance = new ConsumerInstance(group, id, owner, options, this.gateway, this.log.child({ group, instance: id }), (i) =>
+      this.publish(i),
+    );
     this.instances.set(ConsumerRegistry.key(group, id), instance);
     return instance;
   }
@@ -408,7 +411,11 @@ export class ConsumerRegistry {
     const key = ConsumerRegistry.key(group, id);
     let instance = this.instances.get(key);
     if (instance === undefined) {
-      const entry = ConsumerRegistry.read(await this.table(), key);
+      const table = await this.table();
+      // The request may come right behind one another gateway answered (no sticky load balancer,
+      // or workers behind one port): read what every gateway wrote before it, not a lagging copy.
+      await table.sync();
+      const entry = ConsumerRegistry.read(table, key);
       if (!this.live(entry)) throw notFound();
       if (entry.owner !== ctx.principal.id) throw this.foreign(ctx, group, id, entry.owner);
       instance = this.instances.get(key) ?? this.instantiate(group, id, entry.owner, entry.options);
