@@ -30,6 +30,11 @@ export const configSchema = z.strictObject({
   websocket: websocketConfigSchema.prefault({}),
   mqtt: mqttConfigSchema.prefault({}),
   grpc: grpcConfigSchema.prefault({}),
+  /**
+   * Gateway processes behind the same ports (app/workers.ts): `auto` = one per core with the
+   * Kafka backend, 1 with the embedded log (which is one process's store).
+   */
+  workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
 });
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -48,13 +53,23 @@ export function loadServerConfig(sources?: ConfigSources): Config {
 export interface RunningServer {
   readonly config: Config;
   readonly core: Core;
+  readonly backend: Backend['kind'];
   readonly ports: { readonly http: number; readonly mqtt: number; readonly grpc: number; readonly [name: string]: number };
   /** Graceful shutdown in order: stop listeners and tell clients, drain, close the core and backend. */
   close(): Promise<void>;
 }
 
+/** How a process runs one gateway: alone (the defaults), or as one worker of several (app/workers.ts). */
+export interface StartOptions {
+  readonly log?: Logger;
+  /** The message of the line logged with the ports once listening (default `ready`). */
+  readonly readyMessage?: string;
+  /** What `/metrics` serves (default: this core's registry). */
+  readonly renderMetrics?: () => Promise<string>;
+}
+
 /** Starts the gateway with a validated config. */
-export async function startServer(config: Config, options: { log?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.log.level);
   const backend = createBackend(config, log);
   await backend.start();
@@ -75,7 +90,7 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
   // Process-level endpoint, before the adapters' routes.
   httpHost.onRequest((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
-    serveMetrics(core, req, res, log);
+    serveMetrics(core, req, res, log, options.renderMetrics);
     return true;
   });
   const adapters: RunningAdapter[] = [];
@@ -113,12 +128,13 @@ export async function startServer(config: Config, options: { log?: Logger } = {}
     mqtt: adapters.find((a) => a.ports.mqtt !== undefined)?.ports.mqtt ?? 0,
     grpc: adapters.find((a) => a.ports.grpc !== undefined)?.ports.grpc ?? 0,
   } as { readonly http: number; readonly mqtt: number; readonly grpc: number; readonly [name: string]: number };
-  log.info({ ports, backend: backend.kind, host: config.host }, 'ready');
+  log.info({ ports, backend: backend.kind, host: config.host }, options.readyMessage ?? 'ready');
 
   let closing: Promise<void> | undefined;
   return {
     config,
     core,
+    backend: backend.kind,
     ports,
     close() {
       closing ??= (async () => {

@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 /**
  * `streamgate` / `npm start`: load config (file, STREAMGATE_* environment, flags), start the
- * gateway, log one `ready` line with the actual ports, and shut down in order on SIGTERM/SIGINT
- * within the configured deadline.
+ * gateway — in this process, or as `workers` processes behind the same ports (app/workers.ts) —
+ * log one `ready` line with the actual ports, and shut down in order on SIGTERM/SIGINT within the
+ * configured deadline.
  */
 import { ConfigError } from '../gateway/config.js';
-import { createLogger } from '../gateway/log.js';
-import { loadServerConfig, startServer } from './compose.js';
+import { createLogger, type Logger } from '../gateway/log.js';
+import { loadServerConfig, startServer, type Config, type RunningServer } from './compose.js';
+import { clusterMetrics, isWorker, runPrimary, runWorker, workerCount, workerId } from './workers.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
+  let workers: number;
   try {
     config = loadServerConfig();
+    workers = workerCount(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`streamgate: ${err.message}\n`);
@@ -19,9 +23,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.log.level);
-  const server = await startServer(config, { log });
+  const root = createLogger(config.log.level);
+  const log = isWorker() ? root.child({ worker: workerId(), pid: process.pid }) : root;
+  if (isWorker()) {
+    const server = await startServer(config, { log, readyMessage: 'worker ready', renderMetrics: clusterMetrics });
+    stopOnSignals(server, config, log);
+    runWorker(server);
+  } else if (workers > 1) {
+    process.exit(await runPrimary(config, log, workers));
+  } else {
+    stopOnSignals(await startServer(config, { log }), config, log);
+  }
+}
 
+function stopOnSignals(server: RunningServer, config: Config, log: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -11,9 +11,10 @@ import type { Logger } from '../gateway/log.js';
  * credentials — `Authorization: Bearer <JWT or API key>` (Prometheus' `authorization` /
  * `bearer_token` settings) or a verified client certificate — whose principal has the `metrics`
  * grant (or `admin: ["*"]`): 401 without valid credentials, 403 without the grant. Without any
- * authentication configured it stays open, like every other endpoint.
+ * authentication configured it stays open, like every other endpoint. `render` is what it serves
+ * (with workers: the sum over every worker, asked of the primary).
  */
-export function serveMetrics(core: Core, req: IncomingMessage, res: ServerResponse, log: Logger): void {
+export function serveMetrics(core: Core, req: IncomingMessage, res: ServerResponse, log: Logger, render: () => Promise<string> = () => core.renderMetrics()): void {
   const refuse = (err: GatewayError): void => {
     const { status, body } = httpErrorOf(err);
     const text = JSON.stringify(body);
@@ -29,7 +30,7 @@ export function serveMetrics(core: Core, req: IncomingMessage, res: ServerRespon
           log.warn({ audit: 'denied', action: 'metrics', principal: principal.id, protocol: 'metrics' }, 'request denied');
           return refuse(new GatewayError('PERMISSION_DENIED', `Principal ${principal.id} may not read /metrics (needs the metrics grant).`));
         }
-        const text = await core.renderMetrics();
+        const text = await render();
         res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(text);
       },
       (err: unknown) => {

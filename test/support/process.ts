@@ -26,6 +26,8 @@ export interface GatewayProcessOptions {
   readyTimeoutMs?: number;
   /** A name for failure messages. */
   name?: string;
+  /** `workers` (default 1: one process, whose pid is the gateway's; `auto` is one per core with Kafka). */
+  workers?: number | 'auto';
 }
 
 export interface ExitInfo {
@@ -46,6 +48,8 @@ export interface GatewayProcess {
   readonly grpcAddress: string;
   /** The last lines the child wrote (stdout and stderr), for failure messages. */
   readonly output: string[];
+  /** With workers: the pid of each worker that logged `worker ready`, in that order (replacements too). */
+  readonly workerPids: number[];
   /** Resolves when the child has exited. */
   readonly exited: Promise<ExitInfo>;
   /** The exit, once it happened. */
@@ -89,6 +93,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
     STREAMGATE_DATA_DIR: dataDir,
     STREAMGATE_LOG_LEVEL: options.logLevel ?? 'warn',
     ...(options.brokers === '' ? {} : { STREAMGATE_KAFKA_BROKERS: options.brokers }),
+    STREAMGATE_WORKERS: String(options.workers ?? 1),
     ...options.env,
   };
   // `ready` is logged at info: the child always logs at least info to stdout for the ports; the
@@ -111,6 +116,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
   live.add(entry);
 
   const output: string[] = [];
+  const workerPids: number[] = [];
   let exitInfo: ExitInfo | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -130,7 +136,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
   };
   const onLine = (line: string): void => {
     if (line === '') return;
-    let parsed: { level?: number; msg?: string; ports?: GatewayProcess['ports'] } | undefined;
+    let parsed: { level?: number; msg?: string; ports?: GatewayProcess['ports']; pid?: number } | undefined;
     try {
       parsed = JSON.parse(line) as typeof parsed;
     } catch (err) {
@@ -139,6 +145,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
       return;
     }
     if (parsed?.msg === 'ready' && parsed.ports !== undefined) onReady?.(parsed.ports);
+    if (parsed?.msg === 'worker ready' && parsed.pid !== undefined) workerPids.push(parsed.pid);
     if ((parsed?.level ?? 100) >= (levelRank[wantedLevel] ?? 40)) keep(line);
   };
   for (const stream of [child.stdout!, child.stderr!]) {
@@ -179,6 +186,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
     mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
     output,
+    workerPids,
     exited,
     get exitInfo() {
       return exitInfo;
