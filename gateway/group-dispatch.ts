@@ -300,6 +300,8 @@ export class Dispatcher {
       this.rotation = (bestAt + 1) % n;
       return best;
     }
+    // With no member at all (the last one just left) a record waits: only a member's scope may skip it.
+    if (this.members.size === 0) return undefined;
     for (const m of this.members) if (m.permits(topic, k)) return undefined;
     return 'skip';
   }
