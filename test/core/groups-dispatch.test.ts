@@ -130,6 +130,25 @@ describe.each(BACKENDS)('dispatch-mode groups (%s)', (backend) => {
     tb.stop();
   });
 
+  it('with an ack timeout, records a member holds too long move to another member with room', async () => {
+    const { t, topic, request } = await setup();
+    const slow = { ...request, ackTimeoutMs: 300 };
+    const a = await t.core.joinGroup(t.ctx, slow);
+    const b = await t.core.joinGroup(t.ctx, slow);
+    const ta = take(a, { ack: false });
+    const tb = take(b);
+    await t.core.produce(t.ctx, topic, oneKey(10));
+    await eventually(() => ta.got.length + tb.got.length >= 10, { what: '10 records' });
+    expect(ta.got.length).toBeGreaterThan(0);
+    // a never acknowledges and stays connected: after the timeout b gets a's records too.
+    await eventually(() => new Set(values(tb.got)).size === 10, { what: 'all 10 at b', timeoutMs: 5000 });
+    await eventually(async () => (await b.committed())[0]?.offset === 10n, { what: 'commit at 10' });
+    // a's late acknowledgement of a record b already acknowledged changes nothing.
+    expect(a.ack(topic, 0, ta.got[0]!.offset)).toBe(false);
+    ta.stop();
+    tb.stop();
+  });
+
   it('many members: every record once, spread over the members', async () => {
     const { t, topic, request } = await setup(2);
     const members = await Promise.all(Array.from({ length: 20 }, () => t.core.joinGroup(t.ctx, request)));
