@@ -432,6 +432,14 @@ export class Dispatcher {
 
   /** Commits the contiguous acknowledged prefix of every owned partition that moved. */
   commitAcknowledged(): Promise<void> {
+    // Records the hub passed over (other keys of a shared Kafka topic) count as consumed.
+    for (const r of this.readers.values()) {
+      if (r.sub === undefined) continue;
+      for (const [partition, offset] of r.sub.positions()) {
+        const part = this.parts.get(key(r.sub.topic, partition));
+        if (part !== undefined && offset > part.next) part.next = offset;
+      }
+    }
     return this.commitParts([...this.parts.values()]);
   }
 

@@ -149,6 +149,17 @@ describe.each(BACKENDS)('dispatch-mode groups (%s)', (backend) => {
     tb.stop();
   });
 
+  it('records of other keys (filtered out by the reader) do not hold the commit back', async () => {
+    const { t, topic, request } = await setup();
+    const mine = { ...request, filters: [{ kind: 'exact' as const, key: 'one/topic' }] };
+    const a = await t.core.joinGroup(t.ctx, mine);
+    const ta = take(a);
+    await t.core.produce(t.ctx, topic, [...oneKey(3), ...Array.from({ length: 5 }, () => ({ key: Buffer.from('other'), value: Buffer.from('x') }))]);
+    await eventually(() => ta.got.length === 3, { what: '3 records' });
+    await eventually(async () => (await a.committed())[0]?.offset === 8n, { what: 'commit at the log end (8)' });
+    ta.stop();
+  });
+
   it('many members: every record once, spread over the members', async () => {
     const { t, topic, request } = await setup(2);
     const members = await Promise.all(Array.from({ length: 20 }, () => t.core.joinGroup(t.ctx, request)));
