@@ -170,6 +170,19 @@ export interface JoinGroupRequest {
    * `resetTo` says, so nothing written after this call is missed. Read permission is checked at call time.
    */
   readonly waitForTopic?: boolean;
+  /**
+   * How records are spread over the members (default `partition`). `partition`: each partition
+   * is read by one member (Kafka's model; REST consumer instances, gRPC). `dispatch` (MQTT
+   * `$share/`): partitions are assigned to gateway instances, and each record of an instance's
+   * partitions goes to one of its streaming members — the one with the fewest unacknowledged
+   * records, ties round robin, none beyond its window (`stream`'s `credit`, else
+   * `groups.maxInflight`). What a member that stops or leaves did not acknowledge goes to the
+   * others at once; after `ackTimeoutMs` (if not 0) to another member with room. The committed
+   * offset is the contiguous acknowledged prefix over all members. Dispatch members are push only
+   * (`poll`, `seek` and explicit commit offsets are FAILED_PRECONDITION), must all read the same
+   * topics with the same filters, and a group has one mode (else FAILED_PRECONDITION).
+   */
+  readonly mode?: 'partition' | 'dispatch';
 }
 
 /** One member of a load-balanced group: each partition of the topics is read by one member. */

@@ -14,12 +14,20 @@
  * sticky load balancing, and a crashed instance's partitions move after `groups.sessionTimeoutMs`.
  * While views converge (a join, a leave, a crash) two members may briefly read the same
  * partition: delivery stays at-least-once, and commits only ever cover acknowledged records.
+ *
+ * Two modes (`JoinGroupRequest.mode`): `partition` (REST consumer instances, gRPC) — the range
+ * plan over members, each partition read by one member; `dispatch` (MQTT `$share/`) — the range
+ * plan over gateway INSTANCES (an instance with members counts once), and within an instance each
+ * record of its partitions goes to one local member, least loaded first, then round robin, each
+ * bounded by its window; what a leaving member did not acknowledge goes to the others at once
+ * (group-dispatch.ts). A group has one mode: a join in the other one is FAILED_PRECONDITION.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GroupMember, JoinGroupRequest, SubscriberSink } from './api.js';
 import type { Backend } from './backends/port.js';
 import { GatewayError } from './errors.js';
+import { Dispatcher, DispatchMember, sameReads, type DispatchHost } from './group-dispatch.js';
 import { compileFilters, type KeyPredicate } from './hub/filters.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
 import type { StreamRecord, TopicPartition } from './record.js';
@@ -59,6 +67,8 @@ interface MemberEntry {
   readonly seen: number;
   /** The principal the member belongs to (absent: written without one). */
   readonly owner?: string;
+  /** `dispatch` for a member of a dispatch-mode group (absent: partition mode). */
+  readonly mode?: 'dispatch';
 }
 
 /** A member of a group as every instance sees it: local, or known from the membership table. */
@@ -66,8 +76,14 @@ interface Participant {
   readonly memberId: string;
   readonly topics: readonly string[];
   readonly owner?: string;
+  /** The instance whose member it is (remote participants). */
+  readonly instance?: string;
+  readonly mode?: 'dispatch';
   readonly local?: Member;
 }
+
+/** A local member of either mode, as the coordinator and its group see it. */
+type LocalMember = Member | DispatchMember;
 
 interface Inflight {
   readonly record: StreamRecord;
@@ -145,22 +161,33 @@ export class GroupCoordinator {
       if (!key.startsWith(prefix)) continue;
       const entry = parseEntry(value);
       if (entry === undefined || entry.instance === this.membership.instanceId || entry.seen < cutoff) continue;
-      out.push({ memberId: key.slice(prefix.length), topics: entry.topics, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
+      out.push({
+        memberId: key.slice(prefix.length),
+        topics: entry.topics,
+        instance: entry.instance,
+        ...(entry.owner === undefined ? {} : { owner: entry.owner }),
+        ...(entry.mode === 'dispatch' ? { mode: entry.mode } : {}),
+      });
     }
     return out;
   }
 
   private openedTable: CompactedTable | undefined;
 
+  /** This instance's id in the membership table. */
+  get instanceId(): string {
+    return this.membership.instanceId;
+  }
+
   /** Writes a local member's entry to the membership table, so every instance assigns partitions to it. */
-  async register(member: Member): Promise<void> {
+  async register(member: LocalMember): Promise<void> {
     const table = await this.members();
     this.openedTable = table;
     await table.set(entryKey(member.group, member.memberId), member.entry(this.membership.instanceId));
   }
 
   /** Deletes a leaving member's entry (only if this instance still owns it), so its partitions move. */
-  async unregister(member: Member): Promise<void> {
+  async unregister(member: LocalMember): Promise<void> {
     const table = await this.members();
     const key = entryKey(member.group, member.memberId);
     const current = table.get(key);
@@ -207,14 +234,29 @@ export class GroupCoordinator {
         throw new GatewayError('PERMISSION_DENIED', `Member id ${memberId} of group ${request.group} belongs to another principal.`);
       }
     }
+    const mode = request.mode ?? 'partition';
+    await this.members();
+    if (this.remoteMembers(request.group).some((r) => (r.mode ?? 'partition') !== mode)) {
+      throw new GatewayError('FAILED_PRECONDITION', `Group ${request.group} has members in another mode on another gateway instance; a ${mode}-mode member cannot join it.`);
+    }
+    // No await from here to the group's creation: concurrent joins must find the same group.
     let group = this.groups.get(request.group);
+    if (group !== undefined && group.mode !== mode) {
+      throw new GatewayError('FAILED_PRECONDITION', `Group ${request.group} has members in ${group.mode} mode; a ${mode}-mode member cannot join it.`);
+    }
+    if (group?.dispatcher !== undefined && !sameReads(group.request, request)) {
+      throw new GatewayError('FAILED_PRECONDITION', `The members of group ${request.group} dispatch one reader's records: they must read the same topics with the same filters.`);
+    }
     if (group === undefined) {
-      group = new LocalGroup(this, request.group);
+      group = new LocalGroup(this, request.group, mode, request);
       this.groups.set(request.group, group);
     }
     const previous = group.members.get(memberId);
     if (previous !== undefined) await previous.leave();
-    const member = new Member(group, memberId, request, partitions, owner, readScope);
+    const member =
+      group.dispatcher === undefined
+        ? new Member(group, memberId, request, partitions, owner, readScope)
+        : new DispatchMember(group, group.dispatcher, memberId, request, partitions, owner, readScope);
     await group.add(member);
     return member;
   }
@@ -234,29 +276,82 @@ export class GroupCoordinator {
 
   /** Forgets a local group once its last local member left. */
   dropGroup(group: LocalGroup): void {
-    if (this.groups.get(group.name) === group && group.members.size === 0) this.groups.delete(group.name);
+    if (this.groups.get(group.name) === group && group.members.size === 0) {
+      this.groups.delete(group.name);
+      group.dispatcher?.close();
+    }
+  }
+
+  /** Unacknowledged records per streaming member of a local dispatch-mode group (observability, tests). */
+  dispatchLoads(group: string): Map<string, number> {
+    return this.groups.get(group)?.dispatcher?.loads() ?? new Map();
   }
 }
 
 /** The members of one group on this instance and their range assignment. */
-class LocalGroup {
-  readonly members = new Map<string, Member>();
+class LocalGroup implements DispatchHost {
+  readonly members = new Map<string, LocalMember>();
   private chain: Promise<void> = Promise.resolve();
   /** The remote membership the current assignment was computed from. */
   private remoteSignature = '';
+  /** Dispatch mode: the one reader of the partitions this instance owns. */
+  readonly dispatcher: Dispatcher | undefined;
 
   constructor(
     readonly coordinator: GroupCoordinator,
     readonly name: string,
-  ) {}
+    readonly mode: 'partition' | 'dispatch',
+    /** The first join: in dispatch mode every member reads what it asked for. */
+    readonly request: JoinGroupRequest,
+  ) {
+    this.dispatcher = mode === 'dispatch' ? new Dispatcher(this, request) : undefined;
+  }
 
-  async add(member: Member): Promise<void> {
+  get backend(): Backend {
+    return this.coordinator.backend;
+  }
+  get hub(): Hub {
+    return this.coordinator.hub;
+  }
+  get log(): Logger {
+    return this.coordinator.log;
+  }
+  get maxInflight(): number {
+    return this.coordinator.options.maxInflight;
+  }
+  get autoCommitIntervalMs(): number {
+    return this.coordinator.options.autoCommitIntervalMs;
+  }
+  get ackTimeoutMs(): number {
+    return this.request.ackTimeoutMs ?? this.coordinator.options.ackTimeoutMs;
+  }
+  get maxQueueBytes(): number {
+    return this.coordinator.options.maxQueueBytes;
+  }
+
+  /**
+   * Who the range plan is computed over, besides this instance's members: other instances'
+   * members (partition mode), or other instances with members (dispatch mode, one each).
+   */
+  private remoteParticipants(): Participant[] {
+    const remote = this.coordinator.remoteMembers(this.name).filter((r) => !this.members.has(r.memberId));
+    if (this.dispatcher === undefined) return remote;
+    const byInstance = new Map<string, Set<string>>();
+    for (const r of remote) {
+      const topics = byInstance.get(r.instance!) ?? new Set<string>();
+      for (const t of r.topics) topics.add(t);
+      byInstance.set(r.instance!, topics);
+    }
+    return [...byInstance].map(([instance, topics]) => ({ memberId: instance, topics: [...topics] }));
+  }
+
+  async add(member: LocalMember): Promise<void> {
     this.members.set(member.memberId, member);
     await this.coordinator.register(member);
     return this.rebalance();
   }
 
-  async remove(member: Member): Promise<void> {
+  async remove(member: LocalMember): Promise<void> {
     if (this.members.get(member.memberId) === member) this.members.delete(member.memberId);
     await this.coordinator.unregister(member).catch((err: unknown) => this.coordinator.log.warn({ err, group: this.name }, 'could not remove the member entry; it expires'));
     const done = this.rebalance();
@@ -270,15 +365,11 @@ class LocalGroup {
 
   /** Another instance's member joined, left or went silent: rebalance if the live set changed. */
   membershipChanged(): void {
-    if (signature(this.coordinator.remoteMembers(this.name)) !== this.remoteSignature) {
+    if (signature(this.remoteParticipants()) !== this.remoteSignature) {
       this.rebalance().catch((err: unknown) => this.coordinator.log.warn({ err, group: this.name }, 'rebalance failed'));
     }
   }
 
-  /**
-   * Range assignment per topic over all live members (every instance's) sorted by id — every
-   * instance computes the same plan — applied to the local members, one rebalance at a time.
-   */
   /**
    * Runs `fn` between two rebalances of this group on this instance (no assignment changes while
    * it runs); its failure is the caller's and does not stop later rebalances.
@@ -292,29 +383,31 @@ class LocalGroup {
     return next;
   }
 
+  /**
+   * Range assignment per topic over all live members (every instance's; in dispatch mode over the
+   * instances with members) sorted by id — every instance computes the same plan — applied to the
+   * local members (or the dispatcher), one rebalance at a time.
+   */
   rebalance(): Promise<void> {
     const run = async () => {
-      const remote = this.coordinator.remoteMembers(this.name).filter((r) => !this.members.has(r.memberId));
+      const remote = this.remoteParticipants();
       this.remoteSignature = signature(remote);
-      const everyone: Participant[] = [...[...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics, local: m })), ...remote];
-      const plan = new Map<Member, TopicPartition[]>();
-      for (const m of this.members.values()) plan.set(m, []);
       const topics = new Map<string, number>();
       for (const m of this.members.values()) for (const [t, n] of m.partitionCounts) topics.set(t, n);
-      for (const [topic, count] of topics) {
-        const members = everyone.filter((m) => m.topics.includes(topic)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
-        if (members.length === 0) continue;
-        const per = Math.floor(count / members.length);
-        const extra = count % members.length;
-        let p = 0;
-        members.forEach((m, i) => {
-          const n = per + (i < extra ? 1 : 0);
-          for (let k = 0; k < n; k++) {
-            const partition = p++;
-            if (m.local !== undefined) plan.get(m.local)!.push({ topic, partition });
-          }
-        });
+      if (this.dispatcher !== undefined) {
+        // One participant per instance: this one (while it has members) and each remote one.
+        const local = new Set<string>();
+        for (const m of this.members.values()) for (const t of m.topics) local.add(t);
+        const everyone: Participant[] = [...(this.members.size > 0 ? [{ memberId: this.coordinator.instanceId, topics: [...local] }] : []), ...remote];
+        const mine = rangePlan(everyone, topics).get(this.coordinator.instanceId) ?? [];
+        await this.dispatcher.revokeExcept(mine);
+        await this.dispatcher.assign(mine);
+        return;
       }
+      const everyone: Participant[] = [...[...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics, local: m as Member })), ...remote];
+      const byId = rangePlan(everyone, topics);
+      const plan = new Map<Member, TopicPartition[]>();
+      for (const m of this.members.values()) plan.set(m as Member, byId.get(m.memberId) ?? []);
       // Revoke first (committing what was acknowledged), then assign: no partition has two readers.
       for (const [m, parts] of plan) await m.revokeExcept(parts);
       for (const [m, parts] of plan) await m.assign(parts);
@@ -322,6 +415,25 @@ class LocalGroup {
     this.chain = this.chain.then(run, run);
     return this.chain;
   }
+}
+
+/** Range assignment per topic over the participants sorted by id: every instance computes the same plan. */
+function rangePlan(participants: readonly Participant[], topics: ReadonlyMap<string, number>): Map<string, TopicPartition[]> {
+  const plan = new Map<string, TopicPartition[]>();
+  for (const [topic, count] of topics) {
+    const members = participants.filter((m) => m.topics.includes(topic)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+    if (members.length === 0) continue;
+    const per = Math.floor(count / members.length);
+    const extra = count % members.length;
+    let p = 0;
+    members.forEach((m, i) => {
+      const n = per + (i < extra ? 1 : 0);
+      const mine = plan.get(m.memberId) ?? [];
+      for (let k = 0; k < n; k++) mine.push({ topic, partition: p++ });
+      plan.set(m.memberId, mine);
+    });
+  }
+  return plan;
 }
 
 /** `offset`, or OUT_OF_RANGE unless the log start ≤ offset ≤ the log end (the next offset to be written). */

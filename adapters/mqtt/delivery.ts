@@ -64,6 +64,11 @@ export class Delivery {
     this.sendQuota = client.registry.config.maxInflight;
   }
 
+  /** QoS>0 deliveries this connection may have in flight (a shared subscription's window in its group). */
+  get window(): number {
+    return this.sendQuota;
+  }
+
   /** Applies the client's CONNECT limits (v5 Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
   limit(receiveMaximum: number | undefined, maximumPacketSize: number | undefined, topicAliasMaximum: number | undefined): void {
     const cfg = this.client.registry.config;

@@ -319,11 +319,17 @@ export class Subscriptions {
     return out;
   }
 
+  /**
+   * A `$share/` subscription is a member of a dispatch-mode group: the core hands each message to
+   * one member — the one with the fewest unacknowledged messages, ties round robin — so the
+   * messages of one topic spread over the members (MQTT-5 §4.8.2 lets the server choose per
+   * message). Its window is this connection's send quota (Receive Maximum / `mqtt.maxInflight`).
+   */
   private async startShared(live: Live, topics: string[]): Promise<void> {
     const { client } = this;
     const spec = live.spec;
-    // One group per (ShareName, filter): members of a Kafka group must read the same topics with
-    // the same filter, or records one filter skips would be committed for the other.
+    // One group per (ShareName, filter): the members of a group share one reader of the same
+    // topics with the same filter, so what one filter skips is never committed for another.
     const hash = createHash('sha256').update(spec.filter).digest('hex').slice(0, SHARE_GROUP_HASH_CHARS);
     const member = await client.registry.gateway.joinGroup(client.ctx, {
       // `/` cannot occur in a share name [MQTT-5:4.8.2-2], so the grant `mqtt-share/<share>/*` names
@@ -335,33 +341,66 @@ export class Subscriptions {
       resetTo: 'latest',
       waitForTopic: true,
       filters: [{ kind: 'mqtt', filter: spec.filter }],
+      mode: 'dispatch',
+      // No redelivery to a connected member: MQTT resends only on reconnect [MQTT-5:4.4.0-1], and a
+      // member that does not acknowledge is bounded by its window; what it holds moves when it goes.
+      ackTimeoutMs: 0,
     });
     if (live.closed || client.isClosed()) {
       await member.leave();
       return;
     }
     live.member = member;
-    live.stream = member.stream({
-      records: async (batch) => {
-        // QoS 0 and records not for this subscriber are acknowledged once written (handled);
-        // QoS>0 ones when the client acknowledges them.
-        const ack = (rec: StreamRecord): void => void member.ack(rec.topic, rec.partition, rec.offset);
-        await client.delivery.deliverBatch(
-          batch,
-          () => live.spec,
-          true,
-          () => !live.closed,
-          (rec, packet, encoded) => client.delivery.deliver(packet, undefined, () => ack(rec), true, encoded),
-          ack,
-        );
+    live.stream = member.stream(
+      {
+        records: async (batch) => {
+          // QoS 0 and records not for this subscriber are acknowledged once written (handled);
+          // QoS>0 ones when the client acknowledges them (also with a failure code: the message is
+          // then discarded, not sent to another member [MQTT-5:4.8.2-6]).
+          const ack = (rec: StreamRecord): void => void member.ack(rec.topic, rec.partition, rec.offset);
+          await client.delivery.deliverBatch(
+            batch,
+            () => live.spec,
+            true,
+            () => !live.closed,
+            (rec, packet, encoded) => {
+              const source = { raw: live.spec.raw, topic: rec.topic, partition: rec.partition, offset: rec.offset, keyless: rec.key === null };
+              return client.delivery.deliver(packet, source, () => ack(rec), true, encoded);
+            },
+            ack,
+          );
+        },
+        continuityLost: (n) => client.log.warn({ partition: n.partition, reason: n.reason }, 'shared subscription continuity lost'),
+        end: (error) => {
+          if (live.closed) return;
+          const m = mqttError(error ?? new GatewayError('UNAVAILABLE', 'shared subscription ended'));
+          void client.fail(m.disconnect, reasonString(m.error));
+        },
       },
-      continuityLost: (n) => client.log.warn({ partition: n.partition, reason: n.reason }, 'shared subscription continuity lost'),
-      end: (error) => {
-        if (live.closed) return;
-        const m = mqttError(error ?? new GatewayError('UNAVAILABLE', 'shared subscription ended'));
-        void client.fail(m.disconnect, reasonString(m.error));
-      },
-    });
+      { credit: client.delivery.window },
+    );
+  }
+
+  /**
+   * What happens to a shared subscription's unacknowledged deliveries when it stops, before its
+   * member leaves the group (leaving gives the member's unacknowledged messages to the others):
+   * - UNSUBSCRIBE on an open connection: the client still completes them here; they count as delivered.
+   * - the connection closed, QoS 1: left to the group, which sends them to another member at once
+   *   (MQTT-5 §4.8.2 allows it as soon as the connection is lost), persistent session or not.
+   * - the connection closed, QoS 2: never to another member. A persistent session keeps it and
+   *   completes it on reconnect [MQTT-5:4.8.2-4]; a session that ends drops it [MQTT-5:4.8.2-5].
+   */
+  private settleShared(live: Live): void {
+    const { client } = this;
+    const s = client.session;
+    if (s === undefined) return;
+    const open = client.state === 'open';
+    for (const p of [...s.pending.values()]) {
+      if (!p.shared || p.source?.raw !== live.spec.raw) continue;
+      if (!open && p.qos === 1) continue;
+      p.onAcked?.();
+      if (!open && s.persistent) s.pending.set(p.pid, { ...p, shared: false, onAcked: undefined });
+    }
   }
 
   private async stop(live: Live, leave: boolean): Promise<void> {
@@ -372,6 +411,7 @@ export class Subscriptions {
       r.closed = true;
       r.sub?.close();
     }
+    if (live.member !== undefined && leave) this.settleShared(live);
     live.stream?.stop();
     if (live.member !== undefined && leave) await live.member.leave();
   }
