@@ -199,7 +199,7 @@ function compileJson(text: string, references: readonly ResolvedReference[], lim
     canRead(writer) {
       if (writer.type !== 'JSON') return [`A ${writer.type} schema cannot be read as JSON.`];
       const issues: string[] = [];
-      jsonCanRead(self.json, (writer as typeof self).json, '#', issues, { reader: self.json, writer: (writer as typeof self).json, steps: 0 });
+      jsonCanRead(self.json, (writer as typeof self).json, '#', issues, { reader: self.json, writer: (writer as typeof self).json, steps: 0, pairs: new WeakMap() });
       return issues;
     },
   };
@@ -207,8 +207,17 @@ function compileJson(text: string, references: readonly ResolvedReference[], lim
 }
 
 const JSON_TYPES = ['null', 'boolean', 'object', 'array', 'number', 'string', 'integer'] as const;
-/** Work bound of one JSON compatibility walk ($ref cycles end at it too). */
+/** Work bound of one JSON compatibility walk. */
 const MAX_JSON_COMPAT_STEPS = 10_000;
+/** Recursion bound of one walk (texts are already bounded by maxDepth; `$ref` chains are not). */
+const MAX_JSON_COMPAT_DEPTH = 128;
+
+interface JsonWalk {
+  readonly reader: JsonNode;
+  readonly writer: JsonNode;
+  steps: number;
+  readonly pairs: WeakMap<object, WeakSet<object>>;
+}
 
 function typesOf(node: Record<string, unknown>): Set<string> | undefined {
   const t = node.type;
@@ -237,11 +246,22 @@ function localRef(root: JsonNode, node: JsonNode): JsonNode {
  * removed (ENUM_ARRAY_NARROWED), bounds narrowed (maximum/minimum/maxLength/minLength/maxItems/
  * minItems), items narrowed — each is an incompatibility; local `$ref`s are followed (bounded).
  */
-function jsonCanRead(readerIn: JsonNode, writerIn: JsonNode, path: string, issues: string[], state: { reader: JsonNode; writer: JsonNode; steps: number }): void {
+function jsonCanRead(readerIn: JsonNode, writerIn: JsonNode, path: string, issues: string[], state: JsonWalk, depth = 0): void {
   if (++state.steps > MAX_JSON_COMPAT_STEPS || issues.length >= 20) return;
+  if (depth > MAX_JSON_COMPAT_DEPTH) {
+    issues.push(`${path}: nested deeper than ${MAX_JSON_COMPAT_DEPTH} levels; cannot be compared`);
+    return;
+  }
   const reader = localRef(state.reader, readerIn);
   const writer = localRef(state.writer, writerIn);
   if (reader === true || writer === false) return;
+  // A pair under comparison already ($ref cycles): assume it holds, as a coinductive check does.
+  if (typeof reader === 'object' && typeof writer === 'object') {
+    let seen = state.pairs.get(reader);
+    if (seen === undefined) state.pairs.set(reader, (seen = new WeakSet()));
+    if (seen.has(writer)) return;
+    seen.add(writer);
+  }
   if (reader === false) {
     issues.push(`${path}: the reader accepts nothing`);
     return;
@@ -284,16 +304,16 @@ function jsonCanRead(readerIn: JsonNode, writerIn: JsonNode, path: string, issue
       issues.push(`${path}/properties/${name}: PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL`);
       continue;
     }
-    jsonCanRead(rp, wp, `${path}/properties/${name}`, issues, state);
+    jsonCanRead(rp, wp, `${path}/properties/${name}`, issues, state, depth + 1);
   }
   for (const [name, wp] of Object.entries(wProps)) {
     if (Object.hasOwn(rProps, name)) continue;
     if (rAdditional === false) issues.push(`${path}/properties/${name}: PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL`);
-    else jsonCanRead(rAdditional, wp, `${path}/properties/${name}`, issues, state);
+    else jsonCanRead(rAdditional, wp, `${path}/properties/${name}`, issues, state, depth + 1);
   }
-  if (rAdditional !== true) jsonCanRead(rAdditional, wAdditional, `${path}/additionalProperties`, issues, state);
+  if (rAdditional !== true) jsonCanRead(rAdditional, wAdditional, `${path}/additionalProperties`, issues, state, depth + 1);
   // Arrays (single-schema items).
-  if (reader.items !== undefined && !Array.isArray(reader.items)) jsonCanRead(reader.items as JsonNode, (writer.items ?? true) as JsonNode, `${path}/items`, issues, state);
+  if (reader.items !== undefined && !Array.isArray(reader.items)) jsonCanRead(reader.items as JsonNode, (writer.items ?? true) as JsonNode, `${path}/items`, issues, state, depth + 1);
 }
 
 // --- Protobuf --------------------------------------------------------------------------------
