@@ -198,3 +198,61 @@ describe.each(['kafka', 'embedded'] as const)('schema registry API (%s)', (backe
     expect((await http('GET', `${gw.httpUrl}/v1/topics/_schemas/partitions/0/records?offset=0`)).status).toBe(403);
   });
 });
+
+describe('REST v2 produce with avro / jsonschema / protobuf embedded formats (kafka)', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+  const produce = (topic: string, format: string, body: unknown) => http('POST', `${gw.httpUrl}/topics/${topic}`, { headers: { 'content-type': `application/vnd.kafka.${format}.v2+json` }, body });
+  const stored = async (topic: string) => (await http('GET', `${gw.httpUrl}/v1/topics/${topic}/partitions/0/records?offset=0&max=100`)).json.records as { key: string | null; value: string; encoding?: string; keyEncoding?: string }[];
+  const ctx = () => ({ protocol: 'test', log: gw.core.log, principal: { id: 'test', anonymous: false } }) as never;
+
+  it('avro: value_schema is registered as <topic>-value on first use, the records are framed Avro, value_schema_id reuses it', async () => {
+    const topic = uniqueId('v2avro');
+    const first = await produce(topic, 'avro', { value_schema: avroV1, records: [{ value: { device: 'a', celsius: 1.5 } }, { value: { device: 'b', celsius: 2 } }] });
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ key_schema_id: null, value_schema_id: expect.any(Number), offsets: [{ partition: 0, offset: 0 }, { partition: 0, offset: 1 }] });
+    const id = first.json.value_schema_id;
+    expect((await http('GET', `${gw.httpUrl}/subjects/${topic}-value/versions/1`)).json.id).toBe(id);
+    const again = await produce(topic, 'avro', { value_schema_id: id, records: [{ value: { device: 'c', celsius: -1 } }] });
+    expect(again.json.value_schema_id).toBe(id);
+    const records = await stored(topic);
+    expect(records).toHaveLength(3);
+    const decoded = await Promise.all(records.map((r) => gw.core.schemas!.decode(ctx(), Buffer.from(r.value, 'base64'))));
+    expect(decoded.map((d) => [d.schemaId, d.value])).toEqual([[id, { device: 'a', celsius: 1.5 }], [id, { device: 'b', celsius: 2 }], [id, { device: 'c', celsius: -1 }]]);
+  });
+
+  it('a record that breaks the schema fails the request (42203) and nothing of it is written', async () => {
+    const topic = uniqueId('v2bad');
+    expect((await produce(topic, 'avro', { value_schema: avroV1, records: [{ value: { device: 'a', celsius: 1 } }] })).status).toBe(200);
+    const bad = await produce(topic, 'avro', { value_schema: avroV1, records: [{ value: { device: 'ok', celsius: 2 } }, { value: { device: 'x', celsius: 'warm' } }] });
+    expect([bad.status, bad.json.error_code]).toEqual([422, 42203]);
+    const invalid = await produce(topic, 'avro', { value_schema: '{"type":"nope"}', records: [{ value: 1 }] });
+    expect([invalid.status, invalid.json.error_code]).toEqual([422, 42205]);
+    expect((await produce(topic, 'avro', { value_schema_id: 999_999, records: [{ value: 1 }] })).json.error_code).toBe(40403);
+    expect(await stored(topic)).toHaveLength(1);
+  });
+
+  it('jsonschema and protobuf: keys and values encoded with their own schemas', async () => {
+    const topic = uniqueId('v2multi');
+    const keySchema = JSON.stringify({ type: 'string', maxLength: 16 });
+    const valueSchema = JSON.stringify({ type: 'object', properties: { t: { type: 'number' } }, required: ['t'] });
+    const json = await produce(topic, 'jsonschema', { key_schema: keySchema, value_schema: valueSchema, records: [{ key: 'dev-1', value: { t: 21.5 } }] });
+    expect(json.status).toBe(200);
+    expect(json.json.key_schema_id).not.toBe(json.json.value_schema_id);
+    expect((await produce(topic, 'jsonschema', { key_schema: keySchema, value_schema: valueSchema, records: [{ key: 'dev-1', value: { t: 'hot' } }] })).json.error_code).toBe(42203);
+    const ptopic = uniqueId('v2proto');
+    const proto = await produce(ptopic, 'protobuf', { value_schema: 'syntax = "proto3"; message Reading { string device = 1; double celsius = 2; }', records: [{ value: { device: 'p', celsius: 3.25 } }] });
+    expect(proto.status).toBe(200);
+    const [record] = await stored(ptopic);
+    const bytes = Buffer.from(record!.value, 'base64');
+    expect(bytes[5]).toBe(0); // message indexes [0] as the single byte 0
+    expect((await gw.core.schemas!.decode(ctx(), bytes)).value).toEqual({ device: 'p', celsius: 3.25 });
+    const [jrecord] = await stored(topic);
+    expect((await gw.core.schemas!.decode(ctx(), Buffer.from(jrecord!.value, jrecord!.encoding === 'base64' ? 'base64' : 'utf8'))).value).toEqual({ t: 21.5 });
+  });
+});
