@@ -38,7 +38,11 @@ describe.each(['kafka', 'embedded'] as const)('schema registry API (%s)', (backe
     const other = `${uniqueId('reading')}-value`;
     expect((await sr('POST', `/subjects/${other}/versions`, { schema: avroV1, schemaType: 'AVRO' })).json).toEqual({ id });
 
-    expect((await sr('GET', `/schemas/ids/${id}`)).json).toEqual({ schema: avroV1 });
+    // An id names one schema whatever its spelling; the text it answers is the first one registered
+    // (another test file on the same broker may have registered this schema with other whitespace).
+    const byId = await sr('GET', `/schemas/ids/${id}`);
+    expect(Object.keys(byId.json)).toEqual(['schema']);
+    expect(JSON.parse(byId.json.schema)).toEqual(JSON.parse(avroV1));
     const raw = await sr('GET', `/schemas/ids/${id}/schema`);
     expect(JSON.parse(raw.text)).toEqual(JSON.parse(avroV1));
     expect((await sr('GET', `/schemas/ids/${id}/versions`)).json).toEqual(expect.arrayContaining([{ subject, version: 1 }, { subject: other, version: 1 }]));
