@@ -77,7 +77,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mqtt = { routes: config.mqtt.routes.map((r) => ({ filter: r.filter, topic: r.topic })), defaultTopic: config.mqtt.defaultTopic };
   const core = new Core({ backend, config, log, mqtt });
   // Internal state's topic names are never metric label values (Kafka's own `__` topics neither).
-  core.metrics.hideTopics([config.topics.internalPrefix, '__']);
+  core.metrics.hideTopics([config.topics.internalPrefix, '__', ...(config.schemaRegistry.enabled ? [config.schemaRegistry.topic] : [])]);
   await core.start();
 
   const tls = loadTls(config);

@@ -41,6 +41,17 @@ export const HTTP_ERRORS = {
   TIMEOUT: { status: 500, errorCode: 50003 },
   CANCELLED: { status: 500, errorCode: 50003 },
   SHUTTING_DOWN: { status: 503, errorCode: 50301 },
+  // Schema registry: Confluent Schema Registry's codes (its Errors.java / RestIncompatibleSchemaException is a bare 409).
+  SUBJECT_NOT_FOUND: { status: 404, errorCode: 40401 },
+  VERSION_NOT_FOUND: { status: 404, errorCode: 40402 },
+  SCHEMA_NOT_FOUND: { status: 404, errorCode: 40403 },
+  SUBJECT_NOT_SOFT_DELETED: { status: 404, errorCode: 40405 },
+  VERSION_NOT_SOFT_DELETED: { status: 404, errorCode: 40407 },
+  INVALID_SCHEMA: { status: 422, errorCode: 42201 },
+  INVALID_VERSION: { status: 422, errorCode: 42202 },
+  INVALID_COMPATIBILITY_LEVEL: { status: 422, errorCode: 42203 },
+  INCOMPATIBLE_SCHEMA: { status: 409, errorCode: 409 },
+  OPERATION_NOT_PERMITTED: { status: 422, errorCode: 42205 },
   UNIMPLEMENTED: { status: 501, errorCode: 501 },
   INTERNAL: { status: 500, errorCode: 50002 },
 } as const satisfies Record<Code, HttpError>;

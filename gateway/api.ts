@@ -327,6 +327,12 @@ export interface Gateway {
   /** Joins (or re-joins with the same memberId) a load-balanced group. */
   joinGroup(ctx: Context, request: JoinGroupRequest): Promise<GroupMember>;
 
+  /**
+   * The schema registry (config `schemaRegistry`), undefined when disabled: subjects, versions,
+   * ids, compatibility, and the Confluent wire format for encode / decode / validate.
+   */
+  readonly schemas?: import('./schemas/registry.js').SchemaRegistry | undefined;
+
   /** Opens (once per name, then shared) a compacted key → value table. */
   table(name: string): Promise<Table>;
 

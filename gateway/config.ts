@@ -131,6 +131,37 @@ export const coreConfigShape = {
       maxKeys: z.number().int().positive().default(100_000),
     })
     .prefault({}),
+  schemaRegistry: z
+    .strictObject({
+      /**
+       * Serve the Confluent-compatible Schema Registry API (`/subjects`, `/schemas`, `/config`,
+       * `/compatibility`, `/mode`) on the HTTP port. On by default: it costs nothing until first
+       * used (its topics are created then), and registry clients need only the gateway's URL.
+       */
+      enabled: z.boolean().default(true),
+      /**
+       * The compacted topic holding the schemas, in Confluent's `_schemas` record format (Confluent
+       * Schema Registry's `kafkastore.topic`). Internal: no client protocol may read or write it.
+       */
+      topic: z.string().min(1).max(249).regex(/^[a-zA-Z0-9._-]+$/, 'must be a valid topic name').default('_schemas'),
+      /** The level of subjects without their own (Confluent's default). */
+      defaultCompatibility: z.enum(['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']).default('BACKWARD'),
+      /** Largest schema text: a schema is compiled on registration and kept compiled; 256 KiB holds any real-world schema. */
+      maxSchemaBytes: z.number().int().positive().default(256 * 1024),
+      /** Nesting depth of a schema (records in records, JSON objects, Protobuf braces); parsers recurse this deep at most. */
+      maxDepth: z.number().int().positive().max(256).default(64),
+      /** JSON nodes / Protobuf declarations of one schema: bounds compile time and memory (an enum of 100k symbols is refused). */
+      maxNodes: z.number().int().positive().default(20_000),
+      /** Schemas one schema may reference, transitively. */
+      maxReferences: z.number().int().positive().default(100),
+      /** Compiled schemas kept (least recently used dropped first). */
+      compiledCacheSize: z.number().int().positive().default(1_000),
+      /** Subjects the registry holds at most. */
+      maxSubjects: z.number().int().positive().default(10_000),
+      /** Versions one subject holds at most (live and soft-deleted). */
+      maxVersionsPerSubject: z.number().int().positive().default(1_000),
+    })
+    .prefault({}),
   ...authConfigShape,
   tls: z
     .strictObject({

@@ -43,6 +43,7 @@ import {
   type TopicInfo,
 } from './record.js';
 import { CompactedTable } from './table.js';
+import { SchemaRegistry } from './schemas/registry.js';
 import { TRACEPARENT, validTraceparent } from './trace.js';
 
 const NO_ACCESS: TopicAccess = Object.freeze({ kind: 'none' });
@@ -68,6 +69,8 @@ export class Core implements Gateway {
   readonly metrics = new Metrics();
   /** Distinguishes this gateway process from others on the same backend. */
   readonly instanceId = randomUUID();
+  /** The schema registry (config `schemaRegistry`); undefined when disabled. */
+  readonly schemas: SchemaRegistry | undefined;
   private readonly backend: Backend;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
@@ -116,6 +119,22 @@ export class Core implements Gateway {
     // A found topic's metadata goes into the cache, so the waiters' start costs no second call.
     this.topicWatcher = new TopicWatcher((topic) => this.topicInfo(topic, true), this.config.topics.waitPollMs, this.log.child({ component: 'topic-wait' }));
     this.auth = new Authenticator(this.config.auth, options.mqtt);
+    const registry = this.config.schemaRegistry;
+    this.schemas = registry.enabled
+      ? new SchemaRegistry(
+          registry,
+          async () => {
+            const log = this.log.child({ component: 'schemas' });
+            // The registry topic keeps its exact name (no internal prefix): other registries read it too.
+            const [store, ids] = await Promise.all([
+              CompactedTable.open(this.backend, this.hub, registry.topic, log, this.config.hub.maxQueueBytes, ''),
+              this.table('schema-ids') as Promise<CompactedTable>,
+            ]);
+            return { store, ids };
+          },
+          this.log.child({ component: 'schemas' }),
+        )
+      : undefined;
   }
 
   async authenticate(credentials: Credentials, origin?: ConnectionOrigin): Promise<import('./api.js').Principal> {
@@ -203,11 +222,11 @@ export class Core implements Gateway {
   }
 
   /**
-   * Internal state (tables behind `topics.internalPrefix`, and Kafka's own `__` topics) is never
+   * Internal state (tables behind `topics.internalPrefix`, the schema registry's topic, and Kafka's own `__` topics) is never
    * reachable from a client operation, whatever the grants: a `*` grant means all user topics.
    */
   private isInternal(topic: string): boolean {
-    return topic.startsWith(this.config.topics.internalPrefix) || topic.startsWith('__');
+    return topic.startsWith(this.config.topics.internalPrefix) || topic.startsWith('__') || (this.schemas !== undefined && topic === this.config.schemaRegistry.topic);
   }
 
   /** What the principal may do on `topic` (internal topics: nothing), before any key is looked at. */
@@ -297,6 +316,7 @@ export class Core implements Gateway {
     this.closed = true;
     this.topicWatcher.close();
     await this.groups.close();
+    await this.schemas?.close();
     await this.instances.close().catch((err: unknown) => this.log.warn({ err }, 'instance entry not deleted; others see this instance gone after groups.sessionTimeoutMs'));
     for (const table of this.tables.values()) {
       await table.then((t) => t.close()).catch(() => undefined);

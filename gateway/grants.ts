@@ -6,7 +6,7 @@
  *
  * Grant syntax (API keys, certificates, anonymousGrants, and the JWT `topics` claim):
  * ```
- * { read:  [entry…], write: [entry…], admin: [topicPattern…], groups: [groupPattern…], metrics: bool }
+ * { read:  [entry…], write: [entry…], admin: [topicPattern…], groups: [groupPattern…], metrics: bool, schemas: bool }
  * entry = "topicPattern"                       every key of the matching topics
  *       | {topic: "topicPattern", key: "F"}    keys matching the MQTT-style filter F
  *       | {mqtt: "F"}                          MQTT topics matching F, in the Kafka topics routes give them
@@ -40,6 +40,12 @@ export const grantsSchema = z.strictObject({
   groups: z.array(z.string().min(1)).default([]),
   /** May read `/metrics` (also implied by `admin: ["*"]`). */
   metrics: z.boolean().default(false),
+  /**
+   * May change the schema registry: register schemas, delete subjects and versions, set
+   * compatibility and mode (also implied by `admin: ["*"]`). Reading it needs only an
+   * authenticated (non-anonymous) principal.
+   */
+  schemas: z.boolean().default(false),
 });
 
 /** Validated grants (defaults filled in), the input `Scope.compile` turns into a principal's scope. */
@@ -123,6 +129,8 @@ export class Scope {
     private readonly groups: readonly string[],
     /** May read `/metrics`. */
     readonly metrics: boolean,
+    /** May change the schema registry (grant `schemas`). */
+    readonly schemas = false,
   ) {}
 
   /** A scope that allows nothing (a principal without grants while authentication is on). */
@@ -150,7 +158,7 @@ export class Scope {
       });
     const list = (patterns: readonly string[]) => patterns.map(expand).filter((p): p is string => p !== undefined);
     const admin = list(grants.admin);
-    return new Scope({ read: rules(grants.read), write: rules(grants.write) }, admin, list(grants.groups), grants.metrics || admin.includes('*'));
+    return new Scope({ read: rules(grants.read), write: rules(grants.write) }, admin, list(grants.groups), grants.metrics || admin.includes('*'), grants.schemas || admin.includes('*'));
   }
 
   /** Which keys of `topic` the principal may read or write. */

@@ -75,6 +75,11 @@ export class CompactedTable implements Table {
     return this.values.entries();
   }
 
+  /** The offset the key's current value was written at (log order across instances, unlike `entries()` order). */
+  offsetOf(key: string): bigint | undefined {
+    return this.values.has(key) ? this.versions.get(key) : undefined;
+  }
+
   async set(key: string, value: Buffer): Promise<void> {
     await this.write(key, value);
   }

@@ -31,7 +31,7 @@ function mediaType(header: string | undefined): string | undefined {
 /**
  * Embedded format of a v2 produce body from its Content-Type. Per the Confluent docs, the less
  * specific `application/vnd.kafka.v2+json`, `application/vnd.kafka+json` and `application/json`
- * mean binary. Schema formats (avro, protobuf, jsonschema) need a schema registry: 415.
+ * mean binary. Schema formats (avro, protobuf, jsonschema) are schema-produce.ts's; here they are 415.
  */
 export function produceFormat(contentType: string | undefined): EmbeddedFormat {
   const t = mediaType(contentType);

@@ -31,6 +31,10 @@ export const REST_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, errorCode: 415 },
   /** kafka-rest INVALID_CONSUMER_CONFIG_ERROR_CODE. */
   INVALID_CONSUMER_CONFIG: { status: 422, errorCode: 42204 },
+  /** kafka-rest JSON_CONVERSION_ERROR_CODE: a record's JSON does not convert to its schema (avro / jsonschema / protobuf produce). */
+  SCHEMA_CONVERSION: { status: 422, errorCode: 42203 },
+  /** kafka-rest INVALID_SCHEMA_ERROR_CODE: an inline key_schema / value_schema does not parse. */
+  INVALID_EMBEDDED_SCHEMA: { status: 422, errorCode: 42205 },
   /** Generic constraint violation (e.g. "records may not be empty"). */
   UNPROCESSABLE: { status: 422, errorCode: 422 },
 } as const satisfies Record<string, HttpError>;

@@ -20,6 +20,7 @@ import {
   requireJsonBody,
 } from './codec.js';
 import { RestError, produceRecordErrorCode } from './errors.js';
+import { encodeSchemaProduce, schemaProduceFormat } from './schema-produce.js';
 import { NO_CONTENT, SEG, headerValue, traceOf, v2Reply, type Reply, type Request, type RouteDeps, type RouteTable } from './http.js';
 import type { ConsumerInstance } from './consumer-instance.js';
 import * as S from './schemas.js';
@@ -53,9 +54,18 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     return v2(200, { beginning_offset: o.earliest, end_offset: o.latest });
   });
   const produceV2 = async (r: Request, partition: number | undefined): Promise<Reply> => {
-    const format = produceFormat(headerValue(r.req, 'content-type'));
+    const schemaType = schemaProduceFormat(headerValue(r.req, 'content-type'));
+    const format = schemaType === undefined ? produceFormat(headerValue(r.req, 'content-type')) : undefined; // 415 before the body is read
     const raw = await r.body();
-    const records = decodeV2Produce(raw, parseRecordsBody(raw), format, partition);
+    let records;
+    let schemaIds: { key_schema_id: number | null; value_schema_id: number | null } = { key_schema_id: null, value_schema_id: null };
+    if (schemaType !== undefined) {
+      const encoded = await encodeSchemaProduce(g, r.ctx, r.params[0]!, raw, schemaType, partition);
+      records = encoded.records;
+      schemaIds = { key_schema_id: encoded.keySchemaId, value_schema_id: encoded.valueSchemaId };
+    } else {
+      records = decodeV2Produce(raw, parseRecordsBody(raw), format!, partition);
+    }
     const idempotencyKey = headerValue(r.req, 'idempotency-key');
     const results = await g.produce(r.ctx, r.params[0]!, records, {
       ...(partition === undefined ? {} : { partition }),
@@ -68,7 +78,7 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
         ? { partition: x.partition, offset: x.offset, error_code: null, error: null }
         : { partition: null, offset: null, error_code: produceRecordErrorCode(x.error), error: x.error.message },
     );
-    return v2(200, { key_schema_id: null, value_schema_id: null, offsets });
+    return v2(200, { ...schemaIds, offsets });
   };
   routes.add('POST', `/topics/${SEG}`, (r) => produceV2(r, undefined));
   routes.add('POST', `/topics/${SEG}/partitions/${SEG}`, (r) => produceV2(r, pathPartition(r.params[1]!)));
@@ -252,15 +262,15 @@ function mappingError(what: string): RestError {
 
 /**
  * Why a v2 consumer configuration is refused (the first zod issue of CreateConsumerRequest), in
- * kafka-rest's terms: a schema format (avro, jsonschema, protobuf) needs a schema registry (42204
- * here); any other format is "Invalid format type." (422/422); every other field 42204.
+ * kafka-rest's terms: a schema format (avro, jsonschema, protobuf) is not decoded for consumers yet
+ * (42204 here; produce supports them, schema-produce.ts); any other format is "Invalid format type." (422/422); every other field 42204.
  */
 function consumerConfigRefusal(issue: z.core.$ZodIssue, body: Record<string, unknown>): RestError {
   const field = String(issue.path[0]);
   if (field === 'format') {
     const f = typeof body.format === 'string' ? body.format.toLowerCase() : undefined;
     if (f === 'avro' || f === 'jsonschema' || f === 'protobuf') {
-      return new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" needs a schema registry, which streamgate does not have (use json or binary).`);
+      return new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" is supported for produce but not yet for consumer instances (use json or binary).`);
     }
     return new RestError('UNPROCESSABLE', 'Invalid format type.');
   }

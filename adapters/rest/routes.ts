@@ -17,6 +17,7 @@ import { openApiDocument } from './openapi.js';
 import { defineV1Routes } from './routes-v1.js';
 import { defineV2Routes } from './routes-v2.js';
 import { ConsumerRegistry } from './consumer-instance.js';
+import { REGISTRY_MEDIA, defineRegistryRoutes, isRegistryPath } from './registry.js';
 
 /** Liveness, readiness and the API description answer without credentials (probes and tooling). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
@@ -35,7 +36,8 @@ export function ownsPath(path: string): boolean {
     path.startsWith('/v1/topics/') ||
     path === '/openapi.json' ||
     path === '/healthz' ||
-    path === '/readyz'
+    path === '/readyz' ||
+    isRegistryPath(path)
   );
 }
 
@@ -43,6 +45,8 @@ export class RestRoutes {
   readonly consumers: ConsumerRegistry;
   /** Every route this adapter serves (the OpenAPI document must describe exactly these). */
   readonly routes = new RouteTable();
+  /** The schema registry API's routes (registry.ts): not part of the REST Proxy document. */
+  readonly registryRoutes = new RouteTable();
   private readonly inFlight = new Set<ServerResponse>();
   private readonly writes = new Set<ServerResponse>();
   private readonly streams = new Set<(error: GatewayError) => void>();
@@ -77,6 +81,7 @@ export class RestRoutes {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     const native = path.startsWith('/v1/');
+    const registry = isRegistryPath(path);
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -95,7 +100,7 @@ export class RestRoutes {
         const principal = await this.gateway.authenticate(httpCredentials({ headers: req.headers, url: req.url, certificateSubject: certificateSubject(req.socket) }), { protocol: 'rest', remoteAddress: req.socket.remoteAddress });
         ctx = createContext({ protocol: 'rest', log: this.log, signal: abort.signal, principal, ...(requestId === undefined ? {} : { requestId }) });
       }
-      const match = this.routes.match(req.method ?? 'GET', path);
+      const match = (registry ? this.registryRoutes : this.routes).match(req.method ?? 'GET', path);
       if (match === undefined) throw new RestError('NOT_FOUND', 'HTTP 404 Not Found');
       if ('allowed' in match) {
         res.setHeader('allow', match.allowed.join(', '));
@@ -111,11 +116,11 @@ export class RestRoutes {
       const reply = await match.route.handler({ req, res, ctx, params, query, body: () => readBody(req, maxBody) });
       if (reply !== undefined) send(res, reply.status, reply.body, reply.contentType ?? (native ? MEDIA.native : MEDIA.v2));
     } catch (err) {
-      this.fail(res, ctx, err, native);
+      this.fail(res, ctx, err, native, registry);
     }
   }
 
-  private fail(res: ServerResponse, ctx: Context, err: unknown, native: boolean): void {
+  private fail(res: ServerResponse, ctx: Context, err: unknown, native: boolean, registry = false): void {
     const { status, body, gatewayError } = toHttpError(err, native);
     if (status >= 500) ctx.log.error({ err: gatewayError?.cause ?? err, code: gatewayError?.code }, 'request failed');
     else ctx.log.debug({ status, error_code: body.error_code, message: body.message }, 'request rejected');
@@ -129,7 +134,7 @@ export class RestRoutes {
       res.setHeader('connection', 'close');
       res.once('finish', () => res.socket?.destroy());
     }
-    send(res, status, JSON.stringify(body), native ? MEDIA.native : v2ErrorMediaType(status, body.error_code));
+    send(res, status, JSON.stringify(body), registry ? REGISTRY_MEDIA : native ? MEDIA.native : v2ErrorMediaType(status, body.error_code));
   }
 
   /**
@@ -181,5 +186,6 @@ export class RestRoutes {
     };
     defineV2Routes(this.routes, deps);
     defineV1Routes(this.routes, deps);
+    defineRegistryRoutes(this.registryRoutes, g);
   }
 }

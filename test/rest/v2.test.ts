@@ -173,7 +173,9 @@ describe('Confluent v2 bad input (Kafka)', () => {
       { name: 'malformed JSON', headers: { 'content-type': V2_JSON }, raw: '{"records": [', status: 400, code: 400 },
       { name: 'wrong content type', headers: { 'content-type': 'text/plain' }, raw: '{"records":[{"value":1}]}', status: 415, code: 415 },
       { name: 'no content type', headers: {}, raw: '{"records":[{"value":1}]}', status: 415, code: 415 },
-      { name: 'avro needs a schema registry', headers: { 'content-type': 'application/vnd.kafka.avro.v2+json' }, raw: '{"records":[{"value":1}]}', status: 415, code: 415 },
+      // kafka-rest VALUE_SCHEMA_MISSING: a schema format names neither value_schema nor value_schema_id.
+      { name: 'avro without a value schema', headers: { 'content-type': 'application/vnd.kafka.avro.v2+json' }, raw: '{"records":[{"value":1}]}', status: 422, code: 42202 },
+      { name: 'an embedded format nobody knows', headers: { 'content-type': 'application/vnd.kafka.xml.v2+json' }, raw: '{"records":[{"value":1}]}', status: 415, code: 415 },
       { name: 'bad base64 value in the second record', headers: { 'content-type': V2_BINARY }, raw: '{"records":[{"value":"AA=="},{"value":"not base64!"}]}', status: 422, code: 42202 },
       { name: 'bad base64 key', headers: { 'content-type': V2_BINARY }, raw: '{"records":[{"value":"AA=="},{"key":"%%%","value":"AA=="}]}', status: 422, code: 42201 },
       { name: 'empty records', headers: { 'content-type': V2_JSON }, raw: '{"records":[]}', status: 422, code: 422 },

@@ -1,0 +1,446 @@
+/**
+ * The three schema formats of a Confluent-compatible registry — AVRO (avsc), JSON (ajv) and
+ * PROTOBUF (protobufjs) — behind one interface: parse a schema text (with the schemas its
+ * `references` name) into a compiled schema that validates, encodes and decodes values, and
+ * answers "can a reader with this schema read data written with that one" for the compatibility
+ * checks (compatibility.ts). Every parse is bounded before a library sees the text (size, JSON
+ * nesting depth, count of nodes), so a hostile schema costs bounded work; any library failure is
+ * INVALID_SCHEMA.
+ */
+import avro from 'avsc';
+import { Ajv, type ValidateFunction } from 'ajv';
+import protobuf from 'protobufjs';
+import { GatewayError } from '../errors.js';
+
+/** The `schemaType` names of the registry API (`AVRO` is the default when a request names none). */
+export type SchemaType = 'AVRO' | 'JSON' | 'PROTOBUF';
+
+/** The types `/schemas/types` lists. */
+export const SCHEMA_TYPES: readonly SchemaType[] = ['JSON', 'PROTOBUF', 'AVRO'];
+
+/** How much a schema may cost to parse and compile (config `schemaRegistry`). */
+export interface SchemaLimits {
+  /** Bytes of one schema text (UTF-8). */
+  readonly maxSchemaBytes: number;
+  /** Nesting depth of a JSON schema text (Avro and JSON Schema) and of Protobuf braces. */
+  readonly maxDepth: number;
+  /** JSON nodes (objects, arrays, values) of one schema text, or Protobuf tokens. */
+  readonly maxNodes: number;
+  /** References one schema may name (transitively). */
+  readonly maxReferences: number;
+}
+
+/** A resolved reference: the name the schema uses for it, and the referenced schema's text. */
+export interface ResolvedReference {
+  readonly name: string;
+  readonly schema: string;
+}
+
+/** A schema compiled once (the registry caches it per id) and used for every record. */
+export interface CompiledSchema {
+  readonly type: SchemaType;
+  /** Equal for schemas the registry treats as the same (lookup, re-registration). */
+  readonly canonical: string;
+  /** Why a decoded JSON value breaks the schema, or undefined when it is valid. */
+  validate(value: unknown): string | undefined;
+  /** A JSON value in the schema's binary form (Avro binary, Protobuf message of `messageIndexes`, JSON text). */
+  encode(value: unknown, messageIndexes?: readonly number[]): Buffer;
+  /** The schema's binary form back to a JSON-compatible value. */
+  decode(payload: Buffer, messageIndexes?: readonly number[]): unknown;
+  /** Incompatibilities found when this schema reads data written with `writer` (empty = compatible). */
+  canRead(writer: CompiledSchema): string[];
+}
+
+/** INVALID_SCHEMA with a message (42201 on the registry API). */
+export function invalidSchema(message: string, cause?: unknown): GatewayError {
+  return new GatewayError('INVALID_SCHEMA', message, cause === undefined ? undefined : { cause });
+}
+
+/** Parses and compiles a schema of `type`, or throws INVALID_SCHEMA. */
+export function compileSchema(type: SchemaType, text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
+  if (Buffer.byteLength(text, 'utf8') > limits.maxSchemaBytes) throw invalidSchema(`The schema exceeds ${limits.maxSchemaBytes} bytes (schemaRegistry.maxSchemaBytes).`);
+  if (references.length > limits.maxReferences) throw invalidSchema(`The schema names more than ${limits.maxReferences} references (schemaRegistry.maxReferences).`);
+  try {
+    switch (type) {
+      case 'AVRO':
+        return compileAvro(text, references, limits);
+      case 'JSON':
+        return compileJson(text, references, limits);
+      case 'PROTOBUF':
+        return compileProtobuf(text, references, limits);
+    }
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    // RangeError (stack) included: the bounds above make it unlikely, and it is the schema's fault.
+    throw invalidSchema(`Invalid ${type} schema: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+// --- JSON texts (Avro and JSON Schema) ---------------------------------------------------------
+
+/** JSON.parse after an iterative scan bounding depth and node count (no recursion on client input). */
+function boundedJson(text: string, limits: SchemaLimits, what: string): unknown {
+  let depth = 0;
+  let nodes = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      nodes++;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      nodes++;
+      if (depth > limits.maxDepth) throw invalidSchema(`The ${what} nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c) nodes++;
+    if (nodes > limits.maxNodes) throw invalidSchema(`The ${what} has more than ${limits.maxNodes} JSON nodes (schemaRegistry.maxNodes).`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalidSchema(`The ${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Canonical JSON: the same document whatever its whitespace (key order is kept: it is meaningful in Avro). */
+function minified(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+// --- Avro ------------------------------------------------------------------------------------
+
+function compileAvro(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
+  const registry: Record<string, avro.Type> = {};
+  for (const ref of references) avro.Type.forSchema(boundedJson(ref.schema, limits, 'referenced schema') as avro.Schema, { registry });
+  const parsed = boundedJson(text, limits, 'schema');
+  const type = avro.Type.forSchema(parsed as avro.Schema, { registry });
+  const self: CompiledSchema & { avro: avro.Type } = {
+    type: 'AVRO',
+    avro: type,
+    canonical: minified(parsed),
+    validate(value) {
+      const paths: string[] = [];
+      const ok = type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') });
+      return ok ? undefined : `The value does not match the Avro schema at ${paths.slice(0, 5).join(', ')}.`;
+    },
+    encode(value) {
+      const why = self.validate(value);
+      if (why !== undefined) throw new GatewayError('INVALID_VALUE', why);
+      return type.toBuffer(value);
+    },
+    decode(payload) {
+      try {
+        return type.fromBuffer(payload);
+      } catch (err) {
+        throw new GatewayError('INVALID_VALUE', `The payload is not Avro of this schema: ${(err as Error).message}`);
+      }
+    },
+    canRead(writer) {
+      if (writer.type !== 'AVRO') return [`A ${writer.type} schema cannot be read as AVRO.`];
+      try {
+        type.createResolver((writer as typeof self).avro);
+        return [];
+      } catch (err) {
+        return [(err as Error).message];
+      }
+    },
+  };
+  return self;
+}
+
+// --- JSON Schema -----------------------------------------------------------------------------
+
+type JsonNode = Record<string, unknown> | boolean;
+
+function compileJson(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
+  const parsed = boundedJson(text, limits, 'schema');
+  if (typeof parsed !== 'boolean' && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) throw invalidSchema('A JSON schema is an object or a boolean.');
+  // strict off: Confluent accepts unknown keywords (e.g. "connect.type"); the schema is compiled once per id.
+  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true, code: { optimize: false } });
+  for (const ref of references) {
+    const refSchema = boundedJson(ref.schema, limits, 'referenced schema') as JsonNode;
+    ajv.addSchema(refSchema as object, ref.name);
+  }
+  let validator: ValidateFunction;
+  try {
+    validator = ajv.compile(parsed as object);
+  } catch (err) {
+    throw invalidSchema(`Invalid JSON schema: ${(err as Error).message}`);
+  }
+  const self: CompiledSchema & { json: JsonNode } = {
+    type: 'JSON',
+    json: parsed as JsonNode,
+    canonical: minified(parsed),
+    validate(value) {
+      if (validator(value)) return undefined;
+      const e = validator.errors?.[0];
+      return `The value does not match the JSON schema: ${e === undefined ? 'invalid' : `${e.instancePath || '(root)'} ${e.message ?? ''}`.trim()}.`;
+    },
+    encode(value) {
+      const why = self.validate(value);
+      if (why !== undefined) throw new GatewayError('INVALID_VALUE', why);
+      return Buffer.from(JSON.stringify(value), 'utf8');
+    },
+    decode(payload) {
+      let value: unknown;
+      try {
+        value = JSON.parse(payload.toString('utf8'));
+      } catch {
+        throw new GatewayError('INVALID_VALUE', 'The payload is not JSON.');
+      }
+      return value;
+    },
+    canRead(writer) {
+      if (writer.type !== 'JSON') return [`A ${writer.type} schema cannot be read as JSON.`];
+      const issues: string[] = [];
+      jsonCanRead(self.json, (writer as typeof self).json, '#', issues, { reader: self.json, writer: (writer as typeof self).json, steps: 0, pairs: new WeakMap() });
+      return issues;
+    },
+  };
+  return self;
+}
+
+const JSON_TYPES = ['null', 'boolean', 'object', 'array', 'number', 'string', 'integer'] as const;
+/** Work bound of one JSON compatibility walk. */
+const MAX_JSON_COMPAT_STEPS = 10_000;
+/** Recursion bound of one walk (texts are already bounded by maxDepth; `$ref` chains are not). */
+const MAX_JSON_COMPAT_DEPTH = 128;
+
+interface JsonWalk {
+  readonly reader: JsonNode;
+  readonly writer: JsonNode;
+  steps: number;
+  readonly pairs: WeakMap<object, WeakSet<object>>;
+}
+
+function typesOf(node: Record<string, unknown>): Set<string> | undefined {
+  const t = node.type;
+  if (t === undefined) return undefined;
+  const list = Array.isArray(t) ? t.map(String) : [String(t)];
+  return new Set(list);
+}
+
+function localRef(root: JsonNode, node: JsonNode): JsonNode {
+  if (typeof node === 'boolean' || typeof node.$ref !== 'string' || !node.$ref.startsWith('#')) return node;
+  let at: unknown = root;
+  for (const part of node.$ref.slice(1).split('/').filter((p) => p !== '')) {
+    const key = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
+    at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
+  }
+  return typeof at === 'object' && at !== null ? (at as JsonNode) : typeof at === 'boolean' ? at : node;
+}
+
+/**
+ * Confluent's JSON Schema rules (JsonSchemaDiff), the subset streamgate implements: the reader
+ * must accept every value the writer accepts. Type narrowed (TYPE_NARROWED; integer→number is a
+ * widening), a required property added (REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL), a
+ * property added to an open content model with a schema narrower than the writer's
+ * `additionalProperties` (PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL), a property removed from a closed
+ * reader (PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL), additionalProperties narrowed, enum values
+ * removed (ENUM_ARRAY_NARROWED), bounds narrowed (maximum/minimum/maxLength/minLength/maxItems/
+ * minItems), items narrowed — each is an incompatibility; local `$ref`s are followed (bounded).
+ */
+function jsonCanRead(readerIn: JsonNode, writerIn: JsonNode, path: string, issues: string[], state: JsonWalk, depth = 0): void {
+  if (++state.steps > MAX_JSON_COMPAT_STEPS || issues.length >= 20) return;
+  if (depth > MAX_JSON_COMPAT_DEPTH) {
+    issues.push(`${path}: nested deeper than ${MAX_JSON_COMPAT_DEPTH} levels; cannot be compared`);
+    return;
+  }
+  const reader = localRef(state.reader, readerIn);
+  const writer = localRef(state.writer, writerIn);
+  if (reader === true || writer === false) return;
+  // A pair under comparison already ($ref cycles): assume it holds, as a coinductive check does.
+  if (typeof reader === 'object' && typeof writer === 'object') {
+    let seen = state.pairs.get(reader);
+    if (seen === undefined) state.pairs.set(reader, (seen = new WeakSet()));
+    if (seen.has(writer)) return;
+    seen.add(writer);
+  }
+  if (reader === false) {
+    issues.push(`${path}: the reader accepts nothing`);
+    return;
+  }
+  if (writer === true) {
+    if (Object.keys(reader).length > 0) issues.push(`${path}: the writer accepts anything, the reader does not`);
+    return;
+  }
+  const rt = typesOf(reader);
+  const wt = typesOf(writer) ?? new Set(JSON_TYPES);
+  if (rt !== undefined) {
+    for (const t of wt) {
+      if (rt.has(t) || (t === 'integer' && rt.has('number'))) continue;
+      issues.push(`${path}: TYPE_NARROWED (the writer allows ${t})`);
+    }
+  }
+  if (Array.isArray(reader.enum)) {
+    const allowed = new Set(reader.enum.map((v) => JSON.stringify(v)));
+    const written = Array.isArray(writer.enum) ? writer.enum : undefined;
+    if (written === undefined) issues.push(`${path}: ENUM_ARRAY_NARROWED (the writer has no enum)`);
+    else for (const v of written) if (!allowed.has(JSON.stringify(v))) issues.push(`${path}: ENUM_ARRAY_NARROWED (${JSON.stringify(v)} removed)`);
+  }
+  for (const [key, upper] of [['maximum', true], ['exclusiveMaximum', true], ['maxLength', true], ['maxItems', true], ['maxProperties', true], ['minimum', false], ['exclusiveMinimum', false], ['minLength', false], ['minItems', false], ['minProperties', false]] as const) {
+    const r = reader[key];
+    if (typeof r !== 'number') continue;
+    const w = writer[key];
+    if (typeof w !== 'number' || (upper ? w > r : w < r)) issues.push(`${path}: ${key.toUpperCase()}_${upper ? 'DECREASED' : 'INCREASED'} or ADDED`);
+  }
+  // Objects.
+  const rProps = (typeof reader.properties === 'object' && reader.properties !== null ? reader.properties : {}) as Record<string, JsonNode>;
+  const wProps = (typeof writer.properties === 'object' && writer.properties !== null ? writer.properties : {}) as Record<string, JsonNode>;
+  const rAdditional = (reader.additionalProperties ?? true) as JsonNode;
+  const wAdditional = (writer.additionalProperties ?? true) as JsonNode;
+  const rRequired = new Set(Array.isArray(reader.required) ? reader.required.map(String) : []);
+  const wRequired = new Set(Array.isArray(writer.required) ? writer.required.map(String) : []);
+  for (const name of rRequired) if (!wRequired.has(name)) issues.push(`${path}/properties/${name}: REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL`);
+  for (const [name, rp] of Object.entries(rProps)) {
+    const wp = Object.hasOwn(wProps, name) ? wProps[name]! : wAdditional;
+    if (!Object.hasOwn(wProps, name) && wAdditional === true && rp !== true && !(typeof rp === 'object' && Object.keys(rp).length === 0)) {
+      issues.push(`${path}/properties/${name}: PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL`);
+      continue;
+    }
+    jsonCanRead(rp, wp, `${path}/properties/${name}`, issues, state, depth + 1);
+  }
+  for (const [name, wp] of Object.entries(wProps)) {
+    if (Object.hasOwn(rProps, name)) continue;
+    if (rAdditional === false) issues.push(`${path}/properties/${name}: PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL`);
+    else jsonCanRead(rAdditional, wp, `${path}/properties/${name}`, issues, state, depth + 1);
+  }
+  if (rAdditional !== true) jsonCanRead(rAdditional, wAdditional, `${path}/additionalProperties`, issues, state, depth + 1);
+  // Arrays (single-schema items).
+  if (reader.items !== undefined && !Array.isArray(reader.items)) jsonCanRead(reader.items as JsonNode, (writer.items ?? true) as JsonNode, `${path}/items`, issues, state, depth + 1);
+}
+
+// --- Protobuf --------------------------------------------------------------------------------
+
+/** Scalar types that share a wire encoding and whose values convert (Confluent's ProtobufSchema diff). */
+const PROTO_WIRE_GROUPS: readonly (readonly string[])[] = [
+  ['int32', 'uint32', 'int64', 'uint64', 'bool'],
+  ['sint32', 'sint64'],
+  ['fixed32', 'sfixed32'],
+  ['fixed64', 'sfixed64'],
+  ['string', 'bytes'],
+];
+
+function protoFieldCompatible(reader: protobuf.Field, writer: protobuf.Field): boolean {
+  const rType = reader.resolvedType?.fullName ?? reader.type;
+  const wType = writer.resolvedType?.fullName ?? writer.type;
+  if (rType === wType) return true;
+  if (reader.resolvedType instanceof protobuf.Enum || writer.resolvedType instanceof protobuf.Enum) {
+    const other = reader.resolvedType instanceof protobuf.Enum ? writer.type : reader.type;
+    return PROTO_WIRE_GROUPS[0]!.includes(other); // enums are int32 on the wire
+  }
+  return PROTO_WIRE_GROUPS.some((g) => g.includes(rType) && g.includes(wType));
+}
+
+function messagesOf(ns: protobuf.NamespaceBase, out: protobuf.Type[] = [], depth = 0): protobuf.Type[] {
+  if (depth > 64) return out;
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) out.push(nested);
+    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) messagesOf(nested as protobuf.NamespaceBase, out, depth + 1);
+  }
+  return out;
+}
+
+function boundedProtoText(text: string, limits: SchemaLimits): void {
+  let depth = 0;
+  let tokens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) {
+      depth++;
+      if (depth > limits.maxDepth) throw invalidSchema(`The schema nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+    } else if (c === 0x7d) depth--;
+    else if (c === 0x3b || c === 0x2c) tokens++;
+    if (tokens > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
+  }
+}
+
+function compileProtobuf(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
+  const root = new protobuf.Root();
+  for (const ref of references) {
+    boundedProtoText(ref.schema, limits);
+    protobuf.parse(ref.schema, root, { keepCase: true });
+  }
+  boundedProtoText(text, limits);
+  // Own root for the schema's own declarations (message indexes count only those) ...
+  const own = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
+  // ... and the same text in the root holding its references, where types resolve.
+  protobuf.parse(text, root, { keepCase: true });
+  root.resolveAll();
+  const ownPackage = own.package === undefined ? root : root.lookup(own.package);
+  if (ownPackage === null) throw invalidSchema('The schema package did not resolve.');
+  const topLevel = (ownPackage instanceof protobuf.Namespace || ownPackage instanceof protobuf.Root ? (ownPackage as protobuf.NamespaceBase) : root).nestedArray.filter(
+    (n): n is protobuf.Type => n instanceof protobuf.Type && (own.package === undefined ? own.root.lookup(n.name) !== null : own.root.lookup(`${own.package}.${n.name}`) !== null),
+  );
+  if (topLevel.length === 0) throw invalidSchema('A Protobuf schema declares at least one message.');
+  const messageAt = (indexes: readonly number[] = [0]): protobuf.Type => {
+    let list: protobuf.Type[] = topLevel;
+    let type: protobuf.Type | undefined;
+    for (const i of indexes.length === 0 ? [0] : indexes) {
+      type = list[i];
+      if (type === undefined) throw new GatewayError('INVALID_VALUE', `The message index ${JSON.stringify(indexes)} names no message of the schema.`);
+      list = type.nestedArray.filter((n): n is protobuf.Type => n instanceof protobuf.Type);
+    }
+    return type!;
+  };
+  const self: CompiledSchema & { messages: Map<string, protobuf.Type> } = {
+    type: 'PROTOBUF',
+    messages: new Map(messagesOf(ownPackage as protobuf.NamespaceBase).map((m) => [m.fullName, m])),
+    canonical: text.trim(),
+    validate(value) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'A Protobuf message is a JSON object.';
+      try {
+        messageAt().fromObject(value as Record<string, unknown>);
+      } catch (err) {
+        return `The value does not match the Protobuf message: ${(err as Error).message}`;
+      }
+      const why = messageAt().verify(value as Record<string, unknown>);
+      return why === null ? undefined : `The value does not match the Protobuf message: ${why}`;
+    },
+    encode(value, indexes) {
+      const type = messageAt(indexes);
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new GatewayError('INVALID_VALUE', 'A Protobuf message is a JSON object.');
+      let message: protobuf.Message;
+      try {
+        message = type.fromObject(value as Record<string, unknown>);
+      } catch (err) {
+        throw new GatewayError('INVALID_VALUE', `The value does not match the Protobuf message: ${(err as Error).message}`);
+      }
+      return Buffer.from(type.encode(message).finish());
+    },
+    decode(payload, indexes) {
+      const type = messageAt(indexes);
+      try {
+        return type.toObject(type.decode(payload), { longs: String, bytes: String, enums: String, defaults: false });
+      } catch (err) {
+        throw new GatewayError('INVALID_VALUE', `The payload is not a ${type.name} message: ${(err as Error).message}`);
+      }
+    },
+    canRead(writer) {
+      if (writer.type !== 'PROTOBUF') return [`A ${writer.type} schema cannot be read as PROTOBUF.`];
+      const issues: string[] = [];
+      for (const [name, w] of (writer as typeof self).messages) {
+        const r = self.messages.get(name);
+        if (r === undefined) {
+          issues.push(`${name}: MESSAGE_REMOVED`);
+          continue;
+        }
+        for (const wf of w.fieldsArray) {
+          const rf = r.fieldsById[wf.id];
+          if (rf === undefined) continue; // FIELD_REMOVED is compatible: the reader skips the unknown field
+          if (!protoFieldCompatible(rf, wf)) issues.push(`${name}.${rf.name} (${wf.id}): FIELD_SCALAR_KIND_CHANGED or FIELD_NAMED_TYPE_CHANGED`);
+          else if (rf.repeated !== wf.repeated) issues.push(`${name}.${rf.name} (${wf.id}): FIELD_LABEL_CHANGED`);
+          if ((rf.partOf === null) !== (wf.partOf === null) && wf.partOf === null) issues.push(`${name}.${rf.name} (${wf.id}): FIELD_MOVED_TO_EXISTING_ONEOF`);
+        }
+      }
+      return issues;
+    },
+  };
+  return self;
+}

@@ -1,0 +1,127 @@
+/**
+ * Real registry clients against the gateway's registry on the Kafka backend: confluent-kafka's
+ * Python SchemaRegistryClient with its Avro and JSON Schema serializers (test/schemas/
+ * confluent_client.py) registers and frames records it produces straight to the broker — the
+ * gateway reads those bytes and decodes them with the ids the client got; the reverse: records
+ * the gateway encodes and produces are deserialized by the Python consumer. Ids are the same on
+ * a second gateway instance, survive a restart, and concurrent registrations on two instances
+ * never share an id.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContext } from '../../gateway/context.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { kafkaBrokers } from '../support/kafka.js';
+import { uniqueId, uniqueTopic } from '../support/names.js';
+import { eventually } from '../support/wait.js';
+import { http } from '../rest/http.js';
+
+const run = promisify(execFile);
+const script = fileURLToPath(new URL('./confluent_client.py', import.meta.url));
+const SR = 'application/vnd.schemaregistry.v1+json';
+
+async function python(args: string[]): Promise<string[]> {
+  const { stdout } = await run('python3', [script, ...args], { timeout: 60_000 });
+  return stdout.trim().split('\n').filter((l) => l !== '');
+}
+
+async function readAll(gw: TestGateway, topic: string, count: number): Promise<{ value: Buffer }[]> {
+  let records: { value: Buffer }[] = [];
+  await eventually(
+    async () => {
+      const res = await http('GET', `${gw.httpUrl}/v1/topics/${topic}/partitions/0/records?offset=0&max=100`);
+      if (res.status !== 200) return false;
+      records = (res.json.records as { value: unknown; encoding?: string }[]).map((r) => ({ value: r.encoding === 'base64' ? Buffer.from(r.value as string, 'base64') : Buffer.from(typeof r.value === 'string' ? r.value : JSON.stringify(r.value)) }));
+      return records.length >= count;
+    },
+    { what: `${count} records in ${topic}`, timeoutMs: 20_000 },
+  );
+  return records;
+}
+
+describe('confluent-kafka (Python) against the gateway registry (kafka)', () => {
+  let gw: TestGateway;
+  let gw2: TestGateway;
+  const ctx = () => createContext({ protocol: 'test', log: gw.core.log });
+  beforeAll(async () => {
+    [gw, gw2] = await Promise.all([startTestGateway(), startTestGateway()]);
+  });
+  afterAll(async () => {
+    await Promise.all([gw?.close(), gw2?.close()]);
+  });
+
+  it.each(['avro', 'json'] as const)('%s: the serializer registers, frames and produces; the gateway decodes the bytes it stored', async (format) => {
+    const topic = uniqueTopic(`py-${format}`);
+    const lines = await python(['produce', '--registry', gw.httpUrl, '--bootstrap', kafkaBrokers(), '--topic', topic, '--format', format, '--count', '3']);
+    const ids = lines.map((l) => JSON.parse(l) as { schema_id: number; magic: number });
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids.map((i) => i.schema_id)).size).toBe(1);
+    expect(ids[0]!.magic).toBe(0);
+    // Registered under the TopicNameStrategy subject, visible through the API.
+    const latest = await http('GET', `${gw.httpUrl}/subjects/${topic}-value/versions/latest`, { headers: { accept: SR } });
+    expect(latest.json).toMatchObject({ subject: `${topic}-value`, version: 1, id: ids[0]!.schema_id, ...(format === 'json' ? { schemaType: 'JSON' } : {}) });
+
+    const records = await readAll(gw, topic, 3);
+    const decoded = await Promise.all(records.map((r) => gw.core.schemas!.decode(ctx(), r.value)));
+    expect(decoded.map((d) => d.schemaId)).toEqual(ids.map((i) => i.schema_id));
+    expect(decoded.map((d) => d.value)).toEqual([0, 1, 2].map((i) => ({ device: `dev-${i}`, celsius: 20.5 + i })));
+    // The second instance serves the same id with the same schema. (The text may be another
+    // spelling of it: an id names one schema whatever its whitespace, and its first text is kept.)
+    const other = await http('GET', `${gw2.httpUrl}/schemas/ids/${ids[0]!.schema_id}`, { headers: { accept: SR } });
+    expect(other.status).toBe(200);
+    expect(JSON.parse(other.json.schema)).toEqual(JSON.parse(latest.json.schema));
+  });
+
+  it('avro: records the gateway encodes (wire format) are deserialized by the Python consumer', async () => {
+    const topic = uniqueTopic('gw-avro');
+    const schema = JSON.stringify({ type: 'record', name: 'Reading', namespace: 'sensors', fields: [{ name: 'device', type: 'string' }, { name: 'celsius', type: 'double' }] });
+    const reg = await http('POST', `${gw.httpUrl}/subjects/${topic}-value/versions`, { headers: { 'content-type': SR }, body: { schema } });
+    const id = reg.json.id as number;
+    const values = [{ device: 'a', celsius: 1.5 }, { device: 'b', celsius: -3 }];
+    const records = await Promise.all(values.map(async (v) => ({ value: (await gw.core.schemas!.encode(ctx(), id, v)).toString('base64'), encoding: 'base64' })));
+    const produced = await http('POST', `${gw.httpUrl}/v1/topics/${topic}/records`, { headers: { 'content-type': 'application/json' }, body: { records } });
+    expect(produced.status).toBe(200);
+    const lines = await python(['consume', '--registry', gw2.httpUrl, '--bootstrap', kafkaBrokers(), '--topic', topic, '--format', 'avro', '--count', '2']);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(values);
+    // A value that breaks the schema is refused before anything is framed.
+    await expect(gw.core.schemas!.encode(ctx(), id, { device: 'c' })).rejects.toMatchObject({ code: 'INVALID_VALUE' });
+  });
+
+  it('concurrent registrations on two instances get distinct ids, and both instances agree on every id', async () => {
+    const subjects = Array.from({ length: 6 }, () => uniqueId('concurrent'));
+    const schemaOf = (i: number) => JSON.stringify({ type: 'record', name: `C${i}`, fields: [{ name: 'n', type: 'int' }] });
+    const results = await Promise.all(
+      subjects.map((s, i) => http('POST', `${(i % 2 === 0 ? gw : gw2).httpUrl}/subjects/${s}/versions`, { headers: { 'content-type': SR }, body: { schema: schemaOf(i) } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(subjects.map(() => 200));
+    const ids = results.map((r) => r.json.id as number);
+    expect(new Set(ids).size).toBe(subjects.length);
+    // Same subject, two instances, different schemas at once: versions 1 and 2, never both "1".
+    const shared = uniqueId('race');
+    await http('PUT', `${gw.httpUrl}/config/${shared}`, { headers: { 'content-type': SR }, body: { compatibility: 'NONE' } });
+    const raced = await Promise.all([gw, gw2].map((g, i) => http('POST', `${g.httpUrl}/subjects/${shared}/versions`, { headers: { 'content-type': SR }, body: { schema: schemaOf(100 + i) } })));
+    expect(raced.map((r) => r.status)).toEqual([200, 200]);
+    for (const g of [gw, gw2]) {
+      await eventually(async () => JSON.stringify((await http('GET', `${g.httpUrl}/subjects/${shared}/versions`)).json) === '[1,2]', { what: 'both versions on each instance' });
+      for (const [i, s] of subjects.entries()) expect((await http('GET', `${g.httpUrl}/subjects/${s}/versions/1`)).json.id).toBe(ids[i]);
+    }
+    const v1 = (await http('GET', `${gw.httpUrl}/subjects/${shared}/versions/1`)).json;
+    const v2 = (await http('GET', `${gw2.httpUrl}/subjects/${shared}/versions/2`)).json;
+    expect(v1.id).not.toBe(v2.id);
+  });
+
+  it('ids are stable across a gateway restart', async () => {
+    const subject = uniqueId('restart');
+    const schema = JSON.stringify({ type: 'record', name: 'Restart', fields: [{ name: 'n', type: 'long' }] });
+    const id = (await http('POST', `${gw2.httpUrl}/subjects/${subject}/versions`, { headers: { 'content-type': SR }, body: { schema } })).json.id;
+    await gw2.close();
+    gw2 = await startTestGateway();
+    expect((await http('GET', `${gw2.httpUrl}/subjects/${subject}/versions/1`)).json).toMatchObject({ id, version: 1 });
+    // Registering it again answers the same id; a new schema gets an id no earlier schema has.
+    expect((await http('POST', `${gw2.httpUrl}/subjects/${subject}/versions`, { headers: { 'content-type': SR }, body: { schema } })).json.id).toBe(id);
+    const fresh = (await http('POST', `${gw2.httpUrl}/subjects/${uniqueId('fresh')}/versions`, { headers: { 'content-type': SR }, body: { schema: JSON.stringify({ type: 'record', name: 'Fresh', fields: [] }) } })).json.id;
+    expect(fresh).toBeGreaterThan(id);
+  });
+});
