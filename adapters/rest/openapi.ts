@@ -366,8 +366,8 @@ const V3_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
       params: [cluster, v3Topic],
       body: { content: { [MEDIA.native]: V3.ProduceRecordRequest }, required: true },
       ok: { status: 200, content: v3(V3.ProduceReport) },
-      errors: [400, 401, 404, 429, 500, 503],
-      errorDescriptions: { 400: 'A Content-Type other than application/json (40002), or a path that is not valid percent-encoding (400); a record\'s own errors are in its report' },
+      errors: [400, 401, 404, 415, 429, 500, 503],
+      errorDescriptions: { 400: 'A topic name that is not legal (40002), or a path that is not valid percent-encoding (400); a record\'s own errors are in its report', 415: 'A Content-Type other than application/json (415)' },
     }),
   },
   '/v3/clusters/{cluster_id}/consumer-groups': {
