@@ -82,6 +82,8 @@ describe('ProduceStream bounds', () => {
         }
       },
     });
+    // A chunked body: a stream, no Content-Length.
+    Object.assign(req, { headers: { 'transfer-encoding': 'chunked' } });
     let written = 0;
     const res = new Writable({
       highWaterMark: 1024,

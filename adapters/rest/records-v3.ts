@@ -51,6 +51,12 @@ export function coreHeaders(list: HeaderList): Headers {
   return out;
 }
 
+/** One report: its JSON text, and the HTTP status it would have as a request's only answer. */
+interface Line {
+  readonly text: string;
+  readonly status: number;
+}
+
 /** What one v3 record decodes to, and what its report says about its key and value. */
 interface Decoded {
   readonly record: ProduceRecord;
@@ -81,13 +87,17 @@ export function defineV3RecordRoutes(
 export class ProduceStream {
   private readonly splitter: JsonSplitter;
   /** Reports in record order; each resolves to its line. */
-  private readonly reports: Promise<string>[] = [];
+  private readonly reports: Promise<Line>[] = [];
   /** Decoded records waiting for the next batch. */
-  private waiting: { decoded: Decoded; resolve: (line: string) => void }[] = [];
+  private waiting: { decoded: Decoded; resolve: (line: Line) => void }[] = [];
+  /** A body with a Content-Length is one request, not a stream: one record is answered with its own status. */
+  private readonly sized: boolean;
   private producing = false;
   private ended = false;
   private writing = false;
   private closed = false;
+  /** Records seen in the body (a body without any is refused with a status, not a stream). */
+  private seen = 0;
   private done!: () => void;
 
   constructor(
@@ -100,10 +110,10 @@ export class ProduceStream {
     maxRecordBytes: number,
   ) {
     this.splitter = new JsonSplitter(maxRecordBytes);
+    this.sized = req.headers['content-length'] !== undefined;
   }
 
   run(): Promise<void> {
-    this.res.writeHead(200, { 'content-type': MEDIA.native });
     return new Promise((resolve) => {
       this.done = resolve;
       this.res.on('close', () => {
@@ -120,6 +130,7 @@ export class ProduceStream {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return;
+    // (A body with a Content-Length is one request; its reports wait for its end: see write.)
     let values: Buffer[];
     let failure: unknown;
     try {
@@ -135,6 +146,14 @@ export class ProduceStream {
 
   private onEnd(): void {
     if (this.ended) return;
+    if (this.seen === 0 && this.reports.length === 0 && !this.splitter.pending()) {
+      // kafka-rest: a produce needs data. Nothing was written yet, so this is a plain 400.
+      this.ended = true;
+      const body = JSON.stringify({ error_code: 400, message: 'Request body is empty. Data is required.' });
+      this.res.writeHead(400, { 'content-type': MEDIA.native, 'content-length': Buffer.byteLength(body) }).end(body);
+      this.done();
+      return;
+    }
     if (this.splitter.pending()) this.finish(new RestError('BAD_REQUEST', 'Error processing JSON: the request body ends inside a record.'));
     else this.finish(undefined);
   }
@@ -163,6 +182,7 @@ export class ProduceStream {
   }
 
   private accept(bytes: Buffer): void {
+    this.seen++;
     let decoded: Decoded;
     try {
       decoded = decodeV3Record(bytes);
@@ -171,7 +191,7 @@ export class ProduceStream {
       void this.write();
       return;
     }
-    this.reports.push(new Promise<string>((resolve) => this.waiting.push({ decoded, resolve })));
+    this.reports.push(new Promise<Line>((resolve) => this.waiting.push({ decoded, resolve })));
     void this.produce();
   }
 
@@ -205,14 +225,29 @@ export class ProduceStream {
   private async write(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
+    let held = false;
     try {
       while (this.reports.length > 0 && !this.closed) {
+        if (!this.res.headersSent && this.sized && !this.ended && this.seen < 2) {
+          // Not a stream: the status waits until it is known whether the body holds one record.
+          held = true;
+          break;
+        }
         const line = await this.reports[0]!;
         this.reports.shift();
-        if (!this.res.write(`${line}\r\n`)) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
+        if (!this.res.headersSent && this.sized && this.ended && this.seen <= 1 && this.reports.length === 0 && line.status !== 200) {
+          // One record (or bytes that are none), refused: a plain error response, as any other route's.
+          const body = `${line.text}\r\n`;
+          this.res.writeHead(line.status, { 'content-type': MEDIA.native, 'content-length': Buffer.byteLength(body) }).end(body);
+          this.done();
+          return;
+        }
+        if (!this.res.headersSent) this.res.writeHead(200, { 'content-type': MEDIA.native });
+        if (!this.res.write(`${line.text}\r\n`)) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
         this.flowControl();
       }
       if (this.ended && this.reports.length === 0 && !this.closed) {
+        if (!this.res.headersSent) this.res.writeHead(200, { 'content-type': MEDIA.native });
         this.res.end();
         this.done();
       }
@@ -220,14 +255,14 @@ export class ProduceStream {
       this.writing = false;
     }
     // A report that became ready while the last write drained.
-    if (this.reports.length > 0 && !this.closed) void this.write();
+    if (!held && this.reports.length > 0 && !this.closed) void this.write();
   }
 
-  private reportLine(decoded: Decoded, result: ProduceResult | unknown): string {
+  private reportLine(decoded: Decoded, result: ProduceResult | unknown): Line {
     const r = result as ProduceResult;
     if (typeof r === 'object' && r !== null && 'ok' in r && typeof r.ok === 'boolean') {
       if (!r.ok) return this.errorLine(r.error);
-      return JSON.stringify({
+      const text = JSON.stringify({
         error_code: 200,
         cluster_id: this.n.clusterId,
         topic_name: this.topic,
@@ -238,14 +273,15 @@ export class ProduceStream {
         key: decoded.key,
         value: decoded.value,
       });
+      return { text, status: 200 };
     }
     return this.errorLine(result);
   }
 
-  private errorLine(err: unknown): string {
+  private errorLine(err: unknown): Line {
     const { status, body, gatewayError } = toV3HttpError(err);
     if (status >= 500) this.ctx.log.error({ err: gatewayError?.cause ?? err }, 'v3 record failed');
-    return JSON.stringify({ error_code: body.error_code, message: body.message });
+    return { text: JSON.stringify({ error_code: body.error_code, message: body.message }), status };
   }
 }
 

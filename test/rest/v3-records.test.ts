@@ -105,6 +105,20 @@ describe.each(['embedded', 'kafka'] as const)('Confluent v3 records (%s backend)
     expect(nulls.json).toMatchObject({ error_code: 200, partition_id: 0, offset: 1, key: null, value: null });
   });
 
+  it('a request (Content-Length) with one record the gateway refuses is answered with that error status; with several, 200 and a report each', async () => {
+    const topic = uniqueTopic('v3one');
+    await create(topic, 1);
+    const bad = await http('POST', records(topic), { headers: { 'content-type': JSON_TYPE }, body: { value: { type: 'BINARY', data: '!!' } } });
+    expect({ status: bad.status, type: bad.headers['content-type'], body: bad.json }).toEqual({ status: 400, type: JSON_TYPE, body: { error_code: 400, message: expect.any(String) } });
+    const missing = await http('POST', records(topic), { headers: { 'content-type': JSON_TYPE }, body: { partition_id: 4, value: { type: 'STRING', data: 'x' } } });
+    expect({ status: missing.status, body: missing.json }).toEqual({ status: 404, body: { error_code: 40403, message: expect.any(String) } });
+    const empty = await http('POST', records(topic), { headers: { 'content-type': JSON_TYPE }, raw: '' });
+    expect({ status: empty.status, body: empty.json }).toEqual({ status: 400, body: { error_code: 400, message: 'Request body is empty. Data is required.' } });
+    const two = await http('POST', records(topic), { headers: { 'content-type': JSON_TYPE }, raw: '{"value":{"type":"BINARY","data":"!!"}}{"value":{"type":"STRING","data":"ok"}}' });
+    expect(two.status).toBe(200);
+    expect(two.text.split('\r\n').filter((l) => l !== '').map((l) => JSON.parse(l))).toEqual([{ error_code: 400, message: expect.any(String) }, expect.objectContaining({ error_code: 200, offset: 0 })]);
+  });
+
   it('streaming produce: one report per record, in order, each before the next record is sent; a bad record in the middle fails alone', async () => {
     const topic = uniqueTopic('v3stream');
     await create(topic, 1);
