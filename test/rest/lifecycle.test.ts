@@ -195,6 +195,14 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
         '/consumers/{group}/instances/{instance}/positions/end', '/consumers/{group}/instances/{instance}/records',
         '/consumers/{group}/instances/{instance}/offsets', '/v1/topics', '/v1/topics/{topic}/records',
         '/v1/topics/{topic}/partitions/{partition}/records', '/v1/topics/{topic}/offsets', '/v1/topics/{topic}/events',
+        ...[
+          '', '/{cluster_id}', '/{cluster_id}/topics', '/{cluster_id}/topics/{topic_name}', '/{cluster_id}/topics/{topic_name}/partitions',
+          '/{cluster_id}/topics/{topic_name}/partitions/{partition_id}', '/{cluster_id}/topics/{topic_name}/configs', '/{cluster_id}/topics/{topic_name}/configs/{name}',
+          '/{cluster_id}/topics/{topic_name}/records', '/{cluster_id}/consumer-groups', '/{cluster_id}/consumer-groups/{consumer_group_id}',
+          '/{cluster_id}/consumer-groups/{consumer_group_id}/consumers', '/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}',
+          '/{cluster_id}/consumer-groups/{consumer_group_id}/lags', '/{cluster_id}/consumer-groups/{consumer_group_id}/lags/{topic_name}/partitions/{partition_id}',
+          '/{cluster_id}/consumer-groups/{consumer_group_id}/lag-summary',
+        ].map((p) => `/v3/clusters${p}`),
       ].sort(),
     );
     const check = new OpenApiCheck(doc);

@@ -82,6 +82,7 @@ describe('embedded log: durability', () => {
       name: topic,
       partitions: 2,
       config: { 'cleanup.policy': 'delete', 'retention.ms': '86400000' },
+      replicationFactor: 1,
     });
     expect(await second.offsets(topic)).toEqual([
       { partition: 0, earliest: 0n, latest: 2n },
