@@ -23,6 +23,8 @@ const MAX_TAIL_ROWS = 500;
 /** Points per sparkline / chart. */
 const HISTORY = 60;
 const POLL_MS = 2_000;
+/** Seconds the live charts show (one sample a second). */
+const CHART_WINDOW_S = 120;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const found = document.getElementById(id);
@@ -133,8 +135,8 @@ function sparkline(): { root: HTMLElement; push(t: number, v: number): void } {
       cursor: { show: false },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
       axes: [{ show: false }, { show: false }],
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-      series: [{}, { stroke: '#2f6fdb', fill: 'rgba(47,111,219,.15)', width: 1 }],
+      scales: { x: { time: true, range: (_u, _min, max) => [max - (HISTORY * POLL_MS) / 1000, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      series: [{}, { stroke: '#2f6fdb', fill: 'rgba(47,111,219,.15)', width: 1, points: { show: false } }],
     },
     [xs, ys],
     root,
@@ -163,7 +165,8 @@ function chart(title: string, unit: string): { root: HTMLElement; value: HTMLEle
       width: 460,
       height: 160,
       legend: { show: false },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      // The last two minutes, whatever the number of samples so far (one point would span years).
+      scales: { x: { time: true, range: (_u, _min, max) => [max - CHART_WINDOW_S, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => `${t}${unit}`) }],
       series: [{}, { label: title, stroke: '#2f6fdb', width: 2, spanGaps: false }],
     },
@@ -176,12 +179,13 @@ function chart(title: string, unit: string): { root: HTMLElement; value: HTMLEle
     push(t, v) {
       xs.push(t / 1000);
       ys.push(v);
-      if (xs.length > HISTORY * 2) {
+      if (xs.length > CHART_WINDOW_S) {
         xs.shift();
         ys.shift();
       }
       plot.setData([xs, ys as number[]]);
       value.textContent = v === null ? '–' : `${Math.round(v * 10) / 10}${unit}`;
+      root.dataset.points = String(xs.length);
     },
   };
 }
@@ -330,7 +334,7 @@ function topicsView(): () => void {
         el('td', {}, t.partitions),
         el('td', { class: 'ranges' }, ranges),
         el('td', { class: 'records' }, records),
-        el('td', { class: 'rate' }, spark.root, el('span', {}, rate)),
+        el('td', { class: 'rate' }, el('div', { class: 'rate-cell' }, spark.root, el('span', {}, rate))),
       );
     });
     body.replaceChildren(...(rows.length === 0 ? [el('tr', {}, el('td', { colspan: '5' }, 'No topics.'))] : rows));
