@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { encodeOnce } from '../gateway/encoded.js';
-import type { KeyFilter } from '../gateway/api.js';
+import type { JoinGroupRequest, KeyFilter, SubscribeRequest } from '../gateway/api.js';
 import { GatewayError } from '../gateway/errors.js';
 import {
   EARLIEST,
@@ -306,6 +306,44 @@ export function keyFilters(filters: readonly KeyFilter__Output[]): KeyFilter[] |
 export function partitionList(partitions: readonly number[]): number[] | undefined {
   if (partitions.length === 0) return undefined;
   return partitions.map((p) => checkPartition(p, 'partitions entry'));
+}
+
+/** The fields a server-streaming `SubscribeRequest` and a Session's `SubscribeFrame` share. */
+export interface SubscribeFields {
+  readonly topic: string;
+  readonly group: string;
+  readonly member_id: string;
+  readonly partitions: readonly number[];
+  readonly filters: readonly KeyFilter__Output[];
+  readonly position?: Position__Output | null;
+  readonly strict: boolean;
+}
+
+/** The group join a subscribe with a `group` asks for (a group assigns partitions: listing them is INVALID_ARGUMENT). */
+export function joinGroupRequest(s: SubscribeFields): JoinGroupRequest {
+  if (s.partitions.length > 0) throw new GatewayError('INVALID_ARGUMENT', 'A group subscription reads the partitions the group assigns; do not list partitions.');
+  const filters = keyFilters(s.filters);
+  return {
+    group: s.group,
+    topics: [s.topic],
+    resetTo: resetTo(s.position),
+    ...(s.member_id === '' ? {} : { memberId: s.member_id }),
+    ...(filters === undefined ? {} : { filters }),
+  };
+}
+
+/** The broadcast subscription a subscribe without a `group` asks for; `credit` as SubscribeRequest.credit. */
+export function subscribeRequest(s: SubscribeFields, credit?: number): SubscribeRequest {
+  const partitions = partitionList(s.partitions);
+  const filters = keyFilters(s.filters);
+  return {
+    topic: s.topic,
+    from: position(s.position),
+    strict: s.strict,
+    ...(credit === undefined ? {} : { credit }),
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(filters === undefined ? {} : { filters }),
+  };
 }
 
 /** A start map (partition → next offset) as the `positions` map of a SubscribedFrame. */

@@ -30,16 +30,14 @@ import {
   EncodedResponse,
   encodeRecordsFrame,
   errorBody,
-  keyFilters,
+  joinGroupRequest,
   parseInt64,
-  partitionList,
-  position,
   positionsMessage,
-  produceFailure,
   producedPositions,
+  produceFailure,
   produceRecord,
   RECORDS_FIELD,
-  resetTo,
+  subscribeRequest,
 } from './proto.js';
 import { SessionCredit, type SubscriptionCredit } from './stream-credit.js';
 
@@ -236,35 +234,14 @@ export class StreamSession {
     this.subs.set(frame.id, sub);
     try {
       if (frame.group !== '') {
-        if (frame.partitions.length > 0) throw new GatewayError('INVALID_ARGUMENT', 'A group subscription reads the partitions the group assigns; do not list partitions.');
-        const filters = keyFilters(frame.filters);
-        const member = await this.deps.gateway.joinGroup(this.ctx, {
-          group: frame.group,
-          topics: [frame.topic],
-          resetTo: resetTo(frame.position),
-          ...(frame.member_id === '' ? {} : { memberId: frame.member_id }),
-          ...(filters === undefined ? {} : { filters }),
-        });
+        const member = await this.deps.gateway.joinGroup(this.ctx, joinGroupRequest(frame));
         await sub.startGroup(member, sub.credit.available + this.credit.available);
       } else {
-        const partitions = partitionList(frame.partitions);
-        const filters = keyFilters(frame.filters);
-        const subscription = await this.deps.gateway.subscribe(
-          this.ctx,
-          {
-            topic: frame.topic,
-            from: position(frame.position),
-            strict: frame.strict,
-            // The hub hands over at most this many records until more credit is added, and
-            // never ends a credit-limited subscriber as slow. It may be told more than this
-            // subscription ends up spending (pool grants go to every subscription); the
-            // SubscriptionCredit gate below is what guarantees the client's limit.
-            credit: sub.credit.available + this.credit.available,
-            ...(partitions === undefined ? {} : { partitions }),
-            ...(filters === undefined ? {} : { filters }),
-          },
-          sub.sink,
-        );
+        // The hub hands over at most this many records until more credit is added, and never
+        // ends a credit-limited subscriber as slow. It may be told more than this subscription
+        // ends up spending (pool grants go to every subscription); the SubscriptionCredit gate
+        // is what guarantees the client's limit.
+        const subscription = await this.deps.gateway.subscribe(this.ctx, subscribeRequest(frame, sub.credit.available + this.credit.available), sub.sink);
         await sub.startBroadcast(subscription);
       }
     } catch (err) {

@@ -13,7 +13,7 @@ import type {
   TopicInfo,
   TopicPartition,
 } from './record.js';
-import type { FetchResult } from './backends/port.js';
+import type { ClusterInfo, FetchResult, PartitionReplicas, TopicConfigEntry } from './backends/port.js';
 import type { Scope } from './grants.js';
 
 /** Who is calling. `anonymous` when no credentials were given (and anonymous access is on). */
@@ -238,6 +238,49 @@ export interface Table {
   sync(timeoutMs?: number): Promise<void>;
 }
 
+/** How `Gateway.createTopic` creates a topic; absent fields take the backend's defaults. */
+export interface CreateTopicRequest {
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  /** Topic configs by Kafka name; only the names in TOPIC_CONFIGS (gateway/core.ts) are accepted. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** A member of a consumer group as an operator sees it, whoever runs it (Kafka's group protocol or a gateway). */
+export interface GroupMemberView {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly host: string;
+  /** group.instance.id of a static Kafka member, else null. */
+  readonly instanceId: string | null;
+  /** Assigned partitions (empty where unknown: a member another gateway instance runs). */
+  readonly assignment: readonly TopicPartition[];
+}
+
+/** A consumer group: Kafka-native (its members in Kafka), or the gateway's own (members in its membership table). */
+export interface GroupView {
+  readonly group: string;
+  readonly origin: 'kafka' | 'streamgate';
+  /** STABLE, EMPTY, PREPARING_REBALANCE, COMPLETING_REBALANCE, DEAD or UNKNOWN. */
+  readonly state: string;
+  /** The partition assignor ('range' for the gateway's groups). */
+  readonly assignor: string;
+  /** No Kafka group protocol: a gateway's group, or one that only commits offsets. */
+  readonly simple: boolean;
+  readonly members: readonly GroupMemberView[];
+}
+
+/** How far a group is behind in one partition it committed: lag = latest − committed. */
+export interface PartitionLag extends TopicPartition {
+  /** The committed offset (next to read). */
+  readonly committed: bigint;
+  /** The log end (next offset written). */
+  readonly latest: bigint;
+  readonly lag: bigint;
+  /** The member the partition is assigned to, if any. */
+  readonly member: GroupMemberView | null;
+}
+
 /** Where a client connected from: what a failed authentication's audit line names. */
 export interface ConnectionOrigin {
   readonly protocol: string;
@@ -369,4 +412,28 @@ export interface Gateway {
 
   /** True while the backend answers. */
   ready(): Promise<boolean>;
+
+  /** The backend's cluster id and nodes (any authenticated principal may ask). */
+  describeCluster(ctx: Context): Promise<ClusterInfo>;
+  /** Leader and replicas per partition, with the checks of `describeTopic`. */
+  describePartitions(ctx: Context, topic: string): Promise<PartitionReplicas[]>;
+  /** The topic's configs, with the checks of `describeTopic`. */
+  topicConfigs(ctx: Context, topic: string): Promise<TopicConfigEntry[]>;
+  /**
+   * Creates a topic: PERMISSION_DENIED without an admin grant for it (always for an internal
+   * topic), INVALID_ARGUMENT for a partition count, replication factor or config outside what the
+   * gateway accepts (names and values checked before the backend is asked), ALREADY_EXISTS.
+   */
+  createTopic(ctx: Context, topic: string, request: CreateTopicRequest): Promise<TopicInfo>;
+  /** Deletes a topic and its records: the admin grant, never an internal topic; TOPIC_NOT_FOUND if missing. */
+  deleteTopic(ctx: Context, topic: string): Promise<void>;
+  /**
+   * Consumer groups the principal may use (group grants): Kafka's (members, or commits only) and
+   * the gateway's own (REST v2 consumer instances, gRPC group sessions, MQTT `$share`), one entry per name.
+   */
+  listGroups(ctx: Context): Promise<GroupView[]>;
+  /** One group; NOT_FOUND when neither the backend nor the gateways know it, PERMISSION_DENIED without a grant. */
+  describeGroup(ctx: Context, group: string): Promise<GroupView>;
+  /** Lag per committed partition of topics the principal may read, sorted by topic and partition. */
+  groupLags(ctx: Context, group: string): Promise<PartitionLag[]>;
 }

@@ -9,6 +9,10 @@ import type { Logger } from 'pino';
 import type {
   ConnectionOrigin,
   Context,
+  CreateTopicRequest,
+  GroupMemberView,
+  GroupView,
+  PartitionLag,
   KeyFilter,
   ContinuityLost,
   Gateway,
@@ -22,7 +26,7 @@ import type {
 } from './api.js';
 import { Authenticator, type Credentials } from './auth.js';
 import { filtersOverlap, type MqttRouting, type TopicAccess } from './grants.js';
-import type { Backend, FetchResult } from './backends/port.js';
+import type { Backend, ClusterInfo, FetchResult, PartitionReplicas, TopicConfigEntry } from './backends/port.js';
 import type { CoreConfig } from './config.js';
 import { GatewayError } from './errors.js';
 import { GroupCoordinator } from './groups.js';
@@ -51,6 +55,30 @@ const ALL_ACCESS: TopicAccess = Object.freeze({ kind: 'all' });
 
 /** Topic metadata is cached this long; partitions rarely change and a miss costs one metadata call. */
 const METADATA_TTL_MS = 5_000;
+
+/**
+ * Partitions one `createTopic` may ask for: every partition costs the backend a log (and Kafka a
+ * leader), so a client's one request must not ask for an unbounded number; Kafka itself advises
+ * a few thousand per broker.
+ */
+export const MAX_CREATE_PARTITIONS = 1_000;
+
+/** A non-negative decimal, or -1 (Kafka's "no limit"). */
+const LONG_OR_UNLIMITED = /^(?:-1|0|[1-9][0-9]{0,17})$/;
+
+/**
+ * The topic configs `createTopic` accepts, with the values each may take: the ones both backends
+ * act on (the embedded log reads cleanup.policy, retention.ms, retention.bytes) plus
+ * min.insync.replicas and max.message.bytes, which Kafka enforces. Checked in the core so both
+ * backends refuse the same requests.
+ */
+export const TOPIC_CONFIGS: Readonly<Record<string, RegExp>> = {
+  'cleanup.policy': /^(?:delete|compact|compact,delete|delete,compact)$/,
+  'retention.ms': LONG_OR_UNLIMITED,
+  'retention.bytes': LONG_OR_UNLIMITED,
+  'max.message.bytes': /^(?:0|[1-9][0-9]{0,9})$/,
+  'min.insync.replicas': /^[1-9][0-9]{0,2}$/,
+};
 
 /** Hub counters plus the waits for topics that do not exist yet. */
 export interface CoreStats extends HubStats {
@@ -364,6 +392,140 @@ export class Core implements Gateway {
 
   async ready(): Promise<boolean> {
     return !this.closed && (await this.backend.healthy());
+  }
+
+  async describeCluster(ctx: Context): Promise<ClusterInfo> {
+    this.checkExpiry(ctx);
+    return this.backend.describeCluster();
+  }
+
+  async describePartitions(ctx: Context, topic: string): Promise<PartitionReplicas[]> {
+    validateTopicName(topic);
+    this.check(ctx, 'read', topic);
+    return this.backend.describePartitions(topic);
+  }
+
+  async topicConfigs(ctx: Context, topic: string): Promise<TopicConfigEntry[]> {
+    validateTopicName(topic);
+    this.check(ctx, 'read', topic);
+    return this.backend.topicConfigs(topic);
+  }
+
+  /** PERMISSION_DENIED (counted and audited) unless the principal administers `topic`; internal topics never. */
+  private checkAdmin(ctx: Context, action: 'create' | 'delete', topic: string): void {
+    this.checkExpiry(ctx);
+    if (this.isInternal(topic)) this.deny(ctx, action, topic, `Topic ${topic} is internal to the gateway.`);
+    const scope = ctx.principal.scope;
+    if (scope !== undefined && !scope.permitsAdmin(topic)) this.deny(ctx, action, topic, `Principal ${ctx.principal.id} may not ${action} topic ${topic} (no admin grant).`);
+  }
+
+  async createTopic(ctx: Context, topic: string, request: CreateTopicRequest): Promise<TopicInfo> {
+    this.checkOpen();
+    validateTopicName(topic);
+    this.checkAdmin(ctx, 'create', topic);
+    const { partitions, replicationFactor, configs = {} } = request;
+    if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_CREATE_PARTITIONS)) {
+      throw new GatewayError('INVALID_ARGUMENT', `partitions_count must be between 1 and ${MAX_CREATE_PARTITIONS}.`);
+    }
+    if (replicationFactor !== undefined && (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 32_767)) {
+      throw new GatewayError('INVALID_ARGUMENT', 'replication_factor must be a positive integer.');
+    }
+    for (const [name, value] of Object.entries(configs)) {
+      const rule = Object.hasOwn(TOPIC_CONFIGS, name) ? TOPIC_CONFIGS[name] : undefined;
+      if (rule === undefined) throw new GatewayError('INVALID_ARGUMENT', `Topic config ${JSON.stringify(name.slice(0, 100))} is not one the gateway accepts (${Object.keys(TOPIC_CONFIGS).join(', ')}).`);
+      if (!rule.test(value)) throw new GatewayError('INVALID_ARGUMENT', `Invalid value ${JSON.stringify(value.slice(0, 100))} for topic config ${name}.`);
+    }
+    const defaultPartitions = this.backend.kind === 'kafka' ? this.config.topics.defaultPartitions : this.config.embedded.defaultPartitions;
+    await this.backend.createTopic(topic, {
+      partitions: partitions ?? defaultPartitions,
+      ...(replicationFactor === undefined ? {} : { replicationFactor }),
+      config: { ...configs },
+    });
+    ctx.log.info({ audit: 'topic_created', topic, partitions: partitions ?? defaultPartitions }, 'topic created');
+    this.topicWatcher.exists(topic);
+    return this.topicInfo(topic, true);
+  }
+
+  async deleteTopic(ctx: Context, topic: string): Promise<void> {
+    this.checkOpen();
+    validateTopicName(topic);
+    this.checkAdmin(ctx, 'delete', topic);
+    await this.topicInfo(topic, true);
+    await this.backend.deleteTopic(topic);
+    this.metadata.delete(topic);
+    ctx.log.info({ audit: 'topic_deleted', topic }, 'topic deleted');
+  }
+
+  /** Whether the principal may see `group` (its group grants; everything without auth). */
+  private permitsGroup(ctx: Context, group: string): boolean {
+    const scope = ctx.principal.scope;
+    return scope === undefined || scope.permitsGroup(group);
+  }
+
+  /** Every group the backend and the gateways know, merged by name. */
+  private async allGroups(only?: string): Promise<GroupView[]> {
+    const members = this.groups.memberships().filter((m) => only === undefined || m.group === only);
+    const backendGroups = only === undefined ? await this.backend.listGroups() : [await this.backend.describeGroup(only)].filter((g) => g !== undefined);
+    const views = new Map<string, GroupView>();
+    for (const g of backendGroups) {
+      views.set(g.group, {
+        group: g.group,
+        origin: 'kafka',
+        state: g.state,
+        assignor: g.protocol,
+        simple: g.protocolType === '',
+        members: g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, host: m.host, instanceId: m.instanceId, assignment: m.assignment })),
+      });
+    }
+    const byGroup = new Map<string, GroupMemberView[]>();
+    for (const m of members) {
+      const list = byGroup.get(m.group) ?? [];
+      list.push({ memberId: m.memberId, clientId: 'streamgate', host: `streamgate/${m.instance}`, instanceId: null, assignment: m.assignment ?? [] });
+      byGroup.set(m.group, list);
+    }
+    for (const [group, list] of byGroup) {
+      const kafka = views.get(group);
+      list.sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+      views.set(group, { group, origin: 'streamgate', state: 'STABLE', assignor: 'range', simple: true, members: [...(kafka?.members ?? []), ...list] });
+    }
+    return [...views.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  async listGroups(ctx: Context): Promise<GroupView[]> {
+    this.checkExpiry(ctx);
+    return (await this.allGroups()).filter((g) => !this.isInternal(g.group) && this.permitsGroup(ctx, g.group));
+  }
+
+  async describeGroup(ctx: Context, group: string): Promise<GroupView> {
+    this.authorizeGroup(ctx, group);
+    const found = this.isInternal(group) ? undefined : (await this.allGroups(group))[0];
+    if (found === undefined) throw new GatewayError('NOT_FOUND', `Consumer group ${group} does not exist.`, { details: { group } });
+    return found;
+  }
+
+  async groupLags(ctx: Context, group: string): Promise<PartitionLag[]> {
+    const view = await this.describeGroup(ctx, group);
+    const committed = (await this.backend.groupOffsets(group)).filter((c) => this.accessOf(ctx, 'read', c.topic).kind !== 'none');
+    const owner = new Map<string, GroupMemberView>();
+    for (const m of view.members) for (const a of m.assignment) owner.set(`${a.topic}\u0000${a.partition}`, m);
+    const ends = new Map<string, bigint>();
+    for (const topic of new Set(committed.map((c) => c.topic))) {
+      try {
+        for (const o of await this.backend.offsets(topic)) ends.set(`${topic}\u0000${o.partition}`, o.latest);
+      } catch (err) {
+        // A topic deleted since the commit has no lag to show.
+        if (!(err instanceof GatewayError && err.code === 'TOPIC_NOT_FOUND')) throw err;
+      }
+    }
+    const out: PartitionLag[] = [];
+    for (const c of committed) {
+      const k = `${c.topic}\u0000${c.partition}`;
+      const latest = ends.get(k);
+      if (latest === undefined) continue;
+      const lag = latest > c.offset ? latest - c.offset : 0n;
+      out.push({ topic: c.topic, partition: c.partition, committed: c.offset, latest, lag, member: owner.get(k) ?? null });
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
   }
 
   /** Topics the caller may read some key of (internal topics are never listed). */

@@ -191,6 +191,11 @@ export class Scope {
     return topics.length > 0 && topics.every((t) => this.admin.some((p) => globMatch(p, t)));
   }
 
+  /** Whether the principal administers `topic` (an `admin` grant matches it): create, delete. */
+  permitsAdmin(topic: string): boolean {
+    return this.admin.some((p) => globMatch(p, topic));
+  }
+
   private compute(action: 'read' | 'write', topic: string): TopicAccess {
     if (this.admin.some((p) => globMatch(p, topic))) return ALL;
     const filters: KeyFilter[] = [];

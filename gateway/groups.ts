@@ -225,6 +225,26 @@ export class GroupCoordinator {
     return g === undefined ? [] : [...g.members.values()].map((m) => ({ memberId: m.memberId, partitions: m.assignment() }));
   }
 
+  /**
+   * Every live member of every group — this instance's (with their assignment) and the other
+   * instances' from the membership table (assignment unknown here) — for observability (REST v3).
+   */
+  memberships(): { group: string; memberId: string; topics: readonly string[]; instance: string; owner?: string; assignment?: TopicPartition[] }[] {
+    const self = this.membership.instanceId;
+    const out: ReturnType<GroupCoordinator['memberships']> = [];
+    for (const g of this.groups.values()) {
+      for (const m of g.members.values()) out.push({ group: g.name, memberId: m.memberId, topics: m.topics, instance: self, ...(m.principal === undefined ? {} : { owner: m.principal }), assignment: m.assignment() });
+    }
+    const cutoff = Date.now() - this.options.sessionTimeoutMs;
+    for (const [key, value] of this.openedTable?.entries() ?? []) {
+      const entry = parseEntry(value);
+      if (entry === undefined || entry.instance === self || entry.seen < cutoff) continue;
+      const at = key.indexOf('\u0000');
+      out.push({ group: key.slice(0, at), memberId: key.slice(at + 1), topics: entry.topics, instance: entry.instance, ...(entry.owner === undefined ? {} : { owner: entry.owner }) });
+    }
+    return out;
+  }
+
   /** Commits and leaves every member (shutdown). */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);

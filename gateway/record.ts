@@ -61,6 +61,8 @@ export interface TopicInfo {
   readonly partitions: number;
   /** Per-topic configuration as reported by the backend (e.g. cleanup.policy). */
   readonly config: Readonly<Record<string, string>>;
+  /** Replicas per partition where the backend reports them (Kafka: partition 0's; embedded: 1). */
+  readonly replicationFactor?: number;
 }
 
 /**

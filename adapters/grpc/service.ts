@@ -33,18 +33,16 @@ import {
   EncodedResponse,
   encodeRecordsFrame,
   isMalformed,
-  keyFilters,
+  joinGroupRequest,
   malformedError,
   parseInt64,
-  partitionList,
-  position,
   positionsMessage,
-  produceFailure,
   producedPositions,
+  produceFailure,
   produceRecord,
   recordMessage,
   RECORDS_FIELD,
-  resetTo,
+  subscribeRequest,
 } from '../../codecs/proto.js';
 import { recordsFrameBytes, type GrpcConfig } from './config.js';
 import { toStatus } from './errors.js';
@@ -273,7 +271,6 @@ class SubscribeStream implements OpenStream {
     if (this.done) return;
     const req = this.call.request;
     if (isMalformed(req)) throw malformedError(req);
-    const filters = keyFilters(req.filters);
     this.releaseSlot = this.deps.connections.subscriptionOpened(this.call.getPeer());
     const sink: SubscriberSink = {
       records: (batch) => this.enqueue(() => this.deliver(batch)),
@@ -287,14 +284,7 @@ class SubscribeStream implements OpenStream {
       end: (error) => this.end(error ?? new GatewayError('UNAVAILABLE', 'The subscription ended.')),
     };
     if (req.group !== '') {
-      if (req.partitions.length > 0) throw new GatewayError('INVALID_ARGUMENT', 'A group subscription reads the partitions the group assigns; do not list partitions.');
-      const member = await this.deps.gateway.joinGroup(ctx, {
-        group: req.group,
-        topics: [req.topic],
-        resetTo: resetTo(req.position),
-        ...(req.member_id === '' ? {} : { memberId: req.member_id }),
-        ...(filters === undefined ? {} : { filters }),
-      });
+      const member = await this.deps.gateway.joinGroup(ctx, joinGroupRequest(req));
       this.member = member;
       if (this.done) return void (await member.leave());
       const start = new Map(member.positions().filter((p) => p.topic === req.topic).map((p) => [p.partition, p.offset] as const));
@@ -302,18 +292,7 @@ class SubscribeStream implements OpenStream {
       this.openChain();
       this.stream = member.stream(sink);
     } else {
-      const partitions = partitionList(req.partitions);
-      const subscription = await this.deps.gateway.subscribe(
-        ctx,
-        {
-          topic: req.topic,
-          from: position(req.position),
-          strict: req.strict,
-          ...(partitions === undefined ? {} : { partitions }),
-          ...(filters === undefined ? {} : { filters }),
-        },
-        sink,
-      );
+      const subscription = await this.deps.gateway.subscribe(ctx, subscribeRequest(req), sink);
       this.subscription = subscription;
       if (this.done) return subscription.close();
       await this.writer.write({ subscribed: { id: '', positions: positionsMessage(subscription.start), member_id: '' } });

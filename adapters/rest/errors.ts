@@ -6,7 +6,7 @@
  * mismatch, 40902 consumer already exists, 40903 illegal state, 42204 invalid consumer config.
  */
 import { httpErrorOf, type ErrorBody, type HttpError } from '../../codecs/http-status.js';
-import type { GatewayError } from '../../gateway/errors.js';
+import type { Code, GatewayError } from '../../gateway/errors.js';
 import { MEDIA } from './media.js';
 
 
@@ -55,6 +55,29 @@ export function toHttpError(err: unknown, native: boolean): { status: number; bo
     return { status: e.status, body: { error_code: e.errorCode, message: err.message } };
   }
   return httpErrorOf(err, native);
+}
+
+/**
+ * Where the v3 API answers a core error unlike v2, as kafka-rest's v3 exception mappers do:
+ * KafkaExceptionMapper sends UnknownTopicOrPartitionException as 404/40403 and TopicExists /
+ * InvalidConfiguration / InvalidPartitions / InvalidReplicationFactor as 400/40002; a missing
+ * v3 resource (cluster, group, consumer, config) is a NotFoundException, 404/404.
+ */
+const V3_OVERRIDES: Partial<Record<Code, HttpError>> = {
+  TOPIC_NOT_FOUND: { status: 404, errorCode: 40403 },
+  PARTITION_NOT_FOUND: { status: 404, errorCode: 40403 },
+  ALREADY_EXISTS: { status: 400, errorCode: 40002 },
+  INVALID_ARGUMENT: { status: 400, errorCode: 40002 },
+  INVALID_KEY: { status: 400, errorCode: 400 },
+  INVALID_VALUE: { status: 400, errorCode: 400 },
+};
+
+/** Any throwable in v3 terms: the v2 mapping, with kafka-rest's v3 numbers where they differ. */
+export function toV3HttpError(err: unknown): { status: number; body: ErrorBody; gatewayError?: GatewayError } {
+  const mapped = toHttpError(err, false);
+  const override = mapped.gatewayError === undefined ? undefined : V3_OVERRIDES[mapped.gatewayError.code];
+  if (override === undefined) return mapped;
+  return { ...mapped, status: override.status, body: { error_code: override.errorCode, message: mapped.body.message } };
 }
 
 /**

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { MEDIA } from './codec.js';
 import * as S from './schemas.js';
+import * as V3 from './schemas-v3.js';
 
 type Json = Record<string, unknown>;
 
@@ -337,6 +338,83 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>>
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Confluent v3 (routes-v3.ts, records-v3.ts): JSON bodies, errors application/json
+
+const cluster = path('cluster_id', V3.v3Params.clusterId);
+const v3Topic = path('topic_name', S.params.topic);
+const v3Partition = path('partition_id', V3.v3Params.partitionId);
+const v3Group = path('consumer_group_id', V3.v3Params.group);
+const V3_READ = [400, 401, 404, 429, 500, 503];
+const V3_TOPIC = [400, 401, 403, 404, 429, 500, 503];
+const v3 = (schema: z.ZodType) => json(schema, MEDIA.native);
+const v3Op = (op: Omit<Op, 'native'>): Op => ({ ...op, native: true });
+
+const V3_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>> = {
+  '/v3/clusters': { get: v3Op({ operationId: 'listKafkaClusters', summary: 'The one cluster the gateway stores in (KafkaClusterList)', ok: { status: 200, content: v3(V3.ClusterDataList) }, errors: [401, 429, 500, 503] }) },
+  '/v3/clusters/{cluster_id}': { get: v3Op({ operationId: 'getKafkaCluster', summary: 'The cluster: Kafka\'s cluster id, or the embedded log\'s (stable per data dir)', params: [cluster], ok: { status: 200, content: v3(V3.ClusterData) }, errors: V3_READ }) },
+  '/v3/clusters/{cluster_id}/topics': {
+    get: v3Op({ operationId: 'listKafkaTopics', summary: 'Topics the principal may read (internal topics never)', params: [cluster], ok: { status: 200, content: v3(V3.TopicDataList) }, errors: V3_READ }),
+    post: v3Op({
+      operationId: 'createKafkaTopic',
+      summary: 'Create a topic (admin grant): partitions_count, replication_factor, configs',
+      params: [cluster],
+      body: { content: { [MEDIA.native]: V3.CreateTopicRequest }, required: true },
+      ok: { status: 201, content: v3(V3.TopicData) },
+      errors: [400, 401, 403, 404, 413, 415, 429, 500, 503],
+      errorDescriptions: { 400: 'The topic exists, a replication factor the cluster cannot have, a topic name that is not legal, or a body the schema refuses (40002); malformed JSON (400)' },
+    }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}': {
+    get: v3Op({ operationId: 'getKafkaTopic', summary: 'One topic', params: [cluster, v3Topic], ok: { status: 200, content: v3(V3.TopicData) }, errors: V3_TOPIC }),
+    delete: v3Op({ operationId: 'deleteKafkaTopic', summary: 'Delete a topic and its records (admin grant; never an internal topic)', params: [cluster, v3Topic], ok: { status: 204 }, errors: V3_TOPIC }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}/partitions': {
+    get: v3Op({ operationId: 'listKafkaPartitions', summary: 'Partitions of a topic (leader links on Kafka)', params: [cluster, v3Topic], ok: { status: 200, content: v3(V3.PartitionDataList) }, errors: V3_TOPIC }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}/partitions/{partition_id}': {
+    get: v3Op({ operationId: 'getKafkaPartition', summary: 'One partition', params: [cluster, v3Topic, v3Partition], ok: { status: 200, content: v3(V3.PartitionData) }, errors: V3_TOPIC }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}/configs': {
+    get: v3Op({ operationId: 'listKafkaTopicConfigs', summary: 'Configs of a topic (Kafka: all; embedded: the ones it acts on)', params: [cluster, v3Topic], ok: { status: 200, content: v3(V3.TopicConfigDataList) }, errors: V3_TOPIC }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}/configs/{name}': {
+    get: v3Op({ operationId: 'getKafkaTopicConfig', summary: 'One config of a topic', params: [cluster, v3Topic, path('name', V3.v3Params.configName)], ok: { status: 200, content: v3(V3.TopicConfigData) }, errors: V3_TOPIC }),
+  },
+  '/v3/clusters/{cluster_id}/topics/{topic_name}/records': {
+    post: v3Op({
+      operationId: 'produceRecords',
+      summary: 'Produce one record, or stream several (concatenated JSON objects in a chunked body): one delivery report per record, in order, each with its own error_code',
+      params: [cluster, v3Topic],
+      body: { content: { [MEDIA.native]: V3.ProduceRecordRequest }, required: true },
+      ok: { status: 200, content: v3(V3.ProduceReport) },
+      errors: [400, 401, 404, 429, 500, 503],
+      errorDescriptions: { 400: 'A Content-Type other than application/json (40002), or a path that is not valid percent-encoding (400); a record\'s own errors are in its report' },
+    }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups': {
+    get: v3Op({ operationId: 'listKafkaConsumerGroups', summary: "Kafka's groups and the gateway's own (REST v2, gRPC, MQTT $share) the principal may use", params: [cluster], ok: { status: 200, content: v3(V3.ConsumerGroupDataList) }, errors: V3_READ }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}': {
+    get: v3Op({ operationId: 'getKafkaConsumerGroup', summary: 'One consumer group', params: [cluster, v3Group], ok: { status: 200, content: v3(V3.ConsumerGroupData) }, errors: [...V3_READ, 403].sort() }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers': {
+    get: v3Op({ operationId: 'listKafkaConsumers', summary: 'Members of a group', params: [cluster, v3Group], ok: { status: 200, content: v3(V3.ConsumerDataList) }, errors: [...V3_READ, 403].sort() }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}': {
+    get: v3Op({ operationId: 'getKafkaConsumer', summary: 'One member of a group', params: [cluster, v3Group, path('consumer_id', V3.v3Params.consumer)], ok: { status: 200, content: v3(V3.ConsumerData) }, errors: [...V3_READ, 403].sort() }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lags': {
+    get: v3Op({ operationId: 'listKafkaConsumerLags', summary: 'Lag (log end − committed) per committed partition of topics the principal may read', params: [cluster, v3Group], ok: { status: 200, content: v3(V3.ConsumerLagDataList) }, errors: [...V3_READ, 403].sort() }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lags/{topic_name}/partitions/{partition_id}': {
+    get: v3Op({ operationId: 'getKafkaConsumerLag', summary: 'Lag of one partition', params: [cluster, v3Group, v3Topic, v3Partition], ok: { status: 200, content: v3(V3.ConsumerLagData) }, errors: [...V3_READ, 403].sort() }),
+  },
+  '/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lag-summary': {
+    get: v3Op({ operationId: 'getKafkaConsumerGroupLagSummary', summary: 'Total and largest lag of a group', params: [cluster, v3Group], ok: { status: 200, content: v3(V3.ConsumerGroupLagSummaryData) }, errors: [...V3_READ, 403].sort() }),
+  },
+};
+
 function renderOperation(op: Op): Json {
   const out: Json = { operationId: op.operationId, summary: op.summary };
   if (op.public === true) out.security = [];
@@ -369,14 +447,14 @@ function buildDocument(): Json {
       title: 'streamgate REST API',
       version: '1.0.0',
       description:
-        'Confluent REST Proxy v2 compatible API (/topics, /consumers), the native offset-based v1 API (/v1/topics) with Server-Sent Events, and health. Errors are {"error_code": N, "message": "…"} (plus "code" and "details" on /v1). A path exists with other methods than documented: 405 with Allow.',
+        'Confluent REST Proxy v2 compatible API (/topics, /consumers), a Confluent v3 subset (/v3/clusters: topics, partitions, configs, consumer groups and lags, records with streaming produce), the native offset-based v1 API (/v1/topics) with Server-Sent Events, and health. Errors are {"error_code": N, "message": "…"} (plus "code" and "details" on /v1). A path exists with other methods than documented: 405 with Allow.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT or an API key (also accepted as ?access_token= for EventSource).' } },
       schemas: components(),
     },
     security: [{}, { bearer: [] }],
-    paths: Object.fromEntries(Object.entries(OPERATIONS).map(([p, methods]) => [p, Object.fromEntries(Object.entries(methods).map(([m, op]) => [m, renderOperation(op)]))])),
+    paths: Object.fromEntries(Object.entries({ ...OPERATIONS, ...V3_OPERATIONS }).map(([p, methods]) => [p, Object.fromEntries(Object.entries(methods).map(([m, op]) => [m, renderOperation(op)]))])),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The REST adapter's entry: which paths it owns on the shared HTTP server, authentication,
- * dispatch to the route families (routes-v2.ts: Confluent REST Proxy v2; routes-v1.ts: the native
- * v1 API and SSE) plus health and OpenAPI, one error path (errors.ts), and shutdown.
+ * dispatch to the route families (routes-v2.ts: Confluent REST Proxy v2; routes-v3.ts: its v3
+ * subset; routes-v1.ts: the native v1 API and SSE) plus health and OpenAPI, one error path (errors.ts), and shutdown.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -11,12 +11,13 @@ import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { MEDIA } from './codec.js';
 import type { RestConfig } from './config.js';
-import { RestError, toHttpError, v2ErrorMediaType } from './errors.js';
+import { RestError, toHttpError, toV3HttpError, v2ErrorMediaType } from './errors.js';
 import { RouteTable, headerValue, readBody, send, v1Reply, withoutTrailingSlashes, type RouteDeps } from './http.js';
 import { MQTT_VIEW } from '../../codecs/operator.js';
 import { openApiDocument } from './openapi.js';
 import { defineV1Routes } from './routes-v1.js';
 import { defineV2Routes } from './routes-v2.js';
+import { defineV3Routes } from './routes-v3.js';
 import { ConsumerRegistry } from './consumer-instance.js';
 
 /** Liveness, readiness and the API description answer without credentials (probes and tooling). */
@@ -36,6 +37,8 @@ export function ownsPath(path: string): boolean {
     path === '/v1/whoami' ||
     path.startsWith('/v1/admin/') ||
     path.startsWith('/v1/topics/') ||
+    path === '/v3/clusters' ||
+    path.startsWith('/v3/clusters/') ||
     path === '/openapi.json' ||
     path === '/healthz' ||
     path === '/readyz'
@@ -114,12 +117,12 @@ export class RestRoutes {
       const reply = await match.route.handler({ req, res, ctx, params, query, body: () => readBody(req, maxBody) });
       if (reply !== undefined) send(res, reply.status, reply.body, reply.contentType ?? (native ? MEDIA.native : MEDIA.v2));
     } catch (err) {
-      this.fail(res, ctx, err, native);
+      this.fail(res, ctx, err, native, path.startsWith('/v3/'));
     }
   }
 
-  private fail(res: ServerResponse, ctx: Context, err: unknown, native: boolean): void {
-    const { status, body, gatewayError } = toHttpError(err, native);
+  private fail(res: ServerResponse, ctx: Context, err: unknown, native: boolean, v3 = false): void {
+    const { status, body, gatewayError } = v3 ? toV3HttpError(err) : toHttpError(err, native);
     if (status >= 500) ctx.log.error({ err: gatewayError?.cause ?? err, code: gatewayError?.code }, 'request failed');
     else ctx.log.debug({ status, error_code: body.error_code, message: body.message }, 'request rejected');
     if (res.headersSent) {
@@ -132,7 +135,7 @@ export class RestRoutes {
       res.setHeader('connection', 'close');
       res.once('finish', () => res.socket?.destroy());
     }
-    send(res, status, JSON.stringify(body), native ? MEDIA.native : v2ErrorMediaType(status, body.error_code));
+    send(res, status, JSON.stringify(body), native || v3 ? MEDIA.native : v2ErrorMediaType(status, body.error_code));
   }
 
   /**
@@ -188,5 +191,6 @@ export class RestRoutes {
     this.routes.add('GET', '/v1/whoami', async ({ ctx }) => v1(200, g.capabilities(ctx)), true);
     this.routes.add('GET', '/v1/admin/connections', async ({ ctx }) => v1(200, g.connections(ctx)), true);
     this.routes.add('GET', '/v1/admin/mqtt', async ({ ctx }) => v1(200, g.inspect(ctx, MQTT_VIEW)), true);
+    defineV3Routes(this.routes, deps);
   }
 }

@@ -18,6 +18,8 @@ export interface CreateTopicOptions {
   compacted?: boolean;
   /** Extra topic config (Kafka names, e.g. `retention.ms`). */
   config?: Record<string, string>;
+  /** Replicas per partition (Kafka; absent: the broker's default). The embedded log keeps one copy. */
+  replicationFactor?: number;
 }
 
 /** Durability and cancellation of one `Backend.produce`. */
@@ -56,6 +58,58 @@ export interface CommittedOffset extends TopicPartition {
   /** The next offset the group will read (Kafka convention: last processed + 1). */
   readonly offset: bigint;
   readonly metadata?: string | null;
+}
+
+/** The cluster a backend stores in: Kafka's cluster id and brokers, or the embedded log as one node. */
+export interface ClusterInfo {
+  /** Kafka's cluster id; the embedded log's id, generated once and kept in its data dir. */
+  readonly clusterId: string;
+  /** Node id of the active controller, null when the store has none. */
+  readonly controller: number | null;
+  /** Node ids of the brokers (the embedded log: none). */
+  readonly brokers: readonly number[];
+}
+
+/** Where one partition's replicas live (Kafka); the embedded log has none (leader null, no replicas). */
+export interface PartitionReplicas {
+  readonly partition: number;
+  readonly leader: number | null;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
+/** One topic config as the store reports it (Kafka DescribeConfigs; the embedded log: its own set). */
+export interface TopicConfigEntry {
+  readonly name: string;
+  readonly value: string | null;
+  readonly isDefault: boolean;
+  readonly isReadOnly: boolean;
+  readonly isSensitive: boolean;
+  /** Kafka's config source in kafka-rest's spelling, e.g. DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG. */
+  readonly source: string;
+}
+
+/** A consumer group the store knows: one with members (Kafka's group protocol) or only committed offsets. */
+export interface BackendGroup {
+  readonly group: string;
+  /** Kafka's protocol type (`consumer`, or empty for a group that only commits), '' for the embedded log. */
+  readonly protocolType: string;
+  /** STABLE, EMPTY, PREPARING_REBALANCE, COMPLETING_REBALANCE, DEAD or UNKNOWN. */
+  readonly state: string;
+  /** The assignor of the current generation ('' without one). */
+  readonly protocol: string;
+  /** Members in the store's own group protocol (never streamgate's members, which the core keeps). */
+  readonly members: readonly BackendGroupMember[];
+}
+
+/** A member of a Kafka-native group. */
+export interface BackendGroupMember {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly host: string;
+  /** group.instance.id of a static member, else null. */
+  readonly instanceId: string | null;
+  readonly assignment: readonly TopicPartition[];
 }
 
 /** A log store: Kafka or the embedded log. */
@@ -108,4 +162,17 @@ export interface Backend {
   commitOffsets(group: string, offsets: CommittedOffset[]): Promise<void>;
   /** Reads a group's committed offsets for the topics; partitions without a commit are omitted. */
   committedOffsets(group: string, topics: string[]): Promise<CommittedOffset[]>;
+  /** Every committed offset of the group, whatever the topic (a group without commits: none). */
+  groupOffsets(group: string): Promise<CommittedOffset[]>;
+
+  /** The cluster's id and nodes. */
+  describeCluster(): Promise<ClusterInfo>;
+  /** Leader and replicas per partition, in partition order; TOPIC_NOT_FOUND if missing. */
+  describePartitions(topic: string): Promise<PartitionReplicas[]>;
+  /** Every config of the topic, sorted by name; TOPIC_NOT_FOUND if missing. */
+  topicConfigs(topic: string): Promise<TopicConfigEntry[]>;
+  /** Every group the store knows (members or commits), sorted by name; internal ones included. */
+  listGroups(): Promise<BackendGroup[]>;
+  /** One group; undefined when the store knows nothing of it (no members, no commits). */
+  describeGroup(group: string): Promise<BackendGroup | undefined>;
 }

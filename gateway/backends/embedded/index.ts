@@ -38,14 +38,15 @@
  * (`timeIndexBackfill` resolves then).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import { recordSize, type Headers, type PartitionOffsets, type ProduceRecord, type ProduceResult, type StreamRecord, type TopicInfo } from '../../record.js';
 import { partitionForKey, RoundRobin } from '../partitioner.js';
-import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
+import type { Backend, BackendGroup, ClusterInfo, CommittedOffset, PartitionReplicas, TopicConfigEntry, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { TimeIndex, type SegmentSummary, type TimeIndexOptions } from './time-index.js';
 
 /** Options of the embedded backend (from the `dataDir` and `embedded` config); absent bounds take the defaults named here. */
@@ -89,6 +90,27 @@ interface StoredRecord {
 
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
+/** Above every topic name in LMDB's key order (topic names are ASCII). */
+const MAX_TOPIC_KEY = '\u00ff';
+
+/**
+ * The data dir's cluster id: read, or generated once (a random UUID, base64url like Kafka's) and
+ * written through a temp file and a rename, so a crash never leaves a half-written id.
+ */
+function loadClusterId(dataDir: string): string {
+  const file = join(dataDir, 'cluster-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  writeFileSync(`${file}.tmp`, `${id}\n`);
+  renameSync(`${file}.tmp`, file);
+  return id;
+}
+
 /** [offset, metadata] of a group commit. */
 type StoredCommit = [number, string | null];
 
@@ -112,6 +134,7 @@ export class EmbeddedBackend implements Backend {
   private retentionTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private started = false;
+  private clusterId = '';
 
   constructor(private readonly options: EmbeddedBackendOptions) {}
 
@@ -122,6 +145,11 @@ export class EmbeddedBackend implements Backend {
       this.root = open({ path: join(this.options.dataDir, 'streamgate.lmdb'), maxDbs: 8 });
     } catch (err) {
       throw new GatewayError('UNAVAILABLE', `Cannot open the embedded log in ${this.options.dataDir}.`, { cause: err });
+    }
+    try {
+      this.clusterId = loadClusterId(this.options.dataDir);
+    } catch (err) {
+      throw new GatewayError('UNAVAILABLE', `Cannot read or write the cluster id in ${this.options.dataDir}.`, { cause: err });
     }
     this.topics = this.root.openDB({ name: 'topics' });
     this.parts = this.root.openDB({ name: 'parts' });
@@ -180,20 +208,23 @@ export class EmbeddedBackend implements Backend {
     this.checkOpen();
     const out: TopicInfo[] = [];
     for (const { key, value } of this.topics.getRange()) {
-      if (!key.startsWith('__')) out.push({ name: key, partitions: value.partitions, config: { ...value.config } });
+      if (!key.startsWith('__')) out.push({ name: key, partitions: value.partitions, config: { ...value.config }, replicationFactor: 1 });
     }
     return out;
   }
 
   async describeTopic(topic: string): Promise<TopicInfo> {
     const meta = this.topicMeta(topic);
-    return { name: topic, partitions: meta.partitions, config: { ...meta.config } };
+    return { name: topic, partitions: meta.partitions, config: { ...meta.config }, replicationFactor: 1 };
   }
 
   async createTopic(topic: string, options: CreateTopicOptions = {}): Promise<void> {
     this.checkOpen();
     const partitions = options.partitions ?? this.options.defaultPartitions ?? 1;
     if (!Number.isInteger(partitions) || partitions < 1) throw new GatewayError('INVALID_ARGUMENT', 'A topic needs at least one partition.');
+    if (options.replicationFactor !== undefined && options.replicationFactor !== 1) {
+      throw new GatewayError('INVALID_ARGUMENT', `The embedded log keeps one copy of every partition: replication factor ${options.replicationFactor} is not possible.`);
+    }
     const config: Record<string, string> = { 'cleanup.policy': options.compacted === true ? 'compact' : 'delete', ...options.config };
     await this.write(() => {
       if (this.topics.get(topic) !== undefined) throw new GatewayError('ALREADY_EXISTS', `Topic ${topic} already exists.`);
@@ -375,6 +406,60 @@ export class EmbeddedBackend implements Backend {
       }
     }
     return out;
+  }
+
+  async groupOffsets(group: string): Promise<CommittedOffset[]> {
+    this.checkOpen();
+    const out: CommittedOffset[] = [];
+    for (const { key, value } of this.groups.getRange({ start: [group], end: [group, MAX_TOPIC_KEY] })) {
+      if (key[0] !== group) continue;
+      out.push({ topic: key[1], partition: key[2], offset: BigInt(value[0]), metadata: value[1] });
+    }
+    return out;
+  }
+
+  /** One node, no brokers: the id is generated at the first start and kept in `<dataDir>/cluster-id`. */
+  async describeCluster(): Promise<ClusterInfo> {
+    this.checkOpen();
+    return { clusterId: this.clusterId, controller: null, brokers: [] };
+  }
+
+  async describePartitions(topic: string): Promise<PartitionReplicas[]> {
+    const meta = this.topicMeta(topic);
+    return Array.from({ length: meta.partitions }, (_, partition) => ({ partition, leader: null, replicas: [], isr: [] }));
+  }
+
+  /** The configs the embedded log acts on: the topic's own values, else the log's defaults. */
+  async topicConfigs(topic: string): Promise<TopicConfigEntry[]> {
+    const meta = this.topicMeta(topic);
+    const defaults: Record<string, string> = {
+      'cleanup.policy': 'delete',
+      'max.message.bytes': String(this.options.maxRecordBytes ?? Number.MAX_SAFE_INTEGER),
+      'retention.bytes': String(this.options.retention?.maxBytesPerPartition ?? -1),
+      'retention.ms': String(this.options.retention?.maxAgeMs ?? -1),
+    };
+    return Object.keys(defaults)
+      .sort()
+      .map((name) => {
+        const own = meta.config[name];
+        return { name, value: own ?? defaults[name]!, isDefault: own === undefined, isReadOnly: false, isSensitive: false, source: own === undefined ? 'DEFAULT_CONFIG' : 'DYNAMIC_TOPIC_CONFIG' };
+      });
+  }
+
+  /** Groups with committed offsets (the embedded log has no group protocol: no members, state EMPTY). */
+  async listGroups(): Promise<BackendGroup[]> {
+    this.checkOpen();
+    const names: string[] = [];
+    for (const key of this.groups.getKeys()) if (names[names.length - 1] !== key[0]) names.push(key[0]);
+    return names.map((group) => ({ group, protocolType: '', state: 'EMPTY', protocol: '', members: [] }));
+  }
+
+  async describeGroup(group: string): Promise<BackendGroup | undefined> {
+    this.checkOpen();
+    for (const { key } of this.groups.getRange({ start: [group], end: [group, MAX_TOPIC_KEY] })) {
+      if (key[0] === group) return { group, protocolType: '', state: 'EMPTY', protocol: '', members: [] };
+    }
+    return undefined;
   }
 
   /**

@@ -24,7 +24,7 @@ import type {
 } from '../../record.js';
 import { recordSize } from '../../record.js';
 import { partitionForKey, RoundRobin } from '../partitioner.js';
-import type { Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
+import type { BackendGroup, ClusterInfo, PartitionReplicas, TopicConfigEntry, Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { classify, codeOf, kafkaType } from './errors.js';
 import {
   createBrokerConnection,
@@ -46,7 +46,21 @@ import {
   type MetadataResponse,
 } from './internals.js';
 
-const { Kafka, ConfigResourceTypes } = kafkajs;
+const { Kafka, ConfigResourceTypes, AssignerProtocol } = kafkajs;
+
+/** kafka-rest's names of Kafka's config sources (ConfigSource in the DescribeConfigs response), by number. */
+const CONFIG_SOURCES = ['UNKNOWN', 'DYNAMIC_TOPIC_CONFIG', 'DYNAMIC_BROKER_CONFIG', 'DYNAMIC_DEFAULT_BROKER_CONFIG', 'STATIC_BROKER_CONFIG', 'DEFAULT_CONFIG', 'DYNAMIC_BROKER_LOGGER_CONFIG'];
+
+/** Replicas of a topic's partition 0 (Kafka keeps one factor per topic). */
+function replicationOf(partitions: readonly { partitionId: number; replicas?: number[] }[]): number | undefined {
+  return partitions.find((p) => p.partitionId === 0)?.replicas?.length;
+}
+
+/** Kafka's group states (kafkajs spells them `PreparingRebalance`) as kafka-rest spells them. */
+function groupState(state: string): string {
+  const upper = state.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  return ['STABLE', 'EMPTY', 'PREPARING_REBALANCE', 'COMPLETING_REBALANCE', 'DEAD'].includes(upper) ? upper : 'UNKNOWN';
+}
 
 /** Options of the Kafka backend (from the `kafka` config section). */
 export interface KafkaBackendOptions {
@@ -91,6 +105,7 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
 interface TopicMeta {
   readonly partitions: ReadonlyMap<number, number>; // partition → leader node id
   readonly at: number;
+  readonly replicationFactor: number | undefined;
 }
 
 /** The Backend port over Kafka. */
@@ -217,7 +232,7 @@ export class KafkaBackend implements Backend {
     const metadata = await this.call(() => this.anyBrokerMetadata([]));
     return metadata.topicMetadata
       .filter((t) => !t.topic.startsWith('__') && t.isInternal !== true)
-      .map((t) => ({ name: t.topic, partitions: t.partitionMetadata.length, config: {} }))
+      .map((t) => ({ name: t.topic, partitions: t.partitionMetadata.length, config: {}, replicationFactor: replicationOf(t.partitionMetadata) }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -236,7 +251,7 @@ export class KafkaBackend implements Backend {
         if (entry.configValue !== null && entry.configValue !== undefined) config[entry.configName] = entry.configValue;
       }
     }
-    return { name: topic, partitions: meta.partitions.size, config };
+    return { name: topic, partitions: meta.partitions.size, config, ...(meta.replicationFactor === undefined ? {} : { replicationFactor: meta.replicationFactor }) };
   }
 
   async createTopic(topic: string, options: CreateTopicOptions = {}): Promise<void> {
@@ -250,7 +265,7 @@ export class KafkaBackend implements Backend {
       this.admin.createTopics({
         waitForLeaders: false,
         timeout: this.options.requestTimeoutMs,
-        topics: [{ topic, numPartitions: partitions, configEntries }],
+        topics: [{ topic, numPartitions: partitions, configEntries, ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }) }],
       }),
     );
     if (!created) throw new GatewayError('ALREADY_EXISTS', `Topic "${topic}" already exists.`, { details: { topic } });
@@ -633,6 +648,98 @@ export class KafkaBackend implements Backend {
     return out;
   }
 
+  async groupOffsets(group: string): Promise<CommittedOffset[]> {
+    this.ensureOpen();
+    const response = await this.call(() => this.admin.fetchOffsets({ groupId: group }), { group });
+    const out: CommittedOffset[] = [];
+    for (const t of response) {
+      for (const p of t.partitions) {
+        const offset = BigInt(p.offset);
+        if (offset >= 0n) out.push({ topic: t.topic, partition: p.partition, offset, metadata: p.metadata ?? null });
+      }
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- cluster and group admin
+
+  async describeCluster(): Promise<ClusterInfo> {
+    this.ensureOpen();
+    const cluster = await this.call(() => this.admin.describeCluster());
+    return { clusterId: cluster.clusterId, controller: cluster.controller ?? null, brokers: cluster.brokers.map((b) => b.nodeId).sort((a, b) => a - b) };
+  }
+
+  async describePartitions(topic: string): Promise<PartitionReplicas[]> {
+    this.ensureOpen();
+    await this.topicMeta(topic, true);
+    const { topics } = await this.call(() => this.admin.fetchTopicMetadata({ topics: [topic] }), { topic });
+    const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
+    return partitions
+      .map((p) => ({ partition: p.partitionId, leader: p.leader >= 0 ? p.leader : null, replicas: [...p.replicas], isr: [...p.isr] }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async topicConfigs(topic: string): Promise<TopicConfigEntry[]> {
+    this.ensureOpen();
+    await this.topicMeta(topic, true);
+    const described = await this.call(() => this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }), { topic });
+    const out: TopicConfigEntry[] = [];
+    for (const resource of described.resources) {
+      for (const e of resource.configEntries) {
+        out.push({
+          name: e.configName,
+          value: e.isSensitive ? null : (e.configValue ?? null),
+          isDefault: e.isDefault,
+          isReadOnly: e.readOnly,
+          isSensitive: e.isSensitive,
+          source: CONFIG_SOURCES[e.configSource] ?? 'UNKNOWN',
+        });
+      }
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async listGroups(): Promise<BackendGroup[]> {
+    this.ensureOpen();
+    const { groups } = await this.call(() => this.admin.listGroups());
+    const ids = groups.map((g) => g.groupId).sort();
+    const out: BackendGroup[] = [];
+    // DescribeGroups per batch: one request per coordinator inside kafkajs.
+    for (let i = 0; i < ids.length; i += 100) {
+      const described = await this.call(() => this.admin.describeGroups(ids.slice(i, i + 100)));
+      for (const g of described.groups) out.push(this.backendGroup(g));
+    }
+    return out.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  async describeGroup(group: string): Promise<BackendGroup | undefined> {
+    this.ensureOpen();
+    const described = await this.call(() => this.admin.describeGroups([group]), { group });
+    const g = described.groups.find((x) => x.groupId === group);
+    // Kafka answers DEAD for a group it does not know; a group that only committed offsets is EMPTY.
+    if (g === undefined || (groupState(g.state) === 'DEAD' && g.members.length === 0)) return undefined;
+    return this.backendGroup(g);
+  }
+
+  private backendGroup(g: kafkajs.GroupDescription): BackendGroup {
+    return {
+      group: g.groupId,
+      protocolType: g.protocolType,
+      state: groupState(g.state),
+      protocol: g.protocol,
+      members: g.members.map((m) => {
+        let assignment: { topic: string; partition: number }[] = [];
+        try {
+          const decoded = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+          if (decoded !== null) assignment = Object.entries(decoded.assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+        } catch {
+          // Not the consumer protocol's assignment (e.g. a Connect worker's): no partitions to show.
+        }
+        return { memberId: m.memberId, clientId: m.clientId, host: m.clientHost, instanceId: null, assignment };
+      }),
+    };
+  }
+
   private async withCoordinator<T>(group: string, action: (coordinator: BrokerConnection) => Promise<T>): Promise<T> {
     // On a fresh cluster the first group request creates __consumer_offsets, whose 50 partitions
     // take seconds to load: keep retrying coordinator errors for a bounded time, not a count.
@@ -663,7 +770,7 @@ export class KafkaBackend implements Backend {
         const metadata = await this.anyBrokerMetadata([topic]);
         const t = metadata.topicMetadata.find((x) => x.topic === topic);
         if (!t) throw new GatewayError('TOPIC_NOT_FOUND', `Topic "${topic}" does not exist.`, { details: { topic } });
-        const meta: TopicMeta = { partitions: new Map(t.partitionMetadata.map((p) => [p.partitionId, p.leader])), at: Date.now() };
+        const meta: TopicMeta = { partitions: new Map(t.partitionMetadata.map((p) => [p.partitionId, p.leader])), at: Date.now(), replicationFactor: replicationOf(t.partitionMetadata) };
         this.topics.set(topic, meta);
         return meta;
       } catch (err) {
