@@ -101,6 +101,11 @@ export class ConnectionRegistry {
     else entry.recordsOut += records;
   }
 
+  /** Open connections by protocol (what a metrics sample carries); linear in the protocols. */
+  openByProtocol(): Record<string, number> {
+    return Object.fromEntries([...this.protocols].map(([protocol, c]) => [protocol, c.open]));
+  }
+
   /** The current counts (see ConnectionsSnapshot); linear in the principals tracked. */
   snapshot(): ConnectionsSnapshot {
     const protocols = [...this.protocols].map(([protocol, c]) => ({ protocol, open: c.open, openedTotal: c.openedTotal })).sort((a, b) => a.protocol.localeCompare(b.protocol));

@@ -226,11 +226,7 @@ export class Core implements Gateway {
     if (!this.capabilities(ctx).operator && !this.permitsMetrics(ctx.principal)) {
       this.deny(ctx, 'metrics', '', `Principal ${ctx.principal.id} may not read the live metrics (needs the metrics grant or admin: ["*"]).`);
     }
-    return new MetricsSampler(this.metrics, () => {
-      const connections: Record<string, number> = {};
-      for (const p of this.registry.snapshot().protocols) connections[p.protocol] = p.open;
-      return { connections, subscriptions: this.hub.stats().subscriptions };
-    });
+    return new MetricsSampler(this.metrics, () => ({ connections: this.registry.openByProtocol(), subscriptions: this.hub.stats().subscriptions }));
   }
 
   registerInspector(name: string, inspect: () => unknown): () => void {

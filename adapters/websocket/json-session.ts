@@ -9,6 +9,9 @@ import type { ProduceResult, StreamRecord } from '../../gateway/record.js';
 import { FrameError, jsonCodec, type ClientFrame, type ServerFrame } from './codec.js';
 import type { FrameSession, Subprotocol, WsConnection } from './connection.js';
 
+/** Metrics watches per connection (each sample walks the metric registry once). */
+const MAX_METRICS_WATCHES = 4;
+
 /** `streamgate.v1.json`: text frames. */
 export const jsonSubprotocol: Subprotocol = {
   binary: false,
@@ -120,6 +123,8 @@ class JsonSession implements FrameSession {
     }
     let sampler: ReturnType<Gateway['metricsSampler']>;
     try {
+      // Each sample walks the metric registry: a few watches are all a console needs.
+      if (this.watches.size >= MAX_METRICS_WATCHES) throw new GatewayError('RESOURCE_EXHAUSTED', `A connection may hold at most ${MAX_METRICS_WATCHES} metrics watches.`);
       gateway.admitSubscription(this.subs.size + this.watches.size);
       sampler = gateway.metricsSampler(ctx);
     } catch (err) {

@@ -67,6 +67,13 @@ async function produce(topic: string, records: unknown[]): Promise<{ offsets: { 
   return (await res.json()) as { offsets: { partition: number; offset: string }[] };
 }
 
+/** The group's committed offset of partition 0, from the v3 lags. */
+async function committedOf(group: string, topic: string): Promise<number | undefined> {
+  const cluster = ((await (await rest('/v3/clusters')).json()) as { data: { cluster_id: string }[] }).data[0]!.cluster_id;
+  const lags = (await (await rest(`/v3/clusters/${cluster}/consumer-groups/${group}/lags`)).json()) as { data: { topic_name: string; partition_id: number; current_offset: number }[] };
+  return lags.data.find((l) => l.topic_name === topic && l.partition_id === 0)?.current_offset;
+}
+
 /** A console page logged in with `key`, failing the test on any page error. */
 async function openConsole(key: string, hash = ''): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -222,6 +229,40 @@ describe('the console in headless Chromium', () => {
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it("shows a consumer group's members, assignment, committed offset and lag, and the lag dropping after its consumer reads", async () => {
+    const topic = uniqueTopic('console-group');
+    const group = uniqueId('console-group');
+    await produce(topic, [1, 2, 3, 4, 5].map((n) => ({ key: `k${n}`, value: n })));
+    const V2 = 'application/vnd.kafka.v2+json';
+    const created = await rest(`/consumers/${group}`, { method: 'POST', headers: { 'content-type': V2 }, body: JSON.stringify({ name: 'reader-1', format: 'json', 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false' }) });
+    expect(created.status).toBe(200);
+    const inst = `/consumers/${group}/instances/reader-1`;
+    expect((await rest(`${inst}/subscription`, { method: 'POST', headers: { 'content-type': V2 }, body: JSON.stringify({ topics: [topic] }) })).status).toBe(204);
+    const poll = async () => (await (await rest(`${inst}/records?timeout=200`, { headers: { accept: 'application/vnd.kafka.json.v2+json' } })).json()) as unknown[];
+    // The consumer has read the first record only: committed 1 of 5.
+    await eventually(async () => (await poll()).length > 0);
+    expect((await rest(`${inst}/offsets`, { method: 'POST', headers: { 'content-type': V2 }, body: JSON.stringify({ offsets: [{ topic, partition: 0, offset: 0 }] }) })).status).toBe(200);
+
+    const { page, problems } = await openConsole(ADMIN_KEY, '#groups');
+    const card = page.locator(`.group[data-group="${group}"]`);
+    const row = card.locator(`tr[data-topic="${topic}"][data-partition="0"]`);
+    await row.locator('td.lag', { hasText: /^4$/ }).waitFor();
+    expect(await row.locator('td.committed').textContent()).toBe('1');
+    expect(await row.locator('td').nth(2).textContent()).toBe('reader-1');
+    expect(await card.locator('.member').allTextContents()).toEqual(['reader-1 (streamgate)']);
+    await page.screenshot({ path: join(ARTIFACTS, 'groups.png'), fullPage: true });
+
+    // The consumer reads the rest and commits everything it fetched: the console shows lag 0.
+    let fetched = 0;
+    await eventually(async () => (fetched += (await poll()).length) >= 0 && (await rest(`${inst}/offsets`, { method: 'POST', headers: { 'content-type': V2 } })).status === 200 && (await committedOf(group, topic)) === 5, { timeoutMs: 15_000, what: 'all five read and committed' });
+    await row.locator('td.lag', { hasText: /^0$/ }).waitFor();
+    expect(await row.locator('td.committed').textContent()).toBe('5');
+    expect(await card.locator('.total-lag').textContent()).toBe('total lag 0');
+    expect(problems).toEqual([]);
+    await page.close();
+    await rest(inst, { method: 'DELETE', headers: { 'content-type': V2 } });
   });
 
   it('shows a connection by protocol and principal when an MQTT client connects, and its session and retained message', async () => {

@@ -21,6 +21,8 @@ let gw: TestGateway;
 beforeAll(async () => {
   gw = await startTestGateway({
     config: {
+      // Small, so the test can reach it.
+      limits: { maxSubscriptionsPerConnection: 8 },
       auth: {
         apiKeys: [
           { id: 'ops', sha256: sha(OPS), grants: { admin: ['*'] } },
@@ -90,7 +92,7 @@ describe('the WebSocket metrics op', () => {
     reader.close();
   });
 
-  it('refuses bad frames with INVALID_ARGUMENT or ALREADY_EXISTS, and counts watches against the subscription limit', async () => {
+  it('refuses bad frames with INVALID_ARGUMENT or ALREADY_EXISTS, holds at most four watches, and counts them against the subscription limit', async () => {
     const c = await RawClient.open(gw.wsUrl, 'streamgate.v1.json', `access_token=${OPS}`);
     for (const [i, bad] of [{ intervalMs: 1 }, { intervalMs: 1e9 }, { intervalMs: 1.5 }, { intervalMs: '1000' }].entries()) {
       c.send({ op: 'metrics', id: `bad${i}`, ...bad });
@@ -101,11 +103,20 @@ describe('the WebSocket metrics op', () => {
     c.send({ op: 'metrics', id: 'twice', intervalMs: 60_000 });
     c.send({ op: 'metrics', id: 'twice', intervalMs: 60_000 });
     expect(await c.waitFor((f) => f.id === 'twice' && f.op === 'error')).toMatchObject({ code: 'ALREADY_EXISTS' });
-    // limits.maxSubscriptionsPerConnection bounds watches and subscriptions together.
-    const limit = gw.config.limits.maxSubscriptionsPerConnection;
-    for (let i = 1; i < limit; i++) c.send({ op: 'metrics', id: `w${i}`, intervalMs: 60_000 });
+    // At most four watches per connection (each sample walks the metric registry).
+    for (let i = 1; i < 4; i++) c.send({ op: 'metrics', id: `w${i}`, intervalMs: 60_000 });
     c.send({ op: 'metrics', id: 'over', intervalMs: 60_000 });
-    expect(await c.waitFor((f) => f.id === 'over')).toMatchObject({ op: 'error', code: 'RESOURCE_EXHAUSTED' });
+    expect(await c.waitFor((f) => f.id === 'over')).toMatchObject({ op: 'error', code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('metrics watches') });
+    // And they count against limits.maxSubscriptionsPerConnection with the subscriptions.
+    const limited = await RawClient.open(gw.wsUrl, 'streamgate.v1.json', `access_token=${OPS}`);
+    const topic = uniqueTopic('watch-limit');
+    await produce(topic, 1);
+    const limit = gw.config.limits.maxSubscriptionsPerConnection;
+    for (let i = 0; i < limit; i++) limited.send({ op: 'subscribe', id: `s${i}`, topic, from: 'latest' });
+    await limited.waitFor((f) => f.op === 'subscribed' && f.id === `s${limit - 1}`);
+    limited.send({ op: 'metrics', id: 'one-more', intervalMs: 60_000 });
+    expect(await limited.waitFor((f) => f.id === 'one-more')).toMatchObject({ op: 'error', code: 'RESOURCE_EXHAUSTED' });
+    limited.close();
     c.close();
   });
 });
