@@ -135,7 +135,7 @@ function sparkline(): { root: HTMLElement; push(t: number, v: number): void } {
       cursor: { show: false },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
       axes: [{ show: false }, { show: false }],
-      scales: { x: { time: true, range: (_u, _min, max) => [max - (HISTORY * POLL_MS) / 1000, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: (_u, _min, max) => [max - (HISTORY * POLL_MS) / 1000, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       series: [{}, { stroke: '#2f6fdb', fill: 'rgba(47,111,219,.15)', width: 1, points: { show: false } }],
     },
     [xs, ys],
@@ -166,7 +166,7 @@ function chart(title: string, unit: string): { root: HTMLElement; value: HTMLEle
       height: 160,
       legend: { show: false },
       // The last two minutes, whatever the number of samples so far (one point would span years).
-      scales: { x: { time: true, range: (_u, _min, max) => [max - CHART_WINDOW_S, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: (_u, _min, max) => [max - CHART_WINDOW_S, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => `${t}${unit}`) }],
       series: [{}, { label: title, stroke: '#2f6fdb', width: 2, spanGaps: false }],
     },

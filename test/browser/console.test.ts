@@ -315,12 +315,15 @@ describe('the console in headless Chromium', () => {
         await produce(topic, [{ key: 'k', value: 1 }]);
         const delivered = await page.locator('[data-chart="deliveries/s"] .chart-value').textContent();
         const p99 = await page.locator('[data-chart="p99 delivery latency"] .chart-value').textContent();
-        return Number(delivered) > 0 && / ms$/.test(p99 ?? '');
+        // A few seconds of samples, so the screenshot (the README's docs/console.png) shows lines.
+        const points = Number(await page.locator('[data-chart="deliveries/s"]').getAttribute('data-points'));
+        return Number(delivered) > 0 && / ms$/.test(p99 ?? '') && points >= 6;
       },
-      { timeoutMs: 20_000, intervalMs: 300, what: 'a metrics sample with deliveries' },
+      { timeoutMs: 30_000, intervalMs: 150, what: 'six metrics samples, with deliveries' },
     );
     expect(await page.locator('#charts canvas').count()).toBeGreaterThanOrEqual(4);
-    await page.screenshot({ path: join(ARTIFACTS, 'metrics.png'), fullPage: true });
+    await page.setViewportSize({ width: 1040, height: 620 });
+    await page.screenshot({ path: join(ARTIFACTS, 'metrics.png') });
     expect(problems).toEqual([]);
     await page.close();
   });
