@@ -103,6 +103,7 @@ export class Core implements Gateway {
   private readonly instances: InstanceRegistry;
   private readonly topicWatcher: TopicWatcher;
   private readonly metadata = new Map<string, { info: TopicInfo; expires: number }>();
+  private cluster: { info: ClusterInfo; expires: number } | undefined;
   private readonly creating = new Map<string, Promise<void>>();
   private readonly tables = new Map<string, Promise<CompactedTable>>();
   private closed = false;
@@ -392,7 +393,12 @@ export class Core implements Gateway {
 
   async describeCluster(ctx: Context): Promise<ClusterInfo> {
     this.checkExpiry(ctx);
-    return this.backend.describeCluster();
+    // Every v3 request names its cluster: cached like topic metadata, not one admin call each.
+    const cached = this.cluster;
+    if (cached !== undefined && cached.expires > Date.now()) return cached.info;
+    const info = await this.backend.describeCluster();
+    this.cluster = { info, expires: Date.now() + METADATA_TTL_MS };
+    return info;
   }
 
   async describePartitions(ctx: Context, topic: string): Promise<PartitionReplicas[]> {

@@ -350,8 +350,19 @@ const V3_TOPIC = [400, 401, 403, 404, 429, 500, 503];
 const v3 = (schema: z.ZodType) => json(schema, MEDIA.native);
 const v3Op = (op: Omit<Op, 'native'>): Op => ({ ...op, native: true });
 
+/** Links from the cluster list to the cluster's operations, and from a created topic to its own. */
+const clusterLinks = Object.fromEntries(
+  ['getKafkaCluster', 'listKafkaTopics', 'createKafkaTopic', 'listKafkaConsumerGroups'].map((operationId) => [operationId, { operationId, parameters: { cluster_id: '$response.body#/data/0/cluster_id' } }]),
+);
+const topicLinks = Object.fromEntries(
+  ['getKafkaTopic', 'listKafkaPartitions', 'listKafkaTopicConfigs', 'produceRecords', 'deleteKafkaTopic'].map((operationId) => [
+    operationId,
+    { operationId, parameters: { cluster_id: '$request.path.cluster_id', topic_name: '$response.body#/topic_name' } },
+  ]),
+);
+
 const V3_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>> = {
-  '/v3/clusters': { get: v3Op({ operationId: 'listKafkaClusters', summary: 'The one cluster the gateway stores in (KafkaClusterList)', ok: { status: 200, content: v3(V3.ClusterDataList) }, errors: [401, 429, 500, 503] }) },
+  '/v3/clusters': { get: v3Op({ operationId: 'listKafkaClusters', summary: 'The one cluster the gateway stores in (KafkaClusterList)', ok: { status: 200, content: v3(V3.ClusterDataList), links: clusterLinks }, errors: [401, 429, 500, 503] }) },
   '/v3/clusters/{cluster_id}': { get: v3Op({ operationId: 'getKafkaCluster', summary: 'The cluster: Kafka\'s cluster id, or the embedded log\'s (stable per data dir)', params: [cluster], ok: { status: 200, content: v3(V3.ClusterData) }, errors: V3_READ }) },
   '/v3/clusters/{cluster_id}/topics': {
     get: v3Op({ operationId: 'listKafkaTopics', summary: 'Topics the principal may read (internal topics never)', params: [cluster], ok: { status: 200, content: v3(V3.TopicDataList) }, errors: V3_READ }),
@@ -360,7 +371,7 @@ const V3_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
       summary: 'Create a topic (admin grant): partitions_count, replication_factor, configs',
       params: [cluster],
       body: { content: { [MEDIA.native]: V3.CreateTopicRequest }, required: true },
-      ok: { status: 201, content: v3(V3.TopicData) },
+      ok: { status: 201, content: v3(V3.TopicData), links: topicLinks },
       errors: [400, 401, 403, 404, 413, 415, 429, 500, 503],
       errorDescriptions: { 400: 'The topic exists, a replication factor the cluster cannot have, a topic name that is not legal, or a body the schema refuses (40002); malformed JSON (400)' },
     }),
@@ -388,8 +399,8 @@ const V3_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
       params: [cluster, v3Topic],
       body: { content: { [MEDIA.native]: V3.ProduceRecordRequest }, required: true },
       ok: { status: 200, content: v3(V3.ProduceReport) },
-      errors: [400, 401, 404, 429, 500, 503],
-      errorDescriptions: { 400: 'A Content-Type other than application/json (40002), or a path that is not valid percent-encoding (400); a record\'s own errors are in its report' },
+      errors: [400, 401, 404, 415, 429, 500, 503],
+      errorDescriptions: { 400: 'An empty body (400), a topic name that is not legal (40002), or a path that is not valid percent-encoding (400); a record\'s own errors are in its report', 415: 'A Content-Type other than application/json (415)' },
     }),
   },
   '/v3/clusters/{cluster_id}/consumer-groups': {

@@ -4,7 +4,8 @@
  * produce sends them in one chunked request as it goes); the answer is `200` and one delivery
  * report per record, in order, each a JSON object on its own line (`\r\n`, Jersey's ChunkedOutput
  * delimiter), written as the record completes: a ProduceResponse (`error_code: 200`) or an error
- * `{error_code, message}`. A record that fails (bad data, a key outside the write scope, a
+ * `{error_code, message}` (400 for a record that is not a ProduceRequest, as kafka-rest's JSON
+ * mapping errors). A record that fails (bad data, a key outside the write scope, a
  * missing partition) gets its own error report and the stream goes on; bytes that are not JSON
  * (or one record over `rest.maxBodyBytes`) end the stream after an error report, since no
  * record boundary can be found after them.
@@ -18,11 +19,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterInfo } from '../../gateway/backends/port.js';
 import type { Context, Gateway } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { Headers, ProduceRecord, ProduceResult } from '../../gateway/record.js';
+import { validateTopicName, type Headers, type ProduceRecord, type ProduceResult } from '../../gateway/record.js';
 import { decodeBase64, utf8Of } from '../../codecs/json-record.js';
 import { bytesOf, JsonSyntaxError, member, parseJson, plain, type JsonNode } from '../../codecs/json-text.js';
 import { MEDIA } from './codec.js';
-import { toV3HttpError } from './errors.js';
+import { RestError, toV3HttpError } from './errors.js';
 import { SEG, headerValue, type Request, type RouteDeps, type RouteTable } from './http.js';
 import type { V3Names } from './routes-v3.js';
 import * as V3 from './schemas-v3.js';
@@ -50,6 +51,12 @@ export function coreHeaders(list: HeaderList): Headers {
   return out;
 }
 
+/** One report: its JSON text, and the HTTP status it would have as a request's only answer. */
+interface Line {
+  readonly text: string;
+  readonly status: number;
+}
+
 /** What one v3 record decodes to, and what its report says about its key and value. */
 interface Decoded {
   readonly record: ProduceRecord;
@@ -65,9 +72,11 @@ export function defineV3RecordRoutes(
 ): void {
   routes.add('POST', `/v3/clusters/${SEG}/topics/${SEG}/records`, async (r) => {
     const { n } = await names(r);
+    // An illegal name fails every record alike: refused with a status, before the stream starts.
+    validateTopicName(r.params[1]!);
     const type = headerValue(r.req, 'content-type');
     if (type !== undefined && type.split(';')[0]!.trim().toLowerCase() !== MEDIA.native) {
-      throw new GatewayError('INVALID_ARGUMENT', `Content-Type ${type.slice(0, 100)} is not application/json.`);
+      throw new RestError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type.slice(0, 100)} is not application/json.`);
     }
     await new ProduceStream(deps.gateway, r.ctx, r.req, r.res, n, r.params[1]!, deps.config.maxBodyBytes).run();
     return undefined;
@@ -75,16 +84,20 @@ export function defineV3RecordRoutes(
 }
 
 /** One streaming produce: reads records, writes them in batches, reports each in order. */
-class ProduceStream {
+export class ProduceStream {
   private readonly splitter: JsonSplitter;
   /** Reports in record order; each resolves to its line. */
-  private readonly reports: Promise<string>[] = [];
+  private readonly reports: Promise<Line>[] = [];
   /** Decoded records waiting for the next batch. */
-  private waiting: { decoded: Decoded; resolve: (line: string) => void }[] = [];
+  private waiting: { decoded: Decoded; resolve: (line: Line) => void }[] = [];
+  /** A body with a Content-Length is one request, not a stream: one record is answered with its own status. */
+  private readonly sized: boolean;
   private producing = false;
   private ended = false;
   private writing = false;
   private closed = false;
+  /** Records seen in the body (a body without any is refused with a status, not a stream). */
+  private seen = 0;
   private done!: () => void;
 
   constructor(
@@ -97,15 +110,16 @@ class ProduceStream {
     maxRecordBytes: number,
   ) {
     this.splitter = new JsonSplitter(maxRecordBytes);
+    this.sized = req.headers['content-length'] !== undefined;
   }
 
   run(): Promise<void> {
-    this.res.writeHead(200, { 'content-type': MEDIA.native });
     return new Promise((resolve) => {
       this.done = resolve;
       this.res.on('close', () => {
         this.closed = true;
-        this.req.destroy();
+        // The client went away mid-stream: stop reading its body.
+        if (!this.res.writableFinished) this.req.destroy();
         resolve();
       });
       this.req.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -116,6 +130,7 @@ class ProduceStream {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return;
+    // (A body with a Content-Length is one request; its reports wait for its end: see write.)
     let values: Buffer[];
     let failure: unknown;
     try {
@@ -131,7 +146,15 @@ class ProduceStream {
 
   private onEnd(): void {
     if (this.ended) return;
-    if (this.splitter.pending()) this.finish(new GatewayError('INVALID_ARGUMENT', 'The request body ends inside a JSON record.'));
+    if (this.seen === 0 && this.reports.length === 0 && !this.splitter.pending()) {
+      // kafka-rest: a produce needs data. Nothing was written yet, so this is a plain 400.
+      this.ended = true;
+      const body = JSON.stringify({ error_code: 400, message: 'Request body is empty. Data is required.' });
+      this.res.writeHead(400, { 'content-type': MEDIA.native, 'content-length': Buffer.byteLength(body) }).end(body);
+      this.done();
+      return;
+    }
+    if (this.splitter.pending()) this.finish(new RestError('BAD_REQUEST', 'Error processing JSON: the request body ends inside a record.'));
     else this.finish(undefined);
   }
 
@@ -139,8 +162,9 @@ class ProduceStream {
   private finish(error: unknown): void {
     this.ended = true;
     if (error !== undefined) this.reports.push(Promise.resolve(this.errorLine(error)));
-    // Nothing more is read: the rest of a body after bytes that are not JSON is left unread.
-    this.req.pause();
+    // Whatever follows is read and dropped (onData), and Node's server discards the rest once the
+    // response ended: bounded by server.requestTimeout like any request.
+    this.req.resume();
     void this.write();
   }
 
@@ -158,6 +182,7 @@ class ProduceStream {
   }
 
   private accept(bytes: Buffer): void {
+    this.seen++;
     let decoded: Decoded;
     try {
       decoded = decodeV3Record(bytes);
@@ -166,7 +191,7 @@ class ProduceStream {
       void this.write();
       return;
     }
-    this.reports.push(new Promise<string>((resolve) => this.waiting.push({ decoded, resolve })));
+    this.reports.push(new Promise<Line>((resolve) => this.waiting.push({ decoded, resolve })));
     void this.produce();
   }
 
@@ -200,14 +225,29 @@ class ProduceStream {
   private async write(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
+    let held = false;
     try {
       while (this.reports.length > 0 && !this.closed) {
+        if (!this.res.headersSent && this.sized && !this.ended && this.seen < 2) {
+          // Not a stream: the status waits until it is known whether the body holds one record.
+          held = true;
+          break;
+        }
         const line = await this.reports[0]!;
         this.reports.shift();
-        if (!this.res.write(`${line}\r\n`)) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
+        if (!this.res.headersSent && this.sized && this.ended && this.seen <= 1 && this.reports.length === 0 && line.status !== 200) {
+          // One record (or bytes that are none), refused: a plain error response, as any other route's.
+          const body = `${line.text}\r\n`;
+          this.res.writeHead(line.status, { 'content-type': MEDIA.native, 'content-length': Buffer.byteLength(body) }).end(body);
+          this.done();
+          return;
+        }
+        if (!this.res.headersSent) this.res.writeHead(200, { 'content-type': MEDIA.native });
+        if (!this.res.write(`${line.text}\r\n`)) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
         this.flowControl();
       }
       if (this.ended && this.reports.length === 0 && !this.closed) {
+        if (!this.res.headersSent) this.res.writeHead(200, { 'content-type': MEDIA.native });
         this.res.end();
         this.done();
       }
@@ -215,14 +255,14 @@ class ProduceStream {
       this.writing = false;
     }
     // A report that became ready while the last write drained.
-    if (this.reports.length > 0 && !this.closed) void this.write();
+    if (!held && this.reports.length > 0 && !this.closed) void this.write();
   }
 
-  private reportLine(decoded: Decoded, result: ProduceResult | unknown): string {
+  private reportLine(decoded: Decoded, result: ProduceResult | unknown): Line {
     const r = result as ProduceResult;
     if (typeof r === 'object' && r !== null && 'ok' in r && typeof r.ok === 'boolean') {
       if (!r.ok) return this.errorLine(r.error);
-      return JSON.stringify({
+      const text = JSON.stringify({
         error_code: 200,
         cluster_id: this.n.clusterId,
         topic_name: this.topic,
@@ -233,14 +273,15 @@ class ProduceStream {
         key: decoded.key,
         value: decoded.value,
       });
+      return { text, status: 200 };
     }
     return this.errorLine(result);
   }
 
-  private errorLine(err: unknown): string {
+  private errorLine(err: unknown): Line {
     const { status, body, gatewayError } = toV3HttpError(err);
     if (status >= 500) this.ctx.log.error({ err: gatewayError?.cause ?? err }, 'v3 record failed');
-    return JSON.stringify({ error_code: body.error_code, message: body.message });
+    return { text: JSON.stringify({ error_code: body.error_code, message: body.message }), status };
   }
 }
 
@@ -259,14 +300,14 @@ export function decodeV3Record(bytes: Buffer): Decoded {
   try {
     root = parseJson(bytes, { expand: (depth) => depth <= 2 });
   } catch (err) {
-    if (err instanceof JsonSyntaxError) throw new GatewayError('INVALID_ARGUMENT', `Error processing JSON: ${err.message}.`);
+    if (err instanceof JsonSyntaxError) throw new RestError('BAD_REQUEST', `Error processing JSON: ${err.message}.`);
     throw err;
   }
   const parsed = V3.ProduceRecordRequest.safeParse(plain(bytes, root));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const at = issue.path.map(String).join('.');
-    throw new GatewayError('INVALID_ARGUMENT', at === '' ? `Invalid record: ${issue.message}.` : `Invalid ${at}: ${issue.message}.`);
+    throw new RestError('BAD_REQUEST', at === '' ? `Invalid record: ${issue.message}.` : `Invalid ${at}: ${issue.message}.`);
   }
   const body = parsed.data;
   const data = (name: 'key' | 'value'): { bytes: Buffer | null; report: { type: string; size: number } | null } => {
@@ -292,7 +333,7 @@ export function decodeV3Record(bytes: Buffer): Decoded {
   if (body.partition_id !== undefined && body.partition_id !== null) record.partition = body.partition_id;
   if (body.timestamp !== undefined && body.timestamp !== null) {
     const t = Date.parse(body.timestamp);
-    if (!Number.isFinite(t) || t < 0) throw new GatewayError('INVALID_ARGUMENT', `Invalid timestamp: ${body.timestamp.slice(0, 40)} is not a date after 1970.`);
+    if (!Number.isFinite(t) || t < 0) throw new RestError('BAD_REQUEST', `Invalid timestamp: ${body.timestamp.slice(0, 40)} is not a date after 1970.`);
     record.timestamp = t;
   }
   return { record, key: key.report, value: value.report };
@@ -325,7 +366,7 @@ export class JsonSplitter {
       const c = chunk[i]!;
       if (!this.inValue) {
         if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
-        if (c !== 0x7b) throw new GatewayError('INVALID_ARGUMENT', 'Error processing JSON: expected a JSON object ({) to start the next record.');
+        if (c !== 0x7b) throw new RestError('BAD_REQUEST', 'Error processing JSON: expected a JSON object ({) to start the next record.');
         this.inValue = true;
         this.depth = 1;
         from = i;

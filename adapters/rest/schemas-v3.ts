@@ -71,8 +71,8 @@ const produceData = z
   .nullable()
   .optional();
 
-/** An RFC 3339 date-time (kafka-rest's `Instant`), e.g. 2026-12-02T05:00:00.123Z. */
-export const DATE_TIME = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$/;
+/** An RFC 3339 date-time from 1970 on (kafka-rest's `Instant`; Kafka timestamps are not negative), e.g. 2026-12-02T05:00:00.123Z. */
+export const DATE_TIME = /^(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$/;
 
 /**
  * One record of `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records` (kafka-rest

@@ -538,6 +538,36 @@ export function describeBackendConformance(
       });
     });
 
+    describe('cluster, partitions, configs and groups (REST v3)', () => {
+      it('a cluster id that stays; one entry per partition; the configs the topic was created with; a group by its commits', async () => {
+        const first = await backend.describeCluster();
+        expect(first.clusterId).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect((await backend.describeCluster()).clusterId).toBe(first.clusterId);
+
+        const topic = uniqueTopic('conf-v3');
+        await backend.createTopic(topic, { partitions: 2, config: { 'cleanup.policy': 'compact', 'retention.ms': '60000' } });
+        const partitions = await backend.describePartitions(topic);
+        expect(partitions.map((p) => p.partition)).toEqual([0, 1]);
+        for (const p of partitions) {
+          if (backend.kind === 'kafka') expect(p.replicas).toContain(p.leader);
+          else expect(p).toEqual({ partition: p.partition, leader: null, replicas: [], isr: [] });
+        }
+        const configs = new Map((await backend.topicConfigs(topic)).map((c) => [c.name, c]));
+        expect(configs.get('cleanup.policy')).toMatchObject({ value: 'compact', isDefault: false, source: 'DYNAMIC_TOPIC_CONFIG' });
+        expect(configs.get('retention.ms')).toMatchObject({ value: '60000', isDefault: false });
+        expect(configs.get('retention.bytes')).toMatchObject({ isDefault: true });
+        await expectCode(backend.topicConfigs(uniqueTopic('conf-missing')), 'TOPIC_NOT_FOUND');
+        await expectCode(backend.describePartitions(uniqueTopic('conf-missing')), 'TOPIC_NOT_FOUND');
+
+        const group = uniqueId('conf-v3g');
+        expect(await backend.describeGroup(group)).toBeUndefined();
+        await backend.commitOffsets(group, [{ topic, partition: 1, offset: 0n }]);
+        expect((await backend.groupOffsets(group)).map(({ topic: t, partition, offset }) => ({ topic: t, partition, offset }))).toEqual([{ topic, partition: 1, offset: 0n }]);
+        expect(await backend.describeGroup(group)).toMatchObject({ group, state: 'EMPTY', members: [] });
+        expect((await backend.listGroups()).map((g) => g.group)).toContain(group);
+      });
+    });
+
     describe('compaction', () => {
       it('a compacted topic yields the latest value per key; a null value deletes the key', async () => {
         const topic = uniqueTopic('conf-compact');

@@ -223,3 +223,35 @@ describe('v3 groups with auth: only groups the principal holds a grant for (embe
     expect(lags).toEqual([expect.objectContaining({ topic_name: topic, current_offset: 1, log_end_offset: 1, lag: 0 })]);
   });
 });
+
+describe('v3 groups: a gRPC group session is a member of a streamgate group (embedded)', () => {
+  let gw: TestGateway;
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('the Session member shows in consumers with its assignment, and its commit in lags', async () => {
+    const { call, SessionRecorder, stubFor } = await import('../grpc/helpers.js');
+    gw = await startTestGateway({ backend: 'embedded' });
+    const stub = stubFor(gw.ports.grpc);
+    try {
+      const url = (path: string) => `${gw.httpUrl}${path}`;
+      const cluster = (await http('GET', url('/v3/clusters'))).json.data[0].cluster_id;
+      const topic = uniqueTopic('v3grpc');
+      const group = uniqueId('v3grpc');
+      await call(stub, 'Produce', { topic, records: [0, 1, 2, 3].map((i) => ({ value: Buffer.from(`v${i}`) })) });
+      const session = new SessionRecorder(stub);
+      session.send({ subscribe: { id: 'g', topic, group, member_id: 'grpc-member', position: { earliest: {} }, credit: 100 } });
+      await eventually(() => session.records('g').length === 4);
+      session.send({ commit: { id: 'c', subscription_id: 'g', offsets: [{ partition: 0, offset: '1' }] } });
+      await session.waitFor('committed');
+      const members = (await http('GET', url(`/v3/clusters/${cluster}/consumer-groups/${group}/consumers`))).json.data;
+      expect(members.map((m: { consumer_id: string }) => m.consumer_id)).toEqual(['grpc-member']);
+      const lags = (await http('GET', url(`/v3/clusters/${cluster}/consumer-groups/${group}/lags`))).json.data;
+      expect(lags).toEqual([expect.objectContaining({ topic_name: topic, partition_id: 0, current_offset: 1, log_end_offset: 4, lag: 3, consumer_id: 'grpc-member' })]);
+      session.close();
+    } finally {
+      stub.close();
+    }
+  });
+});

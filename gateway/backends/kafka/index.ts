@@ -650,7 +650,7 @@ export class KafkaBackend implements Backend {
 
   async groupOffsets(group: string): Promise<CommittedOffset[]> {
     this.ensureOpen();
-    const response = await this.call(() => this.admin.fetchOffsets({ groupId: group }), { group });
+    const response = await this.groupAdmin(() => this.admin.fetchOffsets({ groupId: group }), { group });
     const out: CommittedOffset[] = [];
     for (const t of response) {
       for (const p of t.partitions) {
@@ -701,12 +701,12 @@ export class KafkaBackend implements Backend {
 
   async listGroups(): Promise<BackendGroup[]> {
     this.ensureOpen();
-    const { groups } = await this.call(() => this.admin.listGroups());
+    const { groups } = await this.groupAdmin(() => this.admin.listGroups());
     const ids = groups.map((g) => g.groupId).sort();
     const out: BackendGroup[] = [];
     // DescribeGroups per batch: one request per coordinator inside kafkajs.
     for (let i = 0; i < ids.length; i += 100) {
-      const described = await this.call(() => this.admin.describeGroups(ids.slice(i, i + 100)));
+      const described = await this.groupAdmin(() => this.admin.describeGroups(ids.slice(i, i + 100)));
       for (const g of described.groups) out.push(this.backendGroup(g));
     }
     return out.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
@@ -714,7 +714,7 @@ export class KafkaBackend implements Backend {
 
   async describeGroup(group: string): Promise<BackendGroup | undefined> {
     this.ensureOpen();
-    const described = await this.call(() => this.admin.describeGroups([group]), { group });
+    const described = await this.groupAdmin(() => this.admin.describeGroups([group]), { group });
     const g = described.groups.find((x) => x.groupId === group);
     // Kafka answers DEAD for a group it does not know; a group that only committed offsets is EMPTY.
     if (g === undefined || (groupState(g.state) === 'DEAD' && g.members.length === 0)) return undefined;
@@ -851,6 +851,28 @@ export class KafkaBackend implements Backend {
   }
 
   /** Runs a kafkajs call, classifying whatever it throws. */
+  /**
+   * An admin group request (describeGroups, fetchOffsets, listGroups): like withCoordinator, it
+   * keeps retrying coordinator errors for a bounded time — on a fresh cluster the first group
+   * request meets a coordinator still loading `__consumer_offsets`, which kafkajs's admin retries
+   * give up on after two attempts.
+   */
+  private async groupAdmin<T>(fn: () => Promise<T>, details?: Record<string, unknown>): Promise<T> {
+    const deadline = Date.now() + COORDINATOR_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const type = kafkaType(err);
+        if (type !== undefined && COORDINATOR_TYPES.has(type) && Date.now() < deadline) {
+          await delay(Math.min(1000, 100 * (attempt + 1)));
+          continue;
+        }
+        throw classify(err, details);
+      }
+    }
+  }
+
   private async call<T>(fn: () => Promise<T>, details?: Record<string, unknown>): Promise<T> {
     try {
       return await fn();
