@@ -15,6 +15,7 @@ import { grpcConfigSchema } from '../adapters/grpc/config.js';
 import { startGrpcAdapter } from '../adapters/grpc/index.js';
 import type { AdapterHost, RunningAdapter, TlsMaterial } from './host.js';
 import { SharedHttp } from './http-host.js';
+import { registerConsole } from './console.js';
 import { serveMetrics } from './metrics.js';
 import type { Backend } from '../gateway/backends/port.js';
 import { EmbeddedBackend } from '../gateway/backends/embedded/index.js';
@@ -93,6 +94,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     serveMetrics(core, req, res, log, options.renderMetrics);
     return true;
   });
+  registerConsole(httpHost, log.child({ component: 'console' }));
   const adapters: RunningAdapter[] = [];
   let httpPort = 0;
   let uwsPort: number | undefined;

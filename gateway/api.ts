@@ -392,6 +392,40 @@ export interface Gateway {
    */
   connectionOpened(protocol: string, remoteAddress?: string): () => void;
 
+  /**
+   * Names the principal behind a connection admitted by `connectionOpened` (a WebSocket, an MQTT
+   * client after CONNECT), for the operator's view of connections by protocol and principal
+   * (`connections`); `ctx.protocol` labels it. Call the returned function (idempotent) when the connection closes.
+   */
+  connectionIdentified(ctx: Context): () => void;
+
+  /**
+   * What the principal may do in the operator console: `operator` (holds `admin: ["*"]`, or no
+   * authentication is configured) sees connections, MQTT sessions and live metrics; `writes` (some
+   * write or admin grant) gets a produce form. Never throws: a read-only principal gets falses.
+   */
+  capabilities(ctx: Context): { readonly principal: string; readonly anonymous: boolean; readonly operator: boolean; readonly writes: boolean };
+
+  /** Open connections by protocol and the top principals by traffic; PERMISSION_DENIED unless `capabilities(ctx).operator`. */
+  connections(ctx: Context): import('./connections.js').ConnectionsSnapshot;
+
+  /**
+   * A sampler of the live metrics (produce/s, deliveries/s, p99 delivery latency, slow-consumer
+   * cuts): each `sample()` covers the time since the previous one. PERMISSION_DENIED unless the
+   * principal is an operator or holds the `metrics` grant.
+   */
+  metricsSampler(ctx: Context): import('./metrics.js').MetricsSampler;
+
+  /**
+   * Lets an adapter publish a read-only view of state it keeps itself (e.g. MQTT sessions and
+   * retained messages) under `name`; `inspect` must be bounded in time and size. The returned
+   * function withdraws it. Throws if the name is taken.
+   */
+  registerInspector(name: string, inspect: () => unknown): () => void;
+
+  /** The view registered under `name`: NOT_FOUND if none; PERMISSION_DENIED unless `capabilities(ctx).operator`. */
+  inspect(ctx: Context, name: string): unknown;
+
   /** RESOURCE_EXHAUSTED when a connection already holding `current` subscriptions may not open another. */
   admitSubscription(current: number): void;
 

@@ -34,7 +34,8 @@ import { compileFilters } from './hub/filters.js';
 import { Hub, type HubStats } from './hub/hub.js';
 import { IdempotencyWindow } from './idempotency.js';
 import { INSTANCES_TABLE, InstanceRegistry } from './instances.js';
-import { Metrics } from './metrics.js';
+import { ConnectionRegistry, type ConnectionsSnapshot } from './connections.js';
+import { Metrics, MetricsSampler } from './metrics.js';
 import type { KeyPredicate } from './hub/filters.js';
 import { TopicWatcher, WaitingMember, WaitingSubscription, type EndableSubscription } from './topic-wait.js';
 import {
@@ -112,6 +113,8 @@ export class Core implements Gateway {
   private openConnections = 0;
   private readonly connectionsByAddress = new Map<string, number>();
   private readonly publishBuckets = new Map<string, { tokens: number; at: number }>();
+  private readonly registry = new ConnectionRegistry();
+  private readonly inspectors = new Map<string, () => unknown>();
 
   /**
    * @param options.mqtt the MQTT routing, when an MQTT adapter runs: what `{mqtt: F}` grants
@@ -202,10 +205,12 @@ export class Core implements Gateway {
     if (remoteAddress !== undefined) this.connectionsByAddress.set(remoteAddress, fromAddress + 1);
     this.metrics.connections.inc({ protocol });
     this.metrics.connectionsTotal.inc({ protocol });
+    const counted = this.registry.opened(protocol);
     let open = true;
     return () => {
       if (!open) return;
       open = false;
+      counted();
       this.openConnections--;
       if (remoteAddress !== undefined) {
         const left = (this.connectionsByAddress.get(remoteAddress) ?? 1) - 1;
@@ -214,6 +219,49 @@ export class Core implements Gateway {
       }
       this.metrics.connections.dec({ protocol });
     };
+  }
+
+  connectionIdentified(ctx: Context): () => void {
+    return this.registry.identified(ctx.principal.id, ctx.protocol);
+  }
+
+  capabilities(ctx: Context): { readonly principal: string; readonly anonymous: boolean; readonly operator: boolean; readonly writes: boolean } {
+    const scope = ctx.principal.scope;
+    return { principal: ctx.principal.id, anonymous: ctx.principal.anonymous, operator: scope === undefined || scope.operator, writes: scope === undefined || scope.writes };
+  }
+
+  /** PERMISSION_DENIED (audited) unless the principal may use the operator's views. */
+  private requireOperator(ctx: Context, what: string): void {
+    this.checkExpiry(ctx);
+    if (!this.capabilities(ctx).operator) this.deny(ctx, 'operate', '', `Principal ${ctx.principal.id} may not read ${what} (needs admin: ["*"]).`);
+  }
+
+  connections(ctx: Context): ConnectionsSnapshot {
+    this.requireOperator(ctx, 'the connections');
+    return this.registry.snapshot();
+  }
+
+  metricsSampler(ctx: Context): MetricsSampler {
+    this.checkExpiry(ctx);
+    if (!this.capabilities(ctx).operator && !this.permitsMetrics(ctx.principal)) {
+      this.deny(ctx, 'metrics', '', `Principal ${ctx.principal.id} may not read the live metrics (needs the metrics grant or admin: ["*"]).`);
+    }
+    return new MetricsSampler(this.metrics, () => ({ connections: this.registry.openByProtocol(), subscriptions: this.hub.stats().subscriptions }));
+  }
+
+  registerInspector(name: string, inspect: () => unknown): () => void {
+    if (this.inspectors.has(name)) throw new Error(`Inspector ${name} is already registered`);
+    this.inspectors.set(name, inspect);
+    return () => {
+      if (this.inspectors.get(name) === inspect) this.inspectors.delete(name);
+    };
+  }
+
+  inspect(ctx: Context, name: string): unknown {
+    this.requireOperator(ctx, `the ${name} view`);
+    const inspect = this.inspectors.get(name);
+    if (inspect === undefined) throw new GatewayError('NOT_FOUND', `No ${name} view on this gateway.`);
+    return inspect();
   }
 
   admitSubscription(current: number): void {
@@ -564,7 +612,10 @@ export class Core implements Gateway {
         const results = await this.backend.produce(topic, batch, { acks: this.config.kafka.acks, ...(ctx.signal ? { signal: ctx.signal } : {}) });
         timer();
         const written = results.filter((r) => r.ok).length;
-        if (written > 0) this.metrics.recordsIn.inc({ protocol: ctx.protocol, topic: this.metrics.topic(topic) }, written);
+        if (written > 0) {
+          this.metrics.recordsIn.inc({ protocol: ctx.protocol, topic: this.metrics.topic(topic) }, written);
+          this.registry.traffic(ctx.principal.id, 'in', written);
+        }
         for (const r of results) if (!r.ok) this.metrics.backendErrors.inc({ code: r.error.code });
         return results;
       } catch (err) {
@@ -692,9 +743,15 @@ export class Core implements Gateway {
     for (const notice of notices) sink.continuityLost?.(notice);
     const out = this.metrics.recordsOut.labels({ protocol: ctx.protocol, topic: this.metrics.topic(request.topic) });
     const slow = this.metrics.slowConsumers;
+    const latency = this.metrics.deliveryLatency;
+    const registry = this.registry;
+    const principal = ctx.principal.id;
     const counted: SubscriberSink = {
       records: (batch) => {
         out.inc(batch.length);
+        registry.traffic(principal, 'out', batch.length);
+        const now = Date.now();
+        for (const r of batch) latency.observe(Math.max(0, now - r.timestamp) / 1000);
         return sink.records(batch);
       },
       end: (err) => {

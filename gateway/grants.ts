@@ -161,6 +161,16 @@ export class Scope {
     return new Scope({ read: rules(grants.read), write: rules(grants.write) }, admin, list(grants.groups), grants.metrics || admin.includes('*'), grants.schemas || admin.includes('*'));
   }
 
+  /** Holds `admin: ["*"]`: may use the operator's endpoints (connections, MQTT sessions, live metrics, the console's admin views). */
+  get operator(): boolean {
+    return this.admin.includes('*');
+  }
+
+  /** Holds some write grant (or an admin grant): the console shows it a produce form. */
+  get writes(): boolean {
+    return this.admin.length > 0 || this.rules.write.length > 0;
+  }
+
   /** Which keys of `topic` the principal may read or write. */
   access(action: 'read' | 'write', topic: string): TopicAccess {
     const cache = this.cache[action];

@@ -200,6 +200,8 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
         (ctx) => {
           const session = new GrpcSessionCall(call, { gateway, config, ctx, log: ctx.log, connections: deps.connections });
           deps.streams.add(session);
+          // The operator's view of connections by principal counts a Session stream as one.
+          const forget = gateway.connectionIdentified(ctx);
           // Credentials that expire end the session (the core ends each subscription too).
           const expiresAt = ctx.principal.expiresAt;
           const expiry =
@@ -210,6 +212,7 @@ export function streamGatewayService(deps: ServiceDeps): UntypedServiceImplement
                   Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
                 );
           void session.closed.then(() => {
+            forget();
             clearTimeout(expiry);
             deps.streams.delete(session);
           });

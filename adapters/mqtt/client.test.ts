@@ -59,6 +59,7 @@ function fakeGateway(): Gateway {
       return t;
     },
     connectionOpened: () => () => undefined,
+    connectionIdentified: () => () => undefined,
     authenticate: async () => anonymous,
     authorize: () => undefined,
     permits: () => true,

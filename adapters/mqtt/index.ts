@@ -8,12 +8,15 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { certificateSubject } from '../../codecs/credentials.js';
 import { WebSocketDuplex } from '../../transport/websocket.js';
+import { MQTT_VIEW } from '../../codecs/operator.js';
 import { SessionRegistry } from './sessions.js';
 import { MAX_FIXED_HEADER_BYTES, type MqttConfig } from './config.js';
 import { Client } from './client.js';
 
 export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<RunningAdapter> {
   const registry = await SessionRegistry.open(host.gateway, host.config, host.log);
+  // Sessions, subscriptions and retained messages for the operator (GET /v1/admin/mqtt, the console).
+  const withdrawView = host.gateway.registerInspector(MQTT_VIEW, () => registry.inspect());
   const sockets = new Set<Socket>();
 
   const accept = (socket: Socket) => {
@@ -66,6 +69,7 @@ export async function startMqttAdapter(host: AdapterHost<MqttConfig>): Promise<R
     name: 'mqtt',
     ports: { mqtt: port },
     async close() {
+      withdrawView();
       server.close();
       await registry.close();
       for (const s of sockets) s.destroy();

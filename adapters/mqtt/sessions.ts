@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { Context, Gateway, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { messageToRecord, Routes, type Message, type RetainedMessage, encodeRetained } from './codec.js';
+import { MAX_VIEW_ENTRIES, MAX_VIEW_PAYLOAD_BYTES, type MqttSessionView, type MqttView } from '../../codecs/operator.js';
+import { messageToRecord, Routes, type Message, type RetainedMessage, decodeRetained, encodeRetained } from './codec.js';
 import { MAX_TIMER_MS, SESSION_NEVER_EXPIRES, type MqttConfig } from './config.js';
 import { claimFields, claimOwner, decodeOwner, encodeOwner, sameOwner, type ClientIdOwner, type OwnerEntry } from './ownership.js';
 import { Session } from './session.js';
@@ -385,6 +386,54 @@ export class SessionRegistry {
     const stored: RetainedMessage = { payload: msg.payload, qos: msg.qos, properties: { ...(msg.properties ?? {}) }, storedAt: Date.now() };
     delete stored.properties.topicAlias;
     await this.retained.set(msg.topic, encodeRetained(stored));
+  }
+
+  /**
+   * The operator's view (codecs/operator.ts): sessions in memory first (online ones, then offline
+   * ones kept), then stored persistent ones, and retained messages — at most MAX_VIEW_ENTRIES each
+   * decoded; the rest only counted.
+   */
+  inspect(): MqttView {
+    const sessions: MqttSessionView[] = [];
+    const seen = new Set<string>();
+    const view = (s: Session, connected: boolean): MqttSessionView => ({
+      clientId: s.clientId,
+      connected,
+      principal: s.owner?.id ?? null,
+      expiry: s.expiry,
+      expiresAt: connected ? null : (s.expiresAt ?? null),
+      subscriptions: [...s.subs.values()].map((sub) => ({ filter: sub.filter, qos: sub.qos, share: sub.share ?? null })),
+      pending: s.pending.size,
+    });
+    let total = 0;
+    for (const [clientId, s] of this.sessions) {
+      seen.add(clientId);
+      total++;
+      if (sessions.length < MAX_VIEW_ENTRIES) sessions.push(view(s, this.connected.has(clientId)));
+    }
+    for (const [clientId, buf] of this.stored.entries()) {
+      if (seen.has(clientId)) continue;
+      total++;
+      if (sessions.length >= MAX_VIEW_ENTRIES) continue;
+      try {
+        sessions.push(view(Session.decode(clientId, buf), false));
+      } catch {
+        // An unreadable entry is the sweep's to delete; the view just skips it.
+      }
+    }
+    const retained: MqttView['retained']['items'][number][] = [];
+    let retainedTotal = 0;
+    for (const [topic, buf] of this.retained.entries()) {
+      retainedTotal++;
+      if (retained.length >= MAX_VIEW_ENTRIES) continue;
+      const m = decodeRetained(buf);
+      if (m === undefined) continue;
+      retained.push({ topic, qos: m.qos, bytes: m.payload.length, storedAt: m.storedAt, payload: m.payload.subarray(0, MAX_VIEW_PAYLOAD_BYTES).toString('base64') });
+    }
+    return {
+      sessions: { total, truncated: total > sessions.length, items: sessions },
+      retained: { total: retainedTotal, truncated: retainedTotal > retained.length, items: retained },
+    };
   }
 
   async close(): Promise<void> {

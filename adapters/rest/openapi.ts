@@ -294,6 +294,28 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>>
   '/v1/topics/{topic}/offsets': {
     get: { operationId: 'nativeOffsets', summary: 'Earliest and latest offset per partition', native: true, params: [topic], ok: { status: 200, content: json(S.NativeOffsets, MEDIA.native) }, errors: TOPIC_READ },
   },
+  '/v1/whoami': {
+    get: { operationId: 'whoami', summary: 'The caller and what the operator console offers it (operator views, produce form)', native: true, ok: { status: 200, content: json(S.WhoAmI, MEDIA.native) }, errors: [401, 429, 500] },
+  },
+  '/v1/admin/connections': {
+    get: {
+      operationId: 'adminConnections',
+      summary: 'Open connections by protocol and the top principals by traffic (needs admin: ["*"])',
+      native: true,
+      ok: { status: 200, content: json(S.Connections, MEDIA.native) },
+      errors: [401, 403, 429, 500],
+    },
+  },
+  '/v1/admin/mqtt': {
+    get: {
+      operationId: 'adminMqtt',
+      summary: 'MQTT sessions with their subscriptions, and retained messages (needs admin: ["*"])',
+      native: true,
+      ok: { status: 200, content: json(S.MqttView, MEDIA.native) },
+      errors: [401, 403, 404, 429, 500],
+      errorDescriptions: { 404: 'The MQTT adapter does not run (40401)' },
+    },
+  },
   '/v1/topics/{topic}/events': {
     get: {
       operationId: 'events',

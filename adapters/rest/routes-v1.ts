@@ -90,7 +90,12 @@ export function defineV1Routes(routes: RouteTable, deps: RouteDeps): void {
       // An event stream holds a connection like a WebSocket does: it counts against the same
       // limits. The host already counts the socket (as `http`); the count moves to `rest-sse`.
       const release = deps.claimConnection(r.req, 'rest-sse');
-      r.res.once('close', release);
+      // The operator's view of connections by principal counts the stream too.
+      const forget = g.connectionIdentified({ ...r.ctx, protocol: 'rest-sse' });
+      r.res.once('close', () => {
+        release();
+        forget();
+      });
       await serveSse(g, r.ctx, r.req, r.res, r.params[0]!, r.query, { heartbeatMs: deps.config.sseHeartbeatMs, retryMs: deps.config.sseRetryMs }, deps.streams);
       return undefined;
     },

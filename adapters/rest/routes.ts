@@ -13,6 +13,7 @@ import { MEDIA } from './codec.js';
 import type { RestConfig } from './config.js';
 import { RestError, toHttpError, toV3HttpError, v2ErrorMediaType } from './errors.js';
 import { RouteTable, headerValue, readBody, send, v1Reply, withoutTrailingSlashes, type RouteDeps } from './http.js';
+import { MQTT_VIEW } from '../../codecs/operator.js';
 import { openApiDocument } from './openapi.js';
 import { defineV1Routes } from './routes-v1.js';
 import { defineV2Routes } from './routes-v2.js';
@@ -34,6 +35,8 @@ export function ownsPath(path: string): boolean {
     path === '/consumers' ||
     path.startsWith('/consumers/') ||
     path === '/v1/topics' ||
+    path === '/v1/whoami' ||
+    path.startsWith('/v1/admin/') ||
     path.startsWith('/v1/topics/') ||
     path === '/v3/clusters' ||
     path.startsWith('/v3/clusters/') ||
@@ -189,6 +192,10 @@ export class RestRoutes {
     };
     defineV2Routes(this.routes, deps);
     defineV1Routes(this.routes, deps);
+    // Operator endpoints: the core decides who may read them (admin: ["*"]).
+    this.routes.add('GET', '/v1/whoami', async ({ ctx }) => v1(200, g.capabilities(ctx)), true);
+    this.routes.add('GET', '/v1/admin/connections', async ({ ctx }) => v1(200, g.connections(ctx)), true);
+    this.routes.add('GET', '/v1/admin/mqtt', async ({ ctx }) => v1(200, g.inspect(ctx, MQTT_VIEW)), true);
     defineV3Routes(this.routes, deps);
     defineRegistryRoutes(this.registryRoutes, g);
   }

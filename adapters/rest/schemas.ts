@@ -317,6 +317,56 @@ export const NativeFetchResponse = named(
 export const NativeOffsets = named('NativeOffsets', z.object({ topic: z.string(), partitions: z.array(z.object({ partition: z.int(), earliest: decimal, latest: decimal })) }));
 export const NativeTopics = named('NativeTopics', z.object({ topics: z.array(z.object({ name: z.string(), partitions: z.int() })) }));
 export const Status = named('Status', z.object({ status: z.string() }));
+
+// Operator endpoints (the console's data; gateway/connections.ts, codecs/operator.ts)
+export const WhoAmI = named(
+  'WhoAmI',
+  z
+    .object({
+      principal: z.string(),
+      anonymous: z.boolean(),
+      operator: z.boolean().describe('Holds admin: ["*"] (or no authentication is configured): may read /v1/admin/* and the live metrics'),
+      writes: z.boolean().describe('Holds some write or admin grant'),
+    })
+    .describe('The caller, as the gateway authenticated it, and what the operator console offers it'),
+);
+export const Connections = named(
+  'Connections',
+  z.object({
+    at: z.int().describe('Unix ms of the snapshot'),
+    protocols: z.array(z.object({ protocol: z.string(), open: z.int(), openedTotal: z.int().describe('Accepted since start: a rate is the difference of two snapshots') })),
+    principals: z
+      .array(
+        z.object({
+          principal: z.string(),
+          connections: z.record(z.string(), z.int()).describe('Open identified connections (WebSocket, MQTT) by protocol'),
+          recordsIn: z.int().describe('Records produced, every protocol, since start'),
+          recordsOut: z.int().describe('Records delivered to its subscriptions, every protocol, since start'),
+          lastSeen: z.int(),
+        }),
+      )
+      .describe('Top principals by traffic (records in + out), then open connections; at most 100'),
+    principalsTracked: z.int(),
+  }),
+);
+const viewList = <T extends z.ZodType>(item: T) => z.object({ total: z.int(), truncated: z.boolean(), items: z.array(item).describe('At most 500') });
+export const MqttView = named(
+  'MqttView',
+  z.object({
+    sessions: viewList(
+      z.object({
+        clientId: z.string(),
+        connected: z.boolean(),
+        principal: z.string().nullable(),
+        expiry: z.int().describe('Session Expiry Interval (s)'),
+        expiresAt: z.int().nullable(),
+        subscriptions: z.array(z.object({ filter: z.string(), qos: z.int(), share: z.string().nullable() })),
+        pending: z.int().describe('QoS 1/2 deliveries the client has not completed'),
+      }),
+    ),
+    retained: viewList(z.object({ topic: z.string(), qos: z.int(), bytes: z.int(), storedAt: z.int(), payload: z.string().describe('Base64 of the first 1024 bytes') })),
+  }),
+);
 export const Brokers = named('Brokers', z.object({ brokers: z.array(z.int()) }));
 export const TopicNames = named('TopicNames', z.array(z.string()));
 

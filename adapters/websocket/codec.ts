@@ -7,6 +7,9 @@
  *   unsubscribe {"op":"unsubscribe","sub":"s1"}               → {"op":"end","sub":"s1"}
  *   publish     {"op":"publish","id":"p1","topic":"t","partition"?:0,"records":[{"key"?:"k","value":…,"headers"?:{…},"partition"?:0,"timestamp"?:ms}]}
  *   ping        {"op":"ping","id"?:…}                         → {"op":"pong","id"?:…}
+ *   metrics     {"op":"metrics","id":"m1","intervalMs"?:1000}  → {"op":"metrics","id":"m1","sample":{…}} every interval
+ *               (the core's MetricsSample; operators and the `metrics` grant only) until
+ *               {"op":"unsubscribe","sub":"m1"} → {"op":"end","sub":"m1"}
  *   server      subscribed / records / ack / error / continuity-lost / end
  * Records (publish and delivery) are the JSON record of codecs/json-record.ts, shared with REST
  * v1 and SSE: a JSON value is stored as the exact text sent and served verbatim; bytes that are
@@ -18,6 +21,7 @@ import { JsonSyntaxError, MAX_JSON_DEPTH, type JsonNode } from '../../codecs/jso
 import type { KeyFilter } from '../../gateway/api.js';
 import type { ContinuityLost } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
+import type { MetricsSample } from '../../gateway/metrics.js';
 import { offsetsPosition, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,7 +48,8 @@ export type ClientFrame =
       /** W3C traceparent for the published records (the core validates it). */
       readonly traceparent?: string;
     }
-  | { readonly op: 'ping'; readonly id?: string };
+  | { readonly op: 'ping'; readonly id?: string }
+  | { readonly op: 'metrics'; readonly id: string; readonly intervalMs: number };
 
 export type ServerFrame =
   | { readonly op: 'subscribed'; readonly id: string; readonly positions: ReadonlyMap<number, bigint> }
@@ -53,7 +58,8 @@ export type ServerFrame =
   | { readonly op: 'error'; readonly id?: string; readonly error: GatewayError }
   | { readonly op: 'continuity-lost'; readonly sub: string; readonly notice: ContinuityLost }
   | { readonly op: 'end'; readonly sub: string; readonly error?: GatewayError }
-  | { readonly op: 'pong'; readonly id?: string };
+  | { readonly op: 'pong'; readonly id?: string }
+  | { readonly op: 'metrics'; readonly id: string; readonly sample: MetricsSample };
 
 /** A frame that could not be decoded; `id` is the request id when it could still be read. */
 export class FrameError extends Error {
@@ -153,12 +159,25 @@ function decodeJsonFrame(data: Buffer, frame: Record<string, unknown>, records: 
     }
     case 'ping':
       return id === undefined ? { op: 'ping' } : { op: 'ping', id };
+    case 'metrics': {
+      const metricsId = requireId(frame.id, 'metrics');
+      const intervalMs = frame.intervalMs ?? METRICS_DEFAULT_INTERVAL_MS;
+      if (typeof intervalMs !== 'number' || !Number.isInteger(intervalMs) || intervalMs < METRICS_MIN_INTERVAL_MS || intervalMs > METRICS_MAX_INTERVAL_MS) {
+        throw invalid(`"intervalMs" must be an integer from ${METRICS_MIN_INTERVAL_MS} to ${METRICS_MAX_INTERVAL_MS}.`, metricsId);
+      }
+      return { op: 'metrics', id: metricsId, intervalMs };
+    }
     case undefined:
       throw invalid('The frame has no "op".', id);
     default:
-      throw invalid(`Unknown op ${JSON.stringify(frame.op).slice(0, 64)}; expected subscribe, unsubscribe, publish or ping.`, id);
+      throw invalid(`Unknown op ${JSON.stringify(frame.op).slice(0, 64)}; expected subscribe, unsubscribe, publish, ping or metrics.`, id);
   }
 }
+
+/** Metrics sampling interval bounds (ms): faster would be work for nothing, slower no longer "live". */
+export const METRICS_MIN_INTERVAL_MS = 250;
+export const METRICS_MAX_INTERVAL_MS = 60_000;
+export const METRICS_DEFAULT_INTERVAL_MS = 1_000;
 
 function requireId(value: unknown, op: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
@@ -250,5 +269,7 @@ function encodeJson(frame: ServerFrame): string {
       });
     case 'pong':
       return JSON.stringify(frame.id === undefined ? { op: 'pong' } : { op: 'pong', id: frame.id });
+    case 'metrics':
+      return JSON.stringify({ op: 'metrics', id: frame.id, sample: frame.sample });
   }
 }

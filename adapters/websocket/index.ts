@@ -68,8 +68,10 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
             // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
             const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
             let expiry: NodeJS.Timeout | undefined;
+            const forget = host.gateway.connectionIdentified(ctx);
             const session = new WsConnection(connection, subprotocols[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
               release();
+              forget();
               clearTimeout(expiry);
               sessions.delete(s);
               heartbeat.delete(s);

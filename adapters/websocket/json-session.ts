@@ -3,11 +3,14 @@
  * core, encode answers. Broadcast subscriptions and publishes; flow control is the socket's
  * buffer bound (records wait for it), not credit — that is the proto subprotocol's Session.
  */
-import type { Context, ContinuityLost, SubscriberSink, Subscription } from '../../gateway/api.js';
+import type { Context, ContinuityLost, Gateway, SubscriberSink, Subscription } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceResult, StreamRecord } from '../../gateway/record.js';
 import { FrameError, jsonCodec, type ClientFrame, type ServerFrame } from './codec.js';
 import type { FrameSession, Subprotocol, WsConnection } from './connection.js';
+
+/** Metrics watches per connection (each sample walks the metric registry once). */
+const MAX_METRICS_WATCHES = 4;
 
 /** `streamgate.v1.json`: text frames. */
 export const jsonSubprotocol: Subprotocol = {
@@ -33,6 +36,8 @@ class SubState {
 
 class JsonSession implements FrameSession {
   private readonly subs = new Map<string, SubState>();
+  /** Metrics watches by id: their timers. They share the subscriptions' id space and bound. */
+  private readonly watches = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
   /** Created with the first subscription: idle connections should cost as little as possible. */
   private abort: AbortController | undefined;
@@ -72,6 +77,8 @@ class JsonSession implements FrameSession {
   }
 
   private stopAll(): void {
+    for (const timer of this.watches.values()) clearInterval(timer);
+    this.watches.clear();
     for (const state of this.subs.values()) {
       state.cancelled = true;
       state.subscription?.close();
@@ -96,7 +103,49 @@ class JsonSession implements FrameSession {
       case 'ping':
         this.reply({ op: 'pong', ...(frame.id === undefined ? {} : { id: frame.id }) });
         return;
+      case 'metrics':
+        this.watchMetrics(frame);
+        return;
     }
+  }
+
+  /**
+   * Periodic metrics samples (the operator console's live charts). A sample is taken only when the
+   * previous one was sent and the socket is under its buffer bound, so a client that does not read
+   * costs one pending sample, never a queue.
+   */
+  private watchMetrics(frame: Extract<ClientFrame, { op: 'metrics' }>): void {
+    const { id, intervalMs } = frame;
+    const { gateway, ctx } = this.connection;
+    if (this.subs.has(id) || this.watches.has(id)) {
+      this.reply({ op: 'error', id, error: new GatewayError('ALREADY_EXISTS', `Subscription "${id}" is already open on this connection.`) });
+      return;
+    }
+    let sampler: ReturnType<Gateway['metricsSampler']>;
+    try {
+      // Each sample walks the metric registry: a few watches are all a console needs.
+      if (this.watches.size >= MAX_METRICS_WATCHES) throw new GatewayError('RESOURCE_EXHAUSTED', `A connection may hold at most ${MAX_METRICS_WATCHES} metrics watches.`);
+      gateway.admitSubscription(this.subs.size + this.watches.size);
+      sampler = gateway.metricsSampler(ctx);
+    } catch (err) {
+      this.replyError(id, err);
+      return;
+    }
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      sampler
+        .sample()
+        .then(async (sample) => {
+          await this.connection.drained();
+          if (this.watches.get(id) === timer && !this.connection.isClosed) this.connection.send(jsonCodec.encode({ op: 'metrics', id, sample }));
+        })
+        .catch((err: unknown) => this.internal(err, id))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    timer.unref();
+    this.watches.set(id, timer);
   }
 
   private async subscribe(frame: Extract<ClientFrame, { op: 'subscribe' }>): Promise<void> {
@@ -192,6 +241,13 @@ class JsonSession implements FrameSession {
   }
 
   private unsubscribe(sub: string): void {
+    const watch = this.watches.get(sub);
+    if (watch !== undefined) {
+      clearInterval(watch);
+      this.watches.delete(sub);
+      this.reply({ op: 'end', sub });
+      return;
+    }
     const state = this.subs.get(sub);
     if (state === undefined) {
       this.reply({ op: 'error', id: sub, error: new GatewayError('NOT_FOUND', `No subscription "${sub}" on this connection.`) });

@@ -203,6 +203,7 @@ describe.each(['embedded', 'kafka'] as const)('REST on the %s backend', (backend
           '/{cluster_id}/consumer-groups/{consumer_group_id}/lags', '/{cluster_id}/consumer-groups/{consumer_group_id}/lags/{topic_name}/partitions/{partition_id}',
           '/{cluster_id}/consumer-groups/{consumer_group_id}/lag-summary',
         ].map((p) => `/v3/clusters${p}`),
+        '/v1/whoami', '/v1/admin/connections', '/v1/admin/mqtt',
       ].sort(),
     );
     const check = new OpenApiCheck(doc);

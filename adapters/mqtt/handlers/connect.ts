@@ -74,6 +74,13 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   }
   if (client.isClosed()) return;
   client.ctx = createContext({ protocol: 'mqtt', log: client.log, principal });
+  // The operator's view of connections by principal; released with the connection's slot.
+  const forget = registry.gateway.connectionIdentified(client.ctx);
+  const releaseSlot = client.releaseConnection;
+  client.releaseConnection = () => {
+    forget();
+    releaseSlot?.();
+  };
   if (principal.expiresAt !== undefined) {
     // Credentials that expire end the connection (DISCONNECT 0x87, MQTT-5 §3.14.2.1); the client reconnects with fresh ones.
     client.expiryTimer = setTimeout(() => void client.fail(RC.NOT_AUTHORIZED, 'credentials expired'), Math.max(0, Math.min(principal.expiresAt - Date.now(), MAX_TIMER_MS)));
