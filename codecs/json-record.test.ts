@@ -23,7 +23,7 @@ const decode = (record: string) => {
   return decodeProduceRecord(bytes, items[0]!, 0);
 };
 
-const stored = (over: Partial<StreamRecord>): StreamRecord => ({ topic: 't', partition: 0, offset: 7n, timestamp: 1, key: null, value: null, headers: {}, ...over });
+const stored = (over: Partial<StreamRecord>): StreamRecord => ({ topic: 't', partition: 0, offset: 7n, timestamp: 1, key: null, value: null, headers: [], ...over });
 
 describe('JSON record: writing', () => {
   it('stores a JSON value as the exact text sent (surrounding whitespace aside)', () => {
@@ -58,16 +58,16 @@ describe('JSON record: writing', () => {
 
 describe('JSON record: reading', () => {
   it('splices stored JSON verbatim (trimmed) and reads back what was written', () => {
-    const text = jsonRecord(stored({ key: Buffer.from('k'), value: Buffer.from(` ${EXACT_VALUE}\r\n`), headers: { h: Buffer.from('v') } }));
-    expect(text).toBe(`{"partition":0,"offset":"7","timestamp":1,"key":"k","value":${EXACT_VALUE},"headers":{"h":"v"}}`);
-    expect(jsonRecordWithTopic(stored({ value: Buffer.from('1') }))).toBe('{"topic":"t","partition":0,"offset":"7","timestamp":1,"key":null,"value":1,"headers":{}}');
+    const text = jsonRecord(stored({ key: Buffer.from('k'), value: Buffer.from(` ${EXACT_VALUE}\r\n`), headers: [{ name: 'h', value: Buffer.from('v') }] }));
+    expect(text).toBe(`{"partition":0,"offset":"7","timestamp":1,"key":"k","value":${EXACT_VALUE},"headers":[{"name":"h","value":"v"}]}`);
+    expect(jsonRecordWithTopic(stored({ value: Buffer.from('1') }))).toBe('{"topic":"t","partition":0,"offset":"7","timestamp":1,"key":null,"value":1,"headers":[]}');
   });
 
   it('delivers bytes that are not JSON, or nest deeper than the bound, as base64 with the binary marker', () => {
     const deep = Buffer.from(`${'['.repeat(300_000)}${']'.repeat(300_000)}`);
     for (const value of [Buffer.from('plain text'), Buffer.from([0xff, 0]), deep, Buffer.from(''), Buffer.from('\ufeff1')]) {
-      const parsed = JSON.parse(jsonRecord(stored({ value, key: Buffer.from([0xc3]), headers: { a: Buffer.from('x'), b: Buffer.from([0xff]) } })));
-      expect(parsed).toMatchObject({ value: value.toString('base64'), encoding: 'base64', key: 'ww==', keyEncoding: 'base64', headers: { a: 'eA==', b: '/w==' }, headersEncoding: 'base64' });
+      const parsed = JSON.parse(jsonRecord(stored({ value, key: Buffer.from([0xc3]), headers: [{ name: 'a', value: Buffer.from('x') }, { name: 'b', value: Buffer.from([0xff]) }] })));
+      expect(parsed).toMatchObject({ value: value.toString('base64'), encoding: 'base64', key: 'ww==', keyEncoding: 'base64', headers: [{ name: 'a', value: 'eA==' }, { name: 'b', value: '/w==' }], headersEncoding: 'base64' });
     }
     expect(storedJson(deep)).toBeUndefined();
   });

@@ -83,6 +83,8 @@ describe('routes', () => {
   });
 });
 
+const b = (s: string): string => Buffer.from(s).toString('hex');
+
 describe('record mapping', () => {
   it('round-trips MQTT 5 properties through headers', () => {
     const rec = messageToRecord(
@@ -102,25 +104,34 @@ describe('record mapping', () => {
       'dev-1',
     );
     expect(rec.key?.toString()).toBe('a/b');
-    expect(rec.headers?.['mqtt.qos']?.toString()).toBe('2');
-    expect(rec.headers?.['mqtt.up.k']?.toString()).toBe('v');
-    expect(rec.headers?.['mqtt.up.multi']?.toString()).toBe('y');
+    expect(rec.headers!.map((h) => [h.name, h.value.toString('hex')])).toEqual([
+      ['mqtt.qos', b('2')],
+      ['mqtt.retain', b('1')],
+      ['mqtt.client-id', b('dev-1')],
+      ['mqtt.content-type', b('text/plain')],
+      ['mqtt.response-topic', b('r/1')],
+      ['mqtt.correlation-data', '0102'],
+      ['mqtt.payload-format', b('1')],
+      ['mqtt.up.k', b('v')],
+      ['mqtt.up.multi', b('x')],
+      ['mqtt.up.multi', b('y')],
+    ]);
     const d = recordToDelivery({ topic: 't', partition: 0, offset: 5n, timestamp: Date.now(), key: rec.key!, value: rec.value, headers: rec.headers! }, 't', 1, Date.now());
     expect(d).toMatchObject({ topic: 'a/b', qos: 2, retain: true, clientId: 'dev-1' });
-    expect(d?.properties).toMatchObject({ contentType: 'text/plain', responseTopic: 'r/1', payloadFormatIndicator: true, userProperties: { k: 'v', multi: 'y' } });
+    expect(d?.properties).toMatchObject({ contentType: 'text/plain', responseTopic: 'r/1', payloadFormatIndicator: true, userProperties: { k: 'v', multi: ['x', 'y'] } });
     expect(d?.properties.correlationData).toEqual(Buffer.from([1, 2]));
   });
 
   it('delivers keyless and foreign records under documented names', () => {
     const now = Date.now();
-    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: null, value: Buffer.from('x'), headers: { trace: Buffer.from('abc') } }, 'fallback', 1, now);
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: null, value: Buffer.from('x'), headers: [{ name: 'trace', value: Buffer.from('abc') }] }, 'fallback', 1, now);
     expect(d).toMatchObject({ topic: 'fallback', qos: 1, properties: { userProperties: { trace: 'abc' } } });
-    expect(recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/+'), value: null, headers: {} }, 'f', 1, now)).toBeUndefined();
+    expect(recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/+'), value: null, headers: [] }, 'f', 1, now)).toBeUndefined();
   });
 
   it('counts message expiry down from the record timestamp', () => {
     const now = Date.now();
-    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now - 4000, key: Buffer.from('a'), value: null, headers: { 'mqtt.message-expiry': Buffer.from('10') } }, 'f', 1, now);
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now - 4000, key: Buffer.from('a'), value: null, headers: [{ name: 'mqtt.message-expiry', value: Buffer.from('10') }] }, 'f', 1, now);
     expect(d?.properties.messageExpiryInterval).toBe(6);
   });
 

@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import mqtt, { type Packet } from 'mqtt-packet';
+import { wireOrderUserProperties } from './codec.js';
 import { KEEPALIVE_GRACE } from './config.js';
 
 /** What the connection reports to the protocol layer above it. */
@@ -128,7 +129,9 @@ export class Connection {
 
   /** The packet's bytes for this connection's protocol level. */
   encode(packet: Packet): Buffer {
-    return mqtt.generate(packet, { protocolVersion: this.level });
+    const bytes = mqtt.generate(packet, { protocolVersion: this.level });
+    // mqtt-packet writes repeated user properties grouped by name; put them in the record's order.
+    return packet.cmd === 'publish' && this.level === 5 ? wireOrderUserProperties(bytes, packet.qos, packet.properties?.userProperties) : bytes;
   }
 
   /**

@@ -63,8 +63,8 @@ describe('native v1 API (Kafka)', () => {
       topic,
       partition: 0,
       records: [
-        { partition: 0, offset: '1', timestamp: 1_700_000_000_000, key: 'b', value: 'hello', headers: {} },
-        { partition: 0, offset: '2', timestamp: expect.any(Number), key: null, value: '/wA=', encoding: 'base64', headers: {} },
+        { partition: 0, offset: '1', timestamp: 1_700_000_000_000, key: 'b', value: 'hello', headers: [] },
+        { partition: 0, offset: '2', timestamp: expect.any(Number), key: null, value: '/wA=', encoding: 'base64', headers: [] },
       ],
       next_offset: '3',
       earliest: '0',
@@ -149,7 +149,7 @@ describe('Server-Sent Events (Kafka)', () => {
       ['0:3', 'nomatch', 2],
       ['0:4', 'sensors/b', 3],
     ]);
-    expect(events[0]!.data).toEqual({ topic, partition: 0, offset: '0', timestamp: expect.any(Number), key: 'sensors/a', value: { seq: 0 }, headers: {} });
+    expect(events[0]!.data).toEqual({ topic, partition: 0, offset: '0', timestamp: expect.any(Number), key: 'sensors/a', value: { seq: 0 }, headers: [] });
     expect((await take(filtered, 3)).map((e) => e.data.value.seq)).toEqual([0, 1, 3]);
     abort.abort();
 

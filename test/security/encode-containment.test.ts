@@ -42,7 +42,7 @@ async function produceHostileBatch(tag: string): Promise<void> {
     records: [
       { key: Buffer.from(`${TOPIC}/a`), value: Buffer.from(`{"n":"${tag}-0"}`) },
       { key: Buffer.from(`${TOPIC}/deep`), value: DEEP },
-      { key: Buffer.from(`${TOPIC}/long`), value: Buffer.from(`{"n":"${tag}-2"}`), headers: { long: LONG_HEADER, short: Buffer.from('ok') } },
+      { key: Buffer.from(`${TOPIC}/long`), value: Buffer.from(`{"n":"${tag}-2"}`), headers: [{ key: 'long', value: LONG_HEADER }, { key: 'short', value: Buffer.from('ok') }] },
       { key: Buffer.from(`${TOPIC}/z`), value: Buffer.from(`{"n":"${tag}-3"}`) },
     ],
   });
