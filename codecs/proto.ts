@@ -181,7 +181,7 @@ function encodeRecord(r: StreamRecord): Uint8Array {
     // protobufjs takes {low, high} for int64 without a Long implementation: exact for every offset.
     offset: longBits(r.offset),
     timestamp: longBits(BigInt(r.timestamp)),
-    headers: r.headers,
+    headers: r.headers.map((h) => ({ key: h.name, value: h.value })),
   };
   if (r.key !== null) message.key = r.key;
   if (r.value !== null) message.value = r.value;

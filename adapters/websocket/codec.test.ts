@@ -122,7 +122,7 @@ describe('JSON codec: server frames', () => {
           headers: [{ name: 'a', value: 'eA==' }, { name: 'b', value: '/w==' }],
           headersEncoding: 'base64',
         },
-        { partition: 0, offset: '45', timestamp: 1000, key: 'k', value: null, headers: { h: 'v' } },
+        { partition: 0, offset: '45', timestamp: 1000, key: 'k', value: null, headers: [{ name: 'h', value: 'v' }] },
       ],
     });
   });
