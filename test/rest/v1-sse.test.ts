@@ -45,7 +45,7 @@ describe('native v1 API (Kafka)', () => {
   it('produces, fetches by offset, long-polls, and reports offsets', async () => {
     const topic = uniqueTopic('v1');
     const produced = await produce(topic, [
-      { key: 'a', value: { n: 0 }, headers: { h: 'x' } },
+      { key: 'a', value: { n: 0 }, headers: { h: 'x' } }, // the object form; served as the array
       { key: 'b', value: 'hello', timestamp: 1_700_000_000_000 },
       { value: Buffer.from([0xff, 0x00]).toString('base64'), encoding: 'base64' },
     ]);
@@ -76,7 +76,7 @@ describe('native v1 API (Kafka)', () => {
       timestamp: expect.any(Number),
       key: 'a',
       value: { n: 0 },
-      headers: { h: 'x' },
+      headers: [{ name: 'h', value: 'x' }],
     });
     expect((await http('GET', url(`/v1/topics/${topic}/offsets`))).json).toEqual({ topic, partitions: [{ partition: 0, earliest: '0', latest: '3' }] });
 
