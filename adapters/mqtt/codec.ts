@@ -192,14 +192,15 @@ export function messageToRecord(msg: Message, clientId: string): ProduceRecord {
     if (p.correlationData !== undefined) add(HEADER.correlationData, Buffer.from(p.correlationData));
     if (p.payloadFormatIndicator === true) add(HEADER.payloadFormat, Buffer.from('1'));
     if (p.messageExpiryInterval !== undefined) add(HEADER.messageExpiry, Buffer.from(String(p.messageExpiryInterval)));
-    // [MQTT-5:3.3.2-17/18] user properties may repeat and their order is kept: one header each.
-    // mqtt-packet's parser folds them into {name: value | value[]} (values of a name in order,
-    // names by first appearance, integer-like names first), which is the order they arrive in here.
-    for (const [name, value] of Object.entries(p.userProperties ?? {})) {
+    // [MQTT-5:3.3.2-17/18] user properties may repeat and their order is kept: one header each,
+    // in the order the packet listed them (connection.ts remembers it: mqtt-packet's parser folds
+    // them into {name: value | value[]}, names grouped, integer-like names first).
+    const user = p.userProperties;
+    const list = user === undefined ? [] : (userPropertyOrder.get(user) ?? Object.entries(user).flatMap(([name, v]) => (Array.isArray(v) ? v : [v]).map((x) => [name, String(x)] as const)));
+    for (const [name, value] of list) {
       // A W3C traceparent user property becomes the records' shared `traceparent` header, so the
       // trace continues on every protocol (and comes back out as a user property).
-      const header = name === TRACEPARENT ? TRACEPARENT : HEADER.userPropertyPrefix + name;
-      for (const v of Array.isArray(value) ? value : [value]) add(header, Buffer.from(String(v), 'utf8'));
+      add(name === TRACEPARENT ? TRACEPARENT : HEADER.userPropertyPrefix + name, Buffer.from(value, 'utf8'));
     }
   }
   return { key: Buffer.from(msg.topic, 'utf8'), value: msg.payload, headers };
@@ -262,10 +263,75 @@ function varint(bytes: Buffer, at: number): [number, number] | undefined {
 }
 
 /**
+ * Walks the property list of a PUBLISH whose variable header starts at `start` (the topic
+ * name's length): calls `pair(at, name, value)` for each User Property in wire order, or stops
+ * when it returns false. False when the layout is not recognized (then nothing is to be trusted).
+ */
+function walkPublishProperties(bytes: Buffer, start: number, qos: number, pair: (at: number, name: string, value: string) => boolean): boolean {
+  try {
+    return walk(bytes, start, qos, pair);
+  } catch {
+    return false; // a length past the end (RangeError): not a layout to trust
+  }
+}
+
+function walk(bytes: Buffer, start: number, qos: number, pair: (at: number, name: string, value: string) => boolean): boolean {
+  if (start + 2 > bytes.length) return false;
+  let at = start + 2 + bytes.readUInt16BE(start); // topic name
+  if (qos > 0) at += 2; // packet identifier
+  const length = varint(bytes, at);
+  if (length === undefined) return false;
+  at += length[1];
+  const end = at + length[0];
+  if (end > bytes.length) return false;
+  while (at < end) {
+    const id = bytes[at]!;
+    const type = PUBLISH_PROPERTY_TYPES[id];
+    at += 1;
+    if (type === 'byte') at += 1;
+    else if (type === 'int16') at += 2;
+    else if (type === 'int32') at += 4;
+    else if (type === 'string') at += 2 + bytes.readUInt16BE(at);
+    else if (type === 'varint') at += varint(bytes, at)?.[1] ?? Number.POSITIVE_INFINITY;
+    else if (type === 'pair') {
+      const n = bytes.readUInt16BE(at);
+      const v = bytes.readUInt16BE(at + 2 + n);
+      if (!pair(at - 1, bytes.toString('utf8', at + 2, at + 2 + n), bytes.toString('utf8', at + 4 + n, at + 4 + n + v))) return true;
+      at += 4 + n + v;
+    } else return false;
+    if (at > end) return false;
+  }
+  return true;
+}
+
+/** Bytes of a PUBLISH's variable header through its property list, from its first bytes (`head`); undefined if they do not tell. */
+export function publishHeaderLength(head: Buffer, qos: number): number | undefined {
+  if (head.length < 2) return undefined;
+  const at = 2 + head.readUInt16BE(0) + (qos > 0 ? 2 : 0);
+  const length = varint(head, at);
+  return length === undefined ? undefined : at + length[1] + length[0];
+}
+
+/**
+ * Remembers the wire order of a received PUBLISH's user properties for messageToRecord, when
+ * mqtt-packet's folded `{name: value | value[]}` lost it (a repeated name); `body` holds the
+ * packet from its variable header on, at least through the property list. [MQTT-5:3.3.2-18]
+ */
+export function rememberReceivedOrder(user: UserProperties | undefined, body: Buffer, qos: number): void {
+  if (user === undefined) return;
+  const folded = Object.values(user);
+  if (folded.length < 2 || !folded.some(Array.isArray)) return;
+  const list: [string, string][] = [];
+  if (!walkPublishProperties(body, 0, qos, (_at, name, value) => list.push([name, value]) > 0)) return;
+  // The same pairs as the parser's, or the parser's form stands.
+  if (list.length === folded.reduce<number>((n, v) => n + (Array.isArray(v) ? v.length : 1), 0)) userPropertyOrder.set(user, list);
+}
+
+/**
  * An encoded PUBLISH with its user properties in the order orderedUserProperties was given, or
  * the bytes as they are (no remembered order, nothing to move, or a layout not recognized). The
- * user properties are one run of pairs in the property list; the same pairs in another order
- * take the same bytes, so only that run is rewritten.
+ * user properties are one run of pairs in the property list (mqtt-packet writes them together);
+ * the same pairs in another order take the same bytes, so only that run is rewritten.
  */
 export function wireOrderUserProperties(bytes: Buffer, qos: number, user: UserProperties | undefined): Buffer {
   const list = user === undefined ? undefined : userPropertyOrder.get(user);
@@ -277,26 +343,10 @@ export function wireOrderUserProperties(bytes: Buffer, qos: number, user: UserPr
   const ordered = Buffer.concat(list.map(([name, value]) => pairBytes(name, value)));
   if (grouped.equals(ordered)) return bytes;
   const remaining = varint(bytes, 1);
-  if (remaining === undefined || bytes.length < 3 + remaining[1]) return bytes;
-  let at = 1 + remaining[1];
-  at += 2 + bytes.readUInt16BE(at); // topic name
-  if (qos > 0) at += 2; // packet identifier
-  const length = varint(bytes, at);
-  if (length === undefined) return bytes;
-  at += length[1];
-  const end = at + length[0];
-  while (at < end) {
-    const type = PUBLISH_PROPERTY_TYPES[bytes[at]!];
-    if (type === 'pair') break;
-    at += 1;
-    if (type === 'byte') at += 1;
-    else if (type === 'int16') at += 2;
-    else if (type === 'int32') at += 4;
-    else if (type === 'string') at += 2 + bytes.readUInt16BE(at);
-    else if (type === 'varint') at += varint(bytes, at)?.[1] ?? Number.POSITIVE_INFINITY;
-    else return bytes;
-  }
-  if (at + grouped.length > end || !bytes.subarray(at, at + grouped.length).equals(grouped)) return bytes;
+  if (remaining === undefined) return bytes;
+  let at = -1;
+  if (!walkPublishProperties(bytes, 1 + remaining[1], qos, (first) => ((at = first), false)) || at < 0) return bytes;
+  if (!bytes.subarray(at, at + grouped.length).equals(grouped)) return bytes;
   const out = Buffer.from(bytes);
   ordered.copy(out, at);
   return out;
