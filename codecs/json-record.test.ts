@@ -23,7 +23,7 @@ const decode = (record: string) => {
   return decodeProduceRecord(bytes, items[0]!, 0);
 };
 
-const stored = (over: Partial<StreamRecord>): StreamRecord => ({ topic: 't', partition: 0, offset: 7n, timestamp: 1, key: null, value: null, headers: {}, ...over });
+const stored = (over: Partial<StreamRecord>): StreamRecord => ({ topic: 't', partition: 0, offset: 7n, timestamp: 1, key: null, value: null, headers: [], ...over });
 
 describe('JSON record: writing', () => {
   it('stores a JSON value as the exact text sent (surrounding whitespace aside)', () => {
@@ -35,7 +35,11 @@ describe('JSON record: writing', () => {
 
   it('takes base64 for the key, value and headers when told so', () => {
     const r = decode('{"key":"/w==","keyEncoding":"base64","value":"AAE=","encoding":"base64","headers":{"h":"/w=="},"headersEncoding":"base64"}');
-    expect(r).toEqual({ key: Buffer.from([0xff]), value: Buffer.from([0, 1]), headers: { h: Buffer.from([0xff]) } });
+    expect(r).toEqual({ key: Buffer.from([0xff]), value: Buffer.from([0, 1]), headers: [{ name: 'h', value: Buffer.from([0xff]) }] });
+    expect(decode('{"value":1,"headers":[{"name":"h","value":"/w=="},{"name":"h","value":""}],"headersEncoding":"base64"}').headers).toEqual([
+      { name: 'h', value: Buffer.from([0xff]) },
+      { name: 'h', value: Buffer.alloc(0) },
+    ]);
     expect(() => decode('{"value":1,"headersEncoding":"hex"}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => decode('{"value":1,"headers":{"h":"@@"},"headersEncoding":"base64"}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => decode('{"key":"k","keyEncoding":"utf16"}')).toThrow(expect.objectContaining({ code: 'INVALID_KEY' }));
@@ -46,28 +50,53 @@ describe('JSON record: writing', () => {
     expect(() => decode('{"key":"x\\udc00","value":1}')).toThrow(expect.objectContaining({ code: 'INVALID_KEY' }));
     expect(() => decode('{"value":1,"headers":{"h":"\\udfff"}}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => decode('{"value":1,"headers":{"\\ud800":"v"}}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => decode('{"value":1,"headers":[{"name":"\\ud800","value":"v"}]}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => decode('{"value":1,"headers":[{"name":"h","value":"\\udfff"}]}')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(decode('{"key":"\\ud83d\\ude00","value":1}').key).toEqual(Buffer.from('😀'));
   });
 
-  it('keeps a header named __proto__ as a header (an own property), not a prototype', () => {
+  it('keeps a header named __proto__ as a header, not a prototype', () => {
     const r = decode('{"value":1,"headers":{"__proto__":"x","a":"b"}}');
-    expect(Object.keys(r.headers!)).toEqual(['__proto__', 'a']);
-    expect(Object.getPrototypeOf(r.headers)).toBe(Object.prototype);
+    expect(r.headers!.map((h) => h.name)).toEqual(['__proto__', 'a']);
+    expect(decode('{"value":1,"headers":[{"name":"__proto__","value":"x"}]}').headers!.map((h) => h.name)).toEqual(['__proto__']);
+  });
+
+  it('takes headers as an ordered array in which names repeat, and the object form with unique names', () => {
+    const list = decode('{"value":1,"headers":[{"name":"trace","value":"a"},{"name":"x","value":"1"},{"name":"trace","value":"b"},{"value":null,"name":"n"}]}').headers!;
+    expect(list.map((h) => [h.name, h.value.toString()])).toEqual([['trace', 'a'], ['x', '1'], ['trace', 'b'], ['n', '']]);
+    expect(decode('{"value":1,"headers":{"b":"2","a":"1","7":"i"}}').headers!.map((h) => h.name)).toEqual(['b', 'a', '7']);
+    expect(decode('{"value":1,"headers":[]}').headers).toEqual([]);
+    // Hostile or mistaken shapes: refused whole with INVALID_ARGUMENT, naming what is wrong.
+    for (const bad of [
+      '{"h":"1","h":"2"}', // a repeated name in the object form: its order cannot be told
+      '[{"name":"h"}]',
+      '[{"value":"v"}]',
+      '[{"name":"h","value":"v","extra":1}]',
+      '[{"name":"h","name":"g","value":"v"}]',
+      '[{"name":1,"value":"v"}]',
+      '[{"name":"h","value":1}]',
+      '["h"]',
+      '[["h","v"]]',
+      '"h"',
+      '{"h":1}',
+    ]) {
+      expect(() => decode(`{"value":1,"headers":${bad}}`), bad).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
   });
 });
 
 describe('JSON record: reading', () => {
   it('splices stored JSON verbatim (trimmed) and reads back what was written', () => {
-    const text = jsonRecord(stored({ key: Buffer.from('k'), value: Buffer.from(` ${EXACT_VALUE}\r\n`), headers: { h: Buffer.from('v') } }));
-    expect(text).toBe(`{"partition":0,"offset":"7","timestamp":1,"key":"k","value":${EXACT_VALUE},"headers":{"h":"v"}}`);
-    expect(jsonRecordWithTopic(stored({ value: Buffer.from('1') }))).toBe('{"topic":"t","partition":0,"offset":"7","timestamp":1,"key":null,"value":1,"headers":{}}');
+    const text = jsonRecord(stored({ key: Buffer.from('k'), value: Buffer.from(` ${EXACT_VALUE}\r\n`), headers: [{ name: 'h', value: Buffer.from('v') }] }));
+    expect(text).toBe(`{"partition":0,"offset":"7","timestamp":1,"key":"k","value":${EXACT_VALUE},"headers":[{"name":"h","value":"v"}]}`);
+    expect(jsonRecordWithTopic(stored({ value: Buffer.from('1') }))).toBe('{"topic":"t","partition":0,"offset":"7","timestamp":1,"key":null,"value":1,"headers":[]}');
   });
 
   it('delivers bytes that are not JSON, or nest deeper than the bound, as base64 with the binary marker', () => {
     const deep = Buffer.from(`${'['.repeat(300_000)}${']'.repeat(300_000)}`);
     for (const value of [Buffer.from('plain text'), Buffer.from([0xff, 0]), deep, Buffer.from(''), Buffer.from('\ufeff1')]) {
-      const parsed = JSON.parse(jsonRecord(stored({ value, key: Buffer.from([0xc3]), headers: { a: Buffer.from('x'), b: Buffer.from([0xff]) } })));
-      expect(parsed).toMatchObject({ value: value.toString('base64'), encoding: 'base64', key: 'ww==', keyEncoding: 'base64', headers: { a: 'eA==', b: '/w==' }, headersEncoding: 'base64' });
+      const parsed = JSON.parse(jsonRecord(stored({ value, key: Buffer.from([0xc3]), headers: [{ name: 'a', value: Buffer.from('x') }, { name: 'b', value: Buffer.from([0xff]) }] })));
+      expect(parsed).toMatchObject({ value: value.toString('base64'), encoding: 'base64', key: 'ww==', keyEncoding: 'base64', headers: [{ name: 'a', value: 'eA==' }, { name: 'b', value: '/w==' }], headersEncoding: 'base64' });
     }
     expect(storedJson(deep)).toBeUndefined();
   });

@@ -6,7 +6,7 @@
  *   {"partition":0,"offset":"42","timestamp":1700000000000,
  *    "key":"k"|null, "keyEncoding"?:"base64",
  *    "value":<JSON>|null, "encoding"?:"base64",
- *    "headers":{"name":"v"}, "headersEncoding"?:"base64"}
+ *    "headers":[{"name":"trace","value":"a"},…], "headersEncoding"?:"base64"}
  *
  * Values are bytes, and the bytes a client sent are the bytes served:
  * - Writing, a JSON value is stored as the exact text the client sent (its span in the request,
@@ -20,6 +20,12 @@
  *   cannot represent (a lone surrogate escape such as `"\ud800x"`) is refused with INVALID_KEY /
  *   INVALID_ARGUMENT, never stored as U+FFFD. `keyEncoding` / `headersEncoding: "base64"` carry
  *   bytes. Read back: UTF-8 strings when the bytes are UTF-8, else base64 with the same markers.
+ * - Headers are an ordered list in which a name may repeat (Kafka's model; the shape Confluent
+ *   REST v3 and the Strimzi bridge use): served as an array of `{"name","value"}` in the record's
+ *   order, every value base64 when any one is not UTF-8. Written as that array, or — for
+ *   convenience — as an object `{"name":"value"}` with unique names (a repeated member is
+ *   refused: JSON objects cannot say which comes first). `"value": null` in the array is stored
+ *   as empty bytes (the core's headers carry bytes; Kafka's null header value reads back as "").
  */
 import { isUtf8 } from 'node:buffer';
 import { encodeOnce } from '../gateway/encoded.js';
@@ -64,10 +70,9 @@ function recordText(r: StreamRecord): string {
     const json = storedJson(r.value);
     out += json === undefined ? `,"value":"${r.value.toString('base64')}","encoding":"base64"` : `,"value":${json}`;
   }
-  const names = Object.keys(r.headers);
-  const utf8 = names.every((n) => isUtf8(r.headers[n]!));
-  const parts = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(utf8 ? r.headers[n]!.toString('utf8') : r.headers[n]!.toString('base64'))}`);
-  out += `,"headers":{${parts.join(',')}}`;
+  const utf8 = r.headers.every((h) => isUtf8(h.value));
+  const parts = r.headers.map((h) => `{"name":${JSON.stringify(h.name)},"value":${JSON.stringify(h.value.toString(utf8 ? 'utf8' : 'base64'))}}`);
+  out += `,"headers":[${parts.join(',')}]`;
   if (!utf8) out += ',"headersEncoding":"base64"';
   return `${out}}`;
 }
@@ -76,12 +81,13 @@ function recordText(r: StreamRecord): string {
 // Writing: a JSON request → records
 
 /**
- * Which containers of a `{"records":[{…, "headers":{…}}], …}` request become nodes: the root,
- * the records array, each record and its headers. Values, keys and any other member stay spans,
- * so a large value costs a scan, not a tree.
+ * Which containers of a `{"records":[{…, "headers":[{…}]}], …}` request become nodes: the root,
+ * the records array, each record, its headers and (array form) each header. Values, keys and any
+ * other member stay spans, so a large value costs a scan, not a tree.
  */
 export function expandRecordsEnvelope(depth: number, name: string | undefined): boolean {
-  return depth === 1 || (depth === 2 && name === 'records') || (depth === 3 && name === undefined) || (depth === 4 && name === 'headers');
+  // Depth 5 is asked only for children of an expanded depth-4 container, i.e. of `headers`.
+  return depth === 1 || (depth === 2 && name === 'records') || (depth === 3 && name === undefined) || (depth === 4 && name === 'headers') || (depth === 5 && name === undefined);
 }
 
 /** Parses a request holding a records envelope (JsonSyntaxError when it is not JSON within MAX_JSON_DEPTH). */
@@ -138,17 +144,7 @@ export function decodeProduceRecord(bytes: Buffer, node: JsonNode, index: number
 
   const headers = field('headers');
   const headersEncoding = encodingOf(bytes, field('headersEncoding'), ['base64'], 'INVALID_ARGUMENT', `${at}.headersEncoding`);
-  if (headers !== undefined && headers.type !== 'null') {
-    if (headers.type !== 'object' || headers.entries === undefined) throw new GatewayError('INVALID_ARGUMENT', `${at}.headers must map names to strings.`);
-    const out: Headers = {};
-    for (const [name, v] of headers.entries) {
-      const what = `${at}.headers.${name.slice(0, 64)}`;
-      if (!isWellFormed(name)) throw new GatewayError('INVALID_ARGUMENT', `A header name of ${at} is not valid Unicode (a lone surrogate cannot be stored as UTF-8).`);
-      if (v.type !== 'string') throw new GatewayError('INVALID_ARGUMENT', `${what} must be a string.`);
-      define(out, name, headersEncoding === 'base64' ? decodeBase64(v.value, 'INVALID_ARGUMENT', what) : utf8Of(v.value, 'INVALID_ARGUMENT', what));
-    }
-    record.headers = out;
-  }
+  if (headers !== undefined && headers.type !== 'null') record.headers = decodeHeaders(headers, headersEncoding, at);
 
   const partition = field('partition');
   if (partition !== undefined && partition.type !== 'null') record.partition = partitionOf(plain(bytes, partition), `${at}.partition`);
@@ -198,6 +194,42 @@ export function partitionOf(value: unknown, what: string): number {
 
 function stringOf(bytes: Buffer, node: JsonNode): string {
   return node.type === 'string' ? node.value : String(plain(bytes, node));
+}
+
+/** `headers` of one record: the array of `{"name","value"}` or the object with unique names. */
+function decodeHeaders(node: JsonNode, encoding: 'base64' | undefined, at: string): Headers {
+  const valueOf = (v: string, what: string): Buffer => (encoding === 'base64' ? decodeBase64(v, 'INVALID_ARGUMENT', what) : utf8Of(v, 'INVALID_ARGUMENT', what));
+  const nameOf = (name: string): string => {
+    if (!isWellFormed(name)) throw new GatewayError('INVALID_ARGUMENT', `A header name of ${at} is not valid Unicode (a lone surrogate cannot be stored as UTF-8).`);
+    return name;
+  };
+  const shape = `${at}.headers must be an array of {"name": string, "value": string} (or an object mapping unique names to strings).`;
+  if (node.type === 'array' && node.items !== undefined) {
+    return node.items.map((item, i) => {
+      const what = `${at}.headers[${i}]`;
+      if (item.type !== 'object' || item.entries === undefined) throw new GatewayError('INVALID_ARGUMENT', shape);
+      let name: string | undefined;
+      let value: Buffer | undefined;
+      for (const [member, v] of item.entries) {
+        if (member === 'name' && name === undefined && v.type === 'string') name = nameOf(v.value);
+        else if (member === 'value' && value === undefined && v.type === 'string') value = valueOf(v.value, `${what}.value`);
+        else if (member === 'value' && value === undefined && v.type === 'null') value = Buffer.alloc(0);
+        else throw new GatewayError('INVALID_ARGUMENT', `${what} must be {"name": string, "value": string}, each once (member "${member.slice(0, 64)}").`);
+      }
+      if (name === undefined || value === undefined) throw new GatewayError('INVALID_ARGUMENT', `${what} must have a "name" and a "value".`);
+      return { name, value };
+    });
+  }
+  if (node.type !== 'object' || node.entries === undefined) throw new GatewayError('INVALID_ARGUMENT', shape);
+  const seen = new Set<string>();
+  return node.entries.map(([name, v]) => {
+    const what = `${at}.headers.${name.slice(0, 64)}`;
+    nameOf(name);
+    if (seen.has(name)) throw new GatewayError('INVALID_ARGUMENT', `${what} is given twice; repeated header names take the array form [{"name","value"},…], which keeps their order.`);
+    seen.add(name);
+    if (v.type !== 'string') throw new GatewayError('INVALID_ARGUMENT', `${what} must be a string.`);
+    return { name, value: valueOf(v.value, what) };
+  });
 }
 
 function encodingOf<E extends string>(bytes: Buffer, node: JsonNode | undefined, allowed: readonly E[], code: 'INVALID_KEY' | 'INVALID_VALUE' | 'INVALID_ARGUMENT', what: string): E | undefined {

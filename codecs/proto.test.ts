@@ -29,11 +29,11 @@ describe('proto codec', () => {
   });
 
   it('keeps null and empty keys apart, and int64 exact', () => {
-    const r = recordMessage({ topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 5, key: null, value: Buffer.alloc(0), headers: {} });
+    const r = recordMessage({ topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 5, key: null, value: Buffer.alloc(0), headers: [] });
     expect(r.key).toBeUndefined();
     expect(r.value).toEqual(Buffer.alloc(0));
     expect(r.offset).toBe('4611686018427387904');
-    const decoded = produceRecord({ _key: 'key', key: Buffer.alloc(0), headers: {} });
+    const decoded = produceRecord({ _key: 'key', key: Buffer.alloc(0), headers: [] });
     expect(decoded.key).toEqual(Buffer.alloc(0));
     expect(decoded.value).toBeNull();
   });
@@ -48,8 +48,8 @@ describe('proto codec', () => {
 
   it('serializes a records frame from shared record bytes exactly as the object form', () => {
     const records: StreamRecord[] = [
-      { topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 1_700_000_000_123, key: null, value: Buffer.from('v1'), headers: { traceparent: Buffer.from('00-ab') } },
-      { topic: 't', partition: 1, offset: 9223372036854775807n, timestamp: 0, key: Buffer.alloc(0), value: null, headers: {} },
+      { topic: 't', partition: 1, offset: 2n ** 62n, timestamp: 1_700_000_000_123, key: null, value: Buffer.from('v1'), headers: [{ name: 'traceparent', value: Buffer.from('00-ab') }, { name: 'x', value: Buffer.from('1') }, { name: 'traceparent', value: Buffer.from('') }] },
+      { topic: 't', partition: 1, offset: 9223372036854775807n, timestamp: 0, key: Buffer.alloc(0), value: null, headers: [] },
     ];
     for (const [method, field, id] of [['Session', RECORDS_FIELD.session, 'sub-1'], ['Subscribe', RECORDS_FIELD.subscribe, '']] as const) {
       const m = (service as any)[method];
@@ -67,12 +67,12 @@ describe('proto codec', () => {
 
   it('rejects filters with no kind and negative partitions', () => {
     expect(() => keyFilters([{}])).toThrow(GatewayError);
-    expect(() => produceRecord({ _partition: 'partition', partition: -1, headers: {} })).toThrow(/non-negative/);
+    expect(() => produceRecord({ _partition: 'partition', partition: -1, headers: [] })).toThrow(/non-negative/);
     expect(keyFilters([])).toBeUndefined();
   });
 
   it('chunks records by size', () => {
-    const rec = (n: number) => ({ topic: 't', partition: 0, offset: 0n, timestamp: 0, key: null, value: Buffer.alloc(n), headers: {} });
+    const rec = (n: number) => ({ topic: 't', partition: 0, offset: 0n, timestamp: 0, key: null, value: Buffer.alloc(n), headers: [] });
     expect(chunkBySize([rec(100), rec(100), rec(100)], 300).map((c) => c.length)).toEqual([2, 1]);
     expect(chunkBySize([rec(1000)], 10).map((c) => c.length)).toEqual([1]);
   });
@@ -91,15 +91,15 @@ describe('Session frames as WebSocket binary messages (decodeSessionRequest / en
     expect(position(sub.subscribe.position)).toEqual({ kind: 'offsets', offsets: new Map([[0, 42n]]), otherwise: 'earliest' });
     expect(keyFilters(sub.subscribe.filters)).toEqual([{ kind: 'prefix', prefix: 'a/' }]);
     expect(sub.subscribe.credit).toBe(0);
-    const pub = request({ publish: { id: 'p1', topic: 't', records: [{ key: Buffer.alloc(0), value: Buffer.from('v'), headers: { h: Buffer.from('x') } }, {}] } });
+    const pub = request({ publish: { id: 'p1', topic: 't', records: [{ key: Buffer.alloc(0), value: Buffer.from('v'), headers: [{ key: 'h', value: Buffer.from('x') }, { key: 'g', value: Buffer.from('y') }, { key: 'h', value: Buffer.from('') }] }, {}] } });
     expect(pub.publish.records.map(produceRecord)).toEqual([
-      { key: Buffer.alloc(0), value: Buffer.from('v'), headers: { h: Buffer.from('x') } },
-      { key: null, value: null, headers: {} },
+      { key: Buffer.alloc(0), value: Buffer.from('v'), headers: [{ name: 'h', value: Buffer.from('x') }, { name: 'g', value: Buffer.from('y') }, { name: 'h', value: Buffer.from('') }] },
+      { key: null, value: null, headers: [] },
     ]);
   });
 
   it('encodes records and published frames that decode back with the same offsets', () => {
-    const records = [{ topic: 't', partition: 1, offset: 9007199254740993n, timestamp: 5, key: null, value: Buffer.from([1, 2]), headers: {} }];
+    const records = [{ topic: 't', partition: 1, offset: 9007199254740993n, timestamp: 5, key: null, value: Buffer.from([1, 2]), headers: [] }];
     const decoded = Res.toObject(Res.decode(encodeSessionResponse(encodeRecordsFrame(RECORDS_FIELD.session, 's1', records))), { longs: String, oneofs: true }) as any;
     expect(decoded.frame).toBe('records');
     expect(decoded.records.subscriptionId).toBe('s1');
@@ -111,15 +111,15 @@ describe('Session frames as WebSocket binary messages (decodeSessionRequest / en
   });
 
   it("splices each record encoded once into every subscriber's frame, byte for byte what protobufjs writes for the whole frame", () => {
-    const r = { topic: 't', partition: 2, offset: 42n, timestamp: 7, key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: { h: Buffer.from('x') } };
-    const empty = { topic: 't', partition: 2, offset: 43n, timestamp: 8, key: Buffer.alloc(0), value: null, headers: {} };
+    const r = { topic: 't', partition: 2, offset: 42n, timestamp: 7, key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: [{ name: 'h', value: Buffer.from('x') }, { name: 'h', value: Buffer.from('y') }] };
+    const empty = { topic: 't', partition: 2, offset: 43n, timestamp: 8, key: Buffer.alloc(0), value: null, headers: [] };
     const whole = (sub: string) =>
       Buffer.from(
         Res.encode(
           Res.fromObject({
             records: {
               subscriptionId: sub,
-              records: [r, empty].map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset.toString(), timestamp: x.timestamp, ...(x.key === null ? {} : { key: x.key }), ...(x.value === null ? {} : { value: x.value }), headers: x.headers })),
+              records: [r, empty].map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset.toString(), timestamp: x.timestamp, ...(x.key === null ? {} : { key: x.key }), ...(x.value === null ? {} : { value: x.value }), headers: x.headers.map((h) => ({ key: h.name, value: h.value })) })),
             },
           }),
         ).finish(),

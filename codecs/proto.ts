@@ -181,7 +181,7 @@ function encodeRecord(r: StreamRecord): Uint8Array {
     // protobufjs takes {low, high} for int64 without a Long implementation: exact for every offset.
     offset: longBits(r.offset),
     timestamp: longBits(BigInt(r.timestamp)),
-    headers: r.headers,
+    headers: r.headers.map((h) => ({ key: h.name, value: h.value })),
   };
   if (r.key !== null) message.key = r.key;
   if (r.value !== null) message.value = r.value;
@@ -200,7 +200,8 @@ export function recordMessage(r: StreamRecord): RecordMessage {
     partition: r.partition,
     offset: r.offset.toString(),
     timestamp: String(r.timestamp),
-    headers: r.headers,
+    // Header {key = 1, value = 2}: the wire form of the map entry it replaced (see the proto).
+    headers: r.headers.map((h) => ({ key: h.name, value: h.value })),
   };
   if (r.key !== null) message.key = r.key;
   if (r.value !== null) message.value = r.value;
@@ -210,7 +211,7 @@ export function recordMessage(r: StreamRecord): RecordMessage {
 /** Approximate encoded bytes of a record message, to keep frames under the message size limit. */
 export function recordMessageSize(r: StreamRecord): number {
   let size = r.topic.length + 40 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 8;
+  for (const h of r.headers) size += h.name.length + h.value.length + 8;
   return size;
 }
 
@@ -241,7 +242,7 @@ export function produceRecord(m: ProduceRecord__Output): ProduceRecord {
   const record: ProduceRecord = {
     key: m._key === 'key' && m.key !== undefined ? m.key : null,
     value: m._value === 'value' && m.value !== undefined ? m.value : null,
-    headers: m.headers,
+    headers: m.headers.map((h) => ({ name: h.key, value: h.value })),
   };
   if (m._partition === 'partition' && m.partition !== undefined) record.partition = checkPartition(m.partition, 'record partition');
   if (m._timestamp === 'timestamp' && m.timestamp !== undefined) record.timestamp = Number(parseInt64(m.timestamp, 'record timestamp'));

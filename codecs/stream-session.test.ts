@@ -15,7 +15,7 @@ import { EncodedResponse, encodeSessionResponse, streamGateway } from './proto.j
 import { StreamSession, type SessionOutput, type StreamSessionLimits } from './stream-session.js';
 
 const log = pino({ level: 'silent' });
-const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('v'), headers: {} });
+const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('v'), headers: [] });
 
 /** Records every frame as the client would decode it. */
 class RecordingOutput implements SessionOutput {

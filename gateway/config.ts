@@ -75,6 +75,13 @@ export const coreConfigShape = {
     .strictObject({
       /** Largest record (key + value + headers) accepted from any protocol. Kafka's default message.max.bytes is ~1 MiB. */
       maxRecordBytes: z.number().int().positive().default(1 * MiB),
+      /**
+       * Most headers one produced record may carry (names may repeat). Their bytes already count
+       * toward maxRecordBytes (16 bytes of overhead each); the count bounds the per-record work of
+       * carrying them to every protocol (one MQTT user property, JSON entry or proto message each).
+       * Tracing and routing use a handful; 1,000 leaves room for any real use.
+       */
+      maxHeadersPerRecord: z.number().int().positive().default(1_000),
       /** Largest produce batch in records. */
       maxBatchRecords: z.number().int().positive().default(10_000),
       /** Open client connections, all protocols together; past it new ones are refused (RESOURCE_EXHAUSTED). */

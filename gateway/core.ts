@@ -40,6 +40,7 @@ import type { KeyPredicate } from './hub/filters.js';
 import { TopicWatcher, WaitingMember, WaitingSubscription, type EndableSubscription } from './topic-wait.js';
 import {
   EARLIEST,
+  NO_HEADERS,
   recordSize,
   validateTopicName,
   type PartitionOffsets,
@@ -583,7 +584,13 @@ export class Core implements Gateway {
       throw new GatewayError('MESSAGE_TOO_LARGE', `A produce request may carry at most ${this.config.limits.maxBatchRecords} records.`);
     }
     records.forEach((record, index) => {
-      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? {} }) - 64;
+      const count = record.headers?.length ?? 0;
+      if (count > this.config.limits.maxHeadersPerRecord) {
+        throw new GatewayError('MESSAGE_TOO_LARGE', `Record ${index} has ${count} headers; the limit is ${this.config.limits.maxHeadersPerRecord}.`, {
+          details: { index, headers: count, limit: this.config.limits.maxHeadersPerRecord },
+        });
+      }
+      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? NO_HEADERS }) - 64;
       if (size > this.config.limits.maxRecordBytes) {
         throw new GatewayError('MESSAGE_TOO_LARGE', `Record ${index} is ${size} bytes; the limit is ${this.config.limits.maxRecordBytes}.`, {
           details: { index, size, limit: this.config.limits.maxRecordBytes },
@@ -598,7 +605,7 @@ export class Core implements Gateway {
     let batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
     if (traceparent !== undefined) {
       const header = Buffer.from(traceparent, 'latin1');
-      batch = batch.map((r) => (r.headers?.[TRACEPARENT] !== undefined ? r : { ...r, headers: { ...r.headers, [TRACEPARENT]: header } }));
+      batch = batch.map((r) => (r.headers?.some((h) => h.name === TRACEPARENT) === true ? r : { ...r, headers: [...(r.headers ?? NO_HEADERS), { name: TRACEPARENT, value: header }] }));
     }
     for (const record of batch) {
       const p = record.partition;

@@ -7,7 +7,7 @@ import { GatewayError } from './errors.js';
 import type { StreamRecord } from './record.js';
 
 function record(offset: bigint, value = 'v'): StreamRecord {
-  return { topic: 't', partition: 0, offset, timestamp: 1, key: Buffer.from('k'), value: Buffer.from(value), headers: {} };
+  return { topic: 't', partition: 0, offset, timestamp: 1, key: Buffer.from('k'), value: Buffer.from(value), headers: [] };
 }
 
 describe('encodeOnce', () => {

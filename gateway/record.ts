@@ -5,8 +5,34 @@
  */
 import { GatewayError } from './errors.js';
 
-/** Record headers: name → bytes, as in the design (Kafka allows repeats; the last one wins here). */
-export type Headers = { [name: string]: Buffer };
+/** One record header: a name and its bytes (an empty buffer where Kafka has a null value). */
+export interface Header {
+  readonly name: string;
+  readonly value: Buffer;
+}
+
+/**
+ * Record headers: an ordered list in which a name may repeat, as in Kafka (and as MQTT 5 user
+ * properties [MQTT-3.3.2-17/18]). Order and repeats are part of the record: every backend and
+ * protocol carries them as they came.
+ */
+export type Headers = readonly Header[];
+
+/** No headers (shared, frozen). */
+export const NO_HEADERS: Headers = Object.freeze([]);
+
+/** The value of the first header named `name`, or undefined. */
+export function headerValue(headers: Headers, name: string): Buffer | undefined {
+  for (const h of headers) if (h.name === name) return h.value;
+  return undefined;
+}
+
+/** Bytes the headers occupy in record accounting: each header's UTF-8 name, value and a fixed overhead. */
+export function headersSize(headers: Headers): number {
+  let size = 0;
+  for (const h of headers) size += Buffer.byteLength(h.name, 'utf8') + h.value.length + 16;
+  return size;
+}
 
 /** A record as stored in the log and delivered to readers. */
 export interface StreamRecord {
@@ -122,7 +148,5 @@ function truncate(s: string, n: number): string {
 
 /** Approximate bytes a record occupies in memory and on the wire, for byte-bounded queues. */
 export function recordSize(r: { key: Buffer | null; value: Buffer | null; headers: Headers }): number {
-  let size = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 16;
-  return size;
+  return 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headersSize(r.headers);
 }

@@ -10,7 +10,7 @@ import type { Table } from './api.js';
 import type { Backend } from './backends/port.js';
 import { GatewayError } from './errors.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
-import type { StreamRecord } from './record.js';
+import { NO_HEADERS, type StreamRecord } from './record.js';
 
 /** The Kafka topic behind a table (`prefix` is `topics.internalPrefix`). */
 export function tableTopic(name: string, prefix = '__streamgate-'): string {
@@ -164,7 +164,7 @@ export class CompactedTable implements Table {
   private async write(key: string, value: Buffer | null): Promise<void> {
     const [result] = await this.backend.produce(this.topic, [{ key: Buffer.from(key, 'utf8'), value, partition: 0 }]);
     if (result === undefined || !result.ok) throw result?.ok === false ? result.error : new GatewayError('INTERNAL', 'Table write returned no result.');
-    this.apply({ topic: this.topic, partition: 0, offset: result.offset, timestamp: result.timestamp, key: Buffer.from(key, 'utf8'), value, headers: {} });
+    this.apply({ topic: this.topic, partition: 0, offset: result.offset, timestamp: result.timestamp, key: Buffer.from(key, 'utf8'), value, headers: NO_HEADERS });
   }
 
   private apply(record: StreamRecord): void {

@@ -23,9 +23,12 @@ describe('traceparent follows a record through every protocol', () => {
     await gw?.close();
   });
 
+  /** The JSON record's headers (an ordered array) by name; these cases have one value per name. */
+  const byName = (headers: { name: string; value: string }[]): Record<string, string> => Object.fromEntries(headers.map((h) => [h.name, h.value]));
+
   const fetchHeaders = async (topic: string) => {
     const res = await fetch(`${gw.httpUrl}/v1/topics/${topic}/partitions/0/records?offset=0&max=10`);
-    return ((await res.json()) as { records: { headers: Record<string, string> }[] }).records.map((r) => r.headers);
+    return ((await res.json()) as { records: { headers: { name: string; value: string }[] }[] }).records.map((r) => byName(r.headers));
   };
 
   it('REST header → record header → WebSocket subscriber', async () => {
@@ -43,7 +46,7 @@ describe('traceparent follows a record through every protocol', () => {
     ws.send(JSON.stringify({ op: 'subscribe', id: 's', topic, from: 'earliest' }));
     const records = await eventually(() => frames.filter((f) => f.op === 'records').flatMap((f) => f.records).filter(Boolean).length === 2 && frames.filter((f) => f.op === 'records').flatMap((f) => f.records));
     // A record's own traceparent wins over the request's.
-    expect(records.map((r: any) => r.headers.traceparent)).toEqual([tp(1), tp(2)]);
+    expect(records.map((r: any) => byName(r.headers).traceparent)).toEqual([tp(1), tp(2)]);
     ws.close();
   });
 

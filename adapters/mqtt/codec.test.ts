@@ -1,5 +1,8 @@
+import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import {
+  orderedUserProperties,
+  wireOrderUserProperties,
   decodeRetained,
   encodeRetained,
   filterCovers,
@@ -83,6 +86,8 @@ describe('routes', () => {
   });
 });
 
+const b = (s: string): string => Buffer.from(s).toString('hex');
+
 describe('record mapping', () => {
   it('round-trips MQTT 5 properties through headers', () => {
     const rec = messageToRecord(
@@ -102,25 +107,34 @@ describe('record mapping', () => {
       'dev-1',
     );
     expect(rec.key?.toString()).toBe('a/b');
-    expect(rec.headers?.['mqtt.qos']?.toString()).toBe('2');
-    expect(rec.headers?.['mqtt.up.k']?.toString()).toBe('v');
-    expect(rec.headers?.['mqtt.up.multi']?.toString()).toBe('y');
+    expect(rec.headers!.map((h) => [h.name, h.value.toString('hex')])).toEqual([
+      ['mqtt.qos', b('2')],
+      ['mqtt.retain', b('1')],
+      ['mqtt.client-id', b('dev-1')],
+      ['mqtt.content-type', b('text/plain')],
+      ['mqtt.response-topic', b('r/1')],
+      ['mqtt.correlation-data', '0102'],
+      ['mqtt.payload-format', b('1')],
+      ['mqtt.up.k', b('v')],
+      ['mqtt.up.multi', b('x')],
+      ['mqtt.up.multi', b('y')],
+    ]);
     const d = recordToDelivery({ topic: 't', partition: 0, offset: 5n, timestamp: Date.now(), key: rec.key!, value: rec.value, headers: rec.headers! }, 't', 1, Date.now());
     expect(d).toMatchObject({ topic: 'a/b', qos: 2, retain: true, clientId: 'dev-1' });
-    expect(d?.properties).toMatchObject({ contentType: 'text/plain', responseTopic: 'r/1', payloadFormatIndicator: true, userProperties: { k: 'v', multi: 'y' } });
+    expect(d?.properties).toMatchObject({ contentType: 'text/plain', responseTopic: 'r/1', payloadFormatIndicator: true, userProperties: { k: 'v', multi: ['x', 'y'] } });
     expect(d?.properties.correlationData).toEqual(Buffer.from([1, 2]));
   });
 
   it('delivers keyless and foreign records under documented names', () => {
     const now = Date.now();
-    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: null, value: Buffer.from('x'), headers: { trace: Buffer.from('abc') } }, 'fallback', 1, now);
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: null, value: Buffer.from('x'), headers: [{ name: 'trace', value: Buffer.from('abc') }] }, 'fallback', 1, now);
     expect(d).toMatchObject({ topic: 'fallback', qos: 1, properties: { userProperties: { trace: 'abc' } } });
-    expect(recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/+'), value: null, headers: {} }, 'f', 1, now)).toBeUndefined();
+    expect(recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/+'), value: null, headers: [] }, 'f', 1, now)).toBeUndefined();
   });
 
   it('counts message expiry down from the record timestamp', () => {
     const now = Date.now();
-    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now - 4000, key: Buffer.from('a'), value: null, headers: { 'mqtt.message-expiry': Buffer.from('10') } }, 'f', 1, now);
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now - 4000, key: Buffer.from('a'), value: null, headers: [{ name: 'mqtt.message-expiry', value: Buffer.from('10') }] }, 'f', 1, now);
     expect(d?.properties.messageExpiryInterval).toBe(6);
   });
 
@@ -148,5 +162,69 @@ describe('session state', () => {
     expect(r.pending.get(7)).toMatchObject({ qos: 2, state: 'pubrel', source: { offset: 40n } });
     expect(r.qos2in.get(9)).toEqual({ key: 'k', done: true });
     expect(r.qos2seq).toBe(4);
+  });
+});
+
+describe('user properties in record order on the wire [MQTT-5:3.3.2-17/18]', () => {
+  const pair = (name: string, value: string): Buffer => {
+    const n = Buffer.from(name);
+    const v = Buffer.from(value);
+    return Buffer.concat([Buffer.from([0x26, n.length >> 8, n.length & 0xff]), n, Buffer.from([v.length >> 8, v.length & 0xff]), v]);
+  };
+  const list: [string, string][] = [
+    ['x', '1'],
+    ['trace', 'a'],
+    ['7', 'i'],
+    ['trace', 'b'],
+    ['x', '2'],
+  ];
+  const publish = (user: ReturnType<typeof orderedUserProperties>, extra: object = {}, qos: 0 | 1 = 1) =>
+    mqttPacket.generate(
+      { cmd: 'publish', topic: 'a/b', payload: Buffer.from('p'), qos, dup: false, retain: false, ...(qos > 0 ? { messageId: 7 } : {}), properties: { contentType: 'c', messageExpiryInterval: 9, correlationData: Buffer.from([1]), ...extra, userProperties: user } },
+      { protocolVersion: 5 },
+    );
+
+  it('mqtt-packet alone groups names (integer-like first); the rewritten packet lists them as the record does', () => {
+    for (const qos of [0, 1] as const) {
+      const user = orderedUserProperties(list);
+      const generated = publish(user, {}, qos);
+      const grouped = Buffer.concat([pair('7', 'i'), pair('x', '1'), pair('x', '2'), pair('trace', 'a'), pair('trace', 'b')]);
+      expect(generated.indexOf(grouped)).toBeGreaterThan(0);
+      const out = wireOrderUserProperties(generated, qos, user);
+      expect(out.length).toBe(generated.length);
+      expect(out.indexOf(Buffer.concat(list.map(([n, v]) => pair(n, v))))).toBeGreaterThan(0);
+      // Still one well-formed PUBLISH with the same properties.
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      const parsed: mqttPacket.Packet[] = [];
+      parser.on('packet', (p) => parsed.push(p));
+      parser.parse(out);
+      expect(parsed).toHaveLength(1);
+      expect((parsed[0] as mqttPacket.IPublishPacket).properties).toMatchObject({ contentType: 'c', messageExpiryInterval: 9, userProperties: { x: ['1', '2'], trace: ['a', 'b'], 7: 'i' } });
+    }
+  });
+
+  it('rewrites only the user-property run: bytes that look like it inside another property stay as sent', () => {
+    const user = orderedUserProperties(list);
+    const grouped = Buffer.concat([pair('7', 'i'), pair('x', '1'), pair('x', '2'), pair('trace', 'a'), pair('trace', 'b')]);
+    const generated = publish(user, { correlationData: grouped });
+    const out = wireOrderUserProperties(generated, 1, user);
+    expect(out.indexOf(grouped)).toBe(generated.indexOf(grouped)); // the correlation data, untouched
+    expect(out.lastIndexOf(Buffer.concat(list.map(([n, v]) => pair(n, v))))).toBeGreaterThan(out.indexOf(grouped));
+  });
+
+  it('leaves packets alone when there is no remembered order or nothing to move', () => {
+    const plain = publish({ a: ['1', '2'] });
+    expect(wireOrderUserProperties(plain, 1, { a: ['1', '2'] })).toBe(plain);
+    const inOrder = orderedUserProperties([['a', '1'], ['a', '2'], ['b', '3']]);
+    const bytes = publish(inOrder);
+    expect(wireOrderUserProperties(bytes, 1, inOrder)).toBe(bytes);
+  });
+
+  it('a record with repeated header names is delivered with every user property in order', () => {
+    const now = Date.now();
+    const headers = list.map(([name, value]) => ({ name: `mqtt.up.${name}`, value: Buffer.from(value) }));
+    const d = recordToDelivery({ topic: 't', partition: 0, offset: 0n, timestamp: now, key: Buffer.from('a/b'), value: null, headers }, 'f', 1, now)!;
+    const bytes = wireOrderUserProperties(publish(d.properties.userProperties!, {}, 0), 0, d.properties.userProperties);
+    expect(bytes.indexOf(Buffer.concat(list.map(([n, v]) => pair(n, v))))).toBeGreaterThan(0);
   });
 });

@@ -3,8 +3,9 @@
  * topic), and PUBLISH ↔ record mapping (key = MQTT topic name, value = payload, MQTT 5
  * properties as `mqtt.*` headers). Pure functions; no I/O.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
-import type { Headers, ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import type { Header, ProduceRecord, StreamRecord } from '../../gateway/record.js';
 import { mqttMatch } from '../../gateway/hub/filters.js';
 import { TRACEPARENT } from '../../gateway/trace.js';
 
@@ -180,25 +181,175 @@ export interface Message {
 
 /** Builds the record for an MQTT message: key = topic name, value = payload, properties → headers. */
 export function messageToRecord(msg: Message, clientId: string): ProduceRecord {
-  const headers: Headers = { [HEADER.qos]: Buffer.from(String(msg.qos)) };
-  if (msg.retain) headers[HEADER.retain] = Buffer.from('1');
-  headers[HEADER.clientId] = Buffer.from(clientId, 'utf8');
+  const headers: Header[] = [{ name: HEADER.qos, value: Buffer.from(String(msg.qos)) }];
+  const add = (name: string, value: Buffer): void => void headers.push({ name, value });
+  if (msg.retain) add(HEADER.retain, Buffer.from('1'));
+  add(HEADER.clientId, Buffer.from(clientId, 'utf8'));
   const p = msg.properties;
   if (p !== undefined) {
-    if (p.contentType !== undefined) headers[HEADER.contentType] = Buffer.from(p.contentType, 'utf8');
-    if (p.responseTopic !== undefined) headers[HEADER.responseTopic] = Buffer.from(p.responseTopic, 'utf8');
-    if (p.correlationData !== undefined) headers[HEADER.correlationData] = Buffer.from(p.correlationData);
-    if (p.payloadFormatIndicator === true) headers[HEADER.payloadFormat] = Buffer.from('1');
-    if (p.messageExpiryInterval !== undefined) headers[HEADER.messageExpiry] = Buffer.from(String(p.messageExpiryInterval));
-    for (const [name, value] of Object.entries(p.userProperties ?? {})) {
-      // Headers hold one value per name: a repeated user property keeps its last value.
-      const v = Array.isArray(value) ? value[value.length - 1] : value;
+    if (p.contentType !== undefined) add(HEADER.contentType, Buffer.from(p.contentType, 'utf8'));
+    if (p.responseTopic !== undefined) add(HEADER.responseTopic, Buffer.from(p.responseTopic, 'utf8'));
+    if (p.correlationData !== undefined) add(HEADER.correlationData, Buffer.from(p.correlationData));
+    if (p.payloadFormatIndicator === true) add(HEADER.payloadFormat, Buffer.from('1'));
+    if (p.messageExpiryInterval !== undefined) add(HEADER.messageExpiry, Buffer.from(String(p.messageExpiryInterval)));
+    // [MQTT-5:3.3.2-17/18] user properties may repeat and their order is kept: one header each,
+    // in the order the packet listed them (connection.ts remembers it: mqtt-packet's parser folds
+    // them into {name: value | value[]}, names grouped, integer-like names first).
+    const user = p.userProperties;
+    const list = user === undefined ? [] : (userPropertyOrder.get(user) ?? Object.entries(user).flatMap(([name, v]) => (Array.isArray(v) ? v : [v]).map((x) => [name, String(x)] as const)));
+    for (const [name, value] of list) {
       // A W3C traceparent user property becomes the records' shared `traceparent` header, so the
       // trace continues on every protocol (and comes back out as a user property).
-      if (v !== undefined) headers[name === TRACEPARENT ? TRACEPARENT : HEADER.userPropertyPrefix + name] = Buffer.from(v, 'utf8');
+      add(name === TRACEPARENT ? TRACEPARENT : HEADER.userPropertyPrefix + name, Buffer.from(value, 'utf8'));
     }
   }
   return { key: Buffer.from(msg.topic, 'utf8'), value: msg.payload, headers };
+}
+
+/** The order of user properties built by orderedUserProperties, for the encoder (wireOrderUserProperties). */
+const userPropertyOrder = new WeakMap<UserProperties, readonly (readonly [string, string])[]>();
+
+/**
+ * mqtt-packet's form of an ordered list of user properties (`{name: value | value[]}`), which
+ * remembers the list: its generator writes names grouped (Object.getOwnPropertyNames order),
+ * and wireOrderUserProperties puts the encoded pairs back in list order [MQTT-5:3.3.2-18].
+ */
+export function orderedUserProperties(list: readonly (readonly [string, string])[]): UserProperties {
+  const folded: Record<string, string | string[]> = {};
+  for (const [name, value] of list) {
+    const had = Object.prototype.hasOwnProperty.call(folded, name) ? folded[name] : undefined;
+    const next = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    // Own property whatever the name (`__proto__` included: names come from record headers).
+    Object.defineProperty(folded, name, { value: next, enumerable: true, writable: true, configurable: true });
+  }
+  userPropertyOrder.set(folded, list);
+  return folded;
+}
+
+const USER_PROPERTY = 0x26;
+/** Value types of the properties a PUBLISH may carry (MQTT-5 §3.3.2.3), by identifier. */
+const PUBLISH_PROPERTY_TYPES: Readonly<Record<number, 'byte' | 'int16' | 'int32' | 'varint' | 'string' | 'pair'>> = {
+  0x01: 'byte', // Payload Format Indicator
+  0x02: 'int32', // Message Expiry Interval
+  0x23: 'int16', // Topic Alias
+  0x08: 'string', // Response Topic
+  0x09: 'string', // Correlation Data (binary data: the same two-byte length prefix)
+  0x0b: 'varint', // Subscription Identifier
+  0x03: 'string', // Content Type
+  [USER_PROPERTY]: 'pair',
+};
+
+function pairBytes(name: string, value: string): Buffer {
+  const n = Buffer.from(name, 'utf8');
+  const v = Buffer.from(value, 'utf8');
+  const out = Buffer.allocUnsafe(5 + n.length + v.length);
+  out[0] = USER_PROPERTY;
+  out.writeUInt16BE(n.length, 1);
+  n.copy(out, 3);
+  out.writeUInt16BE(v.length, 3 + n.length);
+  v.copy(out, 5 + n.length);
+  return out;
+}
+
+/** Reads a Variable Byte Integer at `at` (MQTT-5 §1.5.5): [value, bytes], or undefined past 4 bytes / the end. */
+function varint(bytes: Buffer, at: number): [number, number] | undefined {
+  let value = 0;
+  for (let i = 0; i < 4 && at + i < bytes.length; i++) {
+    const b = bytes[at + i]!;
+    value += (b & 0x7f) * 128 ** i;
+    if ((b & 0x80) === 0) return [value, i + 1];
+  }
+  return undefined;
+}
+
+/**
+ * Walks the property list of a PUBLISH whose variable header starts at `start` (the topic
+ * name's length): calls `pair(at, name, value)` for each User Property in wire order, or stops
+ * when it returns false. False when the layout is not recognized (then nothing is to be trusted).
+ */
+function walkPublishProperties(bytes: Buffer, start: number, qos: number, pair: (at: number, name: string, value: string) => boolean): boolean {
+  try {
+    return walk(bytes, start, qos, pair);
+  } catch {
+    return false; // a length past the end (RangeError): not a layout to trust
+  }
+}
+
+function walk(bytes: Buffer, start: number, qos: number, pair: (at: number, name: string, value: string) => boolean): boolean {
+  if (start + 2 > bytes.length) return false;
+  let at = start + 2 + bytes.readUInt16BE(start); // topic name
+  if (qos > 0) at += 2; // packet identifier
+  const length = varint(bytes, at);
+  if (length === undefined) return false;
+  at += length[1];
+  const end = at + length[0];
+  if (end > bytes.length) return false;
+  while (at < end) {
+    const id = bytes[at]!;
+    const type = PUBLISH_PROPERTY_TYPES[id];
+    at += 1;
+    if (type === 'byte') at += 1;
+    else if (type === 'int16') at += 2;
+    else if (type === 'int32') at += 4;
+    else if (type === 'string') at += 2 + bytes.readUInt16BE(at);
+    else if (type === 'varint') at += varint(bytes, at)?.[1] ?? Number.POSITIVE_INFINITY;
+    else if (type === 'pair') {
+      const n = bytes.readUInt16BE(at);
+      const v = bytes.readUInt16BE(at + 2 + n);
+      if (!pair(at - 1, bytes.toString('utf8', at + 2, at + 2 + n), bytes.toString('utf8', at + 4 + n, at + 4 + n + v))) return true;
+      at += 4 + n + v;
+    } else return false;
+    if (at > end) return false;
+  }
+  return true;
+}
+
+/** Bytes of a PUBLISH's variable header through its property list, from its first bytes (`head`); undefined if they do not tell. */
+export function publishHeaderLength(head: Buffer, qos: number): number | undefined {
+  if (head.length < 2) return undefined;
+  const at = 2 + head.readUInt16BE(0) + (qos > 0 ? 2 : 0);
+  const length = varint(head, at);
+  return length === undefined ? undefined : at + length[1] + length[0];
+}
+
+/**
+ * Remembers the wire order of a received PUBLISH's user properties for messageToRecord, when
+ * mqtt-packet's folded `{name: value | value[]}` lost it (a repeated name); `body` holds the
+ * packet from its variable header on, at least through the property list. [MQTT-5:3.3.2-18]
+ */
+export function rememberReceivedOrder(user: UserProperties | undefined, body: Buffer, qos: number): void {
+  if (user === undefined) return;
+  const folded = Object.values(user);
+  if (folded.length < 2 || !folded.some(Array.isArray)) return;
+  const list: [string, string][] = [];
+  if (!walkPublishProperties(body, 0, qos, (_at, name, value) => list.push([name, value]) > 0)) return;
+  // The same pairs as the parser's, or the parser's form stands.
+  if (list.length === folded.reduce<number>((n, v) => n + (Array.isArray(v) ? v.length : 1), 0)) userPropertyOrder.set(user, list);
+}
+
+/**
+ * An encoded PUBLISH with its user properties in the order orderedUserProperties was given, or
+ * the bytes as they are (no remembered order, nothing to move, or a layout not recognized). The
+ * user properties are one run of pairs in the property list (mqtt-packet writes them together);
+ * the same pairs in another order take the same bytes, so only that run is rewritten.
+ */
+export function wireOrderUserProperties(bytes: Buffer, qos: number, user: UserProperties | undefined): Buffer {
+  const list = user === undefined ? undefined : userPropertyOrder.get(user);
+  if (list === undefined || list.length < 2) return bytes;
+  const grouped = Buffer.concat(Object.getOwnPropertyNames(user).flatMap((name) => {
+    const v = user![name]!;
+    return (Array.isArray(v) ? v : [v]).map((x) => pairBytes(name, String(x)));
+  }));
+  const ordered = Buffer.concat(list.map(([name, value]) => pairBytes(name, value)));
+  if (grouped.equals(ordered)) return bytes;
+  const remaining = varint(bytes, 1);
+  if (remaining === undefined) return bytes;
+  let at = -1;
+  if (!walkPublishProperties(bytes, 1 + remaining[1], qos, (first) => ((at = first), false)) || at < 0) return bytes;
+  if (!bytes.subarray(at, at + grouped.length).equals(grouped)) return bytes;
+  const out = Buffer.from(bytes);
+  ordered.copy(out, at);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,12 +380,12 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
   const topic = record.key === null ? nullKeyTopic : record.key.toString('utf8');
   if (topicNameProblem(topic) !== undefined) return undefined;
   const props: NonNullable<IPublishPacket['properties']> = {};
-  const user: UserProperties = {};
+  const user: [string, string][] = [];
   let qos = defaultQos;
   let retain = false;
   let clientId: string | undefined;
   let expiry: number | undefined;
-  for (const [name, value] of Object.entries(record.headers)) {
+  for (const { name, value } of record.headers) {
     // A string or binary field is at most 65,535 bytes (MQTT-5 §1.5.4, §1.5.6): mqtt-packet
     // would write a truncated packet for a longer one and desynchronize the client's stream, so
     // such a header is not forwarded (the record itself still is).
@@ -272,11 +423,13 @@ export function recordToDelivery(record: StreamRecord, nullKeyTopic: string, def
         const userName = name.startsWith(HEADER.userPropertyPrefix) ? name.slice(HEADER.userPropertyPrefix.length) : name.startsWith('mqtt.') ? undefined : name;
         if (userName === undefined) break;
         const text = value.toString('utf8');
-        if (!text.includes('\uFFFD')) user[userName] = text;
+        // A user property is a UTF-8 string pair without U+0000 [MQTT-5:1.5.4-1/-2] [MQTT-5:1.5.7-1].
+        if (isUtf8(value) && !text.includes('\u0000')) user.push([userName, text]);
       }
     }
   }
-  if (Object.keys(user).length > 0) props.userProperties = user;
+  // [MQTT-5:3.3.2-17/18] every header a user property, repeats and order kept (see orderedUserProperties).
+  if (user.length > 0) props.userProperties = orderedUserProperties(user);
   // [MQTT-5:3.3.2-6] the forwarded expiry is the received value minus the time spent waiting.
   if (expiry !== undefined && expiry > 0) props.messageExpiryInterval = expiry;
   return { topic, payload: record.value ?? Buffer.alloc(0), qos, retain, clientId, expiry, properties: props };

@@ -5,6 +5,7 @@
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import mqtt from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { messageToRecord } from './codec.js';
 import { Connection, type ConnectionEvents } from './connection.js';
 
 const OPTIONS = { maxPacketBytes: 1024, connectTimeoutMs: 10_000, closeDrainMs: 1_000 };
@@ -176,5 +177,40 @@ describe('close', () => {
     for (let i = 0; i < 10 && !ended; i++) await settle();
     expect(Buffer.concat(received).toString()).toBe('final DISCONNECT');
     expect(ended).toBe(true);
+  });
+});
+
+describe('user property order of a received PUBLISH [MQTT-5:3.3.2-18]', () => {
+  const str = (s: string): Buffer => Buffer.concat([Buffer.from([0, Buffer.byteLength(s)]), Buffer.from(s)]);
+  const pair = (n: string, v: string): Buffer => Buffer.concat([Buffer.from([0x26]), str(n), str(v)]);
+  /** A v5 PUBLISH built byte by byte: mqtt-packet's generator cannot interleave user properties. */
+  function publish(qos: 0 | 1, props: Buffer[]): Buffer {
+    const properties = Buffer.concat(props);
+    const body = Buffer.concat([str('a/b'), qos > 0 ? Buffer.from([0, 1]) : Buffer.alloc(0), Buffer.from([properties.length]), properties, Buffer.from('payload')]);
+    return Buffer.concat([Buffer.from([0x30 | (qos << 1), body.length]), body]);
+  }
+
+  it('reaches the record in wire order, interleaved with other properties and split across reads', async () => {
+    for (const qos of [0, 1] as const) {
+      const packets: mqtt.Packet[] = [];
+      const { events } = recorder();
+      const toServer = new PassThrough();
+      const conn = new Connection(Duplex.from({ readable: toServer, writable: new PassThrough() }), OPTIONS, { ...events, packet: (p) => packets.push(p) });
+      toServer.write(mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'c1', clean: true, keepalive: 0 }, { protocolVersion: 5 }));
+      await settle();
+      conn.connected(5);
+      const bytes = publish(qos, [Buffer.concat([Buffer.from([0x03]), str('text/plain')]), pair('x', '1'), pair('t', 'a'), Buffer.concat([Buffer.from([0x09]), str('cd')]), pair('x', '2'), pair('7', 'i'), pair('t', 'b')]);
+      toServer.write(bytes.subarray(0, 9));
+      await settle();
+      toServer.write(bytes.subarray(9));
+      await settle();
+      expect(packets.map((x) => x.cmd)).toEqual(['connect', 'publish']);
+      const p = packets[1] as mqtt.IPublishPacket;
+      // mqtt-packet folds them: names grouped, "7" first.
+      expect(Object.keys(p.properties!.userProperties!)).toEqual(['7', 'x', 't']);
+      const rec = messageToRecord({ topic: p.topic, payload: p.payload as Buffer, qos: p.qos, retain: p.retain, properties: p.properties }, 'c1');
+      expect(rec.headers!.filter((h) => h.name.startsWith('mqtt.up.')).map((h) => `${h.name.slice(8)}=${h.value.toString()}`)).toEqual(['x=1', 't=a', 'x=2', '7=i', 't=b']);
+      conn.close();
+    }
   });
 });

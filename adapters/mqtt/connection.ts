@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import mqtt, { type Packet } from 'mqtt-packet';
+import { publishHeaderLength, rememberReceivedOrder, wireOrderUserProperties } from './codec.js';
 import { KEEPALIVE_GRACE } from './config.js';
 
 /** What the connection reports to the protocol layer above it. */
@@ -46,12 +47,15 @@ export class Connection {
   private closing = false;
   /** Why reading is paused (several independent bounds); reading resumes when none is left. */
   private readonly pausedFor = new Set<string>();
+  /** The variable header of the PUBLISH being parsed (see capturePublishHeader). */
+  private publishHeader: Buffer | undefined;
 
   constructor(
     private readonly stream: Duplex,
     private readonly options: ConnectionOptions,
     private readonly events: ConnectionEvents,
   ) {
+    this.capturePublishHeader();
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: Error) => {
       if (!this.closing) events.malformed(err);
@@ -106,8 +110,33 @@ export class Connection {
     if (!this.closing && pending > 0 && totalSize(pending) > this.options.maxPacketBytes) this.events.tooLarge();
   }
 
+  /**
+   * Keeps the variable header (topic, packet id, properties) of each v5 PUBLISH as received:
+   * mqtt-packet's parser folds user properties into an object by name, and their order is part
+   * of the message [MQTT-5:3.3.2-18]. Its `_parsePayload` step runs once the whole packet is
+   * buffered, before the bytes are consumed; only the header is copied, never the payload.
+   */
+  private capturePublishHeader(): void {
+    const parser = this.parser as unknown as { _parsePayload: () => boolean; _list: { length: number; get(i: number): number; slice(a: number, b: number): Buffer }; packet: { cmd?: string; length: number; qos?: number } };
+    const parsePayload = parser._parsePayload;
+    parser._parsePayload = () => {
+      const list = parser._list;
+      const length = parser.packet.length;
+      this.publishHeader = undefined;
+      if (this.level === 5 && parser.packet.cmd === 'publish' && length > 2 && list.length >= length) {
+        // topic length (2) + topic + packet id (≤ 2) + property length (≤ 4) + properties.
+        const upToProps = Math.min(length, 2 + ((list.get(0) << 8) | list.get(1)) + 2 + 4);
+        const headerLength = publishHeaderLength(list.slice(0, upToProps), parser.packet.qos ?? 0);
+        if (headerLength !== undefined && headerLength <= length) this.publishHeader = list.slice(0, headerLength);
+      }
+      return parsePayload.call(parser);
+    };
+  }
+
   private onPacket(packet: Packet): void {
     if (this.closing) return;
+    if (packet.cmd === 'publish' && this.publishHeader !== undefined) rememberReceivedOrder(packet.properties?.userProperties, this.publishHeader, packet.qos);
+    this.publishHeader = undefined;
     if (packet.length !== undefined && totalSize(packet.length) > this.options.maxPacketBytes) return this.events.tooLarge();
     this.events.packet(packet);
   }
@@ -128,7 +157,9 @@ export class Connection {
 
   /** The packet's bytes for this connection's protocol level. */
   encode(packet: Packet): Buffer {
-    return mqtt.generate(packet, { protocolVersion: this.level });
+    const bytes = mqtt.generate(packet, { protocolVersion: this.level });
+    // mqtt-packet writes repeated user properties grouped by name; put them in the record's order.
+    return packet.cmd === 'publish' && this.level === 5 ? wireOrderUserProperties(bytes, packet.qos, packet.properties?.userProperties) : bytes;
   }
 
   /**

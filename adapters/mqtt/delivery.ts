@@ -7,7 +7,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { mqttMatch } from '../../gateway/hub/filters.js';
-import type { StreamRecord } from '../../gateway/record.js';
+import { headerValue, type StreamRecord } from '../../gateway/record.js';
 import type { Client } from './client.js';
 import { HEADER, recordToDelivery, type QoS } from './codec.js';
 import { MAX_PACKET_ID } from './config.js';
@@ -175,7 +175,7 @@ export class Delivery {
     const defaultQos = this.client.registry.config.foreignRecordQos;
     // The delivery form of a record is the same for every session, unless its expiry counts down
     // with time ([MQTT-5:3.3.2-6]): decode it once per record, not once per subscriber.
-    const timeless = record.headers[HEADER.messageExpiry] === undefined;
+    const timeless = headerValue(record.headers, HEADER.messageExpiry) === undefined;
     const d = timeless
       ? encodeOnce(record, f.delivery, (r) => recordToDelivery(r, f.nullKeyTopic, defaultQos, Date.now()))
       : recordToDelivery(record, f.nullKeyTopic, defaultQos, Date.now());

@@ -54,7 +54,7 @@ describe('REST codec', () => {
   });
 
   it('renders v2 records as text: json values verbatim, non-JSON or too deep as INVALID_VALUE, binary as base64', () => {
-    const base = { topic: 't', partition: 0, offset: 9_007_199_254_740_993n, timestamp: 1, headers: {} };
+    const base = { topic: 't', partition: 0, offset: 9_007_199_254_740_993n, timestamp: 1, headers: [] };
     expect(encodeV2Record({ ...base, key: Buffer.from('k'), value: Buffer.from(' 1e400 ') }, 'json')).toBe('{"topic":"t","key":"k","value":1e400,"partition":0,"offset":9007199254740993}');
     expect(encodeV2Record({ ...base, key: null, value: Buffer.from([0xff]) }, 'binary')).toBe('{"topic":"t","key":null,"value":"/w==","partition":0,"offset":9007199254740993}');
     const deep = Buffer.from(`${'['.repeat(300_000)}${']'.repeat(300_000)}`);

@@ -151,7 +151,22 @@ describe('the OpenAPI document', () => {
         keyEncoding: optional(encoding),
         value: optional(fc.oneof(base64, json)),
         encoding: optional(encoding),
-        headers: optional(fc.oneof(fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(base64, fc.string({ maxLength: 4 }), fc.integer()), { maxKeys: 2 }), fc.constant(null), fc.constant([]))),
+        headers: optional(
+          fc.oneof(
+            fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(base64, fc.string({ maxLength: 4 }), fc.integer()), { maxKeys: 2 }),
+            // The array form, names repeating, with the shapes it must refuse mixed in.
+            fc.array(
+              fc.oneof(
+                fc.record({ name: fc.constantFrom('h', 'g', ''), value: fc.oneof(base64, fc.string({ maxLength: 4 }), fc.constant(null), fc.integer()) }),
+                fc.record({ name: fc.constant('h') }),
+                fc.record({ name: fc.constant('h'), value: base64, extra: fc.constant(1) }),
+                fc.constant('h'),
+              ),
+              { maxLength: 3 },
+            ),
+            fc.constant(null),
+          ),
+        ),
         headersEncoding: optional(encoding),
         partition: optional(partition),
         timestamp: optional(fc.oneof(fc.integer({ min: -1, max: 2 ** 31 }), fc.constantFrom(2 ** 53, 1.5, '5', null))),

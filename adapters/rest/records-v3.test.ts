@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Context, Gateway } from '../../gateway/api.js';
 import type { ProduceRecord, ProduceResult } from '../../gateway/record.js';
-import { JsonSplitter, ProduceStream, V3_STREAM_MAX_INFLIGHT, coreHeaders, decodeV3Record } from './records-v3.js';
+import { JsonSplitter, ProduceStream, V3_STREAM_MAX_INFLIGHT, decodeV3Record } from './records-v3.js';
 import { V3Names } from './routes-v3.js';
 
 describe('JsonSplitter', () => {
@@ -48,9 +48,9 @@ describe('decodeV3Record', () => {
     expect(d.record.key).toEqual(Buffer.from('k'));
     expect(d.record.value!.toString()).toBe('{"n":1.10, "n":2}');
     expect(d.record.partition).toBe(3);
-    expect(Object.entries(d.record.headers!)).toEqual([
-      ['a', Buffer.from([1])],
-      ['b', Buffer.alloc(0)],
+    expect(d.record.headers).toEqual([
+      { name: 'a', value: Buffer.from([1]) },
+      { name: 'b', value: Buffer.alloc(0) },
     ]);
     expect(d.value).toEqual({ type: 'JSON', size: 17 });
     expect(() => decodeV3Record(Buffer.from('{"value":{"type":"AVRO","data":1}}'))).toThrow();
@@ -58,13 +58,9 @@ describe('decodeV3Record', () => {
     expect(() => decodeV3Record(Buffer.from('{"timestamp":"yesterday"}'))).toThrow();
   });
 
-  it('a repeated header name is refused while the core keeps headers as a map, never dropped', () => {
-    expect(() =>
-      coreHeaders([
-        { name: 'h', value: Buffer.from('1') },
-        { name: 'h', value: Buffer.from('2') },
-      ]),
-    ).toThrow(/twice/);
+  it('keeps a repeated header name, in order, as Kafka does', () => {
+    const d = decodeV3Record(Buffer.from('{"value":{"type":"STRING","data":"v"},"headers":[{"name":"h","value":"MQ=="},{"name":"x","value":"eA=="},{"name":"h","value":"Mg=="}]}'));
+    expect(d.record.headers!.map((h) => `${h.name}=${h.value.toString()}`)).toEqual(['h=1', 'x=x', 'h=2']);
   });
 });
 

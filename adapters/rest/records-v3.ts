@@ -35,22 +35,6 @@ import * as V3 from './schemas-v3.js';
  */
 export const V3_STREAM_MAX_INFLIGHT = 64;
 
-/** Kafka's header shape, ordered with repeats (the core's, once core headers are a list: see coreHeaders). */
-export type HeaderList = readonly { readonly name: string; readonly value: Buffer }[];
-
-/**
- * The v3 header list in the core's header shape. While the core keeps headers as a name → bytes
- * map, a repeated name cannot be stored as sent and is refused (never silently dropped).
- */
-export function coreHeaders(list: HeaderList): Headers {
-  const out: Headers = {};
-  for (const { name, value } of list) {
-    if (Object.hasOwn(out, name)) throw new GatewayError('INVALID_ARGUMENT', `Header ${JSON.stringify(name.slice(0, 64))} appears twice; repeated header names are not supported yet.`);
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return out;
-}
-
 /** One report: its JSON text, and the HTTP status it would have as a request's only answer. */
 interface Line {
   readonly text: string;
@@ -327,9 +311,9 @@ export function decodeV3Record(bytes: Buffer): Decoded {
   };
   const key = data('key');
   const value = data('value');
-  const headers = coreHeaders((body.headers ?? []).map((h) => ({ name: h.name, value: h.value == null ? Buffer.alloc(0) : decodeBase64(h.value, 'INVALID_ARGUMENT', `header ${h.name.slice(0, 64)}`) })));
+  const headers: Headers = (body.headers ?? []).map((h) => ({ name: h.name, value: h.value == null ? Buffer.alloc(0) : decodeBase64(h.value, 'INVALID_ARGUMENT', `header ${h.name.slice(0, 64)}`) }));
   const record: ProduceRecord = { key: key.bytes, value: value.bytes };
-  if (Object.keys(headers).length > 0) record.headers = headers;
+  if (headers.length > 0) record.headers = headers;
   if (body.partition_id !== undefined && body.partition_id !== null) record.partition = body.partition_id;
   if (body.timestamp !== undefined && body.timestamp !== null) {
     const t = Date.parse(body.timestamp);

@@ -215,6 +215,15 @@ function base64When(field: string, properties: Record<string, object>): object {
   return { if: { properties: { [field]: { const: 'base64' } }, required: [field] }, then: { properties } };
 }
 
+/**
+ * Record headers as written: an ordered array in which names may repeat (the shape Confluent REST
+ * v3 and the Strimzi bridge use), or an object for unique names (codecs/json-record.ts).
+ */
+const headersIn = z.union([
+  z.array(z.strictObject({ name: z.string(), value: z.string().nullable().describe('null is stored as empty bytes') })).describe('In order; a name may repeat'),
+  z.record(z.string(), z.string()).describe('name → value, one value per name (a repeated member is refused)'),
+]);
+
 /** One record of a native v1 produce. */
 const nativeRecord = z
   .object({
@@ -222,7 +231,7 @@ const nativeRecord = z
     keyEncoding: nullable(z.literal('base64')),
     value: z.unknown().optional().describe('Any JSON, stored as the exact text sent; or base64 text with "encoding":"base64".'),
     encoding: nullable(z.enum(['json', 'base64'])),
-    headers: nullable(z.record(z.string(), z.string())).describe('name → UTF-8 text, or base64 with "headersEncoding":"base64"'),
+    headers: nullable(headersIn).describe('Values are UTF-8 text, or base64 with "headersEncoding":"base64"'),
     headersEncoding: nullable(z.literal('base64')),
     partition: nullable(partitionJson),
     timestamp: nullable(z.int().min(0).max(SAFE_MAX)),
@@ -233,7 +242,15 @@ const nativeRecord = z
     allOf: [
       base64When('keyEncoding', { key: { anyOf: [{ type: 'string', pattern: BASE64.source }, { type: 'null' }] } }),
       base64When('encoding', { value: { anyOf: [{ type: 'string', pattern: BASE64.source }, { type: 'null' }] } }),
-      base64When('headersEncoding', { headers: { anyOf: [{ type: 'object', additionalProperties: { type: 'string', pattern: BASE64.source } }, { type: 'null' }] } }),
+      base64When('headersEncoding', {
+        headers: {
+          anyOf: [
+            { type: 'array', items: { type: 'object', properties: { value: { anyOf: [{ type: 'string', pattern: BASE64.source }, { type: 'null' }] } } } },
+            { type: 'object', additionalProperties: { type: 'string', pattern: BASE64.source } },
+            { type: 'null' },
+          ],
+        },
+      }),
     ],
   });
 export const NativeProduceRequest = named('NativeProduceRequest', z.object({ records: z.array(nativeRecord).min(1) }));
@@ -290,7 +307,9 @@ export const NativeRecord = named(
     keyEncoding: z.literal('base64').optional(),
     value: z.unknown().describe('The stored JSON text verbatim, or base64 text with "encoding":"base64" when the bytes are not JSON (or nest deeper than 256 levels).'),
     encoding: z.literal('base64').optional(),
-    headers: z.record(z.string(), z.string()),
+    headers: z
+      .array(named('RecordHeader', z.object({ name: z.string(), value: z.string() })))
+      .describe('In the record\'s order; a name may repeat (as in Kafka). Values are UTF-8 text, or all base64 with "headersEncoding":"base64".'),
     headersEncoding: z.literal('base64').optional(),
   }),
 );

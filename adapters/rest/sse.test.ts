@@ -10,7 +10,7 @@ import type { StreamRecord } from '../../gateway/record.js';
 import { eventually } from '../../test/support/wait.js';
 import { SSE_RECORD_FORMAT, serveSse } from './sse.js';
 
-const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from(`{"o":${offset}}`), headers: {} });
+const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from(`{"o":${offset}}`), headers: [] });
 
 /**
  * A gateway whose subscribe hands the sink to the test, delivering `early` before it resolves

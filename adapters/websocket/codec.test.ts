@@ -58,7 +58,7 @@ describe('JSON codec: client frames', () => {
       topic: 't',
       idempotencyKey: 'p1',
       records: [
-        { key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: { h: Buffer.from('v') }, partition: 1, timestamp: 5 },
+        { key: Buffer.from('k'), value: Buffer.from('{"a":1}'), headers: [{ name: 'h', value: Buffer.from('v') }], partition: 1, timestamp: 5 },
         { key: null, value: Buffer.from([0, 1, 2, 255]) },
         { key: null, value: null },
       ],
@@ -88,7 +88,7 @@ describe('JSON codec: server frames', () => {
     timestamp: 1000,
     key: Buffer.from('k'),
     value: Buffer.from('{"n":1}'),
-    headers: {},
+    headers: [],
     ...over,
   });
 
@@ -100,8 +100,8 @@ describe('JSON codec: server frames', () => {
         records: [
           record({}),
           record({ offset: 43n, value: Buffer.from('plain text'), key: null }),
-          record({ offset: 44n, value: Buffer.from([0xff, 0]), key: Buffer.from([0xc3]), headers: { a: Buffer.from('x'), b: Buffer.from([0xff]) } }),
-          record({ offset: 45n, value: null, headers: { h: Buffer.from('v') } }),
+          record({ offset: 44n, value: Buffer.from([0xff, 0]), key: Buffer.from([0xc3]), headers: [{ name: 'a', value: Buffer.from('x') }, { name: 'b', value: Buffer.from([0xff]) }] }),
+          record({ offset: 45n, value: null, headers: [{ name: 'h', value: Buffer.from('v') }] }),
         ],
       }) as string,
     );
@@ -109,8 +109,8 @@ describe('JSON codec: server frames', () => {
       op: 'records',
       sub: 's1',
       records: [
-        { partition: 0, offset: '42', timestamp: 1000, key: 'k', value: { n: 1 }, headers: {} },
-        { partition: 0, offset: '43', timestamp: 1000, key: null, value: Buffer.from('plain text').toString('base64'), encoding: 'base64', headers: {} },
+        { partition: 0, offset: '42', timestamp: 1000, key: 'k', value: { n: 1 }, headers: [] },
+        { partition: 0, offset: '43', timestamp: 1000, key: null, value: Buffer.from('plain text').toString('base64'), encoding: 'base64', headers: [] },
         {
           partition: 0,
           offset: '44',
@@ -119,10 +119,10 @@ describe('JSON codec: server frames', () => {
           keyEncoding: 'base64',
           value: '/wA=',
           encoding: 'base64',
-          headers: { a: 'eA==', b: '/w==' },
+          headers: [{ name: 'a', value: 'eA==' }, { name: 'b', value: '/w==' }],
           headersEncoding: 'base64',
         },
-        { partition: 0, offset: '45', timestamp: 1000, key: 'k', value: null, headers: { h: 'v' } },
+        { partition: 0, offset: '45', timestamp: 1000, key: 'k', value: null, headers: [{ name: 'h', value: 'v' }] },
       ],
     });
   });

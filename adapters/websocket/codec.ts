@@ -5,7 +5,7 @@
  *   subscribe   {"op":"subscribe","id":"s1","topic":"t","from":"earliest"|"latest"|{"offsets":{"0":"42"},"otherwise"?:"earliest"|"latest"}|{"timestamp":ms},
  *                "key"?:string|string[],"keyPrefix"?:…,"filter"?:… (MQTT filter over the key),"partitions"?:[0,1],"strict"?:bool}
  *   unsubscribe {"op":"unsubscribe","sub":"s1"}               → {"op":"end","sub":"s1"}
- *   publish     {"op":"publish","id":"p1","topic":"t","partition"?:0,"records":[{"key"?:"k","value":…,"headers"?:{…},"partition"?:0,"timestamp"?:ms}]}
+ *   publish     {"op":"publish","id":"p1","topic":"t","partition"?:0,"records":[{"key"?:"k","value":…,"headers"?:[{"name","value"}…],"partition"?:0,"timestamp"?:ms}]}
  *   ping        {"op":"ping","id"?:…}                         → {"op":"pong","id"?:…}
  *   metrics     {"op":"metrics","id":"m1","intervalMs"?:1000}  → {"op":"metrics","id":"m1","sample":{…}} every interval
  *               (the core's MetricsSample; operators and the `metrics` grant only) until

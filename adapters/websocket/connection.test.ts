@@ -15,7 +15,7 @@ const admitSubscription = (current: number): void => {
   if (current >= 2) throw new GatewayError('RESOURCE_EXHAUSTED', 'A connection may hold at most 2 subscriptions.');
 };
 const log = pino({ level: 'silent' });
-const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('1'), headers: {} });
+const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, offset, timestamp: 1, key: null, value: Buffer.from('1'), headers: [] });
 
 function setup(gateway: Partial<Gateway>) {
   const conn = new FakeConnection();

@@ -33,7 +33,7 @@ def main() -> int:
             pb.ProduceRequest(
                 topic=args.topic,
                 records=[
-                    pb.ProduceRecord(key=f"py-{i}".encode(), value=f"hello from python {i}".encode(), headers={"lang": b"python"})
+                    pb.ProduceRecord(key=f"py-{i}".encode(), value=f"hello from python {i}".encode(), headers=[pb.Header(key="lang", value=b"python"), pb.Header(key="trace", value=b"a"), pb.Header(key="trace", value=b"b")])
                     for i in range(args.n)
                 ],
             ),

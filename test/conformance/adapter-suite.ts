@@ -13,9 +13,11 @@
  * - restart: a gateway that stops announces it in each protocol's terms, and clients resume
  *   gap-free when it is back on the same data.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +25,11 @@ import { WebSocket } from 'ws';
 import { connect, type WebSocketConstructor } from '../../clients/ts/browser/index.js';
 import { member, parseJson, plain, textOf, type JsonNode, type JsonObject } from '../../codecs/json-text.js';
 import { createContext } from '../../gateway/context.js';
-import { call, rejection, stubFor, SubscribeRecorder } from '../grpc/helpers.js';
+import { call, rejection, SessionRecorder, stubFor, SubscribeRecorder } from '../grpc/helpers.js';
 import { connectClient, RawClient as MqttRawClient, type TestClient } from '../mqtt/helpers.js';
 import { http, V2, V2_JSON } from '../rest/http.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { kafkaBrokers } from '../support/kafka.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { sse, type SseEvent } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
@@ -79,6 +82,7 @@ interface Driver {
 }
 
 const ILLEGAL = 'bad topic!';
+const REPO = join(import.meta.dirname, '../..');
 const utf8 = (b: Uint8Array | null | undefined): string | null => (b === null || b === undefined ? null : Buffer.from(b).toString('utf8'));
 
 /**
@@ -486,7 +490,8 @@ export function describeAdapterConformance(backend: BackendKind): void {
     const produceTopics = topicsFor('conf-produce', DRIVER_NAMES);
     const resumeTopics = topicsFor('conf-resume', DRIVER_NAMES);
     const latestTopics = topicsFor('conf-latest', DRIVER_NAMES);
-    const routes = [...Object.values(produceTopics), ...Object.values(resumeTopics), ...Object.values(latestTopics)].map((topic) => ({ filter: `${topic}/#`, topic }));
+    const headersTopic = uniqueTopic('conf-headers');
+    const routes = [...Object.values(produceTopics), ...Object.values(resumeTopics), ...Object.values(latestTopics), headersTopic].map((topic) => ({ filter: `${topic}/#`, topic }));
     let gw: TestGateway;
     let stub: ReturnType<typeof stubFor>;
     const all = drivers(() => gw, () => stub);
@@ -583,7 +588,146 @@ export function describeAdapterConformance(backend: BackendKind): void {
       });
     });
 
+    describeHeaders(backend, headersTopic, () => gw, () => stub);
+
     describeRestart(backend);
+  });
+}
+
+/** Interleaved repeats, an integer-like name (which JS objects would move first), an empty value. */
+const ORDERED_HEADERS: readonly [string, string][] = [
+  ['x', '1'],
+  ['trace', 'a'],
+  ['7', 'int-like'],
+  ['y', ''],
+  ['trace', 'b'],
+  ['x', '2'],
+  ['trace', 'c'],
+];
+
+/** The user properties of each PUBLISH in raw MQTT 5 bytes, in wire order (MQTT-5 §3.3.2.3). */
+function publishUserProperties(bytes: Buffer): [string, string][][] {
+  const out: [string, string][][] = [];
+  const varint = (at: number): [number, number] => {
+    let value = 0;
+    for (let i = 0; ; i++) {
+      const b = bytes[at + i]!;
+      value += (b & 0x7f) * 128 ** i;
+      if ((b & 0x80) === 0) return [value, i + 1];
+    }
+  };
+  const fixed: Record<number, number> = { 0x01: 1, 0x02: 4, 0x23: 2 };
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    const type = bytes[at]! >> 4;
+    const qos = (bytes[at]! >> 1) & 3;
+    const [length, n] = varint(at + 1);
+    const body = at + 1 + n;
+    const next = body + length;
+    if (next > bytes.length) break;
+    if (type === 3) {
+      let p = body + 2 + bytes.readUInt16BE(body) + (qos > 0 ? 2 : 0);
+      const [propsLength, m] = varint(p);
+      p += m;
+      const end = p + propsLength;
+      const user: [string, string][] = [];
+      while (p < end) {
+        const id = bytes[p++]!;
+        const str = (): string => {
+          const len = bytes.readUInt16BE(p);
+          p += 2 + len;
+          return bytes.toString('utf8', p - len, p);
+        };
+        if (id === 0x26) user.push([str(), str()]);
+        else if (fixed[id] !== undefined) p += fixed[id]!;
+        else if (id === 0x0b) p += varint(p)[1];
+        else str(); // 0x03 content type, 0x08 response topic, 0x09 correlation data
+      }
+      out.push(user);
+    }
+    at = next;
+  }
+  return out;
+}
+
+/**
+ * Headers are an ordered list in which names repeat (Kafka's model): a record written by Kafka's
+ * own Java client (on the Kafka backend; over gRPC on the embedded log, which no Kafka client can
+ * reach) reads back with the same headers in the same order over every protocol that carries
+ * them — REST v1, SSE, WebSocket JSON and proto, gRPC Fetch and Session, MQTT 5 user properties.
+ */
+function describeHeaders(backend: BackendKind, topic: string, gw: () => TestGateway, stub: () => ReturnType<typeof stubFor>): void {
+  it('round-trip as an ordered multi-map: a record with repeated, interleaved names reads back identical on every protocol', { timeout: 120_000 }, async () => {
+    const key = `${topic}/dev`;
+    const json = (text: string): [string, string][] => (JSON.parse(text).headers as { name: string; value: string }[]).map((h) => [h.name, h.value]);
+    const proto = (headers: { key: string; value: Uint8Array }[]): [string, string][] => headers.map((h) => [h.key, utf8(h.value)!]);
+
+    // MQTT 5 subscriber first (a live reader), on raw bytes: the user properties' wire order is the point.
+    const mqtt = await MqttRawClient.open(gw().ports.mqtt, 5);
+    const wire: Buffer[] = [];
+    mqtt.socket.on('data', (d: Buffer) => wire.push(d));
+    mqtt.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: uniqueId('conf-headers'), clean: true, keepalive: 60 });
+    await mqtt.next('connack');
+    mqtt.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${topic}/#`, qos: 0 }] });
+    await mqtt.next('suback');
+    // A first record creates the topic; once MQTT saw it, the subscriber reads the tail.
+    const created = await http('POST', `${gw().httpUrl}/v1/topics/${topic}/records`, { headers: { 'content-type': 'application/json' }, body: { records: [{ key, value: 0, partition: 0 }] } });
+    expect(created.status).toBe(200);
+    await eventually(() => publishUserProperties(Buffer.concat(wire)).length === 1, { what: 'the first PUBLISH', timeoutMs: 15_000 });
+
+    if (backend === 'kafka') {
+      const run = promisify(execFile);
+      const args = ['-cp', join(REPO, '.kafka/lib/*'), join(REPO, 'test/kafka/HeaderProducer.java'), kafkaBrokers(), topic, key, '{"n":1}', ...ORDERED_HEADERS.map(([n, v]) => `${n}=${v}`)];
+      const { stdout } = await run('java', args, { timeout: 100_000 });
+      expect(stdout.trim()).toBe('0:1');
+    } else {
+      const produced = await call(stub(), 'Produce', { topic, records: [{ key: Buffer.from(key), value: Buffer.from('{"n":1}'), partition: 0, headers: ORDERED_HEADERS.map(([k, v]) => ({ key: k, value: Buffer.from(v) })) }] });
+      expect(produced.offsets[0]!.offset).toBe('1');
+    }
+
+    const seen: Record<string, [string, string][]> = {};
+    const v1 = await http('GET', `${gw().httpUrl}/v1/topics/${topic}/partitions/0/records?offset=1&max=1`);
+    seen['REST v1'] = json(JSON.stringify(v1.json.records[0]));
+
+    const abort = new AbortController();
+    try {
+      for await (const ev of sse(`${gw().httpUrl}/v1/topics/${topic}/events?from=0:1`, {}, abort.signal) as AsyncGenerator<SseEvent>) {
+        if (ev.event !== 'message') continue;
+        seen.SSE = json(ev.data);
+        abort.abort();
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+
+    const ws = await WsClient.open(gw().wsUrl, 'streamgate.v1.json');
+    ws.send({ op: 'subscribe', id: 's', topic, from: { offsets: { '0': '1' } } });
+    const [delivered] = await ws.waitForRecords('s', 1);
+    seen['WebSocket JSON'] = json(JSON.stringify(delivered));
+    ws.close();
+
+    const p = await ProtoClient.open(gw());
+    p.send({ subscribe: { id: 's', topic, position: { offsets: { offsets: { 0: '1' } } }, credit: 10 } });
+    const records = await p.waitFor((f) => f.frame === 'records', 'a WebSocket proto records frame');
+    seen['WebSocket proto'] = proto(records.records.records[0].headers);
+    p.raw.close();
+
+    const fetched = await call(stub(), 'Fetch', { topic, partition: 0, offset: '1', max_records: 1 });
+    seen['gRPC Fetch'] = proto(fetched.records[0]!.headers);
+
+    const session = new SessionRecorder(stub());
+    session.send({ subscribe: { id: 's', topic, position: { offsets: { offsets: { 0: '1' } } }, credit: 10 } });
+    await eventually(() => session.records('s').length > 0, { what: 'a gRPC Session record' });
+    seen['gRPC Session'] = proto(session.records('s')[0]!.headers as { key: string; value: Uint8Array }[]);
+    session.close();
+
+    const published = await eventually(() => publishUserProperties(Buffer.concat(wire))[1], { what: 'the second PUBLISH', timeoutMs: 15_000 });
+    seen['MQTT 5'] = published;
+    mqtt.destroy();
+
+    const expected = Object.fromEntries(Object.keys(seen).map((k) => [k, ORDERED_HEADERS]));
+    expect(seen).toEqual(expected);
+    expect(Object.keys(seen)).toHaveLength(7);
   });
 }
 

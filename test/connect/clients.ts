@@ -16,7 +16,8 @@ export interface DeliveredRecord {
   keyEncoding?: 'base64';
   value: unknown;
   encoding?: 'base64';
-  headers?: Record<string, string>;
+  /** In the record's order; a name may repeat. */
+  headers?: { name: string; value: string }[];
   headersEncoding?: 'base64';
 }
 

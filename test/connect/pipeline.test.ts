@@ -224,7 +224,7 @@ describe('Connect source → streamgate subscribers', () => {
       try {
         const records = await ws.waitFor(rooms.length);
         expect(records.map((r) => ({ key: r.key, value: r.value, encoding: r.encoding, headers: r.headers }))).toEqual(
-          rooms.map((room) => ({ key: room, value: { room }, encoding: undefined, headers: { source: 'connect-file' } })),
+          rooms.map((room) => ({ key: room, value: { room }, encoding: undefined, headers: [{ name: 'source', value: 'connect-file' }] })),
         );
         // The key is the MQTT topic; the JSON value is the payload; a non-mqtt.* header is a v5 user property.
         await eventually(() => device.messages.length >= rooms.length, { what: 'MQTT room messages' });

@@ -1,4 +1,4 @@
-/** Core limits: connections (total, per address), subscriptions per connection, publish rate per principal. */
+/** Core limits: connections (total, per address), subscriptions per connection, publish rate per principal, headers per record. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import { createTestCore, type TestCore } from '../support/core.js';
@@ -51,5 +51,26 @@ describe('core limits', () => {
     expect(refused).toBeInstanceOf(GatewayError);
     expect((refused as GatewayError).code).toBe('RESOURCE_EXHAUSTED');
     expect((await t.core.offsets(t.ctx, topic))[0]!.latest).toBe(5n);
+  });
+});
+
+describe('core limits: headers per record', () => {
+  let t: TestCore;
+  beforeAll(async () => {
+    t = await createTestCore('embedded', { limits: { maxHeadersPerRecord: 3 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('refuses a batch with a record over limits.maxHeadersPerRecord whole (MESSAGE_TOO_LARGE), repeats counted', async () => {
+    const topic = uniqueTopic('headers-limit');
+    const h = (n: number) => Array.from({ length: n }, () => ({ name: 'same', value: Buffer.from('v') }));
+    await t.core.produce(t.ctx, topic, [{ value: Buffer.from('ok'), headers: h(3) }]);
+    const refused = await t.core.produce(t.ctx, topic, [{ value: Buffer.from('a') }, { value: Buffer.from('b'), headers: h(4) }]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GatewayError);
+    expect((refused as GatewayError).code).toBe('MESSAGE_TOO_LARGE');
+    expect((refused as GatewayError).message).toMatch(/Record 1 has 4 headers; the limit is 3/);
+    expect((await t.core.offsets(t.ctx, topic))[0]!.latest).toBe(1n);
   });
 });

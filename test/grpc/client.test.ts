@@ -18,15 +18,15 @@ describe('Node gRPC client', () => {
     const client = new StreamgateClient({ address: `127.0.0.1:${gw.ports.grpc}`, timeoutMs: 10_000 });
     try {
       const topic = uniqueTopic('grpc-client');
-      const positions = await client.produce(topic, [{ key: 'k', value: 'v', headers: { h: 'x' } }, { value: null }]);
+      const positions = await client.produce(topic, [{ key: 'k', value: 'v', headers: [{ name: 'h', value: 'x' }, { name: 'g', value: Buffer.from('y') }, { name: 'h', value: 'z' }] }, { value: null }]);
       expect(positions).toEqual([
         { partition: 0, offset: 0n },
         { partition: 0, offset: 1n },
       ]);
       const { records, nextOffset } = await client.fetch(topic, 0, 0n);
-      expect(records.map((r) => [r.offset, r.key?.toString() ?? null, r.value?.toString() ?? null, r.headers.h?.toString()])).toEqual([
-        [0n, 'k', 'v', 'x'],
-        [1n, null, null, undefined],
+      expect(records.map((r) => [r.offset, r.key?.toString() ?? null, r.value?.toString() ?? null, r.headers.map((h) => `${h.name}=${h.value.toString()}`).join()])).toEqual([
+        [0n, 'k', 'v', 'h=x,g=y,h=z'],
+        [1n, null, null, ''],
       ]);
       expect(nextOffset).toBe(2n);
       expect(await client.offsets(topic)).toEqual([{ partition: 0, earliest: 0n, latest: 2n }]);

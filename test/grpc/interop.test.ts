@@ -52,13 +52,13 @@ describe('gRPC interop: Go and Python clients (kafka)', () => {
     const stub = stubFor(gw.ports.grpc);
     try {
       const fetched = await call(stub, 'Fetch', { topic, partition: 0, offset: '0', max_records: 10 });
-      expect(fetched.records.map((r: any) => [r.key.toString(), r.value.toString(), r.headers.lang.toString()])).toEqual([
-        ['go-0', 'hello from go 0', 'go'],
-        ['go-1', 'hello from go 1', 'go'],
-        ['go-2', 'hello from go 2', 'go'],
-        ['py-0', 'hello from python 0', 'python'],
-        ['py-1', 'hello from python 1', 'python'],
-        ['py-2', 'hello from python 2', 'python'],
+      expect(fetched.records.map((r: any) => [r.key.toString(), r.value.toString(), r.headers.map((h: any) => `${h.key}=${h.value.toString()}`).join()])).toEqual([
+        ['go-0', 'hello from go 0', 'lang=go,trace=a,trace=b'],
+        ['go-1', 'hello from go 1', 'lang=go,trace=a,trace=b'],
+        ['go-2', 'hello from go 2', 'lang=go,trace=a,trace=b'],
+        ['py-0', 'hello from python 0', 'lang=python,trace=a,trace=b'],
+        ['py-1', 'hello from python 1', 'lang=python,trace=a,trace=b'],
+        ['py-2', 'hello from python 2', 'lang=python,trace=a,trace=b'],
       ]);
     } finally {
       stub.close();

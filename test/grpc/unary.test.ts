@@ -25,7 +25,7 @@ for (const backend of ['kafka', 'embedded'] as const) {
       const produced = await call(stub, 'Produce', {
         topic,
         records: [
-          { key: Buffer.from('k1'), value: Buffer.from('v1'), headers: { h: Buffer.from('x') } },
+          { key: Buffer.from('k1'), value: Buffer.from('v1'), headers: [{ key: 'h', value: Buffer.from('x') }] },
           { value: Buffer.from('v2') },
           { key: Buffer.from('k3') },
         ],
@@ -39,7 +39,7 @@ for (const backend of ['kafka', 'embedded'] as const) {
       const fetched = await call(stub, 'Fetch', { topic, partition: 0, offset: '0', max_records: 10 });
       expect(fetched.records).toHaveLength(3);
       const [a, b, c] = fetched.records;
-      expect([a.offset, a.key.toString(), a.value.toString(), a.headers.h.toString(), a.topic]).toEqual(['0', 'k1', 'v1', 'x', topic]);
+      expect([a.offset, a.key.toString(), a.value.toString(), a.headers.map((h: { key: string; value: Buffer }) => `${h.key}=${h.value.toString()}`).join(), a.topic]).toEqual(['0', 'k1', 'v1', 'h=x', topic]);
       // Null key / null value stay absent (not empty bytes).
       expect([b._key, b.value.toString()]).toEqual([undefined, 'v2']);
       expect([c.key.toString(), c._value]).toEqual(['k3', undefined]);

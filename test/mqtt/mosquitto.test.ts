@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headerValue } from '../../gateway/record.js';
 import { createContext } from '../../gateway/context.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
@@ -57,7 +58,7 @@ describe.each(['mqttv311', 'mqttv5'])('mosquitto clients (%s)', (version) => {
     const recs = (await gw.core.fetch(ctx, defaultTopic, 0, 0n, { maxRecords: 1000 })).records;
     const rec = recs.find((r) => r.key?.toString() === `${topic}/q2`);
     expect(rec?.value?.toString()).toBe('hello-q2');
-    expect(rec?.headers['mqtt.qos']?.toString()).toBe('2');
+    expect(headerValue(rec?.headers ?? [], 'mqtt.qos')?.toString()).toBe('2');
   });
 
   it('mosquitto_sub gets a retained message', async () => {

@@ -4,6 +4,7 @@
  * websocket.test.ts, which also runs on the uWebSockets.js engine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headerValue } from '../../gateway/record.js';
 import { createContext } from '../../gateway/context.js';
 import type { StreamRecord } from '../../gateway/record.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -60,11 +61,11 @@ describe('publish → record', () => {
     const rec = (await readAll(gw, defaultTopic)).find((r) => r.key?.toString() === topic);
     expect(rec).toBeDefined();
     expect(rec!.value?.toString()).toBe('21.5');
-    expect(rec!.headers['mqtt.qos']?.toString()).toBe('1');
-    expect(rec!.headers['mqtt.content-type']?.toString()).toBe('text/plain');
-    expect(rec!.headers['mqtt.up.unit']?.toString()).toBe('C');
-    expect(rec!.headers['mqtt.correlation-data']?.toString()).toBe('c1');
-    expect(rec!.headers['mqtt.response-topic']?.toString()).toBe('reply/x');
+    expect(headerValue(rec!.headers, 'mqtt.qos')?.toString()).toBe('1');
+    expect(headerValue(rec!.headers, 'mqtt.content-type')?.toString()).toBe('text/plain');
+    expect(headerValue(rec!.headers, 'mqtt.up.unit')?.toString()).toBe('C');
+    expect(headerValue(rec!.headers, 'mqtt.correlation-data')?.toString()).toBe('c1');
+    expect(headerValue(rec!.headers, 'mqtt.response-topic')?.toString()).toBe('reply/x');
     await c.end();
   });
 
@@ -107,7 +108,7 @@ describe('record → subscriber', () => {
     const base = uniqueId('rest');
     await sub.client.subscribeAsync(`${base}/+/state`, { qos: 1 });
     const ctx = createContext({ protocol: 'rest', log: gw.core.log });
-    await gw.core.produce(ctx, defaultTopic, [{ key: Buffer.from(`${base}/lamp/state`), value: Buffer.from('on'), headers: { trace: Buffer.from('t-1') } }]);
+    await gw.core.produce(ctx, defaultTopic, [{ key: Buffer.from(`${base}/lamp/state`), value: Buffer.from('on'), headers: [{ name: 'trace', value: Buffer.from('t-1') }] }]);
     await gw.core.produce(ctx, defaultTopic, [{ key: Buffer.from(`${base}/lamp/other`), value: Buffer.from('no') }]);
     const [m] = await sub.waitFor(1);
     expect(m!.topic).toBe(`${base}/lamp/state`);

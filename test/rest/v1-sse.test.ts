@@ -45,7 +45,7 @@ describe('native v1 API (Kafka)', () => {
   it('produces, fetches by offset, long-polls, and reports offsets', async () => {
     const topic = uniqueTopic('v1');
     const produced = await produce(topic, [
-      { key: 'a', value: { n: 0 }, headers: { h: 'x' } },
+      { key: 'a', value: { n: 0 }, headers: { h: 'x' } }, // the object form; served as the array
       { key: 'b', value: 'hello', timestamp: 1_700_000_000_000 },
       { value: Buffer.from([0xff, 0x00]).toString('base64'), encoding: 'base64' },
     ]);
@@ -63,8 +63,8 @@ describe('native v1 API (Kafka)', () => {
       topic,
       partition: 0,
       records: [
-        { partition: 0, offset: '1', timestamp: 1_700_000_000_000, key: 'b', value: 'hello', headers: {} },
-        { partition: 0, offset: '2', timestamp: expect.any(Number), key: null, value: '/wA=', encoding: 'base64', headers: {} },
+        { partition: 0, offset: '1', timestamp: 1_700_000_000_000, key: 'b', value: 'hello', headers: [] },
+        { partition: 0, offset: '2', timestamp: expect.any(Number), key: null, value: '/wA=', encoding: 'base64', headers: [] },
       ],
       next_offset: '3',
       earliest: '0',
@@ -76,7 +76,7 @@ describe('native v1 API (Kafka)', () => {
       timestamp: expect.any(Number),
       key: 'a',
       value: { n: 0 },
-      headers: { h: 'x' },
+      headers: [{ name: 'h', value: 'x' }],
     });
     expect((await http('GET', url(`/v1/topics/${topic}/offsets`))).json).toEqual({ topic, partitions: [{ partition: 0, earliest: '0', latest: '3' }] });
 
@@ -149,7 +149,7 @@ describe('Server-Sent Events (Kafka)', () => {
       ['0:3', 'nomatch', 2],
       ['0:4', 'sensors/b', 3],
     ]);
-    expect(events[0]!.data).toEqual({ topic, partition: 0, offset: '0', timestamp: expect.any(Number), key: 'sensors/a', value: { seq: 0 }, headers: {} });
+    expect(events[0]!.data).toEqual({ topic, partition: 0, offset: '0', timestamp: expect.any(Number), key: 'sensors/a', value: { seq: 0 }, headers: [] });
     expect((await take(filtered, 3)).map((e) => e.data.value.seq)).toEqual([0, 1, 3]);
     abort.abort();
 

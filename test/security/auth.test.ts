@@ -56,7 +56,7 @@ beforeAll(async () => {
     'not a token': 'hello',
   };
   // The denied topic exists with one record: written through the core as an unrestricted principal.
-  await gw.core.produce(createContext({ protocol: 'test', log: gw.core.log }), denied, [{ key: null, value: Buffer.from('secret'), headers: {} }]);
+  await gw.core.produce(createContext({ protocol: 'test', log: gw.core.log }), denied, [{ key: null, value: Buffer.from('secret'), headers: [] }]);
 });
 afterAll(async () => {
   stub?.close();

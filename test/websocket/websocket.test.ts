@@ -103,16 +103,16 @@ describe('publish', () => {
       id: 'p1',
       topic,
       records: [
-        { key: 'k1', value: { n: 1 }, headers: { h: 'v' } },
+        { key: 'k1', value: { n: 1 }, headers: [{ name: 'h', value: 'v' }, { name: 'g', value: 'w' }, { name: 'h', value: 'u' }] },
         { key: 'k2', value: 'AAEC', encoding: 'base64' },
       ],
     });
     const ack = await c.waitFor((f) => f.id === 'p1');
     expect(ack).toMatchObject({ op: 'ack', id: 'p1', offsets: [{ partition: 0, offset: '0' }, { partition: 0, offset: '1' }] });
     const fetched = await gw.core.fetch(ctx, topic, 0, 0n);
-    expect(fetched.records.map((r) => [r.offset, r.key?.toString(), r.value, r.headers.h?.toString()])).toEqual([
-      [0n, 'k1', Buffer.from('{"n":1}'), 'v'],
-      [1n, 'k2', Buffer.from([0, 1, 2]), undefined],
+    expect(fetched.records.map((r) => [r.offset, r.key?.toString(), r.value, r.headers.map((h) => `${h.name}=${h.value.toString()}`).join()])).toEqual([
+      [0n, 'k1', Buffer.from('{"n":1}'), 'h=v,g=w,h=u'],
+      [1n, 'k2', Buffer.from([0, 1, 2]), ''],
     ]);
 
     // The same id again is the same publish (idempotency key): same offsets, nothing written twice.

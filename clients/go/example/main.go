@@ -41,7 +41,7 @@ func main() {
 		records = append(records, &streamgatev1.ProduceRecord{
 			Key:     []byte(fmt.Sprintf("go-%d", i)),
 			Value:   []byte(fmt.Sprintf("hello from go %d", i)),
-			Headers: map[string][]byte{"lang": []byte("go")},
+			Headers: []*streamgatev1.Header{{Key: "lang", Value: []byte("go")}, {Key: "trace", Value: []byte("a")}, {Key: "trace", Value: []byte("b")}},
 		})
 	}
 	produced, err := client.Produce(ctx, &streamgatev1.ProduceRequest{Topic: *topic, Records: records})

@@ -63,14 +63,22 @@ export interface StreamRecord<T = unknown> {
   readonly timestamp: number;
   readonly key: string | Uint8Array | null;
   readonly value: T | Uint8Array | null;
-  readonly headers: Readonly<Record<string, string | Uint8Array>>;
+  /** In the record's order; a name may repeat (as in Kafka). Values are bytes when a record's header values are not all UTF-8. */
+  readonly headers: readonly RecordHeader[];
+}
+
+/** One record header. */
+export interface RecordHeader {
+  readonly name: string;
+  readonly value: string | Uint8Array;
 }
 
 export interface PublishRecord {
   key?: string | null;
   /** Any JSON value, or bytes (sent base64). */
   value: unknown;
-  headers?: Record<string, string>;
+  /** In order, names may repeat; or an object with one value per name. Text values (UTF-8). */
+  headers?: readonly { readonly name: string; readonly value: string }[] | Record<string, string>;
   partition?: number;
   timestamp?: number;
 }
@@ -476,13 +484,12 @@ interface WireRecord {
   keyEncoding?: 'base64';
   value: unknown;
   encoding?: 'base64';
-  headers?: Record<string, string>;
+  headers?: { name: string; value: string }[];
   headersEncoding?: 'base64';
 }
 
 function decodeRecord(topic: string, w: WireRecord): StreamRecord {
-  const headers: Record<string, string | Uint8Array> = {};
-  for (const [k, v] of Object.entries(w.headers ?? {})) headers[k] = w.headersEncoding === 'base64' ? fromBase64(v) : v;
+  const headers = (w.headers ?? []).map((h) => ({ name: h.name, value: w.headersEncoding === 'base64' ? fromBase64(h.value) : h.value }));
   return {
     topic,
     partition: w.partition,

@@ -63,14 +63,24 @@ export interface ReadRecord {
   readonly timestamp: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: Record<string, Buffer>;
+  /** In the record's order; a name may repeat (as in Kafka). */
+  readonly headers: readonly RecordHeader[];
 }
+
+/** One record header. */
+export interface RecordHeader {
+  readonly name: string;
+  readonly value: Buffer;
+}
+
+/** Headers to write: a list in order (names may repeat), or an object with one value per name. */
+export type WriteHeaders = readonly { readonly name: string; readonly value: Buffer | string }[] | Record<string, Buffer | string>;
 
 /** A record to write. */
 export interface WriteRecord {
   key?: Buffer | string | null;
   value: Buffer | string | null;
-  headers?: Record<string, Buffer | string>;
+  headers?: WriteHeaders;
   partition?: number;
 }
 
@@ -87,8 +97,15 @@ export function readRecord(r: Record__Output): ReadRecord {
     timestamp: Number(r.timestamp),
     key: r._key === 'key' && r.key !== undefined ? r.key : null,
     value: r._value === 'value' && r.value !== undefined ? r.value : null,
-    headers: r.headers,
+    headers: r.headers.map((h) => ({ name: h.key, value: h.value })),
   };
+}
+
+/** WriteHeaders as `Header` messages, in order. */
+function headerMessages(headers: WriteHeaders | undefined): { key: string; value: Buffer }[] {
+  if (headers === undefined) return [];
+  const list = Array.isArray(headers) ? (headers as readonly { name: string; value: Buffer | string }[]) : Object.entries(headers).map(([name, value]) => ({ name, value }));
+  return list.map((h) => ({ key: h.name, value: bytes(h.value) }));
 }
 
 /** A `From` as a Position message. */
@@ -175,7 +192,7 @@ export class StreamgateClient {
           records: records.map((r) => ({
             ...(r.key === undefined || r.key === null ? {} : { key: bytes(r.key) }),
             ...(r.value === null ? {} : { value: bytes(r.value) }),
-            headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, bytes(v)])),
+            headers: headerMessages(r.headers),
             ...(r.partition === undefined ? {} : { partition: r.partition }),
           })),
           ...(options.partition === undefined ? {} : { partition: options.partition }),
@@ -460,7 +477,7 @@ export class ResumingSession {
         records: records.map((r) => ({
           ...(r.key === undefined || r.key === null ? {} : { key: bytes(r.key) }),
           ...(r.value === null ? {} : { value: bytes(r.value) }),
-          headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, bytes(v)])),
+          headers: headerMessages(r.headers),
         })),
         idempotency_key: options.idempotencyKey ?? '',
       },

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { uniqueId, uniqueTopic } from '../../../test/support/names.js';
 import { eventually } from '../../../test/support/wait.js';
@@ -56,6 +57,31 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('embedded log: durability', () => {
+  it('reads records a data dir from before ordered headers holds ({name: bytes} objects), with their size accounted', async () => {
+    const dataDir = tempDir();
+    const topic = uniqueTopic('old-headers');
+    const first = await startBackend({ dataDir });
+    await first.createTopic(topic, { partitions: 1 });
+    await first.produce(topic, [{ key: b('k'), value: b('v'), partition: 0, headers: [{ name: 'a', value: b('1') }] }]);
+    await first.close();
+    // Rewrite the stored record the way the previous version stored headers.
+    const root = openLmdb({ path: join(dataDir, 'streamgate.lmdb'), maxDbs: 8 });
+    const records = root.openDB<{ t: number; k: Buffer | null; v: Buffer | null; h: unknown }, [string, number, number]>({ name: 'records' });
+    const stored = records.get([topic, 0, 0])!;
+    expect(stored.h).toEqual([['a', b('1')]]);
+    await records.put([topic, 0, 0], { ...stored, h: { a: b('1'), b: b('22') } });
+    await root.close();
+
+    const second = await startBackend({ dataDir });
+    const res = await second.fetch(topic, 0, 0n);
+    expect(res.records[0]!.headers).toEqual([{ name: 'a', value: b('1') }, { name: 'b', value: b('22') }]);
+    // Deleting it subtracts its size as the old form gives it.
+    await second.deleteRecords(topic, 0, 1n);
+    expect(await second.offsets(topic)).toEqual([{ partition: 0, earliest: 1n, latest: 1n }]);
+    await second.close();
+  });
+
+
   it('keeps records, offsets, topics and group offsets across close and reopen; offsets continue', async () => {
     const dataDir = tempDir();
     const topic = uniqueTopic('dur');
@@ -66,7 +92,7 @@ describe('embedded log: durability', () => {
     await first.createTopic(topic, { partitions: 2, config: { 'retention.ms': '86400000' } });
     await first.createTopic(compacted, { partitions: 1, compacted: true });
     await first.produce(topic, [
-      { key: b('a'), value: b('0'), partition: 0, headers: { h: b('x') }, timestamp: ts },
+      { key: b('a'), value: b('0'), partition: 0, headers: [{ name: 'h', value: b('x') }, { name: 'g', value: b('y') }, { name: 'h', value: b('z') }], timestamp: ts },
       { key: null, value: null, partition: 0 },
       { value: b('p1'), partition: 1 },
     ]);
@@ -93,7 +119,7 @@ describe('embedded log: durability', () => {
       [0n, 'a', '0'],
       [1n, null, null],
     ]);
-    expect(p0.records[0].headers).toEqual({ h: b('x') });
+    expect(p0.records[0].headers).toEqual([{ name: 'h', value: b('x') }, { name: 'g', value: b('y') }, { name: 'h', value: b('z') }]);
     expect(p0.records[0].timestamp).toBe(ts);
     expect(await second.committedOffsets(group, [topic])).toEqual([{ topic, partition: 0, offset: 2n, metadata: 'm' }]);
     // Offsets continue after the restart; the compaction index survived too.
@@ -245,7 +271,7 @@ describe('embedded log: writes', () => {
     expect((err as GatewayError).code).toBe('MESSAGE_TOO_LARGE');
     expect(await backend.offsets(topic)).toEqual([{ partition: 0, earliest: 0n, latest: 0n }]);
     // Key and headers count too.
-    expect(await codeOf(backend.produce(topic, [{ key: Buffer.alloc(60), value: Buffer.alloc(30), headers: { h: Buffer.alloc(20) } }]))).toBe(
+    expect(await codeOf(backend.produce(topic, [{ key: Buffer.alloc(60), value: Buffer.alloc(30), headers: [{ name: 'h', value: Buffer.alloc(20) }] }]))).toBe(
       'MESSAGE_TOO_LARGE',
     );
     expect(offsetsOf(await backend.produce(topic, [{ value: Buffer.alloc(100) }]))).toEqual([0n]);

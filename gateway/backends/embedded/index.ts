@@ -44,7 +44,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
-import { recordSize, type Headers, type PartitionOffsets, type ProduceRecord, type ProduceResult, type StreamRecord, type TopicInfo } from '../../record.js';
+import { NO_HEADERS, recordSize, type Headers, type PartitionOffsets, type ProduceRecord, type ProduceResult, type StreamRecord, type TopicInfo } from '../../record.js';
 import { partitionForKey, RoundRobin } from '../partitioner.js';
 import type { Backend, BackendGroup, ClusterInfo, CommittedOffset, PartitionReplicas, TopicConfigEntry, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { TimeIndex, type SegmentSummary, type TimeIndexOptions } from './time-index.js';
@@ -85,8 +85,14 @@ interface StoredRecord {
   t: number;
   k: Buffer | null;
   v: Buffer | null;
-  h: Record<string, Buffer>;
+  /**
+   * Headers in order, as [name, bytes] pairs. Data dirs written before headers were an ordered
+   * list hold a `{name: bytes}` object here; both read (see storedHeaders).
+   */
+  h: StoredHeaders;
 }
+
+type StoredHeaders = readonly (readonly [string, Uint8Array])[] | Readonly<Record<string, Uint8Array>> | undefined;
 
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
@@ -264,7 +270,7 @@ export class EmbeddedBackend implements Backend {
     const now = Date.now();
     // Validate the whole batch before writing anything: nothing is half-written.
     const placed = records.map((record, index) => {
-      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? {} }) - 64;
+      const size = recordSize({ key: record.key ?? null, value: record.value, headers: record.headers ?? NO_HEADERS }) - 64;
       if (size > limit) throw new GatewayError('MESSAGE_TOO_LARGE', `Record ${index} is ${size} bytes; the limit is ${limit}.`, { details: { index, size, limit } });
       let partition = record.partition;
       if (partition !== undefined) {
@@ -290,7 +296,7 @@ export class EmbeddedBackend implements Backend {
         }
         const offset = part.next++;
         part.bytes += size;
-        this.records.putSync([topic, partition, offset], { t: timestamp, k: record.key ?? null, v: record.value, h: record.headers ?? {} });
+        this.records.putSync([topic, partition, offset], { t: timestamp, k: record.key ?? null, v: record.value, h: (record.headers ?? NO_HEADERS).map((x) => [x.name, x.value] as const) });
         index.append(partition, offset, timestamp);
         if (compacted && record.key !== undefined && record.key !== null) {
           const keyString = keyHash(record.key);
@@ -343,7 +349,7 @@ export class EmbeddedBackend implements Backend {
     let bytes = 0;
     let nextOffset = from;
     for (const { key, value } of this.records.getRange({ start: [topic, partition, from], end: [topic, partition, bounds.next] })) {
-      const record: StreamRecord = { topic, partition, offset: BigInt(key[2]), timestamp: value.t, key: toBuffer(value.k), value: toBuffer(value.v), headers: toHeaders(value.h) };
+      const record: StreamRecord = { topic, partition, offset: BigInt(key[2]), timestamp: value.t, key: toBuffer(value.k), value: toBuffer(value.v), headers: storedHeaders(value.h) };
       const size = recordSize(record);
       if (records.length > 0 && (records.length >= maxRecords || bytes + size > maxBytes)) break;
       records.push(record);
@@ -628,7 +634,7 @@ function partKey(topic: string, partition: number): string {
 }
 
 function storedSize(r: StoredRecord): number {
-  return recordSize({ key: r.k, value: r.v, headers: r.h ?? {} }) - 64;
+  return recordSize({ key: r.k, value: r.v, headers: storedHeaders(r.h) }) - 64;
 }
 
 function toBuffer(v: Uint8Array | null | undefined): Buffer | null {
@@ -636,8 +642,9 @@ function toBuffer(v: Uint8Array | null | undefined): Buffer | null {
   return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function toHeaders(h: Record<string, Uint8Array> | undefined): Headers {
-  const out: Headers = {};
-  if (h !== undefined) for (const [k, v] of Object.entries(h)) out[k] = toBuffer(v) ?? Buffer.alloc(0);
-  return out;
+/** Headers as stored: [name, bytes] pairs in order, or the `{name: bytes}` object of older data dirs. */
+function storedHeaders(h: StoredHeaders): Headers {
+  if (h === undefined || h === null) return NO_HEADERS;
+  const pairs = Array.isArray(h) ? (h as readonly (readonly [string, Uint8Array])[]) : Object.entries(h);
+  return pairs.map(([name, value]) => ({ name, value: toBuffer(value) ?? Buffer.alloc(0) }));
 }

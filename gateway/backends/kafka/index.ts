@@ -15,14 +15,14 @@ import type { Logger } from 'pino';
 import kafkajs, { type Admin } from 'kafkajs';
 import { GatewayError } from '../../errors.js';
 import type {
-  Headers,
   PartitionOffsets,
   ProduceRecord,
   ProduceResult,
   StreamRecord,
   TopicInfo,
 } from '../../record.js';
-import { recordSize } from '../../record.js';
+import { NO_HEADERS, recordSize } from '../../record.js';
+import { fromDecodedHeaders, toKafkaJsHeaders } from './headers.js';
 import { partitionForKey, RoundRobin } from '../partitioner.js';
 import type { BackendGroup, ClusterInfo, PartitionReplicas, TopicConfigEntry, Backend, CommittedOffset, CreateTopicOptions, FetchOptions, FetchResult, ProduceOptions } from '../port.js';
 import { classify, codeOf, kafkaType } from './errors.js';
@@ -990,7 +990,8 @@ class FetchConnections {
 
 function toMessage(r: ProduceRecord, now: number): KafkaJsMessage {
   const message: KafkaJsMessage = { key: r.key ?? null, value: r.value, timestamp: r.timestamp ?? now };
-  if (r.headers && Object.keys(r.headers).length > 0) message.headers = r.headers;
+  const headers = toKafkaJsHeaders(r.headers ?? NO_HEADERS);
+  if (headers !== undefined) message.headers = headers;
   return message;
 }
 
@@ -1000,12 +1001,6 @@ function copy(b: Buffer | null): Buffer | null {
 }
 
 function toStreamRecord(topic: string, partition: number, m: DecodedRecord): StreamRecord {
-  const headers: Headers = {};
-  for (const [name, raw] of Object.entries(m.headers)) {
-    // Kafka allows repeated header names (kafkajs decodes them as an array): the last one wins.
-    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    headers[name] = value === null || value === undefined ? Buffer.alloc(0) : Buffer.from(value);
-  }
   return {
     topic,
     partition,
@@ -1013,7 +1008,7 @@ function toStreamRecord(topic: string, partition: number, m: DecodedRecord): Str
     timestamp: Number(m.timestamp),
     key: copy(m.key),
     value: copy(m.value),
-    headers,
+    headers: fromDecodedHeaders(m.headers),
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
+import type { DecodedHeaders, KafkaJsHeaders } from './headers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -64,7 +65,7 @@ export interface DecodedRecord {
   timestamp: string;
   key: Buffer | null;
   value: Buffer | null;
-  headers: Record<string, Buffer | null | (Buffer | null)[]>;
+  headers: DecodedHeaders;
   isControlRecord: boolean;
   batchContext: { firstOffset: string; lastOffsetDelta: number; timestampType: number; maxTimestamp: string };
 }
@@ -85,7 +86,7 @@ export interface FetchPartitionResponse {
 export interface KafkaJsMessage {
   key: Buffer | null;
   value: Buffer | null;
-  headers?: Record<string, Buffer>;
+  headers?: KafkaJsHeaders;
   timestamp: number;
 }
 

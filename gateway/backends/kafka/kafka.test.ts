@@ -139,10 +139,10 @@ describe('KafkaBackend (harness broker)', () => {
     }
     // Kafka returns the whole (compressed) batch 0..4; the backend must start at offset 2.
     const res = await backend.fetch(topic, 0, 2n);
-    expect(res.records.map((r) => [r.offset, r.key?.toString(), r.value?.toString(), r.headers.trace?.toString()])).toEqual([
-      [2n, 'k2', 'v2', 'last-2'],
-      [3n, 'k3', 'v3', 'last-3'],
-      [4n, 'k4', 'v4', 'last-4'],
+    expect(res.records.map((r) => [r.offset, r.key?.toString(), r.value?.toString(), r.headers.map((h) => `${h.name}=${h.value.toString()}`).join()])).toEqual([
+      [2n, 'k2', 'v2', 'trace=first-2,trace=last-2'],
+      [3n, 'k3', 'v3', 'trace=first-3,trace=last-3'],
+      [4n, 'k4', 'v4', 'trace=first-4,trace=last-4'],
     ]);
     expect(res.nextOffset).toBe(5n);
     const limited = await backend.fetch(topic, 0, 1n, { maxRecords: 2 });

@@ -12,6 +12,7 @@ import type { FetchRequest as _streamgate_v1_FetchRequest, FetchRequest__Output 
 import type { FetchResponse as _streamgate_v1_FetchResponse, FetchResponse__Output as _streamgate_v1_FetchResponse__Output } from './streamgate/v1/FetchResponse.js';
 import type { GetOffsetsRequest as _streamgate_v1_GetOffsetsRequest, GetOffsetsRequest__Output as _streamgate_v1_GetOffsetsRequest__Output } from './streamgate/v1/GetOffsetsRequest.js';
 import type { GetOffsetsResponse as _streamgate_v1_GetOffsetsResponse, GetOffsetsResponse__Output as _streamgate_v1_GetOffsetsResponse__Output } from './streamgate/v1/GetOffsetsResponse.js';
+import type { Header as _streamgate_v1_Header, Header__Output as _streamgate_v1_Header__Output } from './streamgate/v1/Header.js';
 import type { KeyFilter as _streamgate_v1_KeyFilter, KeyFilter__Output as _streamgate_v1_KeyFilter__Output } from './streamgate/v1/KeyFilter.js';
 import type { ListTopicsRequest as _streamgate_v1_ListTopicsRequest, ListTopicsRequest__Output as _streamgate_v1_ListTopicsRequest__Output } from './streamgate/v1/ListTopicsRequest.js';
 import type { ListTopicsResponse as _streamgate_v1_ListTopicsResponse, ListTopicsResponse__Output as _streamgate_v1_ListTopicsResponse__Output } from './streamgate/v1/ListTopicsResponse.js';
@@ -57,6 +58,7 @@ export interface ProtoGrpcType {
       FetchResponse: MessageTypeDefinition<_streamgate_v1_FetchResponse, _streamgate_v1_FetchResponse__Output>
       GetOffsetsRequest: MessageTypeDefinition<_streamgate_v1_GetOffsetsRequest, _streamgate_v1_GetOffsetsRequest__Output>
       GetOffsetsResponse: MessageTypeDefinition<_streamgate_v1_GetOffsetsResponse, _streamgate_v1_GetOffsetsResponse__Output>
+      Header: MessageTypeDefinition<_streamgate_v1_Header, _streamgate_v1_Header__Output>
       KeyFilter: MessageTypeDefinition<_streamgate_v1_KeyFilter, _streamgate_v1_KeyFilter__Output>
       ListTopicsRequest: MessageTypeDefinition<_streamgate_v1_ListTopicsRequest, _streamgate_v1_ListTopicsRequest__Output>
       ListTopicsResponse: MessageTypeDefinition<_streamgate_v1_ListTopicsResponse, _streamgate_v1_ListTopicsResponse__Output>

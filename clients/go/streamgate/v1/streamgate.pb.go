@@ -98,8 +98,9 @@ type Record struct {
 	// Absent = null key (not the same as an empty key).
 	Key []byte `protobuf:"bytes,5,opt,name=key,proto3,oneof" json:"key,omitempty"`
 	// Absent = null value (a tombstone in compacted topics).
-	Value         []byte            `protobuf:"bytes,6,opt,name=value,proto3,oneof" json:"value,omitempty"`
-	Headers       map[string][]byte `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Value []byte `protobuf:"bytes,6,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// In the record's order; a name may repeat (Kafka headers, MQTT 5 user properties).
+	Headers       []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -176,9 +177,64 @@ func (x *Record) GetValue() []byte {
 	return nil
 }
 
-func (x *Record) GetHeaders() map[string][]byte {
+func (x *Record) GetHeaders() []*Header {
 	if x != nil {
 		return x.Headers
+	}
+	return nil
+}
+
+// One record header. Wire-identical to the entry of the `map<string, bytes> headers` these
+// fields were before (key = 1, value = 2), so a client built from the map form still decodes
+// and sends them (a map keeps one value per name: the last one of a repeated name).
+type Header struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Header) Reset() {
+	*x = Header{}
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Header) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Header) ProtoMessage() {}
+
+func (x *Header) ProtoReflect() protoreflect.Message {
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Header.ProtoReflect.Descriptor instead.
+func (*Header) Descriptor() ([]byte, []int) {
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Header) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Header) GetValue() []byte {
+	if x != nil {
+		return x.Value
 	}
 	return nil
 }
@@ -189,8 +245,9 @@ type ProduceRecord struct {
 	// Absent = null key; with no explicit partition the key decides it (Kafka's murmur2).
 	Key []byte `protobuf:"bytes,1,opt,name=key,proto3,oneof" json:"key,omitempty"`
 	// Absent = null value.
-	Value   []byte            `protobuf:"bytes,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
-	Headers map[string][]byte `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// In order; a name may repeat. Stored in this order.
+	Headers []*Header `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
 	// Explicit partition for this record (overrides the key-based choice).
 	Partition *int32 `protobuf:"varint,4,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
 	// Create time in ms; the gateway uses "now" when absent.
@@ -201,7 +258,7 @@ type ProduceRecord struct {
 
 func (x *ProduceRecord) Reset() {
 	*x = ProduceRecord{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[1]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +270,7 @@ func (x *ProduceRecord) String() string {
 func (*ProduceRecord) ProtoMessage() {}
 
 func (x *ProduceRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[1]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,7 +283,7 @@ func (x *ProduceRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRecord.ProtoReflect.Descriptor instead.
 func (*ProduceRecord) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{1}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ProduceRecord) GetKey() []byte {
@@ -243,7 +300,7 @@ func (x *ProduceRecord) GetValue() []byte {
 	return nil
 }
 
-func (x *ProduceRecord) GetHeaders() map[string][]byte {
+func (x *ProduceRecord) GetHeaders() []*Header {
 	if x != nil {
 		return x.Headers
 	}
@@ -276,7 +333,7 @@ type RecordPosition struct {
 
 func (x *RecordPosition) Reset() {
 	*x = RecordPosition{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[2]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +345,7 @@ func (x *RecordPosition) String() string {
 func (*RecordPosition) ProtoMessage() {}
 
 func (x *RecordPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[2]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +358,7 @@ func (x *RecordPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPosition.ProtoReflect.Descriptor instead.
 func (*RecordPosition) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{2}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RecordPosition) GetPartition() int32 {
@@ -336,7 +393,7 @@ type PartitionOffset struct {
 
 func (x *PartitionOffset) Reset() {
 	*x = PartitionOffset{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[3]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +405,7 @@ func (x *PartitionOffset) String() string {
 func (*PartitionOffset) ProtoMessage() {}
 
 func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[3]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +418,7 @@ func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionOffset.ProtoReflect.Descriptor instead.
 func (*PartitionOffset) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{3}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PartitionOffset) GetPartition() int32 {
@@ -394,7 +451,7 @@ type Position struct {
 
 func (x *Position) Reset() {
 	*x = Position{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[4]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +463,7 @@ func (x *Position) String() string {
 func (*Position) ProtoMessage() {}
 
 func (x *Position) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[4]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +476,7 @@ func (x *Position) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position.ProtoReflect.Descriptor instead.
 func (*Position) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{4}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Position) GetKind() isPosition_Kind {
@@ -510,7 +567,7 @@ type KeyFilter struct {
 
 func (x *KeyFilter) Reset() {
 	*x = KeyFilter{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[5]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +579,7 @@ func (x *KeyFilter) String() string {
 func (*KeyFilter) ProtoMessage() {}
 
 func (x *KeyFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[5]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +592,7 @@ func (x *KeyFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyFilter.ProtoReflect.Descriptor instead.
 func (*KeyFilter) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{5}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KeyFilter) GetKind() isKeyFilter_Kind {
@@ -613,7 +670,7 @@ type ProduceRequest struct {
 
 func (x *ProduceRequest) Reset() {
 	*x = ProduceRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[6]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +682,7 @@ func (x *ProduceRequest) String() string {
 func (*ProduceRequest) ProtoMessage() {}
 
 func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[6]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +695,7 @@ func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
 func (*ProduceRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{6}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ProduceRequest) GetTopic() string {
@@ -679,7 +736,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[7]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +748,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[7]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +761,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{7}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProduceResponse) GetOffsets() []*RecordPosition {
@@ -732,7 +789,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[8]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +801,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[8]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +814,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{8}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FetchRequest) GetTopic() string {
@@ -818,7 +875,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[9]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +887,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[9]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +900,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{9}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FetchResponse) GetRecords() []*Record {
@@ -883,7 +940,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[10]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +952,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[10]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +965,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{10}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{11}
 }
 
 // Metadata of one topic.
@@ -923,7 +980,7 @@ type TopicInfo struct {
 
 func (x *TopicInfo) Reset() {
 	*x = TopicInfo{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[11]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +992,7 @@ func (x *TopicInfo) String() string {
 func (*TopicInfo) ProtoMessage() {}
 
 func (x *TopicInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[11]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1005,7 @@ func (x *TopicInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicInfo.ProtoReflect.Descriptor instead.
 func (*TopicInfo) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{11}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TopicInfo) GetName() string {
@@ -982,7 +1039,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[12]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1051,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[12]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1064,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{12}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*TopicInfo {
@@ -1027,7 +1084,7 @@ type GetOffsetsRequest struct {
 
 func (x *GetOffsetsRequest) Reset() {
 	*x = GetOffsetsRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[13]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1096,7 @@ func (x *GetOffsetsRequest) String() string {
 func (*GetOffsetsRequest) ProtoMessage() {}
 
 func (x *GetOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[13]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1109,7 @@ func (x *GetOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*GetOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{13}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetOffsetsRequest) GetTopic() string {
@@ -1074,7 +1131,7 @@ type PartitionOffsets struct {
 
 func (x *PartitionOffsets) Reset() {
 	*x = PartitionOffsets{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[14]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1143,7 @@ func (x *PartitionOffsets) String() string {
 func (*PartitionOffsets) ProtoMessage() {}
 
 func (x *PartitionOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[14]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1156,7 @@ func (x *PartitionOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionOffsets.ProtoReflect.Descriptor instead.
 func (*PartitionOffsets) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{14}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PartitionOffsets) GetPartition() int32 {
@@ -1133,7 +1190,7 @@ type GetOffsetsResponse struct {
 
 func (x *GetOffsetsResponse) Reset() {
 	*x = GetOffsetsResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[15]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1202,7 @@ func (x *GetOffsetsResponse) String() string {
 func (*GetOffsetsResponse) ProtoMessage() {}
 
 func (x *GetOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[15]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1215,7 @@ func (x *GetOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*GetOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{15}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetOffsetsResponse) GetPartitions() []*PartitionOffsets {
@@ -1192,7 +1249,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[16]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1261,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[16]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1274,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{16}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubscribeRequest) GetTopic() string {
@@ -1284,7 +1341,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[17]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1353,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[17]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1366,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{17}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubscribeResponse) GetFrame() isSubscribeResponse_Frame {
@@ -1387,7 +1444,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[18]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1456,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[18]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1469,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{18}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SessionRequest) GetFrame() isSessionRequest_Frame {
@@ -1551,7 +1608,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[19]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1620,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[19]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1633,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{19}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SessionResponse) GetFrame() isSessionResponse_Frame {
@@ -1724,7 +1781,7 @@ type PublishFrame struct {
 
 func (x *PublishFrame) Reset() {
 	*x = PublishFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[20]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1793,7 @@ func (x *PublishFrame) String() string {
 func (*PublishFrame) ProtoMessage() {}
 
 func (x *PublishFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[20]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1806,7 @@ func (x *PublishFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishFrame.ProtoReflect.Descriptor instead.
 func (*PublishFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{20}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishFrame) GetId() string {
@@ -1810,7 +1867,7 @@ type SubscribeFrame struct {
 
 func (x *SubscribeFrame) Reset() {
 	*x = SubscribeFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[21]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1879,7 @@ func (x *SubscribeFrame) String() string {
 func (*SubscribeFrame) ProtoMessage() {}
 
 func (x *SubscribeFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[21]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1892,7 @@ func (x *SubscribeFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeFrame.ProtoReflect.Descriptor instead.
 func (*SubscribeFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{21}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubscribeFrame) GetId() string {
@@ -1911,7 +1968,7 @@ type UnsubscribeFrame struct {
 
 func (x *UnsubscribeFrame) Reset() {
 	*x = UnsubscribeFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[22]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +1980,7 @@ func (x *UnsubscribeFrame) String() string {
 func (*UnsubscribeFrame) ProtoMessage() {}
 
 func (x *UnsubscribeFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[22]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +1993,7 @@ func (x *UnsubscribeFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeFrame.ProtoReflect.Descriptor instead.
 func (*UnsubscribeFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{22}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnsubscribeFrame) GetId() string {
@@ -1960,7 +2017,7 @@ type AckFrame struct {
 
 func (x *AckFrame) Reset() {
 	*x = AckFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[23]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2029,7 @@ func (x *AckFrame) String() string {
 func (*AckFrame) ProtoMessage() {}
 
 func (x *AckFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[23]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2042,7 @@ func (x *AckFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckFrame.ProtoReflect.Descriptor instead.
 func (*AckFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{23}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AckFrame) GetSubscriptionId() string {
@@ -2023,7 +2080,7 @@ type CommitFrame struct {
 
 func (x *CommitFrame) Reset() {
 	*x = CommitFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[24]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2092,7 @@ func (x *CommitFrame) String() string {
 func (*CommitFrame) ProtoMessage() {}
 
 func (x *CommitFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[24]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2105,7 @@ func (x *CommitFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitFrame.ProtoReflect.Descriptor instead.
 func (*CommitFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{24}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CommitFrame) GetId() string {
@@ -2091,7 +2148,7 @@ type CreditFrame struct {
 
 func (x *CreditFrame) Reset() {
 	*x = CreditFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[25]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2160,7 @@ func (x *CreditFrame) String() string {
 func (*CreditFrame) ProtoMessage() {}
 
 func (x *CreditFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[25]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2173,7 @@ func (x *CreditFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditFrame.ProtoReflect.Descriptor instead.
 func (*CreditFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{25}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreditFrame) GetSubscriptionId() string {
@@ -2143,7 +2200,7 @@ type PingFrame struct {
 
 func (x *PingFrame) Reset() {
 	*x = PingFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[26]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2212,7 @@ func (x *PingFrame) String() string {
 func (*PingFrame) ProtoMessage() {}
 
 func (x *PingFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[26]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2225,7 @@ func (x *PingFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingFrame.ProtoReflect.Descriptor instead.
 func (*PingFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{26}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PingFrame) GetNonce() int64 {
@@ -2189,7 +2246,7 @@ type RecordsFrame struct {
 
 func (x *RecordsFrame) Reset() {
 	*x = RecordsFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[27]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2258,7 @@ func (x *RecordsFrame) String() string {
 func (*RecordsFrame) ProtoMessage() {}
 
 func (x *RecordsFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[27]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2271,7 @@ func (x *RecordsFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordsFrame.ProtoReflect.Descriptor instead.
 func (*RecordsFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{27}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordsFrame) GetSubscriptionId() string {
@@ -2242,7 +2299,7 @@ type PublishedFrame struct {
 
 func (x *PublishedFrame) Reset() {
 	*x = PublishedFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[28]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2311,7 @@ func (x *PublishedFrame) String() string {
 func (*PublishedFrame) ProtoMessage() {}
 
 func (x *PublishedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[28]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2324,7 @@ func (x *PublishedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishedFrame.ProtoReflect.Descriptor instead.
 func (*PublishedFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{28}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishedFrame) GetId() string {
@@ -2298,7 +2355,7 @@ type SubscribedFrame struct {
 
 func (x *SubscribedFrame) Reset() {
 	*x = SubscribedFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[29]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2367,7 @@ func (x *SubscribedFrame) String() string {
 func (*SubscribedFrame) ProtoMessage() {}
 
 func (x *SubscribedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[29]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2380,7 @@ func (x *SubscribedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribedFrame.ProtoReflect.Descriptor instead.
 func (*SubscribedFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{29}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubscribedFrame) GetId() string {
@@ -2362,7 +2419,7 @@ type ContinuityLostFrame struct {
 
 func (x *ContinuityLostFrame) Reset() {
 	*x = ContinuityLostFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[30]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2431,7 @@ func (x *ContinuityLostFrame) String() string {
 func (*ContinuityLostFrame) ProtoMessage() {}
 
 func (x *ContinuityLostFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[30]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2444,7 @@ func (x *ContinuityLostFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContinuityLostFrame.ProtoReflect.Descriptor instead.
 func (*ContinuityLostFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{30}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ContinuityLostFrame) GetSubscriptionId() string {
@@ -2439,7 +2496,7 @@ type ErrorFrame struct {
 
 func (x *ErrorFrame) Reset() {
 	*x = ErrorFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[31]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2508,7 @@ func (x *ErrorFrame) String() string {
 func (*ErrorFrame) ProtoMessage() {}
 
 func (x *ErrorFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[31]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2521,7 @@ func (x *ErrorFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorFrame.ProtoReflect.Descriptor instead.
 func (*ErrorFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{31}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ErrorFrame) GetId() string {
@@ -2508,7 +2565,7 @@ type EndFrame struct {
 
 func (x *EndFrame) Reset() {
 	*x = EndFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[32]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2577,7 @@ func (x *EndFrame) String() string {
 func (*EndFrame) ProtoMessage() {}
 
 func (x *EndFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[32]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2590,7 @@ func (x *EndFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndFrame.ProtoReflect.Descriptor instead.
 func (*EndFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{32}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EndFrame) GetSubscriptionId() string {
@@ -2575,7 +2632,7 @@ type CommittedFrame struct {
 
 func (x *CommittedFrame) Reset() {
 	*x = CommittedFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[33]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2644,7 @@ func (x *CommittedFrame) String() string {
 func (*CommittedFrame) ProtoMessage() {}
 
 func (x *CommittedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[33]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2657,7 @@ func (x *CommittedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommittedFrame.ProtoReflect.Descriptor instead.
 func (*CommittedFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{33}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CommittedFrame) GetId() string {
@@ -2627,7 +2684,7 @@ type PongFrame struct {
 
 func (x *PongFrame) Reset() {
 	*x = PongFrame{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[34]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2696,7 @@ func (x *PongFrame) String() string {
 func (*PongFrame) ProtoMessage() {}
 
 func (x *PongFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[34]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2709,7 @@ func (x *PongFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PongFrame.ProtoReflect.Descriptor instead.
 func (*PongFrame) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{34}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PongFrame) GetNonce() int64 {
@@ -2671,7 +2728,7 @@ type Position_Earliest struct {
 
 func (x *Position_Earliest) Reset() {
 	*x = Position_Earliest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[37]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +2740,7 @@ func (x *Position_Earliest) String() string {
 func (*Position_Earliest) ProtoMessage() {}
 
 func (x *Position_Earliest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[37]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +2753,7 @@ func (x *Position_Earliest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position_Earliest.ProtoReflect.Descriptor instead.
 func (*Position_Earliest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{4, 0}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // The next record written to each partition.
@@ -2708,7 +2765,7 @@ type Position_Latest struct {
 
 func (x *Position_Latest) Reset() {
 	*x = Position_Latest{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[38]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +2777,7 @@ func (x *Position_Latest) String() string {
 func (*Position_Latest) ProtoMessage() {}
 
 func (x *Position_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[38]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +2790,7 @@ func (x *Position_Latest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position_Latest.ProtoReflect.Descriptor instead.
 func (*Position_Latest) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{4, 1}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{5, 1}
 }
 
 // The next offset to read per partition (a client that saw offset N resumes with N+1).
@@ -2748,7 +2805,7 @@ type Position_Offsets struct {
 
 func (x *Position_Offsets) Reset() {
 	*x = Position_Offsets{}
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[39]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2817,7 @@ func (x *Position_Offsets) String() string {
 func (*Position_Offsets) ProtoMessage() {}
 
 func (x *Position_Offsets) ProtoReflect() protoreflect.Message {
-	mi := &file_streamgate_v1_streamgate_proto_msgTypes[39]
+	mi := &file_streamgate_v1_streamgate_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2830,7 @@ func (x *Position_Offsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position_Offsets.ProtoReflect.Descriptor instead.
 func (*Position_Offsets) Descriptor() ([]byte, []int) {
-	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{4, 2}
+	return file_streamgate_v1_streamgate_proto_rawDescGZIP(), []int{5, 2}
 }
 
 func (x *Position_Offsets) GetOffsets() map[int32]int64 {
@@ -2794,29 +2851,26 @@ var File_streamgate_v1_streamgate_proto protoreflect.FileDescriptor
 
 const file_streamgate_v1_streamgate_proto_rawDesc = "" +
 	"\n" +
-	"\x1estreamgate/v1/streamgate.proto\x12\rstreamgate.v1\"\xb0\x02\n" +
+	"\x1estreamgate/v1/streamgate.proto\x12\rstreamgate.v1\"\xe7\x01\n" +
 	"\x06Record\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1c\n" +
 	"\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12\x15\n" +
 	"\x03key\x18\x05 \x01(\fH\x00R\x03key\x88\x01\x01\x12\x19\n" +
-	"\x05value\x18\x06 \x01(\fH\x01R\x05value\x88\x01\x01\x12<\n" +
-	"\aheaders\x18\a \x03(\v2\".streamgate.v1.Record.HeadersEntryR\aheaders\x1a:\n" +
-	"\fHeadersEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\x06\n" +
+	"\x05value\x18\x06 \x01(\fH\x01R\x05value\x88\x01\x01\x12/\n" +
+	"\aheaders\x18\a \x03(\v2\x15.streamgate.v1.HeaderR\aheadersB\x06\n" +
 	"\x04_keyB\b\n" +
-	"\x06_value\"\xb6\x02\n" +
+	"\x06_value\"0\n" +
+	"\x06Header\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xe6\x01\n" +
 	"\rProduceRecord\x12\x15\n" +
 	"\x03key\x18\x01 \x01(\fH\x00R\x03key\x88\x01\x01\x12\x19\n" +
-	"\x05value\x18\x02 \x01(\fH\x01R\x05value\x88\x01\x01\x12C\n" +
-	"\aheaders\x18\x03 \x03(\v2).streamgate.v1.ProduceRecord.HeadersEntryR\aheaders\x12!\n" +
+	"\x05value\x18\x02 \x01(\fH\x01R\x05value\x88\x01\x01\x12/\n" +
+	"\aheaders\x18\x03 \x03(\v2\x15.streamgate.v1.HeaderR\aheaders\x12!\n" +
 	"\tpartition\x18\x04 \x01(\x05H\x02R\tpartition\x88\x01\x01\x12!\n" +
-	"\ttimestamp\x18\x05 \x01(\x03H\x03R\ttimestamp\x88\x01\x01\x1a:\n" +
-	"\fHeadersEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\x06\n" +
+	"\ttimestamp\x18\x05 \x01(\x03H\x03R\ttimestamp\x88\x01\x01B\x06\n" +
 	"\x04_keyB\b\n" +
 	"\x06_valueB\f\n" +
 	"\n" +
@@ -3031,106 +3085,105 @@ func file_streamgate_v1_streamgate_proto_rawDescGZIP() []byte {
 }
 
 var file_streamgate_v1_streamgate_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_streamgate_v1_streamgate_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_streamgate_v1_streamgate_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_streamgate_v1_streamgate_proto_goTypes = []any{
 	(Boundary)(0),               // 0: streamgate.v1.Boundary
 	(*Record)(nil),              // 1: streamgate.v1.Record
-	(*ProduceRecord)(nil),       // 2: streamgate.v1.ProduceRecord
-	(*RecordPosition)(nil),      // 3: streamgate.v1.RecordPosition
-	(*PartitionOffset)(nil),     // 4: streamgate.v1.PartitionOffset
-	(*Position)(nil),            // 5: streamgate.v1.Position
-	(*KeyFilter)(nil),           // 6: streamgate.v1.KeyFilter
-	(*ProduceRequest)(nil),      // 7: streamgate.v1.ProduceRequest
-	(*ProduceResponse)(nil),     // 8: streamgate.v1.ProduceResponse
-	(*FetchRequest)(nil),        // 9: streamgate.v1.FetchRequest
-	(*FetchResponse)(nil),       // 10: streamgate.v1.FetchResponse
-	(*ListTopicsRequest)(nil),   // 11: streamgate.v1.ListTopicsRequest
-	(*TopicInfo)(nil),           // 12: streamgate.v1.TopicInfo
-	(*ListTopicsResponse)(nil),  // 13: streamgate.v1.ListTopicsResponse
-	(*GetOffsetsRequest)(nil),   // 14: streamgate.v1.GetOffsetsRequest
-	(*PartitionOffsets)(nil),    // 15: streamgate.v1.PartitionOffsets
-	(*GetOffsetsResponse)(nil),  // 16: streamgate.v1.GetOffsetsResponse
-	(*SubscribeRequest)(nil),    // 17: streamgate.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),   // 18: streamgate.v1.SubscribeResponse
-	(*SessionRequest)(nil),      // 19: streamgate.v1.SessionRequest
-	(*SessionResponse)(nil),     // 20: streamgate.v1.SessionResponse
-	(*PublishFrame)(nil),        // 21: streamgate.v1.PublishFrame
-	(*SubscribeFrame)(nil),      // 22: streamgate.v1.SubscribeFrame
-	(*UnsubscribeFrame)(nil),    // 23: streamgate.v1.UnsubscribeFrame
-	(*AckFrame)(nil),            // 24: streamgate.v1.AckFrame
-	(*CommitFrame)(nil),         // 25: streamgate.v1.CommitFrame
-	(*CreditFrame)(nil),         // 26: streamgate.v1.CreditFrame
-	(*PingFrame)(nil),           // 27: streamgate.v1.PingFrame
-	(*RecordsFrame)(nil),        // 28: streamgate.v1.RecordsFrame
-	(*PublishedFrame)(nil),      // 29: streamgate.v1.PublishedFrame
-	(*SubscribedFrame)(nil),     // 30: streamgate.v1.SubscribedFrame
-	(*ContinuityLostFrame)(nil), // 31: streamgate.v1.ContinuityLostFrame
-	(*ErrorFrame)(nil),          // 32: streamgate.v1.ErrorFrame
-	(*EndFrame)(nil),            // 33: streamgate.v1.EndFrame
-	(*CommittedFrame)(nil),      // 34: streamgate.v1.CommittedFrame
-	(*PongFrame)(nil),           // 35: streamgate.v1.PongFrame
-	nil,                         // 36: streamgate.v1.Record.HeadersEntry
-	nil,                         // 37: streamgate.v1.ProduceRecord.HeadersEntry
-	(*Position_Earliest)(nil),   // 38: streamgate.v1.Position.Earliest
-	(*Position_Latest)(nil),     // 39: streamgate.v1.Position.Latest
-	(*Position_Offsets)(nil),    // 40: streamgate.v1.Position.Offsets
-	nil,                         // 41: streamgate.v1.Position.Offsets.OffsetsEntry
-	nil,                         // 42: streamgate.v1.TopicInfo.ConfigEntry
-	nil,                         // 43: streamgate.v1.SubscribedFrame.PositionsEntry
+	(*Header)(nil),              // 2: streamgate.v1.Header
+	(*ProduceRecord)(nil),       // 3: streamgate.v1.ProduceRecord
+	(*RecordPosition)(nil),      // 4: streamgate.v1.RecordPosition
+	(*PartitionOffset)(nil),     // 5: streamgate.v1.PartitionOffset
+	(*Position)(nil),            // 6: streamgate.v1.Position
+	(*KeyFilter)(nil),           // 7: streamgate.v1.KeyFilter
+	(*ProduceRequest)(nil),      // 8: streamgate.v1.ProduceRequest
+	(*ProduceResponse)(nil),     // 9: streamgate.v1.ProduceResponse
+	(*FetchRequest)(nil),        // 10: streamgate.v1.FetchRequest
+	(*FetchResponse)(nil),       // 11: streamgate.v1.FetchResponse
+	(*ListTopicsRequest)(nil),   // 12: streamgate.v1.ListTopicsRequest
+	(*TopicInfo)(nil),           // 13: streamgate.v1.TopicInfo
+	(*ListTopicsResponse)(nil),  // 14: streamgate.v1.ListTopicsResponse
+	(*GetOffsetsRequest)(nil),   // 15: streamgate.v1.GetOffsetsRequest
+	(*PartitionOffsets)(nil),    // 16: streamgate.v1.PartitionOffsets
+	(*GetOffsetsResponse)(nil),  // 17: streamgate.v1.GetOffsetsResponse
+	(*SubscribeRequest)(nil),    // 18: streamgate.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),   // 19: streamgate.v1.SubscribeResponse
+	(*SessionRequest)(nil),      // 20: streamgate.v1.SessionRequest
+	(*SessionResponse)(nil),     // 21: streamgate.v1.SessionResponse
+	(*PublishFrame)(nil),        // 22: streamgate.v1.PublishFrame
+	(*SubscribeFrame)(nil),      // 23: streamgate.v1.SubscribeFrame
+	(*UnsubscribeFrame)(nil),    // 24: streamgate.v1.UnsubscribeFrame
+	(*AckFrame)(nil),            // 25: streamgate.v1.AckFrame
+	(*CommitFrame)(nil),         // 26: streamgate.v1.CommitFrame
+	(*CreditFrame)(nil),         // 27: streamgate.v1.CreditFrame
+	(*PingFrame)(nil),           // 28: streamgate.v1.PingFrame
+	(*RecordsFrame)(nil),        // 29: streamgate.v1.RecordsFrame
+	(*PublishedFrame)(nil),      // 30: streamgate.v1.PublishedFrame
+	(*SubscribedFrame)(nil),     // 31: streamgate.v1.SubscribedFrame
+	(*ContinuityLostFrame)(nil), // 32: streamgate.v1.ContinuityLostFrame
+	(*ErrorFrame)(nil),          // 33: streamgate.v1.ErrorFrame
+	(*EndFrame)(nil),            // 34: streamgate.v1.EndFrame
+	(*CommittedFrame)(nil),      // 35: streamgate.v1.CommittedFrame
+	(*PongFrame)(nil),           // 36: streamgate.v1.PongFrame
+	(*Position_Earliest)(nil),   // 37: streamgate.v1.Position.Earliest
+	(*Position_Latest)(nil),     // 38: streamgate.v1.Position.Latest
+	(*Position_Offsets)(nil),    // 39: streamgate.v1.Position.Offsets
+	nil,                         // 40: streamgate.v1.Position.Offsets.OffsetsEntry
+	nil,                         // 41: streamgate.v1.TopicInfo.ConfigEntry
+	nil,                         // 42: streamgate.v1.SubscribedFrame.PositionsEntry
 }
 var file_streamgate_v1_streamgate_proto_depIdxs = []int32{
-	36, // 0: streamgate.v1.Record.headers:type_name -> streamgate.v1.Record.HeadersEntry
-	37, // 1: streamgate.v1.ProduceRecord.headers:type_name -> streamgate.v1.ProduceRecord.HeadersEntry
-	38, // 2: streamgate.v1.Position.earliest:type_name -> streamgate.v1.Position.Earliest
-	39, // 3: streamgate.v1.Position.latest:type_name -> streamgate.v1.Position.Latest
-	40, // 4: streamgate.v1.Position.offsets:type_name -> streamgate.v1.Position.Offsets
-	2,  // 5: streamgate.v1.ProduceRequest.records:type_name -> streamgate.v1.ProduceRecord
-	3,  // 6: streamgate.v1.ProduceResponse.offsets:type_name -> streamgate.v1.RecordPosition
+	2,  // 0: streamgate.v1.Record.headers:type_name -> streamgate.v1.Header
+	2,  // 1: streamgate.v1.ProduceRecord.headers:type_name -> streamgate.v1.Header
+	37, // 2: streamgate.v1.Position.earliest:type_name -> streamgate.v1.Position.Earliest
+	38, // 3: streamgate.v1.Position.latest:type_name -> streamgate.v1.Position.Latest
+	39, // 4: streamgate.v1.Position.offsets:type_name -> streamgate.v1.Position.Offsets
+	3,  // 5: streamgate.v1.ProduceRequest.records:type_name -> streamgate.v1.ProduceRecord
+	4,  // 6: streamgate.v1.ProduceResponse.offsets:type_name -> streamgate.v1.RecordPosition
 	1,  // 7: streamgate.v1.FetchResponse.records:type_name -> streamgate.v1.Record
-	42, // 8: streamgate.v1.TopicInfo.config:type_name -> streamgate.v1.TopicInfo.ConfigEntry
-	12, // 9: streamgate.v1.ListTopicsResponse.topics:type_name -> streamgate.v1.TopicInfo
-	15, // 10: streamgate.v1.GetOffsetsResponse.partitions:type_name -> streamgate.v1.PartitionOffsets
-	5,  // 11: streamgate.v1.SubscribeRequest.position:type_name -> streamgate.v1.Position
-	6,  // 12: streamgate.v1.SubscribeRequest.filters:type_name -> streamgate.v1.KeyFilter
-	30, // 13: streamgate.v1.SubscribeResponse.subscribed:type_name -> streamgate.v1.SubscribedFrame
-	28, // 14: streamgate.v1.SubscribeResponse.records:type_name -> streamgate.v1.RecordsFrame
-	31, // 15: streamgate.v1.SubscribeResponse.continuity_lost:type_name -> streamgate.v1.ContinuityLostFrame
-	21, // 16: streamgate.v1.SessionRequest.publish:type_name -> streamgate.v1.PublishFrame
-	22, // 17: streamgate.v1.SessionRequest.subscribe:type_name -> streamgate.v1.SubscribeFrame
-	23, // 18: streamgate.v1.SessionRequest.unsubscribe:type_name -> streamgate.v1.UnsubscribeFrame
-	24, // 19: streamgate.v1.SessionRequest.ack:type_name -> streamgate.v1.AckFrame
-	25, // 20: streamgate.v1.SessionRequest.commit:type_name -> streamgate.v1.CommitFrame
-	26, // 21: streamgate.v1.SessionRequest.credit:type_name -> streamgate.v1.CreditFrame
-	27, // 22: streamgate.v1.SessionRequest.ping:type_name -> streamgate.v1.PingFrame
-	28, // 23: streamgate.v1.SessionResponse.records:type_name -> streamgate.v1.RecordsFrame
-	29, // 24: streamgate.v1.SessionResponse.published:type_name -> streamgate.v1.PublishedFrame
-	30, // 25: streamgate.v1.SessionResponse.subscribed:type_name -> streamgate.v1.SubscribedFrame
-	31, // 26: streamgate.v1.SessionResponse.continuity_lost:type_name -> streamgate.v1.ContinuityLostFrame
-	32, // 27: streamgate.v1.SessionResponse.error:type_name -> streamgate.v1.ErrorFrame
-	33, // 28: streamgate.v1.SessionResponse.end:type_name -> streamgate.v1.EndFrame
-	35, // 29: streamgate.v1.SessionResponse.pong:type_name -> streamgate.v1.PongFrame
-	34, // 30: streamgate.v1.SessionResponse.committed:type_name -> streamgate.v1.CommittedFrame
-	2,  // 31: streamgate.v1.PublishFrame.records:type_name -> streamgate.v1.ProduceRecord
-	5,  // 32: streamgate.v1.SubscribeFrame.position:type_name -> streamgate.v1.Position
-	6,  // 33: streamgate.v1.SubscribeFrame.filters:type_name -> streamgate.v1.KeyFilter
-	4,  // 34: streamgate.v1.CommitFrame.offsets:type_name -> streamgate.v1.PartitionOffset
+	41, // 8: streamgate.v1.TopicInfo.config:type_name -> streamgate.v1.TopicInfo.ConfigEntry
+	13, // 9: streamgate.v1.ListTopicsResponse.topics:type_name -> streamgate.v1.TopicInfo
+	16, // 10: streamgate.v1.GetOffsetsResponse.partitions:type_name -> streamgate.v1.PartitionOffsets
+	6,  // 11: streamgate.v1.SubscribeRequest.position:type_name -> streamgate.v1.Position
+	7,  // 12: streamgate.v1.SubscribeRequest.filters:type_name -> streamgate.v1.KeyFilter
+	31, // 13: streamgate.v1.SubscribeResponse.subscribed:type_name -> streamgate.v1.SubscribedFrame
+	29, // 14: streamgate.v1.SubscribeResponse.records:type_name -> streamgate.v1.RecordsFrame
+	32, // 15: streamgate.v1.SubscribeResponse.continuity_lost:type_name -> streamgate.v1.ContinuityLostFrame
+	22, // 16: streamgate.v1.SessionRequest.publish:type_name -> streamgate.v1.PublishFrame
+	23, // 17: streamgate.v1.SessionRequest.subscribe:type_name -> streamgate.v1.SubscribeFrame
+	24, // 18: streamgate.v1.SessionRequest.unsubscribe:type_name -> streamgate.v1.UnsubscribeFrame
+	25, // 19: streamgate.v1.SessionRequest.ack:type_name -> streamgate.v1.AckFrame
+	26, // 20: streamgate.v1.SessionRequest.commit:type_name -> streamgate.v1.CommitFrame
+	27, // 21: streamgate.v1.SessionRequest.credit:type_name -> streamgate.v1.CreditFrame
+	28, // 22: streamgate.v1.SessionRequest.ping:type_name -> streamgate.v1.PingFrame
+	29, // 23: streamgate.v1.SessionResponse.records:type_name -> streamgate.v1.RecordsFrame
+	30, // 24: streamgate.v1.SessionResponse.published:type_name -> streamgate.v1.PublishedFrame
+	31, // 25: streamgate.v1.SessionResponse.subscribed:type_name -> streamgate.v1.SubscribedFrame
+	32, // 26: streamgate.v1.SessionResponse.continuity_lost:type_name -> streamgate.v1.ContinuityLostFrame
+	33, // 27: streamgate.v1.SessionResponse.error:type_name -> streamgate.v1.ErrorFrame
+	34, // 28: streamgate.v1.SessionResponse.end:type_name -> streamgate.v1.EndFrame
+	36, // 29: streamgate.v1.SessionResponse.pong:type_name -> streamgate.v1.PongFrame
+	35, // 30: streamgate.v1.SessionResponse.committed:type_name -> streamgate.v1.CommittedFrame
+	3,  // 31: streamgate.v1.PublishFrame.records:type_name -> streamgate.v1.ProduceRecord
+	6,  // 32: streamgate.v1.SubscribeFrame.position:type_name -> streamgate.v1.Position
+	7,  // 33: streamgate.v1.SubscribeFrame.filters:type_name -> streamgate.v1.KeyFilter
+	5,  // 34: streamgate.v1.CommitFrame.offsets:type_name -> streamgate.v1.PartitionOffset
 	1,  // 35: streamgate.v1.RecordsFrame.records:type_name -> streamgate.v1.Record
-	3,  // 36: streamgate.v1.PublishedFrame.offsets:type_name -> streamgate.v1.RecordPosition
-	43, // 37: streamgate.v1.SubscribedFrame.positions:type_name -> streamgate.v1.SubscribedFrame.PositionsEntry
-	41, // 38: streamgate.v1.Position.Offsets.offsets:type_name -> streamgate.v1.Position.Offsets.OffsetsEntry
+	4,  // 36: streamgate.v1.PublishedFrame.offsets:type_name -> streamgate.v1.RecordPosition
+	42, // 37: streamgate.v1.SubscribedFrame.positions:type_name -> streamgate.v1.SubscribedFrame.PositionsEntry
+	40, // 38: streamgate.v1.Position.Offsets.offsets:type_name -> streamgate.v1.Position.Offsets.OffsetsEntry
 	0,  // 39: streamgate.v1.Position.Offsets.otherwise:type_name -> streamgate.v1.Boundary
-	7,  // 40: streamgate.v1.StreamGateway.Produce:input_type -> streamgate.v1.ProduceRequest
-	9,  // 41: streamgate.v1.StreamGateway.Fetch:input_type -> streamgate.v1.FetchRequest
-	11, // 42: streamgate.v1.StreamGateway.ListTopics:input_type -> streamgate.v1.ListTopicsRequest
-	14, // 43: streamgate.v1.StreamGateway.GetOffsets:input_type -> streamgate.v1.GetOffsetsRequest
-	17, // 44: streamgate.v1.StreamGateway.Subscribe:input_type -> streamgate.v1.SubscribeRequest
-	19, // 45: streamgate.v1.StreamGateway.Session:input_type -> streamgate.v1.SessionRequest
-	8,  // 46: streamgate.v1.StreamGateway.Produce:output_type -> streamgate.v1.ProduceResponse
-	10, // 47: streamgate.v1.StreamGateway.Fetch:output_type -> streamgate.v1.FetchResponse
-	13, // 48: streamgate.v1.StreamGateway.ListTopics:output_type -> streamgate.v1.ListTopicsResponse
-	16, // 49: streamgate.v1.StreamGateway.GetOffsets:output_type -> streamgate.v1.GetOffsetsResponse
-	18, // 50: streamgate.v1.StreamGateway.Subscribe:output_type -> streamgate.v1.SubscribeResponse
-	20, // 51: streamgate.v1.StreamGateway.Session:output_type -> streamgate.v1.SessionResponse
+	8,  // 40: streamgate.v1.StreamGateway.Produce:input_type -> streamgate.v1.ProduceRequest
+	10, // 41: streamgate.v1.StreamGateway.Fetch:input_type -> streamgate.v1.FetchRequest
+	12, // 42: streamgate.v1.StreamGateway.ListTopics:input_type -> streamgate.v1.ListTopicsRequest
+	15, // 43: streamgate.v1.StreamGateway.GetOffsets:input_type -> streamgate.v1.GetOffsetsRequest
+	18, // 44: streamgate.v1.StreamGateway.Subscribe:input_type -> streamgate.v1.SubscribeRequest
+	20, // 45: streamgate.v1.StreamGateway.Session:input_type -> streamgate.v1.SessionRequest
+	9,  // 46: streamgate.v1.StreamGateway.Produce:output_type -> streamgate.v1.ProduceResponse
+	11, // 47: streamgate.v1.StreamGateway.Fetch:output_type -> streamgate.v1.FetchResponse
+	14, // 48: streamgate.v1.StreamGateway.ListTopics:output_type -> streamgate.v1.ListTopicsResponse
+	17, // 49: streamgate.v1.StreamGateway.GetOffsets:output_type -> streamgate.v1.GetOffsetsResponse
+	19, // 50: streamgate.v1.StreamGateway.Subscribe:output_type -> streamgate.v1.SubscribeResponse
+	21, // 51: streamgate.v1.StreamGateway.Session:output_type -> streamgate.v1.SessionResponse
 	46, // [46:52] is the sub-list for method output_type
 	40, // [40:46] is the sub-list for method input_type
 	40, // [40:40] is the sub-list for extension type_name
@@ -3144,25 +3197,25 @@ func file_streamgate_v1_streamgate_proto_init() {
 		return
 	}
 	file_streamgate_v1_streamgate_proto_msgTypes[0].OneofWrappers = []any{}
-	file_streamgate_v1_streamgate_proto_msgTypes[1].OneofWrappers = []any{}
-	file_streamgate_v1_streamgate_proto_msgTypes[4].OneofWrappers = []any{
+	file_streamgate_v1_streamgate_proto_msgTypes[2].OneofWrappers = []any{}
+	file_streamgate_v1_streamgate_proto_msgTypes[5].OneofWrappers = []any{
 		(*Position_Earliest_)(nil),
 		(*Position_Latest_)(nil),
 		(*Position_Offsets_)(nil),
 		(*Position_Timestamp)(nil),
 	}
-	file_streamgate_v1_streamgate_proto_msgTypes[5].OneofWrappers = []any{
+	file_streamgate_v1_streamgate_proto_msgTypes[6].OneofWrappers = []any{
 		(*KeyFilter_Exact)(nil),
 		(*KeyFilter_Prefix)(nil),
 		(*KeyFilter_Mqtt)(nil),
 	}
-	file_streamgate_v1_streamgate_proto_msgTypes[6].OneofWrappers = []any{}
-	file_streamgate_v1_streamgate_proto_msgTypes[17].OneofWrappers = []any{
+	file_streamgate_v1_streamgate_proto_msgTypes[7].OneofWrappers = []any{}
+	file_streamgate_v1_streamgate_proto_msgTypes[18].OneofWrappers = []any{
 		(*SubscribeResponse_Subscribed)(nil),
 		(*SubscribeResponse_Records)(nil),
 		(*SubscribeResponse_ContinuityLost)(nil),
 	}
-	file_streamgate_v1_streamgate_proto_msgTypes[18].OneofWrappers = []any{
+	file_streamgate_v1_streamgate_proto_msgTypes[19].OneofWrappers = []any{
 		(*SessionRequest_Publish)(nil),
 		(*SessionRequest_Subscribe)(nil),
 		(*SessionRequest_Unsubscribe)(nil),
@@ -3171,7 +3224,7 @@ func file_streamgate_v1_streamgate_proto_init() {
 		(*SessionRequest_Credit)(nil),
 		(*SessionRequest_Ping)(nil),
 	}
-	file_streamgate_v1_streamgate_proto_msgTypes[19].OneofWrappers = []any{
+	file_streamgate_v1_streamgate_proto_msgTypes[20].OneofWrappers = []any{
 		(*SessionResponse_Records)(nil),
 		(*SessionResponse_Published)(nil),
 		(*SessionResponse_Subscribed)(nil),
@@ -3181,14 +3234,14 @@ func file_streamgate_v1_streamgate_proto_init() {
 		(*SessionResponse_Pong)(nil),
 		(*SessionResponse_Committed)(nil),
 	}
-	file_streamgate_v1_streamgate_proto_msgTypes[20].OneofWrappers = []any{}
+	file_streamgate_v1_streamgate_proto_msgTypes[21].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_streamgate_v1_streamgate_proto_rawDesc), len(file_streamgate_v1_streamgate_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   43,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

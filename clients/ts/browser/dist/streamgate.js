@@ -280,8 +280,7 @@ var StreamgateClient = class {
   }
 };
 function decodeRecord(topic, w) {
-  const headers = {};
-  for (const [k, v] of Object.entries(w.headers ?? {})) headers[k] = w.headersEncoding === "base64" ? fromBase64(v) : v;
+  const headers = (w.headers ?? []).map((h) => ({ name: h.name, value: w.headersEncoding === "base64" ? fromBase64(h.value) : h.value }));
   return {
     topic,
     partition: w.partition,

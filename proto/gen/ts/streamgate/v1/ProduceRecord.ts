@@ -1,5 +1,6 @@
 // Original file: proto/streamgate/v1/streamgate.proto
 
+import type { Header as _streamgate_v1_Header, Header__Output as _streamgate_v1_Header__Output } from '../../streamgate/v1/Header.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -14,7 +15,10 @@ export interface ProduceRecord {
    * Absent = null value.
    */
   'value'?: (Buffer | Uint8Array | string);
-  'headers'?: ({[key: string]: Buffer | Uint8Array | string});
+  /**
+   * In order; a name may repeat. Stored in this order.
+   */
+  'headers'?: (_streamgate_v1_Header)[];
   /**
    * Explicit partition for this record (overrides the key-based choice).
    */
@@ -41,7 +45,10 @@ export interface ProduceRecord__Output {
    * Absent = null value.
    */
   'value'?: (Buffer);
-  'headers': ({[key: string]: Buffer});
+  /**
+   * In order; a name may repeat. Stored in this order.
+   */
+  'headers': (_streamgate_v1_Header__Output)[];
   /**
    * Explicit partition for this record (overrides the key-based choice).
    */

@@ -1,5 +1,6 @@
 // Original file: proto/streamgate/v1/streamgate.proto
 
+import type { Header as _streamgate_v1_Header, Header__Output as _streamgate_v1_Header__Output } from '../../streamgate/v1/Header.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -21,7 +22,10 @@ export interface Record {
    * Absent = null value (a tombstone in compacted topics).
    */
   'value'?: (Buffer | Uint8Array | string);
-  'headers'?: ({[key: string]: Buffer | Uint8Array | string});
+  /**
+   * In the record's order; a name may repeat (Kafka headers, MQTT 5 user properties).
+   */
+  'headers'?: (_streamgate_v1_Header)[];
   '_key'?: "key";
   '_value'?: "value";
 }
@@ -45,7 +49,10 @@ export interface Record__Output {
    * Absent = null value (a tombstone in compacted topics).
    */
   'value'?: (Buffer);
-  'headers': ({[key: string]: Buffer});
+  /**
+   * In the record's order; a name may repeat (Kafka headers, MQTT 5 user properties).
+   */
+  'headers': (_streamgate_v1_Header__Output)[];
   '_key'?: "key";
   '_value'?: "value";
 }
