@@ -52,6 +52,8 @@ export const HTTP_ERRORS = {
   INVALID_COMPATIBILITY_LEVEL: { status: 422, errorCode: 42203 },
   INCOMPATIBLE_SCHEMA: { status: 409, errorCode: 409 },
   OPERATION_NOT_PERMITTED: { status: 422, errorCode: 42205 },
+  // kafka-rest JSON_CONVERSION_ERROR_CODE, as a v2 schema-format produce whose record breaks its schema.
+  SCHEMA_VALIDATION: { status: 422, errorCode: 42203 },
   UNIMPLEMENTED: { status: 501, errorCode: 501 },
   INTERNAL: { status: 500, errorCode: 50002 },
 } as const satisfies Record<Code, HttpError>;

@@ -32,4 +32,13 @@ describe('config', () => {
     expect(() => loadConfig(coreConfigSchema, { env: {}, argv: [], ...sources })).toThrow(ConfigError);
     expect(() => loadConfig(coreConfigSchema, { env: {}, argv: [], ...sources })).toThrow(message);
   });
+  it('schemaRegistry.bindings: defaults filled in, a bad entry stops the start naming the key', () => {
+    const load = (file: unknown) => loadConfig(coreConfigSchema, { env: {}, argv: [], file });
+    const config = load({ schemaRegistry: { bindings: [{ topic: 'sensors*', format: 'jsonschema' }] } });
+    expect(config.schemaRegistry.bindings).toEqual([{ topic: 'sensors*', format: 'jsonschema', side: 'value', encode: false }]);
+    expect(() => load({ schemaRegistry: { bindings: [{ topic: 'sensors', format: 'xml' }] } })).toThrow(/schemaRegistry\.bindings\.0\.format/);
+    expect(() => load({ schemaRegistry: { bindings: [{ topic: 'a/b', format: 'avro' }] } })).toThrow(/schemaRegistry\.bindings\.0\.topic/);
+    expect(() => load({ schemaRegistry: { bindings: [{ topic: 'a', format: 'avro', extra: 1 }] } })).toThrow(/extra/);
+    expect(() => load({ schemaRegistry: { enabled: false, bindings: [{ topic: 'a', format: 'avro' }] } })).toThrow(/schemaRegistry\.bindings.*schemaRegistry\.enabled/);
+  });
 });

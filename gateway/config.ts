@@ -167,8 +167,28 @@ export const coreConfigShape = {
       maxSubjects: z.number().int().positive().default(10_000),
       /** Versions one subject holds at most (live and soft-deleted). */
       maxVersionsPerSubject: z.number().int().positive().default(1_000),
+      /**
+       * Topic bindings (gateway/schemas/bindings.ts): every produce on every protocol to a matching
+       * topic is checked against the subject's schema before anything is written, and with
+       * `encode: true` JSON is written in the Confluent wire format. `topic` is a name or a pattern
+       * (`*` = any run of characters, as in grants); the first binding matching a topic wins, per
+       * side. `subject` defaults to `<topic>-value` / `<topic>-key` (TopicNameStrategy).
+       */
+      bindings: z
+        .array(
+          z.strictObject({
+            topic: z.string().min(1).max(249).regex(/^[a-zA-Z0-9._*-]+$/, 'must be a topic name or a pattern with *'),
+            subject: z.string().min(1).max(255).optional(),
+            format: z.enum(['avro', 'jsonschema', 'protobuf']),
+            side: z.enum(['value', 'key']).default('value'),
+            encode: z.boolean().default(false),
+          }),
+        )
+        .max(1_000)
+        .default([]),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((r) => r.enabled || r.bindings.length === 0, { message: 'bindings need the schema registry (schemaRegistry.enabled)', path: ['bindings'] }),
   ...authConfigShape,
   tls: z
     .strictObject({

@@ -49,6 +49,7 @@ import {
   type TopicInfo,
 } from './record.js';
 import { CompactedTable } from './table.js';
+import { TopicBindings } from './schemas/bindings.js';
 import { SchemaRegistry } from './schemas/registry.js';
 import { TRACEPARENT, validTraceparent } from './trace.js';
 
@@ -102,6 +103,7 @@ export class Core implements Gateway {
   /** The schema registry (config `schemaRegistry`); undefined when disabled. */
   readonly schemas: SchemaRegistry | undefined;
   private readonly backend: Backend;
+  private readonly bindings: TopicBindings;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
   private readonly instances: InstanceRegistry;
@@ -168,6 +170,7 @@ export class Core implements Gateway {
           this.log.child({ component: 'schemas' }),
         )
       : undefined;
+    this.bindings = new TopicBindings(registry.bindings, this.schemas, registry.maxDepth, this.log.child({ component: 'bindings' }));
   }
 
   async authenticate(credentials: Credentials, origin?: ConnectionOrigin): Promise<import('./api.js').Principal> {
@@ -598,11 +601,13 @@ export class Core implements Gateway {
       }
     });
     this.takePublishTokens(ctx.principal.id, records.length);
+    // Bound topics: every record checked against its schema (and encoded) before anything, the topic included, is created or written.
+    const checked = this.bindings.empty ? records : await this.bindings.apply(topic, records);
     const info = await this.ensureTopic(topic);
     // The topic exists now: subscribers waiting for it start without waiting for the next poll.
     this.topicWatcher.exists(topic);
     const traceparent = validTraceparent(options.traceparent);
-    let batch = options.partition === undefined ? records : records.map((r) => ({ ...r, partition: options.partition }));
+    let batch = options.partition === undefined ? checked : checked.map((r) => ({ ...r, partition: options.partition }));
     if (traceparent !== undefined) {
       const header = Buffer.from(traceparent, 'latin1');
       batch = batch.map((r) => (r.headers?.some((h) => h.name === TRACEPARENT) === true ? r : { ...r, headers: [...(r.headers ?? NO_HEADERS), { name: TRACEPARENT, value: header }] }));

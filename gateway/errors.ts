@@ -63,6 +63,7 @@ export const CATALOGUE = {
   INVALID_COMPATIBILITY_LEVEL: { status: 'INVALID_ARGUMENT', retriable: false, scope: 'request', summary: 'The compatibility level is not one the registry knows.' },
   INCOMPATIBLE_SCHEMA: { status: 'FAILED_PRECONDITION', retriable: false, scope: 'request', summary: 'The schema breaks the subject compatibility level with an earlier version.' },
   OPERATION_NOT_PERMITTED: { status: 'FAILED_PRECONDITION', retriable: false, scope: 'request', summary: 'The registry (or subject) mode forbids the operation, e.g. a write in READONLY mode.' },
+  SCHEMA_VALIDATION: { status: 'INVALID_ARGUMENT', retriable: false, scope: 'request', summary: 'A record breaks the schema its topic is bound to (schemaRegistry.bindings); nothing of the request was written.' },
   UNIMPLEMENTED: { status: 'UNIMPLEMENTED', retriable: false, scope: 'request', summary: 'The operation is not supported.' },
   INTERNAL: { status: 'INTERNAL', retriable: false, scope: 'request', summary: 'An unexpected gateway fault; details are in the gateway log.' },
 } as const satisfies Readonly<Record<string, CodeInfo>>;

@@ -54,6 +54,7 @@ export const WS_ERRORS = {
   INVALID_COMPATIBILITY_LEVEL: { close: 4522 },
   INCOMPATIBLE_SCHEMA: { close: 4523 },
   OPERATION_NOT_PERMITTED: { close: 4524 },
+  SCHEMA_VALIDATION: { close: 4525 },
   UNIMPLEMENTED: { close: 4514 },
   INTERNAL: { close: 1011 },
 } as const satisfies Record<Code, WsErrorMapping>;

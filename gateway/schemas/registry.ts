@@ -98,6 +98,8 @@ interface Allocation {
 type AllocationResult = { readonly id: number; readonly version: number } | 'conflict';
 
 const ALLOCATION_RETRIES = 8;
+/** A bound subject not known here is looked for in the backend at most this often (topic bindings). */
+const MISSING_SUBJECT_SYNC_MS = 1_000;
 
 /** The registry over its two tables. Every method takes the caller's context for authorization. */
 export class SchemaRegistry {
@@ -106,6 +108,7 @@ export class SchemaRegistry {
   private readonly configs = new Map<string, CompatibilityLevel>();
   private readonly modes = new Map<string, Mode>();
   private readonly compiled = new Map<number, CompiledSchema>();
+  private readonly missSyncs = new Map<string, number>();
   private fold: { offsetCount: number; results: Map<string, AllocationResult>; subjectMax: Map<string, number> } | undefined;
   private opened: Promise<{ store: CompactedTable; ids: CompactedTable }> | undefined;
 
@@ -500,6 +503,40 @@ export class SchemaRegistry {
     }
     const stored = await this.schemaById(ctx, id);
     return this.compiledOf(stored);
+  }
+
+  // --- topic bindings (the core's produce path) ------------------------------------------------
+
+  /**
+   * For topic bindings: the subject's latest live version compiled, and the compiled schema of any
+   * of its live versions by id. This is the core checking its own produce path, not a client
+   * reading the registry, so no authorization. From memory once the tables are open (they are
+   * followed live) and from the compiled cache: no I/O per call — except that a subject not known
+   * here is looked for in the backend at most once a second (another instance may just have
+   * registered it). Undefined when the subject has no live version.
+   */
+  async subjectSchemas(subject: string): Promise<{ latest: { id: number; compiled: CompiledSchema }; byId(id: number): CompiledSchema | undefined } | undefined> {
+    await this.tables();
+    let live = this.live(subject, false);
+    if (live.length === 0) {
+      const now = Date.now();
+      if (now - (this.missSyncs.get(subject) ?? 0) < MISSING_SUBJECT_SYNC_MS) return undefined;
+      this.missSyncs.delete(subject);
+      this.missSyncs.set(subject, now);
+      if (this.missSyncs.size > 10_000) this.missSyncs.delete(this.missSyncs.keys().next().value!);
+      await this.synced();
+      live = this.live(subject, false);
+      if (live.length === 0) return undefined;
+    }
+    const latest = live[live.length - 1]!;
+    const ids = new Map(live.map((v) => [v.id, v]));
+    return {
+      latest: { id: latest.id, compiled: this.compiledOf(latest) },
+      byId: (id) => {
+        const v = ids.get(id);
+        return v === undefined ? undefined : this.compiledOf(v);
+      },
+    };
   }
 
   /** Stops following the tables. */

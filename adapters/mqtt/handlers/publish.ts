@@ -147,19 +147,7 @@ export class PublishIn {
         while (n < this.queue.length && n < MAX_PRODUCE_BATCH && this.queue[n]!.kafkaTopic === first.kafkaTopic && this.queue[n]!.idempotencyKey === undefined && this.queue[n]!.permitted) n++;
       }
       const group = this.queue.slice(0, n);
-      let results: Outcome[];
-      try {
-        const produced = await registry.gateway.produce(
-          client.ctx,
-          first.kafkaTopic,
-          group.map((g) => messageToRecord(g.msg, client.clientId)),
-          first.idempotencyKey === undefined ? {} : { idempotencyKey: first.idempotencyKey },
-        );
-        results = produced.map((r) => (r.ok ? { ok: true as const } : { ok: false as const, error: r.error }));
-      } catch (err) {
-        const error = GatewayError.from(err);
-        results = group.map(() => ({ ok: false as const, error }));
-      }
+      const results = await this.produceGroup(group);
       for (let i = 0; i < group.length; i++) {
         const item = group[i]!;
         let result: Outcome = results[i] ?? { ok: false, error: new GatewayError('INTERNAL', 'missing produce result') };
@@ -181,6 +169,36 @@ export class PublishIn {
         this.paused = false;
         client.conn.resume(PAUSE_REASON);
       }
+    }
+  }
+
+  /**
+   * One produce call for a group of messages to the same Kafka topic. The messages are independent
+   * PUBLISHes batched by this adapter, not one request: when the core refuses the batch because one
+   * message breaks the topic's schema (SCHEMA_VALIDATION names its index; schemaRegistry.bindings),
+   * that message alone is refused (PUBACK/PUBREC 0x99) and the others are written — those before
+   * it first, then the rest, so the order holds. At most one extra call per refused message.
+   */
+  private async produceGroup(group: readonly Inbound[]): Promise<Outcome[]> {
+    const { client } = this;
+    const first = group[0]!;
+    try {
+      const produced = await client.registry.gateway.produce(
+        client.ctx,
+        first.kafkaTopic,
+        group.map((g) => messageToRecord(g.msg, client.clientId)),
+        first.idempotencyKey === undefined ? {} : { idempotencyKey: first.idempotencyKey },
+      );
+      return produced.map((r) => (r.ok ? { ok: true as const } : { ok: false as const, error: r.error }));
+    } catch (err) {
+      const error = GatewayError.from(err);
+      const index = error.details?.index;
+      if (group.length > 1 && error.code === 'SCHEMA_VALIDATION' && typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < group.length) {
+        const before = index === 0 ? [] : await this.produceGroup(group.slice(0, index));
+        const after = index === group.length - 1 ? [] : await this.produceGroup(group.slice(index + 1));
+        return [...before, { ok: false as const, error }, ...after];
+      }
+      return group.map(() => ({ ok: false as const, error }));
     }
   }
 
