@@ -96,7 +96,7 @@ describe.each(['embedded', 'kafka'] as const)('Confluent v3 records (%s backend)
     const text = await stored(topic, 1);
     expect(text).toContain('"key":"sensor-7"');
     expect(text).toContain('"value":{"n":12345678901234567890,"x":1.50}');
-    expect(text).toContain('"headers":{"h":"hv"}');
+    expect(text).toContain('"headers":[{"name":"h","value":"hv"}]');
     expect(text).toContain(`"timestamp":${Date.parse('2026-01-02T03:04:05.678Z')}`);
 
     const binary = await http('POST', records(topic), { headers: { 'content-type': JSON_TYPE }, body: { partition_id: 0, key: { type: 'BINARY', data: b64('\u0001\u0002') }, value: { type: 'BINARY', data: b64('raw bytes') } } });
