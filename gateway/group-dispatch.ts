@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { GroupMember, JoinGroupRequest, KeyFilter, SubscriberSink } from './api.js';
 import type { Backend } from './backends/port.js';
+import { partitionStarts } from './group-start.js';
 import { GatewayError } from './errors.js';
 import { compileFilters, type KeyPredicate } from './hub/filters.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
@@ -166,22 +167,8 @@ export class Dispatcher {
     if (this.closed) return;
     const added = partitions.filter((tp) => !this.parts.has(key(tp.topic, tp.partition)));
     if (added.length === 0) return;
-    const byTopic = new Map<string, number[]>();
-    for (const tp of added) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-    for (const [topic, ps] of byTopic) {
-      const committed = new Map((await this.host.backend.committedOffsets(this.host.name, [topic])).map((c) => [c.partition, c.offset]));
-      const bounds = new Map((await this.host.backend.offsets(topic)).map((o) => [o.partition, o]));
-      for (const partition of ps) {
-        const b = bounds.get(partition);
-        const earliest = b?.earliest ?? 0n;
-        const latest = b?.latest ?? 0n;
-        let start = committed.get(partition) ?? ((this.request.resetTo ?? 'latest') === 'earliest' ? earliest : latest);
-        if (start < earliest || start > latest) {
-          this.host.log.warn({ group: this.host.name, topic, partition, committed: String(start), earliest: String(earliest) }, 'committed offset outside the log; continuing from the log bound');
-          start = start < earliest ? earliest : latest;
-        }
-        this.parts.set(key(topic, partition), new DispatchPartition(topic, partition, start, committed.get(partition) ?? -1n));
-      }
+    for (const p of await partitionStarts(this.host.backend, this.host.name, added, this.request.resetTo ?? 'latest', this.host.log)) {
+      this.parts.set(key(p.topic, p.partition), new DispatchPartition(p.topic, p.partition, p.start, p.committed));
     }
     this.restart();
   }

@@ -26,6 +26,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GroupMember, JoinGroupRequest, SubscriberSink } from './api.js';
 import type { Backend } from './backends/port.js';
+import { partitionStarts } from './group-start.js';
 import { GatewayError } from './errors.js';
 import { Dispatcher, DispatchMember, sameReads, type DispatchHost } from './group-dispatch.js';
 import { compileFilters, type KeyPredicate } from './hub/filters.js';
@@ -566,22 +567,8 @@ class Member implements GroupMember {
     if (this.left) return;
     const added = partitions.filter((tp) => !this.parts.has(key(tp.topic, tp.partition)));
     if (added.length === 0) return;
-    const byTopic = new Map<string, number[]>();
-    for (const tp of added) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-    for (const [topic, ps] of byTopic) {
-      const committed = new Map((await this.backend.committedOffsets(this.group, [topic])).map((c) => [c.partition, c.offset]));
-      const bounds = new Map((await this.backend.offsets(topic)).map((o) => [o.partition, o]));
-      for (const partition of ps) {
-        const b = bounds.get(partition);
-        const earliest = b?.earliest ?? 0n;
-        const latest = b?.latest ?? 0n;
-        let start = committed.get(partition) ?? ((this.request.resetTo ?? 'latest') === 'earliest' ? earliest : latest);
-        if (start < earliest || start > latest) {
-          this.log.warn({ group: this.group, topic, partition, committed: String(start), earliest: String(earliest) }, 'committed offset outside the log; continuing from the log bound');
-          start = start < earliest ? earliest : latest;
-        }
-        this.parts.set(key(topic, partition), new AssignedPartition(topic, partition, start, committed.get(partition) ?? -1n));
-      }
+    for (const p of await partitionStarts(this.backend, this.group, added, this.request.resetTo ?? 'latest', this.log)) {
+      this.parts.set(key(p.topic, p.partition), new AssignedPartition(p.topic, p.partition, p.start, p.committed));
     }
     this.stream_?.restart();
   }

@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.js';
-import { ensureChromium } from '../support/chromium.js';
+import { launchChromium } from '../support/chromium.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
@@ -32,7 +32,6 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // The gateway reads the bundle at startup: build it from the current sources first.
   await buildConsole();
-  const executablePath = ensureChromium();
   [gw, browser] = await Promise.all([
     startTestGateway({
       config: {
@@ -45,10 +44,7 @@ beforeAll(async () => {
         },
       },
     }),
-    chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
+    launchChromium(),
   ]);
 }, 300_000);
 

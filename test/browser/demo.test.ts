@@ -4,10 +4,10 @@
  * form is readable over REST at the offset the page shows.
  */
 import { readFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_PATH } from '../../clients/ts/browser/build.js';
-import { ensureChromium } from '../support/chromium.js';
+import { launchChromium } from '../support/chromium.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 
@@ -15,13 +15,9 @@ let gw: TestGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   [gw, browser] = await Promise.all([
     startTestGateway(),
-    chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
+    launchChromium(),
   ]);
 }, 300_000);
 

@@ -11,9 +11,9 @@
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureChromium } from '../support/chromium.js';
+import { launchChromium } from '../support/chromium.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
@@ -70,14 +70,10 @@ let browser: Browser;
 let proxy: CuttingProxy;
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   [gw, browser] = await Promise.all([
     // A short `retry:` so the browser's automatic reconnect comes quickly.
     startTestGateway({ config: { rest: { sseRetryMs: 200 } } }),
-    chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
+    launchChromium(),
   ]);
   proxy = new CuttingProxy(gw.httpUrl);
   await proxy.start();
