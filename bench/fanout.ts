@@ -7,7 +7,13 @@
  * load-generator processes whose CPU is reported too (a generator near 100 % of a core would be
  * the bottleneck).
  *
- *   npx tsx bench/fanout.ts [--quick] [--only=ws,sse,mqtt,grpc,uws,mosquitto,centrifugo] [--n=100,1000] [--profile[=dir]]
+ *   npx tsx bench/fanout.ts [--quick] [--only=ws,sse,mqtt,grpc,uws,mosquitto,centrifugo] [--n=100,1000] [--rate=250000 | --sweep[=…]] [--workers=2] [--name=f] [--profile[=dir]]
+ *
+ * `--rate=D` offers D deliveries/s (default 100,000; 50,000 with `--quick`): the publisher sends D ÷ N records/s.
+ * `--sweep[=D1,D2,…]` steps the offered rate up (default 100k, 250k, 500k, 750k, 1M) over the same
+ * connections, 2 s warm-up + 5 s window each, until a step misses p99 ≤ 100 ms or 99 % delivered,
+ * and reports each server's ceiling. `--workers=N` runs streamgate with N worker processes.
+ * `--name=F` writes results/F.json instead of results/fanout.json.
  *
  * `--profile` runs each streamgate child with `node --cpu-prof` and writes its .cpuprofiles to
  * `<dir>/fanout-<target>-<N>/` (dir default: a new temp dir, printed);
@@ -27,6 +33,8 @@ export interface FanoutResult {
   server: string;
   protocol: string;
   subscribers: number;
+  /** Deliveries/s offered: publish rate × N. */
+  offeredPerSec: number;
   publishRate: number;
   windowSec: number;
   published: number;
@@ -40,6 +48,10 @@ export interface FanoutResult {
   serverPeakRssMiB: number;
   generators: number;
   generatorCpuPctMax: number;
+  /** Highest run-queue wait of a generator's main thread, % of the window (runnable but no CPU). */
+  generatorWaitPctMax: number;
+  /** Run-queue wait of the server's (busiest) main thread, % of the window. */
+  serverWaitPct: number;
   errors: number;
   note?: string;
 }
@@ -117,21 +129,28 @@ function generatorsFor(n: number): number {
 }
 
 /** One fan-out run against one server/protocol at one N. */
+/** A sweep step passes when the server keeps up with low latency: p99 ≤ 100 ms and ≥ 99 % delivered. */
+export const sweepPasses = (r: FanoutResult): boolean => r.p99Ms <= 100 && r.deliveryRatio >= 0.99;
+
+/**
+ * Fan-out runs against one server/protocol at one N: one row per offered rate in `rates`
+ * (deliveries/s), over the same connections. `sweep`: stop after the first rate that does not
+ * pass (`sweepPasses`); higher rates would only queue more.
+ */
 async function runOne(
   broker: KafkaHarness,
   target: Target,
   n: number,
-  timing: { warmupMs: number; windowMs: number; deliveriesPerSec: number },
+  timing: { warmupMs: number; windowMs: number; rates: readonly number[]; sweep: boolean; workers: number },
   profileDir?: string,
-): Promise<FanoutResult> {
-  const rate = Math.max(1, Math.round(timing.deliveriesPerSec / n));
+): Promise<FanoutResult[]> {
   const topic = `fanout-${target}-${n}-${Date.now()}`;
   await createTopic(broker.brokers, topic);
   const stops: (() => Promise<void>)[] = [];
   let gens: Generators | undefined;
   let pub: Publisher | undefined;
   try {
-    let serverPid: number;
+    let serverPids: number[];
     let server = 'streamgate';
     let kind: SubscriberKind;
     let sub: Omit<SubscriberOptions, 'kind' | 'count'>;
@@ -139,7 +158,7 @@ async function runOne(
     if (target === 'mosquitto') {
       const m = await startMosquitto();
       stops.push(() => m.stop());
-      serverPid = m.pid;
+      serverPids = [m.pid];
       server = 'mosquitto';
       kind = 'mqtt';
       sub = { url: `127.0.0.1:${m.port}`, topic: 'bench/fan' };
@@ -147,7 +166,7 @@ async function runOne(
     } else if (target === 'centrifugo') {
       const c = await startCentrifugo(broker.brokers, topic);
       stops.push(() => c.stop());
-      serverPid = c.pid;
+      serverPids = [c.pid];
       server = 'centrifugo';
       kind = 'centrifugo';
       sub = { url: `ws://127.0.0.1:${c.port}/connection/websocket`, topic: 'bench', centrifugoSecret: CENTRIFUGO_SECRET };
@@ -158,12 +177,14 @@ async function runOne(
         {
           ...(target === 'uws' ? { websocket: { engine: 'uws' } } : {}),
           ...(target === 'mqtt' ? { mqtt: { routes: [{ filter: 'bench/#', topic }] } } : {}),
+          ...(timing.workers > 1 ? { workers: timing.workers } : {}),
         },
         profileDir === undefined ? {} : { cpuProfileDir: join(profileDir, `fanout-${target}-${n}`) },
       );
       stops.push(() => gw.stop());
-      serverPid = gw.pid;
+      serverPids = [...gw.pids];
       if (target === 'uws') server = 'streamgate (uWS)';
+      if (timing.workers > 1) server += ` ×${timing.workers} workers`;
       kind = target === 'uws' ? 'ws' : (target as SubscriberKind);
       const host = '127.0.0.1';
       sub = {
@@ -187,41 +208,52 @@ async function runOne(
       if ((await gens.report()).delivered > 0) break;
       if (Date.now() > primeDeadline) throw new Error('no record reached the subscribers within 30 s');
     }
-    const running = runPublisher(pub, rate);
-    await sleep(timing.warmupMs);
-    const sampler = new ProcSampler([serverPid, ...gens.pids]);
-    gens.reset();
-    const sentBefore = running.sent();
-    sampler.begin();
-    const t0 = performance.now();
-    await sleep(timing.windowMs);
-    const report = await gens.report();
-    const seconds = (performance.now() - t0) / 1000;
-    const usage = sampler.end();
-    const published = running.sent() - sentBefore;
-    await running.stop();
-    const srv = usage.get(serverPid)!;
-    const genCpu = Math.max(...gens.pids.map((p) => usage.get(p)!.cpuPct));
-    return {
-      server,
-      protocol: { ws: 'WebSocket', uws: 'WebSocket', sse: 'SSE', grpc: 'gRPC', mqtt: 'MQTT', mosquitto: 'MQTT', centrifugo: 'WebSocket' }[target],
-      subscribers: n,
-      publishRate: rate,
-      windowSec: Number(seconds.toFixed(2)),
-      published,
-      delivered: report.delivered,
-      deliveredPerSec: Math.round(report.delivered / seconds),
-      deliveryRatio: Number((report.delivered / Math.max(1, published * n)).toFixed(3)),
-      p50Ms: Number(report.hist.quantile(0.5).toFixed(2)),
-      p99Ms: Number(report.hist.quantile(0.99).toFixed(2)),
-      maxMs: Number(report.hist.max.toFixed(2)),
-      serverCpuPct: Math.round(srv.cpuPct),
-      serverPeakRssMiB: Math.round(srv.peakRss / 2 ** 20),
-      generators: gens.pids.length,
-      generatorCpuPctMax: Math.round(genCpu),
-      errors: report.errors,
-      ...(report.lastError ? { note: report.lastError } : {}),
-    };
+    const results: FanoutResult[] = [];
+    for (const offered of timing.rates) {
+      const rate = Math.max(1, Math.round(offered / n));
+      const running = runPublisher(pub, rate);
+      await sleep(timing.warmupMs);
+      const sampler = new ProcSampler([...serverPids, ...gens.pids]);
+      gens.reset();
+      const sentBefore = running.sent();
+      sampler.begin();
+      const t0 = performance.now();
+      await sleep(timing.windowMs);
+      const report = await gens.report();
+      const seconds = (performance.now() - t0) / 1000;
+      const usage = sampler.end();
+      const published = running.sent() - sentBefore;
+      await running.stop();
+      const srv = serverPids.map((p) => usage.get(p)!);
+      const gen = gens.pids.map((p) => usage.get(p)!);
+      const r: FanoutResult = {
+        server,
+        protocol: { ws: 'WebSocket', uws: 'WebSocket', sse: 'SSE', grpc: 'gRPC', mqtt: 'MQTT', mosquitto: 'MQTT', centrifugo: 'WebSocket' }[target],
+        subscribers: n,
+        offeredPerSec: offered,
+        publishRate: rate,
+        windowSec: Number(seconds.toFixed(2)),
+        published,
+        delivered: report.delivered,
+        deliveredPerSec: Math.round(report.delivered / seconds),
+        deliveryRatio: Number((report.delivered / Math.max(1, published * n)).toFixed(3)),
+        p50Ms: Number(report.hist.quantile(0.5).toFixed(2)),
+        p99Ms: Number(report.hist.quantile(0.99).toFixed(2)),
+        maxMs: Number(report.hist.max.toFixed(2)),
+        serverCpuPct: Math.round(srv.reduce((a, u) => a + u.cpuPct, 0)),
+        serverPeakRssMiB: Math.round(srv.reduce((a, u) => a + u.peakRss, 0) / 2 ** 20),
+        generators: gens.pids.length,
+        generatorCpuPctMax: Math.round(Math.max(...gen.map((u) => u.cpuPct))),
+        generatorWaitPctMax: Math.round(Math.max(...gen.map((u) => u.waitPct))),
+        serverWaitPct: Math.round(Math.max(...srv.map((u) => u.waitPct))),
+        errors: report.errors,
+        ...(report.lastError ? { note: report.lastError } : {}),
+      };
+      results.push(r);
+      if (timing.sweep) process.stdout.write(`[${fmt(offered)}: ${fmt(r.deliveredPerSec)}/s p99 ${fmt(r.p99Ms, 1)}] `);
+      if (timing.sweep && !sweepPasses(r)) break;
+    }
+    return results;
   } finally {
     await pub?.close().catch(() => undefined);
     await gens?.close();
@@ -234,6 +266,7 @@ export function fanoutRows(results: FanoutResult[]): Record<string, string | num
     server: r.server,
     protocol: r.protocol,
     N: fmt(r.subscribers),
+    offered: fmt(r.offeredPerSec),
     'pub/s': fmt(r.publishRate),
     'delivered/s': fmt(r.deliveredPerSec),
     ratio: r.deliveryRatio.toFixed(2),
@@ -243,12 +276,45 @@ export function fanoutRows(results: FanoutResult[]): Record<string, string | num
     'server CPU %': r.serverCpuPct,
     'server RSS MiB': r.serverPeakRssMiB,
     'gen CPU % (max)': r.generatorCpuPctMax,
+    'gen wait % (max)': r.generatorWaitPctMax ?? '–',
+    'server wait %': r.serverWaitPct ?? '–',
   }));
 }
 
-export async function runFanout(options: { quick: boolean; only?: string[] | undefined; ns?: number[]; broker?: KafkaHarness; profileDir?: string }): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
+/** The highest offered rate per server/protocol/N that passed (`sweepPasses`), from a sweep's rows. */
+export function sweepCeilings(results: readonly FanoutResult[]): { server: string; protocol: string; subscribers: number; ceilingPerSec: number; firstFailing?: number }[] {
+  const out = new Map<string, { server: string; protocol: string; subscribers: number; ceilingPerSec: number; firstFailing?: number }>();
+  for (const r of results) {
+    const key = `${r.server}\0${r.protocol}\0${r.subscribers}`;
+    const row = out.get(key) ?? { server: r.server, protocol: r.protocol, subscribers: r.subscribers, ceilingPerSec: 0 };
+    if (sweepPasses(r) && row.firstFailing === undefined) row.ceilingPerSec = Math.max(row.ceilingPerSec, r.offeredPerSec);
+    else if (!sweepPasses(r)) row.firstFailing ??= r.offeredPerSec;
+    out.set(key, row);
+  }
+  return [...out.values()];
+}
+
+export interface FanoutOptions {
+  quick: boolean;
+  only?: string[] | undefined;
+  ns?: number[];
+  /** Offered deliveries/s (one value: a fixed-rate run; several with `sweep`: ascending steps). */
+  rates?: number[];
+  sweep?: boolean;
+  /** streamgate `workers` (default 1). */
+  workers?: number;
+  broker?: KafkaHarness;
+  profileDir?: string;
+  /** Result file name under bench/results (default `fanout`). */
+  name?: string;
+}
+
+export async function runFanout(options: FanoutOptions): Promise<{ results: FanoutResult[]; skipped: { target: string; subscribers: number; reason: string }[] }> {
   const ns = options.ns ?? (options.quick ? [100, 1000] : [100, 1000, 10_000]);
-  const timing = options.quick ? { warmupMs: 1500, windowMs: 4000, deliveriesPerSec: 50_000 } : { warmupMs: 3000, windowMs: 10_000, deliveriesPerSec: 100_000 };
+  const base = options.quick ? { warmupMs: 1500, windowMs: 4000, deliveriesPerSec: 50_000 } : { warmupMs: 3000, windowMs: 10_000, deliveriesPerSec: 100_000 };
+  const sweep = options.sweep ?? false;
+  const rates = options.rates ?? (sweep ? [100_000, 250_000, 500_000, 750_000, 1_000_000] : [base.deliveriesPerSec]);
+  const timing = { warmupMs: sweep ? 2000 : base.warmupMs, windowMs: sweep ? 5000 : base.windowMs, rates, sweep, workers: options.workers ?? 1 };
   const broker = options.broker ?? (await startKafkaHarness());
   const results: FanoutResult[] = [];
   const skipped: { target: string; subscribers: number; reason: string }[] = [];
@@ -258,8 +324,9 @@ export async function runFanout(options: { quick: boolean; only?: string[] | und
         if (options.only !== undefined && !options.only.includes(target)) continue;
         process.stdout.write(`fan-out ${target} N=${n} … `);
         try {
-          const r = await runOne(broker, target, n, timing, options.profileDir);
-          results.push(r);
+          const rows = await runOne(broker, target, n, timing, options.profileDir);
+          results.push(...rows);
+          const r = rows[rows.length - 1]!;
           process.stdout.write(`${fmt(r.deliveredPerSec)}/s p99 ${fmt(r.p99Ms, 1)} ms\n`);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
@@ -272,14 +339,35 @@ export async function runFanout(options: { quick: boolean; only?: string[] | und
     if (options.broker === undefined) await broker.stop();
   }
   printTable('Fan-out (one publisher, N subscribers, 256 B JSON records)', fanoutRows(results));
+  const ceilings = sweep ? sweepCeilings(results) : undefined;
+  if (ceilings !== undefined) {
+    printTable(
+      'Sweep: highest offered deliveries/s with p99 ≤ 100 ms and ≥ 99 % delivered',
+      ceilings.map((c) => ({ server: c.server, protocol: c.protocol, N: fmt(c.subscribers), ceiling: c.ceilingPerSec === 0 ? `< ${fmt(rates[0]!)}` : fmt(c.ceilingPerSec), 'first failing': c.firstFailing === undefined ? '–' : fmt(c.firstFailing) })),
+    );
+  }
   for (const s of skipped) process.stdout.write(`skipped ${s.target} N=${s.subscribers}: ${s.reason}\n`);
-  writeResult('fanout', { timing, results, skipped });
+  writeResult(options.name ?? 'fanout', { timing, results, skipped, ...(ceilings === undefined ? {} : { ceilings }) });
   return { results, skipped };
 }
 
 if (process.argv[1]?.endsWith('fanout.ts')) {
   const flags = benchFlags();
-  const n = process.argv.find((a) => a.startsWith('--n='))?.slice(4);
+  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const n = arg('n');
+  const rate = arg('rate');
+  const sweep = arg('sweep');
+  const workers = arg('workers');
+  const name = arg('name');
   const profileDir = profileFlag('fanout');
-  await runFanout({ ...flags, ...(n === undefined ? {} : { ns: n.split(',').map(Number) }), ...(profileDir === undefined ? {} : { profileDir }) });
+  await runFanout({
+    ...flags,
+    ...(n === undefined ? {} : { ns: n.split(',').map(Number) }),
+    ...(rate === undefined ? {} : { rates: [Number(rate)] }),
+    ...(sweep === undefined ? {} : { sweep: true, rates: sweep.split(',').map(Number) }),
+    ...(process.argv.includes('--sweep') ? { sweep: true } : {}),
+    ...(workers === undefined ? {} : { workers: Number(workers) }),
+    ...(name === undefined ? {} : { name }),
+    ...(profileDir === undefined ? {} : { profileDir }),
+  });
 }

@@ -88,16 +88,29 @@ export function procStat(pid: number): { cpuMs: number; rss: number } {
   return { cpuMs, rss: rssKb * 1024 };
 }
 
-/** Samples a set of processes: CPU % over a window and peak RSS. */
+/**
+ * Run-queue wait of a process's main thread in ms (/proc/<pid>/schedstat, second field, ns):
+ * time it was runnable but waited for a CPU. A load generator that waits much is starved —
+ * its low CPU then does not mean it had capacity to spare.
+ */
+export function runQueueWaitMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a set of processes: CPU % over a window, run-queue wait % and peak RSS. */
 export class ProcSampler {
-  private start = new Map<number, { cpuMs: number; at: number }>();
+  private start = new Map<number, { cpuMs: number; waitMs: number; at: number }>();
   private peak = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly pids: number[]) {}
 
   begin(): void {
-    for (const pid of this.pids) this.start.set(pid, { cpuMs: procStat(pid).cpuMs, at: performance.now() });
+    for (const pid of this.pids) this.start.set(pid, { cpuMs: procStat(pid).cpuMs, waitMs: runQueueWaitMs(pid), at: performance.now() });
     this.peak.clear();
     this.timer = setInterval(() => this.sample(), 250);
   }
@@ -114,15 +127,20 @@ export class ProcSampler {
     }
   }
 
-  /** Per pid: CPU % of one core over the window, peak RSS. */
-  end(): Map<number, { cpuPct: number; peakRss: number }> {
+  /** Per pid: CPU % of one core over the window, run-queue wait % of the window (main thread), peak RSS. */
+  end(): Map<number, { cpuPct: number; waitPct: number; peakRss: number }> {
     clearInterval(this.timer);
     this.sample();
-    const out = new Map<number, { cpuPct: number; peakRss: number }>();
+    const out = new Map<number, { cpuPct: number; waitPct: number; peakRss: number }>();
     for (const pid of this.pids) {
       const s = this.start.get(pid)!;
       const now = procStat(pid).cpuMs;
-      out.set(pid, { cpuPct: (100 * (now - s.cpuMs)) / (performance.now() - s.at), peakRss: this.peak.get(pid) ?? 0 });
+      const elapsed = performance.now() - s.at;
+      out.set(pid, {
+        cpuPct: (100 * (now - s.cpuMs)) / elapsed,
+        waitPct: (100 * (runQueueWaitMs(pid) - s.waitMs)) / elapsed,
+        peakRss: this.peak.get(pid) ?? 0,
+      });
     }
     return out;
   }

@@ -57,6 +57,8 @@ async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
 
 export interface GatewayProcess {
   readonly pid: number;
+  /** Every process of the gateway: the child, and with `workers` > 1 its workers too. */
+  readonly pids: readonly number[];
   readonly ports: { http: number; mqtt: number; grpc: number };
   /** Port of the uWebSockets.js listener when websocket.engine is uws (picked by us, see startGateway). */
   readonly uwsPort: number | undefined;
@@ -101,9 +103,10 @@ export async function startGateway(brokers: string, extra: Record<string, any> =
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ports = await waitMessage(child, (m) => (m?.ready ? (m.ports as GatewayProcess['ports']) : undefined), 'gateway start', 60_000);
+  const { ports, pids } = await waitMessage(child, (m) => (m?.ready ? (m as { ports: GatewayProcess['ports']; pids: number[] }) : undefined), 'gateway start', 60_000);
   return {
     pid: child.pid!,
+    pids,
     ports,
     uwsPort,
     mem: () => {
