@@ -30,7 +30,7 @@ import type { Backend, ClusterInfo, FetchResult, PartitionReplicas, TopicConfigE
 import type { CoreConfig } from './config.js';
 import { GatewayError } from './errors.js';
 import { GroupCoordinator } from './groups.js';
-import { compileFilters } from './hub/filters.js';
+import { MATCH_ALL, compileFilters } from './hub/filters.js';
 import { Hub, type HubStats } from './hub/hub.js';
 import { IdempotencyWindow } from './idempotency.js';
 import { INSTANCES_TABLE, InstanceRegistry } from './instances.js';
@@ -668,7 +668,7 @@ export class Core implements Gateway {
     validateTopicName(request.topic);
     const scoped = this.readPredicate(ctx, this.check(ctx, 'read', request.topic), request.topic, request.filters);
     const asked = compileFilters(request.filters);
-    const predicate: KeyPredicate = scoped === undefined ? asked : (key) => scoped(key) && asked(key);
+    const predicate: KeyPredicate = scoped === undefined ? asked : asked === MATCH_ALL ? scoped : (key) => scoped(key) && asked(key);
     let subscription: EndableSubscription;
     try {
       subscription = await this.openSubscription(ctx, request, predicate, sink);

@@ -57,3 +57,25 @@ export function encodeOnce<T>(record: StreamRecord, format: string, encode: (rec
   formats.set(format, encoded);
   return encoded;
 }
+
+const batchMemo = new WeakMap<readonly StreamRecord[], Map<string, unknown>>();
+
+/**
+ * The encoding of a whole batch (`records` as the hub handed it to a sink) in `format`, computed
+ * once per (array, format). The hub gives subscribers that take every record of a shared read the
+ * SAME array, so a frame that differs between them only by what `format` names (e.g. a
+ * client-chosen subscription id) is built once for all of them and its bytes reused for each
+ * socket. The same rules as `encodeOnce`: `format` names everything besides the records, the
+ * memo lives as long as the array. An encoder that throws is not remembered (the caller falls
+ * back to its per-subscriber path, which reports the failure).
+ */
+export function encodeBatchOnce<T>(records: readonly StreamRecord[], format: string, encode: (records: readonly StreamRecord[]) => T): T {
+  let formats = batchMemo.get(records);
+  if (formats === undefined) {
+    formats = new Map();
+    batchMemo.set(records, formats);
+  } else if (formats.has(format)) return formats.get(format) as T;
+  const encoded = encode(records);
+  formats.set(format, encoded);
+  return encoded;
+}

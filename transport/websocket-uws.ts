@@ -224,9 +224,9 @@ class UwsConnection implements EngineConnection {
     return this.isClosed ? 0 : this.ws.getBufferedAmount();
   }
 
-  send(data: string | Uint8Array): number {
+  send(data: string | Uint8Array, text = typeof data === 'string'): number {
     if (this.isClosed) return 0;
-    this.ws.send(data, typeof data !== 'string');
+    this.ws.send(data, !text);
     return this.ws.getBufferedAmount();
   }
 

@@ -27,8 +27,11 @@ export interface EngineConnection {
   readonly subprotocol: string;
   /** Bytes queued but not yet handed to the kernel. */
   bufferedAmount(): number;
-  /** Queues a frame (text for a string, binary for bytes); returns bufferedAmount() afterwards. */
-  send(data: string | Uint8Array): number;
+  /**
+   * Queues a frame (text for a string, binary for bytes — or text for bytes with `text`: UTF-8
+   * already encoded once for many connections); returns bufferedAmount() afterwards.
+   */
+  send(data: string | Uint8Array, text?: boolean): number;
   /** Resolves once bufferedAmount() ≤ threshold, or the connection is closed. */
   whenDrained(threshold: number): Promise<void>;
   ping(): void;
@@ -285,9 +288,9 @@ class WsConnection implements EngineConnection {
     return this.ws.bufferedAmount;
   }
 
-  send(data: string | Uint8Array): number {
+  send(data: string | Uint8Array, text = typeof data === 'string'): number {
     if (this.isClosed || this.ws.readyState !== this.ws.OPEN) return 0;
-    this.ws.send(data, { binary: typeof data !== 'string' }, this.onWritten);
+    this.ws.send(data, { binary: !text }, this.onWritten);
     return this.ws.bufferedAmount;
   }
 

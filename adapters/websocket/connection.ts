@@ -122,9 +122,9 @@ export class WsConnection implements ConnectionEvents {
     return this.conn.whenDrained(this.limits.maxBufferedBytes);
   }
 
-  /** Queues a frame as is (records, after `drained`). */
-  send(frame: string | Uint8Array): void {
-    this.conn.send(frame);
+  /** Queues a frame as is (records, after `drained`); `text` sends bytes as a text frame (UTF-8 encoded once for many sockets). */
+  send(frame: string | Uint8Array, text?: boolean): void {
+    this.conn.send(frame, text);
   }
 
   /** Replies are small and few per request; a client that lets them pile up is not reading at all. */

@@ -4,6 +4,7 @@
  * buffer bound (records wait for it), not credit — that is the proto subprotocol's Session.
  */
 import type { Context, ContinuityLost, Gateway, SubscriberSink, Subscription } from '../../gateway/api.js';
+import { encodeBatchOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceResult, StreamRecord } from '../../gateway/record.js';
 import { FrameError, jsonCodec, type ClientFrame, type ServerFrame } from './codec.js';
@@ -224,9 +225,10 @@ class JsonSession implements FrameSession {
     // Several subscriptions share the socket: wait for room even if this one's last batch drained.
     await this.connection.drained();
     if (state.cancelled || this.connection.isClosed) return;
-    let frame: string | Uint8Array;
+    let frame: Buffer;
     try {
-      frame = jsonCodec.encode({ op: 'records', sub: state.id, records: batch });
+      // One frame's bytes for every subscriber with this subscription id that got this same batch.
+      frame = encodeBatchOnce(batch, `ws.json.records\0${state.id}`, (records) => Buffer.from(jsonCodec.encode({ op: 'records', sub: state.id, records }) as string, 'utf8'));
     } catch (err) {
       // A record this subprotocol cannot carry ends this subscription only, with a catalogued
       // error; the connection and its other subscriptions go on.
@@ -236,7 +238,7 @@ class JsonSession implements FrameSession {
       this.ended(state, error);
       return;
     }
-    this.connection.send(frame);
+    this.connection.send(frame, true);
     await this.connection.drained();
   }
 

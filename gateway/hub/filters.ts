@@ -8,9 +8,16 @@ import { GatewayError } from '../errors.js';
 /** A compiled predicate over record keys. */
 export type KeyPredicate = (key: Buffer | null) => boolean;
 
+/**
+ * The predicate of a subscription without key filters or read scope. The hub recognises it by
+ * identity and hands such subscribers the shared reader's record array itself (no per-subscriber
+ * copy), which lets adapters encode a whole batch once for all of them (gateway/encoded.ts).
+ */
+export const MATCH_ALL: KeyPredicate = () => true;
+
 /** Validates filters and compiles them into one predicate (any filter matching = match). */
 export function compileFilters(filters: readonly KeyFilter[] | undefined): KeyPredicate {
-  if (filters === undefined || filters.length === 0) return () => true;
+  if (filters === undefined || filters.length === 0) return MATCH_ALL;
   const predicates = filters.map(compileOne);
   if (predicates.length === 1) return predicates[0]!;
   return (key) => predicates.some((p) => p(key));
@@ -19,7 +26,7 @@ export function compileFilters(filters: readonly KeyFilter[] | undefined): KeyPr
 function compileOne(filter: KeyFilter): KeyPredicate {
   switch (filter.kind) {
     case 'all':
-      return () => true;
+      return MATCH_ALL;
     case 'exact': {
       const wanted = Buffer.from(filter.key, 'utf8');
       return (key) => key !== null && key.equals(wanted);

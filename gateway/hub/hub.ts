@@ -13,7 +13,7 @@ import type { ContinuityLost, SubscriberSink, Subscription } from '../api.js';
 import type { Backend } from '../backends/port.js';
 import { GatewayError } from '../errors.js';
 import { recordSize, type StreamRecord } from '../record.js';
-import type { KeyPredicate } from './filters.js';
+import { MATCH_ALL, type KeyPredicate } from './filters.js';
 
 /** Bounds and timings of the hub (config section `hub`). */
 export interface HubOptions {
@@ -67,7 +67,7 @@ export interface HubStats {
 
 interface QueueItem {
   readonly partition: number;
-  records: StreamRecord[];
+  records: readonly StreamRecord[];
   readonly nextAfter: bigint;
   readonly bytes: number;
 }
@@ -168,7 +168,9 @@ class PartitionReader {
       if (this.stopped) return;
       if (result.records.length > 0 || result.nextOffset > this.next) {
         this.next = result.nextOffset > this.next ? result.nextOffset : this.next;
-        for (const cursor of [...this.cursors]) cursor.sub.offer(cursor, result.records, this.next);
+        // Every attached cursor gets the same array (and its size, counted once).
+        const bytes = result.records.reduce((n, r) => n + recordSize(r), 0);
+        for (const cursor of [...this.cursors]) cursor.sub.offer(cursor, result.records, this.next, bytes);
       }
     }
   }
@@ -257,12 +259,12 @@ export class HubSubscription implements Subscription {
     return { queuedBytes: this.queuedBytes, detached: [...this.cursors.values()].filter((c) => c.behindSince !== undefined || c.stalledSince !== undefined) };
   }
 
-  /** Records from the shared reader. Called synchronously by the reader for each fetch. */
-  offer(cursor: PartitionCursor, records: readonly StreamRecord[], nextOffset: bigint): void {
+  /** Records from the shared reader (`size`: their bytes). Called synchronously by the reader for each fetch. */
+  offer(cursor: PartitionCursor, records: readonly StreamRecord[], nextOffset: bigint, size: number): void {
     if (this.closed) return;
     const fresh = records.length > 0 && records[0]!.offset < cursor.enqueuedNext ? records.filter((r) => r.offset >= cursor.enqueuedNext) : records;
     if (nextOffset <= cursor.enqueuedNext) return;
-    const bytes = fresh.reduce((n, r) => n + recordSize(r), 0);
+    const bytes = fresh === records ? size : fresh.reduce((n, r) => n + recordSize(r), 0);
     if (this.queue.length > 0 && this.queuedBytes + bytes > this.request.maxQueueBytes) {
       // Never pause the shared reader for one subscriber: detach it and catch it up from the log.
       cursor.reader?.detach(cursor);
@@ -293,7 +295,10 @@ export class HubSubscription implements Subscription {
   /** Queues records for delivery; `reposition` moves the cursor to `nextAfter` even backwards (the log moved under it). */
   private enqueue(cursor: PartitionCursor, records: readonly StreamRecord[], nextAfter: bigint, bytes: number, reposition = false): void {
     // Never hand out a record twice, whatever a read returned (a batch may start below the offset asked for).
-    const matched = records.filter((r) => r.offset >= cursor.enqueuedNext && this.request.predicate(r.key));
+    // A subscriber that takes every key and is past none of them gets the array itself (shared
+    // with the reader's other subscribers: nobody mutates it).
+    const whole = this.request.predicate === MATCH_ALL && (records.length === 0 || records[0]!.offset >= cursor.enqueuedNext);
+    const matched = whole ? records : records.filter((r) => r.offset >= cursor.enqueuedNext && this.request.predicate(r.key));
     const last = records.length > 0 ? records[records.length - 1]!.offset + 1n : 0n;
     const next = reposition || nextAfter > last ? nextAfter : last;
     if (!reposition && next <= cursor.enqueuedNext && matched.length === 0) return;

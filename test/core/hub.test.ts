@@ -57,6 +57,23 @@ describe.each(BACKENDS)('hub and groups on the %s backend', (kind) => {
     await t?.close();
   });
 
+  it('hands unfiltered tail subscribers the shared read itself, and filtered ones only their keys', async () => {
+    const topic = uniqueTopic('shared-batch');
+    await t.backend.createTopic(topic, { partitions: 1 });
+    const batches: (readonly StreamRecord[])[][] = [[], [], []];
+    const sink = (i: number): SubscriberSink => ({ records: (batch) => void batches[i]!.push(batch), end: () => undefined });
+    await t.core.subscribe(t.ctx, { topic, from: LATEST }, sink(0));
+    await t.core.subscribe(t.ctx, { topic, from: LATEST }, sink(1));
+    await t.core.subscribe(t.ctx, { topic, from: LATEST, filters: [{ kind: 'exact', key: 'k1' }] }, sink(2));
+    await produceSeq(t, topic, 0, 10, 3);
+    const count = (i: number) => batches[i]!.reduce((n, b) => n + b.length, 0);
+    await eventually(() => count(0) === 10 && count(1) === 10 && count(2) === 3, { what: 'all records delivered' });
+    // The same array object, batch by batch: what lets an adapter encode a batch once for all of them.
+    expect(batches[0]!.length).toBe(batches[1]!.length);
+    batches[0]!.forEach((b, i) => expect(b).toBe(batches[1]![i]));
+    expect(batches[2]!.flat().map((r) => r.key!.toString())).toEqual(['k1', 'k1', 'k1']);
+  });
+
   it('feeds 1,000 subscribers of one topic from one reader per partition', async () => {
     const topic = uniqueTopic('fanout');
     await t.backend.createTopic(topic, { partitions: 2 });
