@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { encodeOnce } from '../gateway/encoded.js';
+import { encodeBatchOnce, encodeOnce } from '../gateway/encoded.js';
 import type { JoinGroupRequest, KeyFilter, SubscribeRequest } from '../gateway/api.js';
 import { GatewayError } from '../gateway/errors.js';
 import {
@@ -213,6 +213,17 @@ export function recordMessageSize(r: StreamRecord): number {
   let size = r.topic.length + 40 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
   for (const h of r.headers) size += h.name.length + h.value.length + 8;
   return size;
+}
+
+/**
+ * A batch as `RecordsFrame`s of at most `maxBytes` each, with the records each carries. Built once
+ * per (batch array, field, subscription id, bound): the hub hands subscribers of a shared read the
+ * same array, so 10,000 streams with the same subscription id share the frames (gateway/encoded.ts).
+ */
+export function recordsFrames(field: number, subscriptionId: string, records: readonly StreamRecord[], maxBytes: number): readonly { readonly records: readonly StreamRecord[]; readonly frame: EncodedResponse }[] {
+  return encodeBatchOnce(records, `proto.records\0${field}\0${subscriptionId}\0${maxBytes}`, (batch) =>
+    chunkBySize(batch, maxBytes).map((chunk) => ({ records: chunk, frame: encodeRecordsFrame(field, subscriptionId, chunk) })),
+  );
 }
 
 /**

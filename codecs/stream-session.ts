@@ -26,9 +26,7 @@ import type { SessionResponse } from '../proto/gen/ts/streamgate/v1/SessionRespo
 import type { SubscribeFrame__Output } from '../proto/gen/ts/streamgate/v1/SubscribeFrame.js';
 import {
   checkPartition,
-  chunkBySize,
   EncodedResponse,
-  encodeRecordsFrame,
   errorBody,
   joinGroupRequest,
   parseInt64,
@@ -37,6 +35,7 @@ import {
   produceFailure,
   produceRecord,
   RECORDS_FIELD,
+  recordsFrames,
   subscribeRequest,
 } from './proto.js';
 import { SessionCredit, type SubscriptionCredit } from './stream-credit.js';
@@ -432,20 +431,21 @@ class SessionSubscription {
         await this.credit.wait();
         continue;
       }
-      const granted = rest.slice(0, n);
+      // The whole batch when the credit allows: the same array as other subscribers' (frames shared).
+      const granted = n === rest.length ? rest : rest.slice(0, n);
       rest = rest.slice(n);
-      for (const chunk of chunkBySize(granted, this.maxFrameBytes)) {
-        let frame: EncodedResponse;
-        try {
-          frame = encodeRecordsFrame(RECORDS_FIELD.session, this.id, chunk);
-        } catch (err) {
-          // A record this session cannot encode ends this subscription only, with a catalogued
-          // error; the session and its other subscriptions go on.
-          const error = GatewayError.from(err);
-          this.session.log.error({ err: error.cause ?? err, subscription: this.id }, 'records could not be encoded; ending the subscription');
-          this.session.ended(this, error);
-          return;
-        }
+      let frames: ReturnType<typeof recordsFrames>;
+      try {
+        frames = recordsFrames(RECORDS_FIELD.session, this.id, granted, this.maxFrameBytes);
+      } catch (err) {
+        // A record this session cannot encode ends this subscription only, with a catalogued
+        // error; the session and its other subscriptions go on.
+        const error = GatewayError.from(err);
+        this.session.log.error({ err: error.cause ?? err, subscription: this.id }, 'records could not be encoded; ending the subscription');
+        this.session.ended(this, error);
+        return;
+      }
+      for (const { records: chunk, frame } of frames) {
         for (const r of chunk) {
           const seen = this.delivered.get(r.partition);
           if (seen === undefined || r.offset > seen) this.delivered.set(r.partition, r.offset);

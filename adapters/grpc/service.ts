@@ -29,9 +29,7 @@ import type { SubscribeRequest__Output } from '../../proto/gen/ts/streamgate/v1/
 import type { SubscribeResponse } from '../../proto/gen/ts/streamgate/v1/SubscribeResponse.js';
 import {
   checkPartition,
-  chunkBySize,
   EncodedResponse,
-  encodeRecordsFrame,
   isMalformed,
   joinGroupRequest,
   malformedError,
@@ -42,6 +40,7 @@ import {
   produceRecord,
   recordMessage,
   RECORDS_FIELD,
+  recordsFrames,
   subscribeRequest,
 } from '../../codecs/proto.js';
 import { recordsFrameBytes, type GrpcConfig } from './config.js';
@@ -310,9 +309,9 @@ class SubscribeStream implements OpenStream {
   }
 
   private async deliver(batch: readonly import('../../gateway/record.js').StreamRecord[]): Promise<void> {
-    for (const chunk of chunkBySize(batch, recordsFrameBytes(this.deps.config))) {
+    for (const { records: chunk, frame } of recordsFrames(RECORDS_FIELD.subscribe, '', batch, recordsFrameBytes(this.deps.config))) {
       if (this.done) return;
-      await this.writer.write(encodeRecordsFrame(RECORDS_FIELD.subscribe, '', chunk));
+      await this.writer.write(frame);
       if (this.member !== undefined && !this.writer.isClosed) for (const r of chunk) this.member.ack(r.topic, r.partition, r.offset);
     }
   }
