@@ -208,6 +208,9 @@ export class WebSocketTransport {
       log.info({ offered: redactSubprotocols(offered), path: redactUrl(req.url) }, 'refused: unsupported subprotocol');
       return refuse(socket, 400, { error_code: 400, message: unsupportedSubprotocol(endpoint) });
     }
+    // The callbacks below may outlive the handshake (an endpoint can hold them): they reach the
+    // request and the read buffer only through `pending`, dropped once the upgrade is accepted.
+    let pending: { req: IncomingMessage; head: Buffer } | undefined = { req, head };
     endpoint.handshake(
       {
         headers: req.headers,
@@ -224,21 +227,48 @@ export class WebSocketTransport {
           // An endpoint that claimed the count holds it now (release is then a no-op); one that
           // counts later (MQTT at CONNECT) must not find this socket counted twice.
           count?.release();
-          let opened = false;
-          socket.once('close', () => {
-            if (!opened) notOpened();
-          });
-          // ws takes over the socket, error handling included. If its handshake fails it drops the
-          // socket without opening a connection (notOpened then runs).
+          // ws takes over the socket, error handling included.
           socket.off('error', onSocketError);
-          server.handleUpgrade(req, socket, head, (ws) => {
-            opened = true;
-            attachWs(ws, subprotocol, open, this.open);
-          });
+          const upgrade = pending;
+          pending = undefined;
+          if (upgrade !== undefined) acceptWs(server, upgrade.req, socket, upgrade.head, subprotocol, open, notOpened, this.open);
         },
       },
     );
   }
+}
+
+/**
+ * Completes an accepted upgrade. A module-level function on purpose: the closures that live as
+ * long as the connection (the socket's close listener, ws's events) must not share a V8 context
+ * with the upgrade request — capturing `req` or `head` there kept each connection's
+ * IncomingMessage and the read buffer `head` slices (≈ 4 KiB) alive until it closed.
+ */
+function acceptWs(
+  server: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  subprotocol: string,
+  open: (connection: EngineConnection) => ConnectionEvents,
+  notOpened: () => void,
+  tracked: Set<WsConnection>,
+): void {
+  const handshake = notOpenedOnClose(socket, notOpened);
+  // If ws's handshake fails it drops the socket without opening a connection (notOpened then runs).
+  server.handleUpgrade(req, socket, head, (ws) => {
+    handshake.opened = true;
+    attachWs(ws, subprotocol, open, tracked);
+  });
+}
+
+/** Calls `notOpened` when the socket closes before the upgrade opened. Its own scope: the listener lives as long as the socket. */
+function notOpenedOnClose(socket: Duplex, notOpened: () => void): { opened: boolean } {
+  const handshake = { opened: false };
+  socket.once('close', () => {
+    if (!handshake.opened) notOpened();
+  });
+  return handshake;
 }
 
 function attachWs(ws: WebSocket, subprotocol: string, open: (connection: EngineConnection) => ConnectionEvents, tracked: Set<WsConnection>): void {

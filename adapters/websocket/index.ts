@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import type { AdapterHost, RunningAdapter } from '../../app/host.js';
 import { httpCredentials } from '../../codecs/credentials.js';
 import { httpErrorOf } from '../../codecs/http-status.js';
+import type { Principal } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { WebsocketConfig } from './config.js';
 import { registerDemo } from './demo.js';
-import type { HandshakeRequest, HandshakeResponder } from '../../transport/websocket.js';
+import type { EngineConnection, HandshakeRequest, HandshakeResponder } from '../../transport/websocket.js';
 import { Heartbeat, WsConnection, type Subprotocol as SubprotocolServer } from './connection.js';
 import { jsonSubprotocol } from './json-session.js';
 import { protoSubprotocol } from './proto-session.js';
@@ -42,6 +43,37 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
   let connections = 0;
 
   /**
+   * An accepted connection's session. Outside `admit` on purpose: the session's close callback
+   * lives as long as the connection, and a closure inside the handshake would keep the handshake's
+   * request and responder (and through them the HTTP upgrade request) alive with it.
+   */
+  const openSession = (connection: EngineConnection, principal: Principal, subprotocol: Subprotocol, remote: string | undefined, release: () => void): WsConnection => {
+    const conn = `ws-${++connections}`;
+    // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
+    const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
+    let expiry: NodeJS.Timeout | undefined;
+    const forget = host.gateway.connectionIdentified(ctx);
+    const session = new WsConnection(connection, subprotocols[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
+      release();
+      forget();
+      clearTimeout(expiry);
+      sessions.delete(s);
+      heartbeat.delete(s);
+      if (sessions.size === 0) allClosed?.();
+    });
+    sessions.add(session);
+    heartbeat.add(session);
+    if (principal.expiresAt !== undefined) {
+      // The connection lives no longer than its credentials; the client reconnects with fresh ones.
+      const error = new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones.');
+      expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
+      expiry.unref();
+    }
+    ctx.log.debug({ remote, subprotocol }, 'connection open');
+    return session;
+  };
+
+  /**
    * The handshake, whatever the engine: subprotocol, authentication and connection limits are
    * decided before the upgrade completes, so refusals are plain HTTP statuses.
    */
@@ -62,34 +94,7 @@ export async function startWebsocketAdapter(host: AdapterHost<WebsocketConfig>):
           return refuse(respond, err);
         }
         // If the handshake fails the engine drops the socket without opening a connection.
-        respond.accept(
-          (connection) => {
-            const conn = `ws-${++connections}`;
-            // One child logger per connection (requestId = connection id): each level of pino child costs memory per idle socket.
-            const ctx = createContext({ protocol: 'websocket', log, principal, requestId: conn });
-            let expiry: NodeJS.Timeout | undefined;
-            const forget = host.gateway.connectionIdentified(ctx);
-            const session = new WsConnection(connection, subprotocols[subprotocol], host.gateway, ctx, config, ctx.log, (s) => {
-              release();
-              forget();
-              clearTimeout(expiry);
-              sessions.delete(s);
-              heartbeat.delete(s);
-              if (sessions.size === 0) allClosed?.();
-            });
-            sessions.add(session);
-            heartbeat.add(session);
-            if (principal.expiresAt !== undefined) {
-              // The connection lives no longer than its credentials; the client reconnects with fresh ones.
-              const error = new GatewayError('UNAUTHENTICATED', 'The credentials expired; reconnect with fresh ones.');
-              expiry = setTimeout(() => session.fail(error), Math.max(0, Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1)));
-              expiry.unref();
-            }
-            ctx.log.debug({ remote: req.remoteAddress, subprotocol }, 'connection open');
-            return session;
-          },
-          release,
-        );
+        respond.accept((connection) => openSession(connection, principal, subprotocol, req.remoteAddress, release), release);
       },
       (err: unknown) => {
         if (GatewayError.from(err).code === 'INTERNAL') log.error({ err }, 'authentication failed unexpectedly');

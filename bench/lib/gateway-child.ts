@@ -1,7 +1,7 @@
 /**
  * The gateway under test, in its own process so its CPU and RSS are measured apart from the load
  * generators: startServer with the given config (YAML-shaped JSON in argv[2]) and a silent
- * logger. IPC: sends `{ready, ports, pids}`; answers `mem` (after GC, needs --expose-gc) and `stop`.
+ * logger, from the compiled build in dist/. IPC: sends `{ready, ports, pids}`; answers `mem` (after GC, needs --expose-gc) and `stop`.
  *
  * With `workers: N > 1` in the config it runs the way `streamgate --workers N` does
  * (app/workers.ts): this process is the primary, N forked workers re-run this file and serve the
@@ -9,8 +9,15 @@
  */
 import cluster from 'node:cluster';
 import { pino } from 'pino';
-import { loadServerConfig, startServer } from '../../app/compose.js';
-import { isWorker, runPrimary, runWorker, workerCount } from '../../app/workers.js';
+
+// The compiled build (`tsc -p tsconfig.build.json`, what `npm start` runs; procs.ts builds it
+// first), not the sources through tsx: tsx compiles with esbuild's keepNames, which wraps every
+// named closure in `__name()` — a defineProperty per closure created, ~1.8 KiB more heap per idle
+// WebSocket and extra CPU per call that production never pays.
+const compose = (await import('../../dist/app/compose.js' as string)) as typeof import('../../app/compose.js');
+const workersModule = (await import('../../dist/app/workers.js' as string)) as typeof import('../../app/workers.js');
+const { loadServerConfig, startServer } = compose;
+const { isWorker, runPrimary, runWorker, workerCount } = workersModule;
 
 const file = JSON.parse(process.argv[2]!) as Record<string, unknown>;
 const config = loadServerConfig({ argv: [], env: {}, file });

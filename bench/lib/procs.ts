@@ -3,7 +3,7 @@
  * Each is a child of the benchmark process and is stopped by it; every one also dies with it
  * (IPC disconnect for node children, stdin EOF watchdog for the peers).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,8 +74,19 @@ export interface GatewayRunOptions {
   readonly cpuProfileDir?: string;
 }
 
+let built = false;
+
+/** Compiles the gateway (tsconfig.build.json → dist/) once per benchmark process: the child runs what `npm start` runs. */
+export function buildGateway(): void {
+  if (built) return;
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (${r.status ?? r.signal})`);
+  built = true;
+}
+
 /** Starts the gateway in a child process on the Kafka broker (or embedded when brokers is ''). */
 export async function startGateway(brokers: string, extra: Record<string, any> = {}, run: GatewayRunOptions = {}): Promise<GatewayProcess> {
+  buildGateway();
   const dataDir = mkdtempSync(join(tmpdir(), 'sg-bench-gw-'));
   let uwsPort: number | undefined;
   const websocket = { ...(extra.websocket ?? {}) };
@@ -94,6 +105,8 @@ export async function startGateway(brokers: string, extra: Record<string, any> =
     kafka: { brokers: brokers === '' ? [] : [brokers] },
     // 10,000 subscribers plus the publisher come from one address (loopback).
     limits: { maxConnectionsPerAddress: 100_000, maxConnections: 100_000 },
+    // One process unless a benchmark asks for more (`auto` would be one per core with Kafka).
+    workers: 1,
     ...extra,
     websocket,
   };
