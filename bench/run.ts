@@ -14,7 +14,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startKafkaHarness } from '../test/kafka/harness.js';
 import { barChart } from './chart.js';
-import { runFanout, fanoutRows, type FanoutResult } from './fanout.js';
+import { runFanout, fanoutRows, sweepCeilings, type FanoutResult } from './fanout.js';
 import { idleRows, runIdle } from './idle.js';
 import { REPO, RESULTS, benchFlags, markdownTable, writeResult } from './lib/common.js';
 import { CENTRIFUGO, MOSQUITTO } from './lib/procs.js';
@@ -147,6 +147,50 @@ if (produce.length > 0) {
   );
 }
 
+/** Results of bench/scale.ts (each file only when it was run). */
+function scaleSection(): string[] {
+  const read = (name: string): { results: FanoutResult[]; ceilings?: ReturnType<typeof sweepCeilings>; skipped?: { target: string; subscribers: number; reason: string }[] } | undefined => {
+    const file = join(RESULTS, `${name}.json`);
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  };
+  const out: string[] = [];
+  const at250 = read('fanout-250k');
+  if (at250 !== undefined) {
+    out.push(
+      '## Fan-out at 250,000 deliveries/s offered (bench/scale.ts)',
+      '',
+      'Same workload as above at 250,000 deliveries/s (publish rate 250 at N = 1,000, 25 at N = 10,000). "gen wait %" is the busiest generator\'s run-queue wait (/proc/<pid>/schedstat: runnable but no CPU) and "server wait %" the server\'s: on 2 cores a high wait means that process was starved, whatever its CPU %.',
+      '',
+      markdownTable(fanoutRows(at250.results)),
+      '',
+      ...(at250.skipped?.length ? ['Skipped:', '', ...at250.skipped.map((s) => `- ${s.target} N=${s.subscribers}: ${s.reason}`), ''] : []),
+    );
+  }
+  for (const [name, title] of [
+    ['fanout-sweep', 'Offered-rate sweep at N = 10,000 (bench/scale.ts)'],
+    ['fanout-workers', 'Sweep with `--workers 2` at N = 10,000 (bench/scale.ts)'],
+  ] as const) {
+    const sweep = read(name);
+    if (sweep === undefined) continue;
+    const ceilings = sweep.ceilings ?? sweepCeilings(sweep.results);
+    out.push(
+      `## ${title}`,
+      '',
+      'Each server steps through 100k, 250k, 500k, 750k and 1M deliveries/s offered over the same connections (2 s warm-up, 5 s window per step) and stops at the first step that misses p99 ≤ 100 ms or 99 % delivered. Ceiling = the highest offered rate that passed ("< 100,000" = none did).',
+      '',
+      markdownTable(ceilings.map((c) => ({ server: c.server, protocol: c.protocol, N: c.subscribers.toLocaleString('en-US'), 'ceiling (deliveries/s)': c.ceilingPerSec === 0 ? '< 100,000' : c.ceilingPerSec.toLocaleString('en-US'), 'first failing step': c.firstFailing?.toLocaleString('en-US') ?? '–' }))),
+      '',
+      '<details><summary>every step</summary>',
+      '',
+      markdownTable(fanoutRows(sweep.results)),
+      '',
+      '</details>',
+      '',
+    );
+  }
+  return out;
+}
+
 const md = [
   '# streamgate benchmark results',
   '',
@@ -181,6 +225,7 @@ const md = [
   '',
   '![fan-out p99](fanout-p99.svg)',
   '',
+  ...scaleSection(),
   '## Idle connections',
   '',
   'Server RSS (and JS heap after GC for streamgate) before and after opening the connections, divided by their number. WebSocket clients are connected (Centrifugo: connected with a token) but not subscribed; MQTT clients are connected with keepalive 0.',
