@@ -168,11 +168,15 @@ describe.each(['embedded', 'kafka'] as const)('Confluent v3 clusters, topics, pa
     expect(shape(await http('GET', url(`${C()}/topics/${topic}/configs/no.such`)))).toEqual(refusal(404, 404));
   });
 
-  it('delete: 204, then the topic is gone (404/40403); deleting it again 404/40403; an internal topic 403 and kept', async () => {
+  it('delete: 204, then the topic, its partitions and configs are gone (404/40403); deleting it again 404/40403; an internal topic 403 and kept', async () => {
     const name = uniqueTopic('v3del');
     expect((await http('POST', url(`${C()}/topics`), { headers: { 'content-type': JSON_TYPE }, body: { topic_name: name } })).status).toBe(201);
     expect(shape(await http('DELETE', url(`${C()}/topics/${name}`)))).toEqual({ status: 204, type: undefined, body: '' });
     expect(shape(await http('GET', url(`${C()}/topics/${name}`)))).toEqual(refusal(404, 40403));
+    // Nothing of it answers: its partitions and configs are gone with it.
+    for (const path of ['partitions', 'partitions/0', 'configs', 'configs/cleanup.policy']) {
+      expect(shape(await http('GET', url(`${C()}/topics/${name}/${path}`))), path).toEqual(refusal(404, 40403));
+    }
     expect(shape(await http('DELETE', url(`${C()}/topics/${name}`)))).toEqual(refusal(404, 40403));
     // The gateway's own tables (group membership, instances) are internal: never deletable.
     for (const internal of ['__streamgate-group-members', '__streamgate-instances', '__consumer_offsets']) {
