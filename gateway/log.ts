@@ -42,6 +42,61 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination === undefined ? pino({ ...LOG_OPTIONS, level }) : pino({ ...LOG_OPTIONS, level }, destination);
 }
 
+/** What lazyChild keeps until the child logger is first used. */
+interface LazyTarget {
+  /** The logger this is a child of: a real one or another lazy child. */
+  readonly parent: Logger;
+  readonly bindings: Record<string, unknown>;
+  /** The nearest real logger up the chain: a child takes its level, so it answers level checks. */
+  readonly levels: Logger;
+  log?: Logger;
+}
+
+/** The lazy children made here, to their state (a lazy parent is made real before its child). */
+const LAZY = new WeakMap<object, LazyTarget>();
+
+const real = (log: Logger): Logger => {
+  const t = LAZY.get(log);
+  return t === undefined ? log : materialize(t);
+};
+
+const materialize = (t: LazyTarget): Logger => (t.log ??= real(t.parent).child(t.bindings));
+
+const LEVEL_METHODS = new Set<string | symbol>(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = (): void => {};
+
+const LAZY_CHILD: ProxyHandler<LazyTarget> = {
+  get(t, key, proxy: Logger) {
+    if (t.log === undefined) {
+      // A call at a level that is not logged (a connection's debug lines) makes no child, and a
+      // child of this one waits as this one does.
+      if (LEVEL_METHODS.has(key) && !t.levels.isLevelEnabled(key as string)) return noop;
+      if (key === 'isLevelEnabled') return (level: string) => t.levels.isLevelEnabled(level);
+      if (key === 'child') return (bindings: Record<string, unknown>, options?: object) => (options === undefined ? lazyChild(proxy, bindings) : materialize(t).child(bindings, options));
+    }
+    const log = materialize(t);
+    const value: unknown = Reflect.get(log, key, log);
+    // pino's methods read their state from `this`: call them on the real child.
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(log) : value;
+  },
+  set: (t, key, value) => Reflect.set(materialize(t), key, value),
+  has: (t, key) => Reflect.has(materialize(t), key),
+};
+
+/**
+ * `parent.child(bindings)`, built on first use. pino builds a child's bindings string when the
+ * child is made, and every connection takes one or more (per connection, per client id, per call
+ * context): a connection that never logs then holds a few hundred bytes of strings for nothing.
+ * This one holds its bindings object until something logs at an enabled level (or reads or sets
+ * anything else on it), then is the child in every respect.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  const t: LazyTarget = { parent, bindings, levels: LAZY.get(parent)?.log ?? LAZY.get(parent)?.levels ?? parent };
+  const proxy = new Proxy(t, LAZY_CHILD) as unknown as Logger;
+  LAZY.set(proxy, t);
+  return proxy;
+}
+
 /** A logger that discards everything (embedding, benchmarks). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
