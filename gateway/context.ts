@@ -1,7 +1,8 @@
 /** Building per-call contexts. Authentication (a later layer) replaces the anonymous principal. */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Context, Principal } from './api.js';
+import { lazyChild } from './log.js';
+import { newId } from './ids.js';
 
 /** The principal used while authentication is off. */
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', anonymous: true });
@@ -15,12 +16,12 @@ export function createContext(options: {
   requestId?: string;
 }): Context {
   const principal = options.principal ?? ANONYMOUS;
-  const requestId = options.requestId ?? randomUUID();
+  const requestId = options.requestId ?? newId();
   return {
     protocol: options.protocol,
     principal,
     requestId,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
-    log: options.log.child({ principal: principal.id, requestId }),
+    log: lazyChild(options.log, { principal: principal.id, requestId }),
   };
 }

@@ -4,7 +4,6 @@
  * requested position no longer exists), and hands subscriptions to the hub and groups to the
  * group coordinator. Every adapter goes through here; nothing here knows a protocol.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
   ConnectionOrigin,
@@ -52,6 +51,7 @@ import { CompactedTable } from './table.js';
 import { TopicBindings } from './schemas/bindings.js';
 import { SchemaRegistry } from './schemas/registry.js';
 import { TRACEPARENT, validTraceparent } from './trace.js';
+import { newId } from './ids.js';
 
 const NO_ACCESS: TopicAccess = Object.freeze({ kind: 'none' });
 const ALL_ACCESS: TopicAccess = Object.freeze({ kind: 'all' });
@@ -99,7 +99,7 @@ export class Core implements Gateway {
   readonly auth: Authenticator;
   readonly metrics = new Metrics();
   /** Distinguishes this gateway process from others on the same backend. */
-  readonly instanceId = randomUUID();
+  readonly instanceId = newId();
   /** The schema registry (config `schemaRegistry`); undefined when disabled. */
   readonly schemas: SchemaRegistry | undefined;
   private readonly backend: Backend;
@@ -802,7 +802,7 @@ export class Core implements Gateway {
     if (request.waitForTopic === true) {
       const missing = await this.firstMissingTopic(request.topics);
       if (missing !== undefined) {
-        const memberId = request.memberId ?? randomUUID();
+        const memberId = request.memberId ?? newId();
         const member = new WaitingMember(
           request.group,
           memberId,

@@ -22,7 +22,6 @@
  * bounded by its window; what a leaving member did not acknowledge goes to the others at once
  * (group-dispatch.ts). A group has one mode: a join in the other one is FAILED_PRECONDITION.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GroupMember, JoinGroupRequest, SubscriberSink } from './api.js';
 import type { Backend } from './backends/port.js';
@@ -33,6 +32,7 @@ import { compileFilters, type KeyPredicate } from './hub/filters.js';
 import type { Hub, HubSubscription } from './hub/hub.js';
 import type { StreamRecord, TopicPartition } from './record.js';
 import type { CompactedTable } from './table.js';
+import { newId } from './ids.js';
 
 /** Group timings and bounds (config sections `groups` and `hub`). */
 export interface GroupOptions {
@@ -226,7 +226,7 @@ export class GroupCoordinator {
     if (request.topics.length === 0) throw new GatewayError('INVALID_ARGUMENT', 'A group member must subscribe to at least one topic.');
     const partitions = new Map<string, number>();
     for (const topic of request.topics) partitions.set(topic, (await this.backend.describeTopic(topic)).partitions);
-    const memberId = request.memberId ?? randomUUID();
+    const memberId = request.memberId ?? newId();
     if (request.memberId !== undefined && owner !== undefined) {
       await this.members();
       const holders = [this.groups.get(request.group)?.members.get(memberId)?.principal, this.remoteMembers(request.group).find((r) => r.memberId === memberId)?.owner];

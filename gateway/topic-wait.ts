@@ -11,11 +11,11 @@
  * A waiter starts reading the topic from its beginning, so nothing written after the call that
  * started the wait is missed, whichever way the creation was noticed.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GroupMember, SubscriberSink, Subscription } from './api.js';
 import { GatewayError, type Code } from './errors.js';
 import type { StreamRecord, TopicPartition } from './record.js';
+import { newId } from './ids.js';
 
 /** One party waiting for a topic. */
 export interface TopicWaiter {
@@ -151,7 +151,7 @@ export type EndableSubscription = Subscription & { end(error?: GatewayError): vo
  * from the beginning of every partition. Credit granted while waiting is kept for the start.
  */
 export class WaitingSubscription implements Subscription {
-  readonly id = randomUUID();
+  readonly id = newId();
   private inner: EndableSubscription | undefined;
   private closed = false;
   /** Credit granted through addCredit before the hub subscription existed. */

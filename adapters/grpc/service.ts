@@ -16,6 +16,7 @@ import type { Context, Gateway, GroupMember, SubscriberSink, Subscription } from
 import type { Credentials } from '../../gateway/auth.js';
 import { bearerToken, certificateName, type CertificateSubject } from '../../codecs/credentials.js';
 import { createContext } from '../../gateway/context.js';
+import { lazyChild } from '../../gateway/log.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { FetchRequest__Output } from '../../proto/gen/ts/streamgate/v1/FetchRequest.js';
 import type { FetchResponse } from '../../proto/gen/ts/streamgate/v1/FetchResponse.js';
@@ -105,7 +106,7 @@ async function contextFor(deps: ServiceDeps, call: Call, method: string): Promis
   const requestId = call.metadata.get('x-request-id')[0];
   return createContext({
     protocol: 'grpc',
-    log: deps.log.child({ method, peer: call.getPeer() }),
+    log: lazyChild(deps.log, { method, peer: call.getPeer() }),
     signal: abort.signal,
     principal,
     ...(typeof requestId === 'string' ? { requestId } : {}),

@@ -5,12 +5,12 @@
  * delivery.ts, the bytes in connection.ts and the version differences in protocol.ts. The MQTT
  * session (what outlives the connection) is `Session`, kept by the `SessionRegistry`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Context } from '../../gateway/api.js';
 import { createContext } from '../../gateway/context.js';
+import { lazyChild } from '../../gateway/log.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Message } from './codec.js';
 import { MAX_QUEUED_CONTROL_PACKETS } from './config.js';
@@ -26,6 +26,7 @@ import { unsupportedVersionConnack, V311, type Protocol } from './protocol.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './sessions.js';
 import { packetProblem } from './validate.js';
+import { newId } from '../../gateway/ids.js';
 
 /** Where the client is: before CONNECT, authenticating and loading its session, connected, gone. */
 export type ClientState = 'new' | 'connecting' | 'open' | 'closed';
@@ -80,7 +81,7 @@ export class Client {
     readonly peer: Peer,
   ) {
     const remote = peer.port === undefined ? peer.address : `${peer.address}:${peer.port}`;
-    this.log = registry.log.child({ conn: randomUUID().slice(0, 8), transport, remote });
+    this.log = lazyChild(registry.log, { conn: newId().slice(0, 8), transport, remote });
     this.ctx = createContext({ protocol: 'mqtt', log: this.log });
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
     this.delivery = new Delivery(this);

@@ -3,10 +3,10 @@
  * topic-partition positions, unacknowledged QoS 1/2 deliveries and the QoS 2 receive state.
  * Persistent sessions are serialized (JSON) into the `mqtt-sessions` table keyed by client id.
  */
-import { randomUUID } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { QoS } from './codec.js';
 import type { ClientIdOwner } from './ownership.js';
+import { newId } from '../../gateway/ids.js';
 
 /** One subscription as the client asked for it (MQTT-5 §3.8.3.1 options). */
 export interface SubSpec {
@@ -48,7 +48,7 @@ export interface Qos2In {
 
 export class Session {
   /** Distinguishes incarnations of a client id, so QoS 2 idempotency keys never collide across sessions. */
-  epoch: string = randomUUID();
+  epoch: string = newId();
   /** Session expiry in seconds (0 = ends with the connection; 0xFFFFFFFF = never). */
   expiry = 0;
   /** Unix ms when an offline session expires (persisted so a restarted gateway honours it). */

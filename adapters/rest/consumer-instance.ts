@@ -4,7 +4,6 @@
  * is a core `GroupMember` (load-balanced, offsets committed to the group); the adapter only keeps
  * what the v2 API needs on top (format, the last batch returned, the idle clock).
  */
-import { randomUUID } from 'node:crypto';
 import type { Context, Gateway, GroupMember, Table } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord, TopicPartition } from '../../gateway/record.js';
@@ -12,6 +11,7 @@ import type { Logger } from 'pino';
 import type { EmbeddedFormat } from './codec.js';
 import { RestError } from './errors.js';
 import { compileTopicPattern } from './topic-pattern.js';
+import { newId } from '../../gateway/ids.js';
 
 /** How a v2 consumer instance reads, fixed at its creation (the v2 create body). */
 export interface ConsumerInstanceOptions {
@@ -320,7 +320,7 @@ export class ConsumerRegistry {
   private readonly instances = new Map<string, ConsumerInstance>();
   private readonly published = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
-  private readonly holderId = randomUUID();
+  private readonly holderId = newId();
   private shared: Promise<Table> | undefined;
 
   constructor(
@@ -364,7 +364,7 @@ export class ConsumerRegistry {
   }
 
   async create(group: string, name: string | undefined, owner: string, options: ConsumerInstanceOptions): Promise<ConsumerInstance> {
-    const id = name ?? `rest-consumer-${randomUUID()}`;
+    const id = name ?? `rest-consumer-${newId()}`;
     const key = ConsumerRegistry.key(group, id);
     const table = await this.table();
     if (this.instances.has(key) || this.live(ConsumerRegistry.read(table, key))) {

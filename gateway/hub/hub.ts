@@ -7,13 +7,13 @@
  * subscriber: a subscriber whose queue is full is detached and caught up later, or ended with
  * SLOW_CONSUMER when it stays behind past the configured time or lag.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ContinuityLost, SubscriberSink, Subscription } from '../api.js';
 import type { Backend } from '../backends/port.js';
 import { GatewayError } from '../errors.js';
 import { recordSize, type StreamRecord } from '../record.js';
 import { MATCH_ALL, type KeyPredicate } from './filters.js';
+import { newId } from '../ids.js';
 
 /** Bounds and timings of the hub (config section `hub`). */
 export interface HubOptions {
@@ -178,7 +178,7 @@ class PartitionReader {
 
 /** A broadcast subscription as the hub runs it. */
 export class HubSubscription implements Subscription {
-  readonly id = randomUUID();
+  readonly id = newId();
   readonly start: ReadonlyMap<number, bigint>;
   private readonly cursors = new Map<number, PartitionCursor>();
   private readonly queue: QueueItem[] = [];

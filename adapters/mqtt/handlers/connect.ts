@@ -4,10 +4,10 @@
  * CONNACK. A present session is then resumed: unacknowledged deliveries resent, subscriptions
  * restarted from their stored positions.
  */
-import { randomUUID } from 'node:crypto';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import type { Principal } from '../../../gateway/api.js';
 import { createContext } from '../../../gateway/context.js';
+import { lazyChild } from '../../../gateway/log.js';
 import { GatewayError } from '../../../gateway/errors.js';
 import { expandIdentityPattern, globMatch } from '../../../gateway/grants.js';
 import type { Client } from '../client.js';
@@ -18,6 +18,7 @@ import { ownerOf, sameOwner } from '../ownership.js';
 import { unsupportedVersionConnack, V311, V5 } from '../protocol.js';
 import { Session, type PendingOut } from '../session.js';
 import { connectProblem } from '../validate.js';
+import { newId } from '../../../gateway/ids.js';
 
 export async function handleConnect(client: Client, p: IConnectPacket): Promise<void> {
   client.state = 'connecting';
@@ -49,13 +50,13 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   // versions — v5 tells the client the id (`assigned`), 3.1.1 cannot, but the id is just as new.
   const serverAssigned = clientId === '';
   if (serverAssigned) {
-    const id = protocol.assignClientId(clean, `auto-${randomUUID()}`);
+    const id = protocol.assignClientId(clean, `auto-${newId()}`);
     if ('refused' in id) return refuse(client, id.refused, 'empty client id needs a clean session');
     clientId = id.clientId;
     assigned = id.assigned;
   }
   client.clientId = clientId;
-  client.log = client.log.child({ clientId });
+  client.log = lazyChild(client.log, { clientId });
   // Authentication is the core's: the password field carries a JWT or API key (the username is
   // informational), or a verified TLS client certificate names the principal. v5 enhanced auth
   // (AUTH packets) is not supported and refused above with 0x8C.
@@ -150,7 +151,7 @@ export async function handleConnect(client: Client, p: IConnectPacket): Promise<
   // before CONNACK, so (a) the instance holding the old connection stops it and writes its final
   // state before we read it, and (b) CONNACK is sent only once the claim is durable, like the
   // persistent session itself.
-  const nonce = randomUUID();
+  const nonce = newId();
   let previousOwner;
   try {
     previousOwner = await registry.claim(clientId, nonce, terms.expiry > 0, owner);
