@@ -130,6 +130,8 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
   for (const ref of references) avro.Type.forSchema(boundedJson(ref.schema, limits, 'referenced schema') as avro.Schema, { registry });
   const parsed = boundedJson(text, limits, 'schema');
   const type = avro.Type.forSchema(parsed as avro.Schema, { registry });
+  const bytesInside = holdsBytes(type);
+  const walkFirst = unboundedDecode(type);
   const self: CompiledSchema & { avro: avro.Type } = {
     type: 'AVRO',
     avro: type,
@@ -146,7 +148,7 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
     },
     decode(payload) {
       // avsc trusts block counts and recursion: walk the bytes first (bounded), then decode.
-      checkAvroPayload(type, payload, limits.maxDepth);
+      if (walkFirst) checkAvroPayload(type, payload, limits.maxDepth);
       try {
         return type.fromBuffer(payload);
       } catch (err) {
@@ -155,6 +157,7 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
     },
     toJson(payload) {
       const value = self.decode(payload);
+      if (!bytesInside) return JSON.stringify(value);
       // Buffers (bytes, fixed) as Avro's JSON encoding; the replacer sees the holder's original value, not Buffer#toJSON's.
       return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
         const original = key === '' ? value : this[key];
@@ -209,40 +212,11 @@ export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: num
     if (n < 0 || n > payload.length - pos) bad(`a length of ${n} with ${payload.length - pos} bytes left`);
     pos += n;
   };
-  const minSizes = new Map<avro.Type, number>();
-  const minSize = (t: avro.Type): number => {
-    const known = minSizes.get(t);
-    if (known !== undefined) return known;
-    minSizes.set(t, 0); // a cycle counts as zero: conservative (the zero-size bound applies)
-    const a = t as unknown as AvroNode;
-    let size: number;
-    switch (baseName(a)) {
-      case 'null':
-        size = 0;
-        break;
-      case 'float':
-        size = 4;
-        break;
-      case 'double':
-        size = 8;
-        break;
-      case 'fixed':
-        size = a.size ?? 0;
-        break;
-      case 'record':
-      case 'error':
-        size = (a.fields ?? []).reduce((sum, f) => sum + minSize(f.type), 0);
-        break;
-      default:
-        size = 1; // boolean, varints, lengths, indexes, block counts: at least one byte
-    }
-    minSizes.set(t, size);
-    return size;
-  };
   const walk = (t: avro.Type, depth: number): void => {
     if (depth > maxDepth) bad(`nested deeper than ${maxDepth} levels (schemaRegistry.maxDepth)`);
     const a = t as unknown as AvroNode;
-    switch (baseName(a)) {
+    const name = baseName(a);
+    switch (name) {
       case 'null':
         return;
       case 'boolean':
@@ -266,9 +240,11 @@ export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: num
         return;
       }
       case 'record':
-      case 'error':
-        for (const f of a.fields ?? []) walk(f.type, depth + 1);
+      case 'error': {
+        const fields = a.fields ?? [];
+        for (let i = 0; i < fields.length; i++) walk(fields[i]!.type, depth + 1);
         return;
+      }
       case 'union': {
         const i = long();
         const branch = a.types?.[i];
@@ -277,9 +253,10 @@ export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: num
       }
       case 'array':
       case 'map': {
-        const item = (baseName(a) === 'array' ? a.itemsType : a.valuesType)!;
+        const isMap = name === 'map';
+        const item = (isMap ? a.valuesType : a.itemsType)!;
         // A map entry is a string key (at least its length byte) and a value.
-        const itemMin = minSize(item) + (baseName(a) === 'map' ? 1 : 0);
+        const itemMin = minSize(item) + (isMap ? 1 : 0);
         for (;;) {
           let count = long();
           if (count === 0) return;
@@ -291,7 +268,7 @@ export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: num
             if (count > (payload.length - pos) / itemMin) bad(`a block of ${count} items with ${payload.length - pos} bytes left`);
           } else if ((zeroItems += count) > MAX_AVRO_ZERO_SIZE_ITEMS) bad(`more than ${MAX_AVRO_ZERO_SIZE_ITEMS} items of a zero-byte type`);
           for (let i = 0; i < count; i++) {
-            if (baseName(a) === 'map') skip(long());
+            if (isMap) skip(long());
             walk(item, depth + 1);
           }
         }
@@ -302,6 +279,69 @@ export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: num
   };
   walk(root, 0);
   if (pos !== payload.length) bad(`${payload.length - pos} bytes after the value`);
+}
+
+/** The fewest bytes a value of each type takes (types are immutable: remembered per type object). */
+const MIN_SIZES = new WeakMap<avro.Type, number>();
+
+function minSize(t: avro.Type): number {
+  const known = MIN_SIZES.get(t);
+  if (known !== undefined) return known;
+  MIN_SIZES.set(t, 0); // a cycle counts as zero: conservative (the zero-size bound applies)
+  const a = t as unknown as AvroNode;
+  let size: number;
+  switch (baseName(a)) {
+    case 'null':
+      size = 0;
+      break;
+    case 'float':
+      size = 4;
+      break;
+    case 'double':
+      size = 8;
+      break;
+    case 'fixed':
+      size = a.size ?? 0;
+      break;
+    case 'record':
+    case 'error':
+      size = (a.fields ?? []).reduce((sum, f) => sum + minSize(f.type), 0);
+      break;
+    default:
+      size = 1; // boolean, varints, lengths, indexes, block counts: at least one byte
+  }
+  MIN_SIZES.set(t, size);
+  return size;
+}
+
+/**
+ * Whether decoding a value of the type can cost more than its schema's size: it has arrays or
+ * maps (block counts) or is recursive (nesting). Only then is a payload walked before avsc reads
+ * it — a flat record's strings and bytes are length-checked by avsc itself.
+ */
+function unboundedDecode(t: avro.Type, path = new Set<avro.Type>(), done = new Set<avro.Type>()): boolean {
+  if (path.has(t)) return true;
+  if (done.has(t)) return false;
+  const a = t as unknown as AvroNode;
+  const name = baseName(a);
+  if (name === 'array' || name === 'map') return true;
+  path.add(t);
+  const children = [...(a.fields ?? []).map((f) => f.type), ...(a.types ?? [])];
+  const found = children.some((c) => unboundedDecode(c, path, done));
+  path.delete(t);
+  done.add(t);
+  return found;
+}
+
+/** Whether values of the type can hold Buffers (bytes, fixed), which JSON needs converted. */
+function holdsBytes(t: avro.Type, seen = new Set<avro.Type>()): boolean {
+  if (seen.has(t)) return false;
+  seen.add(t);
+  const a = t as unknown as AvroNode;
+  const name = baseName(a);
+  if (name === 'bytes' || name === 'fixed') return true;
+  const children = [...(a.fields ?? []).map((f) => f.type), ...(a.types ?? []), ...(a.itemsType === undefined ? [] : [a.itemsType]), ...(a.valuesType === undefined ? [] : [a.valuesType])];
+  return children.some((c) => holdsBytes(c, seen));
 }
 
 /** What the walk reads of an avsc type (its documented properties). */
@@ -316,11 +356,17 @@ interface AvroNode {
   readonly valuesType?: avro.Type;
 }
 
-/** The wire type: a logical type's underlying one, unions of either kind as `union`. */
+const BASE_NAMES = new WeakMap<AvroNode, string>();
+
+/** The wire type: a logical type's underlying one, unions of either kind as `union` (remembered per type). */
 function baseName(a: AvroNode): string {
+  const known = BASE_NAMES.get(a);
+  if (known !== undefined) return known;
   let node = a;
   for (let i = 0; i < 8 && node.underlyingType !== undefined; i++) node = node.underlyingType as unknown as AvroNode;
-  return node.typeName.startsWith('union') ? 'union' : node.typeName;
+  const name = node.typeName.startsWith('union') ? 'union' : node.typeName;
+  BASE_NAMES.set(a, name);
+  return name;
 }
 
 /** A JSON payload's nesting, by a linear scan, before JSON.parse (the schema registry's maxDepth). */
