@@ -75,7 +75,18 @@ export class SchemaReading {
    */
   forJson(records: readonly StreamRecord[]): Promise<readonly (RecordDecoding | undefined)[]> | undefined {
     if (this.registry === undefined || this.bindings.empty || records.length === 0) return undefined;
-    if (!records.some((r) => this.sidesOf(r.topic) !== undefined)) return undefined;
+    // A batch is one topic's (a subscription or fetch reads one): look each distinct topic up once.
+    let bound = false;
+    let last: string | undefined;
+    for (const r of records) {
+      if (r.topic === last) continue;
+      last = r.topic;
+      if (this.sidesOf(r.topic) !== undefined) {
+        bound = true;
+        break;
+      }
+    }
+    if (!bound) return undefined;
     let decoded = this.byBatch.get(records);
     if (decoded === undefined) {
       decoded = this.decodeBatch(records, this.registry);
