@@ -30,6 +30,7 @@ const bindings = [
   { topic: 'rproto-*', format: 'protobuf', encode: true },
   // Not encoded: plain JSON is stored as sent (no frame), REST v2 jsonschema produce writes framed records.
   { topic: 'rjson-*', format: 'jsonschema' },
+  { topic: 'rkey-*', format: 'avro', side: 'key' },
 ];
 
 describe.each(['embedded', 'kafka'] as const)('reading schema-encoded records (%s)', (backend) => {
@@ -176,5 +177,21 @@ describe.each(['embedded', 'kafka'] as const)('reading schema-encoded records (%
     stub.close();
     const jsonStored = await stored(topic);
     expect(jsonStored[0]!.value).toEqual(encodeFramed(id, Buffer.from('{"celsius":1.5}')));
+  });
+
+  it('keys: a REST v2 avro produce with key_schema is read back with the key decoded — by an avro consumer, and by REST v1 with keySchemaId on a key-bound topic', async () => {
+    const topic = uniqueTopic('rkey');
+    const produced = await produceV2(topic, 'avro', { key_schema: '"long"', value_schema: avroReading, records: [{ key: 42, value: { device: 'k', celsius: 0 } }, { key: 43, value: null }] });
+    const c = await consumer('avro', topic);
+    expect((await c.read(2)).records).toEqual([
+      { topic, key: 42, value: { device: 'k', celsius: 0, note: null }, partition: 0, offset: 0 },
+      { topic, key: 43, value: null, partition: 0, offset: 1 },
+    ]);
+    const v1 = await http('GET', url(`/v1/topics/${topic}/partitions/0/records?offset=0`));
+    // Only the key side is bound here: the value stays its bytes (base64).
+    expect(v1.json.records.map((r: any) => [r.key, r.keySchemaId, r.valueSchemaId, r.encoding])).toEqual([
+      [42, produced.key_schema_id, undefined, 'base64'],
+      [43, produced.key_schema_id, undefined, undefined],
+    ]);
   });
 });
