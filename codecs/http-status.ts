@@ -54,6 +54,8 @@ export const HTTP_ERRORS = {
   OPERATION_NOT_PERMITTED: { status: 422, errorCode: 42205 },
   // kafka-rest JSON_CONVERSION_ERROR_CODE, as a v2 schema-format produce whose record breaks its schema.
   SCHEMA_VALIDATION: { status: 422, errorCode: 42203 },
+  // kafka-rest: a consumer's failing deserializer is a KafkaException, 500/50002 ("Kafka error: …").
+  RECORD_NOT_DECODABLE: { status: 500, errorCode: 50002 },
   UNIMPLEMENTED: { status: 501, errorCode: 501 },
   INTERNAL: { status: 500, errorCode: 50002 },
 } as const satisfies Record<Code, HttpError>;

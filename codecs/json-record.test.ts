@@ -101,3 +101,17 @@ describe('JSON record: reading', () => {
     expect(storedJson(deep)).toBeUndefined();
   });
 });
+
+describe('JSON record: decoded sides of schema-bound topics (Gateway.decodeForJson)', () => {
+  it('a decoded side is its JSON with keySchemaId / valueSchemaId; without a decoding the same record is its bytes', () => {
+    const framed = Buffer.from([0, 0, 0, 0, 7, 2]);
+    const r = stored({ key: Buffer.from([0, 0, 0, 0, 3, 4]), value: framed });
+    const decoded = jsonRecord(r, { key: { schemaId: 3, json: '2' }, value: { schemaId: 7, json: '{"n":1}' } });
+    expect(JSON.parse(decoded)).toEqual({ partition: 0, offset: '7', timestamp: 1, key: 2, keySchemaId: 3, value: { n: 1 }, valueSchemaId: 7, headers: [] });
+    // The plain encoding of the same record object is memoized separately: bytes, base64, no ids.
+    expect(JSON.parse(jsonRecord(r))).toMatchObject({ value: framed.toString('base64'), encoding: 'base64' });
+    expect(JSON.parse(jsonRecord(r))).not.toHaveProperty('valueSchemaId');
+    // One side decoded: the other stays as stored.
+    expect(JSON.parse(jsonRecordWithTopic(stored({ key: Buffer.from('k'), value: framed }), { value: { schemaId: 7, json: '[1]' } }))).toMatchObject({ topic: 't', key: 'k', value: [1], valueSchemaId: 7 });
+  });
+});

@@ -8,6 +8,10 @@
  *    "value":<JSON>|null, "encoding"?:"base64",
  *    "headers":[{"name":"trace","value":"a"},…], "headersEncoding"?:"base64"}
  *
+ * A side of a topic bound to a schema (schemaRegistry.bindings) whose bytes are in the Confluent
+ * wire format is read decoded, with its schema id: `"value":<decoded JSON>,"valueSchemaId":7`
+ * (`"key":…,"keySchemaId":…` likewise); see gateway/schemas/reading.ts.
+ *
  * Values are bytes, and the bytes a client sent are the bytes served:
  * - Writing, a JSON value is stored as the exact text the client sent (its span in the request,
  *   surrounding whitespace aside): big integers, long decimals, exponents, `-0`, duplicate
@@ -31,6 +35,7 @@ import { isUtf8 } from 'node:buffer';
 import { encodeOnce } from '../gateway/encoded.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { Headers, ProduceRecord, StreamRecord } from '../gateway/record.js';
+import type { RecordDecoding } from '../gateway/schemas/reading.js';
 import { bytesOf, isWellFormed, jsonSpan, member, parseJson, plain, type JsonNode, type JsonObject } from './json-text.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -46,26 +51,32 @@ export function storedJson(bytes: Buffer): string | undefined {
   return span === undefined ? undefined : bytes.toString('utf8', span.start, span.end);
 }
 
-/** The text of one record, encoded once per record object for every reader (gateway/encoded.ts). */
-export function jsonRecord(r: StreamRecord): string {
-  return encodeOnce(r, 'json.record', recordText);
+/**
+ * The text of one record, encoded once per record object for every reader (gateway/encoded.ts).
+ * With `decoding` (Gateway.decodeForJson: a schema-encoded side of a bound topic), that side is
+ * its decoded JSON followed by `"keySchemaId"` / `"valueSchemaId"`; the record's bytes otherwise.
+ */
+export function jsonRecord(r: StreamRecord, decoding?: RecordDecoding): string {
+  return decoding === undefined ? encodeOnce(r, 'json.record', recordText) : encodeOnce(r, 'json.record.decoded', (x) => recordText(x, decoding));
 }
 
 /**
  * The record with its topic first (SSE). Not memoized: the caller memoizes its own framing around
  * it, so a record read over SSE alone is held once, not twice.
  */
-export function jsonRecordWithTopic(r: StreamRecord): string {
-  return `{"topic":${JSON.stringify(r.topic)},${recordText(r).slice(1)}`;
+export function jsonRecordWithTopic(r: StreamRecord, decoding?: RecordDecoding): string {
+  return `{"topic":${JSON.stringify(r.topic)},${recordText(r, decoding).slice(1)}`;
 }
 
-function recordText(r: StreamRecord): string {
+function recordText(r: StreamRecord, decoding?: RecordDecoding): string {
   const timestamp = Number.isFinite(r.timestamp) ? String(r.timestamp) : 'null';
   let out = `{"partition":${r.partition},"offset":"${r.offset}","timestamp":${timestamp}`;
-  if (r.key === null) out += ',"key":null';
+  if (decoding?.key !== undefined) out += `,"key":${decoding.key.json},"keySchemaId":${decoding.key.schemaId}`;
+  else if (r.key === null) out += ',"key":null';
   else if (isUtf8(r.key)) out += `,"key":${JSON.stringify(r.key.toString('utf8'))}`;
   else out += `,"key":"${r.key.toString('base64')}","keyEncoding":"base64"`;
-  if (r.value === null) out += ',"value":null';
+  if (decoding?.value !== undefined) out += `,"value":${decoding.value.json},"valueSchemaId":${decoding.value.schemaId}`;
+  else if (r.value === null) out += ',"value":null';
   else {
     const json = storedJson(r.value);
     out += json === undefined ? `,"value":"${r.value.toString('base64')}","encoding":"base64"` : `,"value":${json}`;

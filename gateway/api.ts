@@ -376,6 +376,23 @@ export interface Gateway {
    */
   readonly schemas?: import('./schemas/registry.js').SchemaRegistry | undefined;
 
+  /**
+   * For JSON readers (WebSocket JSON, SSE, REST v1 fetch): per record, the key / value to show
+   * decoded because its topic side is bound (`schemaRegistry.bindings`) and its bytes are in the
+   * Confluent wire format of a schema the registry holds — JSON text plus the schema id; undefined
+   * entries are served as their bytes (also a record that does not decode: never an error).
+   * Undefined at once when no record's topic is bound. Memoized per batch array and per record, so
+   * a shared batch is decoded once for all its subscribers (gateway/schemas/reading.ts).
+   */
+  decodeForJson(records: readonly StreamRecord[]): Promise<readonly (import('./schemas/reading.js').RecordDecoding | undefined)[]> | undefined;
+
+  /**
+   * For REST v2 consumers of a schema format: the record's key and value decoded from the
+   * Confluent wire format as JSON text (null stays null). RECORD_NOT_DECODABLE when a side is not
+   * framed, names an unknown schema or one of another type, or does not decode.
+   */
+  decodeRecord(ctx: Context, record: StreamRecord, type: import('./schemas/formats.js').SchemaType): Promise<import('./schemas/reading.js').StrictDecoding>;
+
   /** Opens (once per name, then shared) a compacted key → value table. */
   table(name: string): Promise<Table>;
 

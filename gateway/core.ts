@@ -45,11 +45,14 @@ import {
   type PartitionOffsets,
   type ProduceRecord,
   type ProduceResult,
+  type StreamRecord,
   type TopicInfo,
 } from './record.js';
 import { CompactedTable } from './table.js';
 import { TopicBindings } from './schemas/bindings.js';
 import { SchemaRegistry } from './schemas/registry.js';
+import { SchemaReading, type RecordDecoding, type StrictDecoding } from './schemas/reading.js';
+import type { SchemaType } from './schemas/formats.js';
 import { TRACEPARENT, validTraceparent } from './trace.js';
 import { newId } from './ids.js';
 
@@ -104,6 +107,7 @@ export class Core implements Gateway {
   readonly schemas: SchemaRegistry | undefined;
   private readonly backend: Backend;
   private readonly bindings: TopicBindings;
+  private readonly reading: SchemaReading;
   private readonly config: CoreConfig;
   private readonly idempotency: IdempotencyWindow;
   private readonly instances: InstanceRegistry;
@@ -171,6 +175,15 @@ export class Core implements Gateway {
         )
       : undefined;
     this.bindings = new TopicBindings(registry.bindings, this.schemas, registry.maxDepth, this.log.child({ component: 'bindings' }));
+    this.reading = new SchemaReading(this.bindings, this.schemas);
+  }
+
+  decodeForJson(records: readonly StreamRecord[]): Promise<readonly (RecordDecoding | undefined)[]> | undefined {
+    return this.reading.forJson(records);
+  }
+
+  decodeRecord(ctx: Context, record: StreamRecord, type: SchemaType): Promise<StrictDecoding> {
+    return this.reading.strict(ctx, record, type);
   }
 
   async authenticate(credentials: Credentials, origin?: ConnectionOrigin): Promise<import('./api.js').Principal> {

@@ -64,6 +64,7 @@ export const CATALOGUE = {
   INCOMPATIBLE_SCHEMA: { status: 'FAILED_PRECONDITION', retriable: false, scope: 'request', summary: 'The schema breaks the subject compatibility level with an earlier version.' },
   OPERATION_NOT_PERMITTED: { status: 'FAILED_PRECONDITION', retriable: false, scope: 'request', summary: 'The registry (or subject) mode forbids the operation, e.g. a write in READONLY mode.' },
   SCHEMA_VALIDATION: { status: 'INVALID_ARGUMENT', retriable: false, scope: 'request', summary: 'A record breaks the schema its topic is bound to (schemaRegistry.bindings); nothing of the request was written.' },
+  RECORD_NOT_DECODABLE: { status: 'FAILED_PRECONDITION', retriable: false, scope: 'request', summary: 'A stored record is not in the schema format its reader asked for (REST v2 avro / jsonschema / protobuf consumers); seek past it to go on.' },
   UNIMPLEMENTED: { status: 'UNIMPLEMENTED', retriable: false, scope: 'request', summary: 'The operation is not supported.' },
   INTERNAL: { status: 'INTERNAL', retriable: false, scope: 'request', summary: 'An unexpected gateway fault; details are in the gateway log.' },
 } as const satisfies Readonly<Record<string, CodeInfo>>;

@@ -107,6 +107,7 @@ export const MQTT_ERRORS = {
   OPERATION_NOT_PERMITTED: { ack: I, suback: I, connack: I, connack311: RC311.SERVER_UNAVAILABLE, disconnect: I },
   // MQTT-5 §3.4.2.1 0x99 Payload format invalid: the payload breaks its topic's schema.
   SCHEMA_VALIDATION: { ack: RC.PAYLOAD_FORMAT_INVALID, suback: I, connack: I, connack311: RC311.SERVER_UNAVAILABLE, disconnect: RC.PAYLOAD_FORMAT_INVALID },
+  RECORD_NOT_DECODABLE: { ack: I, suback: I, connack: I, connack311: RC311.SERVER_UNAVAILABLE, disconnect: I },
   UNIMPLEMENTED: { ack: I, suback: I, connack: I, connack311: RC311.SERVER_UNAVAILABLE, disconnect: I },
   INTERNAL: { ack: U, suback: U, connack: U, connack311: RC311.SERVER_UNAVAILABLE, disconnect: U },
 } as const satisfies Record<Code, Mapping>;

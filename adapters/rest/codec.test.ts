@@ -30,7 +30,10 @@ describe('REST codec', () => {
     expect(() => produceFormat('application/vnd.kafka.avro.v2+json')).toThrow(RestError);
     expect(acceptedFormat('application/vnd.kafka.json.v2+json')).toBe('json');
     expect(acceptedFormat('*/*')).toBeUndefined();
-    expect(acceptedFormat('application/vnd.kafka.avro.v2+json')).toBe('unacceptable');
+    // The schema formats are consumer formats too (a mismatch with the instance's is the route's 40601).
+    expect(acceptedFormat('application/vnd.kafka.avro.v2+json')).toBe('avro');
+    expect(acceptedFormat('application/vnd.kafka.protobuf.v2+json, */*')).toBe('protobuf');
+    expect(acceptedFormat('application/vnd.kafka.xml.v2+json')).toBe('unacceptable');
     expect(acceptedFormat('text/html')).toBe('unacceptable');
   });
 

@@ -8,6 +8,7 @@ import { decodeBase64, decodeProduceRecord, parseRecordsRequest, partitionOf, st
 import { JsonSyntaxError, MAX_JSON_DEPTH, bytesOf, member, plain, type JsonNode } from '../../codecs/json-text.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ProduceRecord, StreamRecord } from '../../gateway/record.js';
+import type { SchemaType } from '../../gateway/schemas/formats.js';
 import { RestError } from './errors.js';
 import { MEDIA } from './media.js';
 import { EVENT_ID } from './schemas.js';
@@ -18,6 +19,20 @@ export { decodeBase64, MAX_JSON_DEPTH };
 // Content types
 
 export type EmbeddedFormat = 'json' | 'binary';
+
+/** The schema embedded formats (records in the Confluent wire format, decoded to JSON for consumers). */
+export type SchemaFormat = 'avro' | 'jsonschema' | 'protobuf';
+
+/** What a v2 consumer instance reads as: an embedded format or a schema format. */
+export type ConsumerFormat = EmbeddedFormat | SchemaFormat;
+
+/** The registry's schema type of each schema format. */
+export const SCHEMA_TYPE_OF = { avro: 'AVRO', jsonschema: 'JSON', protobuf: 'PROTOBUF' } as const satisfies Record<SchemaFormat, SchemaType>;
+
+/** Whether a consumer format is a schema format. */
+export function isSchemaFormat(format: ConsumerFormat): format is SchemaFormat {
+  return format === 'avro' || format === 'jsonschema' || format === 'protobuf';
+}
 
 /** Media types, as Confluent's REST Proxy names them. */
 export { MEDIA } from './media.js';
@@ -58,13 +73,16 @@ export function requireJsonBody(contentType: string | undefined, bodyLength: num
  * The embedded format a `GET …/records` asks for in `Accept`. `undefined` when the client does
  * not say (absent, `*\/*`, plain JSON): the instance's own format is used.
  */
-export function acceptedFormat(accept: string | undefined): EmbeddedFormat | undefined | 'unacceptable' {
+export function acceptedFormat(accept: string | undefined): ConsumerFormat | undefined | 'unacceptable' {
   if (accept === undefined || accept.trim() === '') return undefined;
   let sawGeneric = false;
   for (const part of accept.split(',')) {
     const t = mediaType(part);
     if (t === MEDIA.json) return 'json';
     if (t === MEDIA.binary) return 'binary';
+    if (t === MEDIA.avro) return 'avro';
+    if (t === MEDIA.jsonschema) return 'jsonschema';
+    if (t === MEDIA.protobuf) return 'protobuf';
     if (t !== undefined && /^application\/vnd\.kafka\.[a-z]+\.v2\+json$/.test(t)) return 'unacceptable';
     if (t === '*/*' || t === 'application/*' || t === 'application/json' || t === MEDIA.v2 || t === 'application/vnd.kafka+json') sawGeneric = true;
   }
@@ -233,6 +251,15 @@ export function encodeV2Record(r: StreamRecord, format: EmbeddedFormat): string 
     value = json;
   }
   return `{"topic":${JSON.stringify(r.topic)},"key":${key},"value":${value}${tail}`;
+}
+
+/**
+ * One record of a v2 `GET …/records` response of a schema-format consumer (kafka-rest's
+ * SchemaConsumerRecord: topic, key, value, partition, offset — no schema ids), with key and value
+ * the JSON texts the core decoded (Gateway.decodeRecord), spliced as they are; null stays null.
+ */
+export function encodeV2SchemaRecord(r: StreamRecord, decoded: { readonly key: string | null; readonly value: string | null }): string {
+  return `{"topic":${JSON.stringify(r.topic)},"key":${decoded.key ?? 'null'},"value":${decoded.value ?? 'null'},"partition":${r.partition},"offset":${r.offset}}`;
 }
 
 // ---------------------------------------------------------------------------------------------

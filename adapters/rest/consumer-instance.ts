@@ -8,14 +8,14 @@ import type { Context, Gateway, GroupMember, Table } from '../../gateway/api.js'
 import { GatewayError } from '../../gateway/errors.js';
 import type { StreamRecord, TopicPartition } from '../../gateway/record.js';
 import type { Logger } from 'pino';
-import type { EmbeddedFormat } from './codec.js';
+import type { ConsumerFormat } from './codec.js';
 import { RestError } from './errors.js';
 import { compileTopicPattern } from './topic-pattern.js';
 import { newId } from '../../gateway/ids.js';
 
 /** How a v2 consumer instance reads, fixed at its creation (the v2 create body). */
 export interface ConsumerInstanceOptions {
-  readonly format: EmbeddedFormat;
+  readonly format: ConsumerFormat;
   readonly resetTo: 'earliest' | 'latest';
   readonly autoCommit: boolean;
   /** Default `timeout` of `GET records` for this instance (`consumer.request.timeout.ms`). */

@@ -239,9 +239,12 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>>
         query('timeout', S.params.v2Long, "Long-poll wait in ms, at most the instance's consumer.request.timeout.ms (rest.consumerRequestTimeoutMs by default), which is also the wait when ≤ 0 or absent"),
         query('max_bytes', S.params.v2Long, '≤ 0 or absent: rest.consumerRequestMaxBytes'),
       ],
-      ok: { status: 200, content: { [MEDIA.json]: { schema: $ref(S.ConsumerRecords) }, [MEDIA.binary]: { schema: $ref(S.ConsumerRecords) } } },
+      ok: { status: 200, content: Object.fromEntries([MEDIA.json, MEDIA.binary, MEDIA.avro, MEDIA.jsonschema, MEDIA.protobuf].map((m) => [m, { schema: $ref(S.ConsumerRecords) }])) },
       errors: [400, 401, 403, 404, 406, 409, 422, 429, 500, 503],
-      errorDescriptions: { 422: 'A stored key or value the json format cannot render (42201 / 42202); the instance is rewound to it' },
+      errorDescriptions: {
+        422: 'A stored key or value the json format cannot render (42201 / 42202); the instance is rewound to it',
+        500: 'avro / jsonschema / protobuf: a record not in the Confluent wire format of a registered schema of that type, or that does not decode (50002); the instance is rewound to it: seek past it to go on',
+      },
     },
   },
   '/consumers/{group}/instances/{instance}/offsets': {

@@ -70,8 +70,11 @@ export function defineV1Routes(routes: RouteTable, deps: RouteDeps): void {
       const maxBytes = queryInt(r.query, 'max_bytes');
       const result = await g.fetch(r.ctx, topic, partition, offset, { maxRecords: Math.max(1, max), waitMs, ...(maxBytes === undefined ? {} : { maxBytes }) });
       // Records are JSON text (codecs/json-record.ts: stored JSON spliced verbatim); the envelope around them is built the same way.
+      // Records of schema-bound topics are shown decoded, with their schema ids (gateway/schemas/reading.ts).
+      const decoding = g.decodeForJson(result.records);
+      const decoded = decoding === undefined ? undefined : await decoding;
       const body =
-        `{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[${result.records.map(jsonRecord).join(',')}]` +
+        `{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[${result.records.map((rec, i) => jsonRecord(rec, decoded?.[i])).join(',')}]` +
         `,"next_offset":"${result.nextOffset}","earliest":"${result.earliest}","latest":"${result.latest}"}`;
       return { status: 200, body, contentType: MEDIA.native };
     },

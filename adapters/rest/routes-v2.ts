@@ -15,7 +15,10 @@ import {
   isObject,
   parseJsonBody,
   parseRecordsBody,
-  type EmbeddedFormat,
+  type ConsumerFormat,
+  encodeV2SchemaRecord,
+  isSchemaFormat,
+  SCHEMA_TYPE_OF,
   produceFormat,
   requireJsonBody,
 } from './codec.js';
@@ -101,7 +104,9 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
     const body = parsed.data;
     // kafka-rest (KafkaConsumerManager.createConsumer): the legacy `id` overrides `name`.
     const name = body.id ?? body.name ?? undefined;
-    const format: EmbeddedFormat = body.format === undefined || body.format === null ? 'binary' : (body.format.toLowerCase() as EmbeddedFormat);
+    const format: ConsumerFormat = body.format === undefined || body.format === null ? 'binary' : (body.format.toLowerCase() as ConsumerFormat);
+    // The schema formats decode through the registry: without it they cannot be read at all.
+    if (isSchemaFormat(format) && g.schemas === undefined) throw new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${format}" needs the schema registry (schemaRegistry.enabled).`);
     const reset = body['auto.offset.reset'] ?? 'latest';
     const resetTo = reset === 'earliest' || reset === 'smallest' ? 'earliest' : 'latest';
     // Kafka's boolean config parser: "true"/"false" in any case (a JSON boolean is coerced to that text).
@@ -190,9 +195,11 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
       // As a KafkaConsumer with a failing deserializer: the records before the bad one are
       // returned, the rest go back to the log, and the bad one fails the next request.
       const out: string[] = [];
+      const format = c.options.format;
       for (let i = 0; i < records.length; i++) {
         try {
-          out.push(encodeV2Record(records[i]!, c.options.format));
+          // Schema formats: the core decodes the wire format (RECORD_NOT_DECODABLE, 500/50002, for a record it cannot).
+          out.push(isSchemaFormat(format) ? encodeV2SchemaRecord(records[i]!, await g.decodeRecord(r.ctx, records[i]!, SCHEMA_TYPE_OF[format])) : encodeV2Record(records[i]!, format));
         } catch (err) {
           await rewind(r.ctx, c, records.slice(i));
           if (out.length === 0) throw err;
@@ -202,7 +209,7 @@ export function defineV2Routes(routes: RouteTable, deps: RouteDeps): void {
       return out;
     });
     // Each record is JSON text already (stored JSON values spliced verbatim): join, never re-serialize.
-    return { status: 200, body: `[${body.join(',')}]`, contentType: c.options.format === 'json' ? MEDIA.json : MEDIA.binary };
+    return { status: 200, body: `[${body.join(',')}]`, contentType: MEDIA[c.options.format] };
   });
 
   routes.add('POST', `${I}/offsets`, async (r) => {
@@ -262,16 +269,12 @@ function mappingError(what: string): RestError {
 
 /**
  * Why a v2 consumer configuration is refused (the first zod issue of CreateConsumerRequest), in
- * kafka-rest's terms: a schema format (avro, jsonschema, protobuf) is not decoded for consumers yet
- * (42204 here; produce supports them, schema-produce.ts); any other format is "Invalid format type." (422/422); every other field 42204.
+ * kafka-rest's terms: a format other than json, binary, avro, jsonschema, protobuf is "Invalid
+ * format type." (422/422); every other field 42204.
  */
 function consumerConfigRefusal(issue: z.core.$ZodIssue, body: Record<string, unknown>): RestError {
   const field = String(issue.path[0]);
   if (field === 'format') {
-    const f = typeof body.format === 'string' ? body.format.toLowerCase() : undefined;
-    if (f === 'avro' || f === 'jsonschema' || f === 'protobuf') {
-      return new RestError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: format "${f}" is supported for produce but not yet for consumer instances (use json or binary).`);
-    }
     return new RestError('UNPROCESSABLE', 'Invalid format type.');
   }
   const why: Record<string, string> = {

@@ -62,8 +62,8 @@ export const OFFSET_TEXT = exactly(decimalAtMost(INT64_MAX, 19));
 export const INSTANCE_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 /** Kafka's boolean config text: `true`/`false` in any case, surrounded by what Java's `String.trim` strips (U+0000–U+0020). */
 export const KAFKA_BOOLEAN = /^[\u0000-\u0020]*([tT][rR][uU][eE]|[fF][aA][lL][sS][eE])[\u0000-\u0020]*$/;
-/** A v2 consumer `format`: json or binary, any case (CreateConsumerInstanceRequest upper-cases it). */
-export const CONSUMER_FORMAT = /^([jJ][sS][oO][nN]|[bB][iI][nN][aA][rR][yY])$/;
+/** A v2 consumer `format`: json, binary, avro, jsonschema or protobuf, any case (CreateConsumerInstanceRequest upper-cases it). */
+export const CONSUMER_FORMAT = /^(json|binary|avro|jsonschema|protobuf)$/i;
 /** Padded standard base64 (codecs/json-record.ts isBase64 accepts exactly this). */
 export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** Positions in an SSE event id: `partition:offset` pairs joined by commas (`0:43,1:7`); empty is none. */
@@ -183,7 +183,7 @@ export const CreateConsumerRequest = named(
     .object({
       name: nullable(z.string().regex(INSTANCE_NAME)),
       id: nullable(z.string().regex(INSTANCE_NAME)).describe('Legacy name; overrides name (kafka-rest)'),
-      format: nullable(z.string().regex(CONSUMER_FORMAT)).describe('json or binary, any case (default binary)'),
+      format: nullable(z.string().regex(CONSUMER_FORMAT)).describe('json, binary, avro, jsonschema or protobuf, any case (default binary); the schema formats decode records in the Confluent wire format to JSON'),
       'auto.offset.reset': nullable(z.enum(['earliest', 'latest', 'smallest', 'largest'])),
       'auto.commit.enable': nullable(z.union([z.boolean(), z.string().regex(KAFKA_BOOLEAN)])),
       'consumer.request.timeout.ms': nullable(z.union([z.int().min(0).max(SAFE_MAX), z.string().regex(/^[0-9]{1,15}$/)])),
@@ -293,7 +293,7 @@ export const CommittedOffsets = named('CommittedOffsets', z.object({ offsets: z.
 export const SubscribedTopics = named('SubscribedTopics', z.object({ topics: z.array(z.string()) }));
 export const ConsumerRecords = named(
   'ConsumerRecords',
-  z.array(z.object({ topic: z.string(), key: z.unknown().describe('json: JSON; binary: base64 or null'), value: z.unknown(), partition: z.int(), offset: z.int() })),
+  z.array(z.object({ topic: z.string(), key: z.unknown().describe('json: JSON; binary: base64 or null; avro / jsonschema / protobuf: the decoded JSON or null'), value: z.unknown(), partition: z.int(), offset: z.int() })),
 );
 /** The native JSON record (codecs/json-record.ts), as v1 fetch and SSE serve it. */
 export const NativeRecord = named(

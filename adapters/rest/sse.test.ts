@@ -19,6 +19,8 @@ const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, of
 function fakeGateway(early: readonly StreamRecord[]) {
   const state: { sink?: SubscriberSink; closed: number; delivered: Promise<void>[] } = { closed: 0, delivered: [] };
   const gateway = {
+    // No topic is schema-bound here: records are served as their bytes.
+    decodeForJson: () => undefined,
     subscribe: async (_ctx: unknown, _req: unknown, sink: SubscriberSink) => {
       state.sink = sink;
       const p = sink.records(early);

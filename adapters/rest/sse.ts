@@ -18,6 +18,7 @@ import { encodeOnce } from '../../gateway/encoded.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { offsetsPosition, type Position, type StreamRecord } from '../../gateway/record.js';
 import { jsonRecordWithTopic } from '../../codecs/json-record.js';
+import type { RecordDecoding } from '../../gateway/schemas/reading.js';
 import { decodeEventId, encodeEventId, sseEvent, stringifyWithStrings } from './codec.js';
 import { PARTITION_LIST } from './schemas.js';
 import { validateMqttFilter } from '../../gateway/hub/filters.js';
@@ -74,6 +75,9 @@ export const SSE_RECORD_FORMAT = 'sse.record';
 function recordEventBody(r: StreamRecord): string {
   return sseEvent(undefined, jsonRecordWithTopic(r));
 }
+
+/** The encodeOnce format of a record event body shown decoded (a schema-bound topic; the core memoizes the decoding per record). */
+const SSE_DECODED_FORMAT = 'sse.record.decoded';
 
 /** Streams one subscription to `res` until the client goes away or the gateway ends it. */
 export async function serveSse(
@@ -145,13 +149,21 @@ export async function serveSse(
 
   const deliver = (batch: readonly StreamRecord[]): Promise<void> | void => {
     if (ended) return;
+    // Records of schema-bound topics are shown decoded (the core decides and decodes, once per batch).
+    const decoding = gateway.decodeForJson(batch);
+    return decoding === undefined ? writeBatch(batch, undefined) : decoding.then((decoded) => writeBatch(batch, decoded));
+  };
+
+  const writeBatch = (batch: readonly StreamRecord[], decoded: readonly (RecordDecoding | undefined)[] | undefined): Promise<void> | void => {
+    if (ended) return;
     // One write per batch (not per record): one chunk and one syscall for many events. The
     // event body is encoded once per record for every stream; only the id line is this stream's.
     let events = '';
-    for (const r of batch) {
+    for (const [i, r] of batch.entries()) {
       let body: string;
       try {
-        body = encodeOnce(r, SSE_RECORD_FORMAT, recordEventBody);
+        const decoding = decoded?.[i];
+        body = decoding === undefined ? encodeOnce(r, SSE_RECORD_FORMAT, recordEventBody) : encodeOnce(r, SSE_DECODED_FORMAT, (x) => sseEvent(undefined, jsonRecordWithTopic(x, decoding)));
       } catch (err) {
         // Contained to this stream: what was encoded so far goes out, then a catalogued error
         // whose id is past the record, so a reconnecting EventSource does not hit it again.

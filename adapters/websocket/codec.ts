@@ -22,6 +22,7 @@ import type { KeyFilter } from '../../gateway/api.js';
 import type { ContinuityLost } from '../../gateway/api.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { MetricsSample } from '../../gateway/metrics.js';
+import type { RecordDecoding } from '../../gateway/schemas/reading.js';
 import { offsetsPosition, type Position, type ProduceRecord, type StreamRecord } from '../../gateway/record.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ export type ClientFrame =
 
 export type ServerFrame =
   | { readonly op: 'subscribed'; readonly id: string; readonly positions: ReadonlyMap<number, bigint> }
-  | { readonly op: 'records'; readonly sub: string; readonly records: readonly StreamRecord[] }
+  | { readonly op: 'records'; readonly sub: string; readonly records: readonly StreamRecord[]; readonly decoded?: readonly (RecordDecoding | undefined)[] | undefined }
   | { readonly op: 'ack'; readonly id: string; readonly offsets: readonly { partition: number; offset: bigint; timestamp: number }[] }
   | { readonly op: 'error'; readonly id?: string; readonly error: GatewayError }
   | { readonly op: 'continuity-lost'; readonly sub: string; readonly notice: ContinuityLost }
@@ -234,7 +235,7 @@ export const encodeJsonRecord = jsonRecord;
 function encodeJson(frame: ServerFrame): string {
   switch (frame.op) {
     case 'records':
-      return `{"op":"records","sub":${JSON.stringify(frame.sub)},"records":[${frame.records.map(encodeJsonRecord).join(',')}]}`;
+      return `{"op":"records","sub":${JSON.stringify(frame.sub)},"records":[${frame.records.map((r, i) => encodeJsonRecord(r, frame.decoded?.[i])).join(',')}]}`;
     case 'subscribed':
       return JSON.stringify({ op: 'subscribed', id: frame.id, positions: Object.fromEntries([...frame.positions].map(([p, o]) => [String(p), o.toString()])) });
     case 'ack':

@@ -20,7 +20,7 @@ const record = (offset: bigint): StreamRecord => ({ topic: 't', partition: 0, of
 function setup(gateway: Partial<Gateway>) {
   const conn = new FakeConnection();
   const ctx = createContext({ protocol: 'websocket', log });
-  const session = new WsConnection(conn, jsonSubprotocol, { admitSubscription, ...gateway } as Gateway, ctx, limits, log, () => undefined);
+  const session = new WsConnection(conn, jsonSubprotocol, { admitSubscription, decodeForJson: () => undefined, ...gateway } as Gateway, ctx, limits, log, () => undefined);
   const send = (frame: unknown) => session.message(Buffer.from(JSON.stringify(frame)), false);
   return { conn, session, send };
 }

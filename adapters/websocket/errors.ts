@@ -55,6 +55,7 @@ export const WS_ERRORS = {
   INCOMPATIBLE_SCHEMA: { close: 4523 },
   OPERATION_NOT_PERMITTED: { close: 4524 },
   SCHEMA_VALIDATION: { close: 4525 },
+  RECORD_NOT_DECODABLE: { close: 4526 },
   UNIMPLEMENTED: { close: 4514 },
   INTERNAL: { close: 1011 },
 } as const satisfies Record<Code, WsErrorMapping>;

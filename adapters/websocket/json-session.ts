@@ -222,13 +222,17 @@ class JsonSession implements FrameSession {
   /** The hub's sink: never write while the socket is over its bound; resolve when it is back under. */
   private async deliver(state: SubState, batch: readonly StreamRecord[]): Promise<void> {
     if (!state.announced) await state.ready;
+    // Records of schema-bound topics are shown decoded (the core decides and decodes, once per batch).
+    const decoding = this.connection.gateway.decodeForJson(batch);
+    const decoded = decoding === undefined ? undefined : await decoding;
     // Several subscriptions share the socket: wait for room even if this one's last batch drained.
     await this.connection.drained();
     if (state.cancelled || this.connection.isClosed) return;
     let frame: Buffer;
     try {
-      // One frame's bytes for every subscriber with this subscription id that got this same batch.
-      frame = encodeBatchOnce(batch, `ws.json.records\0${state.id}`, (records) => Buffer.from(jsonCodec.encode({ op: 'records', sub: state.id, records }) as string, 'utf8'));
+      // One frame's bytes for every subscriber with this subscription id that got this same batch
+      // (the decoding is the batch's too, so it adds nothing to what the memo depends on).
+      frame = encodeBatchOnce(batch, `ws.json.records\0${state.id}`, (records) => Buffer.from(jsonCodec.encode({ op: 'records', sub: state.id, records, decoded }) as string, 'utf8'));
     } catch (err) {
       // A record this subprotocol cannot carry ends this subscription only, with a catalogued
       // error; the connection and its other subscriptions go on.

@@ -5,7 +5,8 @@
  * ran on backtracking RegExp (`^(a+)+$` on 29 characters: 28 s); these payloads take minutes there.
  */
 import { describe, expect, it } from 'vitest';
-import { compileSchema } from './formats.js';
+import avro from 'avsc';
+import { checkAvroPayload, compileSchema } from './formats.js';
 
 const limits = { maxSchemaBytes: 256 * 1024, maxDepth: 64, maxNodes: 20_000, maxReferences: 100 };
 
@@ -32,3 +33,99 @@ describe('JSON Schema validation on hostile payloads', () => {
     expect(() => compileSchema('JSON', JSON.stringify({ type: 'string', pattern: '^(a)\\1$' }), [], limits)).toThrow(/Invalid JSON schema/);
   });
 });
+
+/** A zigzag varint (Avro int / long) of n. */
+function zigzag(n: number): Buffer {
+  let v = BigInt(n) * 2n;
+  if (n < 0) v = -BigInt(n) * 2n - 1n;
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number((v & 0x7fn) | 0x80n));
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
+
+describe('decoding hostile records fails fast (a record read by a JSON reader or a REST v2 schema consumer)', () => {
+  const avroOf = (schema: unknown) => compileSchema('AVRO', JSON.stringify(schema), [], limits);
+
+  it('Avro: an array block count of 2^31 - 1 ints in a few bytes is refused before avsc loops over it', () => {
+    const ints = avroOf({ type: 'array', items: 'int' });
+    const started = performance.now();
+    expect(() => ints.decode(Buffer.concat([zigzag(2 ** 31 - 1), Buffer.from([2, 0])]))).toThrow(/block of 2147483647 items/);
+    // The same count as a negative block (count + byte size), and a map.
+    expect(() => ints.decode(Buffer.concat([zigzag(-(2 ** 31 - 1)), zigzag(4), Buffer.from([2, 0])]))).toThrow(/block of 2147483647 items/);
+    expect(() => avroOf({ type: 'map', values: 'int' }).decode(Buffer.concat([zigzag(10_000_000), Buffer.from([0])]))).toThrow(/block of 10000000 items/);
+    expect(performance.now() - started).toBeLessThan(100);
+    // A real array decodes.
+    expect(ints.decode(Buffer.concat([zigzag(3), zigzag(1), zigzag(-2), zigzag(3), Buffer.from([0])]))).toEqual([1, -2, 3]);
+  });
+
+  it('Avro: items of a zero-byte type (null) are bounded: 6 bytes cannot ask for 2^31 of them', () => {
+    const nulls = avroOf({ type: 'array', items: 'null' });
+    const started = performance.now();
+    expect(() => nulls.decode(Buffer.concat([zigzag(2 ** 31 - 1), Buffer.from([0])]))).toThrow(/zero-byte type/);
+    // Spread over nested arrays, the bound is per payload.
+    const nested = avroOf({ type: 'array', items: { type: 'array', items: 'null' } });
+    const block = Buffer.concat([zigzag(60_000), Buffer.from([0])]);
+    expect(() => nested.decode(Buffer.concat([zigzag(2), block, block, Buffer.from([0])]))).toThrow(/zero-byte type/);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(nulls.decode(Buffer.concat([zigzag(3), Buffer.from([0])]))).toEqual([null, null, null]);
+  });
+
+  it('Avro: a string length past the end, a bad union or enum index, trailing bytes and deep recursion are INVALID_VALUE', () => {
+    // Flat types: avsc checks these itself (no walk first); the walk gives the same verdict with its reason.
+    for (const [schema, payload, why] of [
+      ['string', Buffer.concat([zigzag(2 ** 31), Buffer.from('x')]), /length of 2147483648/],
+      [['null', 'string'], zigzag(7), /union index 7/],
+      [{ type: 'enum', name: 'E', symbols: ['A'] }, zigzag(1), /enum index 1/],
+      ['int', Buffer.from([2, 2]), /1 bytes after the value/],
+    ] as const) {
+      expect(() => avroOf(schema).decode(payload)).toThrow(/not Avro of this schema/);
+      expect(() => checkAvroPayload(avro.Type.forSchema(schema as avro.Schema), payload, 64)).toThrow(why);
+    }
+    // A recursive schema nested 1,000 levels deep (2 bytes a level): refused at maxDepth, no stack overflow.
+    const list = avroOf({ type: 'record', name: 'Node', fields: [{ name: 'next', type: ['null', 'Node'] }] });
+    const deep = Buffer.concat([...Array.from({ length: 1_000 }, () => zigzag(1)), zigzag(0)]);
+    expect(() => list.decode(deep)).toThrow(/nested deeper than 64/);
+    expect(list.toJson(Buffer.concat([zigzag(1), zigzag(0)]))).toBe('{"next":{"next":null}}');
+  });
+
+  it('Avro toJson: plain JSON (unions unwrapped), bytes and fixed as Avro JSON strings', () => {
+    const schema = avroOf({ type: 'record', name: 'R', fields: [{ name: 'b', type: 'bytes' }, { name: 'u', type: ['null', 'string'] }, { name: 'e', type: { type: 'enum', name: 'E', symbols: ['A', 'B'] } }, { name: 'f', type: { type: 'fixed', name: 'F', size: 2 } }] });
+    const payload = Buffer.concat([zigzag(2), Buffer.from([0, 255]), zigzag(1), zigzag(1), Buffer.from('x'), zigzag(1), Buffer.from([65, 66])]);
+    expect(JSON.parse(schema.toJson(payload))).toEqual({ b: '\u0000\u00ff', u: 'x', e: 'B', f: 'AB' });
+  });
+
+  it('Protobuf: a string whose length runs past the payload is refused (protobufjs BufferReader would clamp it)', () => {
+    const schema = compileSchema('PROTOBUF', 'syntax = "proto3"; message M { string s = 1; repeated int32 r = 2; M child = 3; }', [], limits);
+    expect(() => schema.decode(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x07, 0x41]))).toThrow(/not a M message: index out of range/);
+    expect(() => schema.decode(Buffer.from([0x12, 0xff, 0xff, 0xff, 0xff, 0x07, 0x01]))).toThrow(/index out of range/);
+    // Nested 200 levels (and 500,000 unknown groups): protobufjs' own nesting limit answers, no stack overflow.
+    let deep = Buffer.alloc(0);
+    for (let i = 0; i < 200; i++) deep = Buffer.concat([Buffer.from([0x1a]), zigzagFree(deep.length), deep]);
+    expect(() => schema.decode(deep)).toThrow(/nesting depth/);
+    expect(() => schema.decode(Buffer.alloc(500_000, 0x4b))).toThrow(/nesting depth|index out of range/);
+    expect(schema.toJson(Buffer.from([0x0a, 0x01, 0x41, 0x10, 0x05]))).toBe('{"s":"A","r":[5]}');
+  });
+
+  it('JSON Schema toJson: the payload text as stored; not JSON, or deeper than maxDepth, is INVALID_VALUE', () => {
+    const schema = compileSchema('JSON', '{"type":"object"}', [], limits);
+    expect(schema.toJson(Buffer.from(' {"n":1.50} '))).toBe('{"n":1.50}');
+    expect(() => schema.toJson(Buffer.from('{"n":'))).toThrow(/not JSON/);
+    expect(() => schema.toJson(Buffer.from('['.repeat(100_000)))).toThrow(/deeper than 64/);
+    expect(() => schema.toJson(Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(/UTF-8/);
+  });
+});
+
+/** An unsigned varint (a Protobuf length). */
+function zigzagFree(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}

@@ -10,6 +10,7 @@
 import avro from 'avsc';
 import { Ajv, type ValidateFunction } from 'ajv';
 import protobuf from 'protobufjs';
+import { isUtf8 } from 'node:buffer';
 import RE2 from 're2';
 import { GatewayError } from '../errors.js';
 
@@ -46,8 +47,16 @@ export interface CompiledSchema {
   validate(value: unknown): string | undefined;
   /** A JSON value in the schema's binary form (Avro binary, Protobuf message of `messageIndexes`, JSON text). */
   encode(value: unknown, messageIndexes?: readonly number[]): Buffer;
-  /** The schema's binary form back to a JSON-compatible value. */
+  /** The schema's binary form back to a JSON-compatible value (INVALID_VALUE when it does not decode; bounded work, see below). */
   decode(payload: Buffer, messageIndexes?: readonly number[]): unknown;
+  /**
+   * The payload as JSON text, for JSON readers (gateway/schemas/reading.ts): Avro as plain JSON
+   * (unions unwrapped as REST v2 produce takes them; bytes and fixed as Avro's JSON encoding, one
+   * code point per byte), Protobuf as `toObject` (proto field names, 64-bit integers and enums as
+   * strings, bytes base64, default values omitted), JSON Schema the payload's own text (whitespace
+   * around it trimmed). INVALID_VALUE when it does not decode.
+   */
+  toJson(payload: Buffer, messageIndexes?: readonly number[]): string;
   /** Incompatibilities found when this schema reads data written with `writer` (empty = compatible). */
   canRead(writer: CompiledSchema): string[];
 }
@@ -121,6 +130,8 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
   for (const ref of references) avro.Type.forSchema(boundedJson(ref.schema, limits, 'referenced schema') as avro.Schema, { registry });
   const parsed = boundedJson(text, limits, 'schema');
   const type = avro.Type.forSchema(parsed as avro.Schema, { registry });
+  const bytesInside = holdsBytes(type);
+  const walkFirst = unboundedDecode(type);
   const self: CompiledSchema & { avro: avro.Type } = {
     type: 'AVRO',
     avro: type,
@@ -136,11 +147,22 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
       return type.toBuffer(value);
     },
     decode(payload) {
+      // avsc trusts block counts and recursion: walk the bytes first (bounded), then decode.
+      if (walkFirst) checkAvroPayload(type, payload, limits.maxDepth);
       try {
         return type.fromBuffer(payload);
       } catch (err) {
         throw new GatewayError('INVALID_VALUE', `The payload is not Avro of this schema: ${(err as Error).message}`);
       }
+    },
+    toJson(payload) {
+      const value = self.decode(payload);
+      if (!bytesInside) return JSON.stringify(value);
+      // Buffers (bytes, fixed) as Avro's JSON encoding; the replacer sees the holder's original value, not Buffer#toJSON's.
+      return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+        const original = key === '' ? value : this[key];
+        return Buffer.isBuffer(original) ? original.toString('latin1') : v;
+      });
     },
     canRead(writer) {
       if (writer.type !== 'AVRO') return [`A ${writer.type} schema cannot be read as AVRO.`];
@@ -153,6 +175,216 @@ function compileAvro(text: string, references: readonly ResolvedReference[], lim
     },
   };
   return self;
+}
+
+/**
+ * Items of zero-byte types (null, empty records, fixed of size 0) one Avro payload may declare:
+ * their count costs no bytes, so without a bound a 6-byte payload could ask for 2^31 of them.
+ */
+export const MAX_AVRO_ZERO_SIZE_ITEMS = 100_000;
+
+/**
+ * Walks an Avro payload against its schema without building anything, so a hostile payload fails
+ * before avsc allocates or loops: every length, block count and index is checked against the bytes
+ * left (an array block of n items of a type that takes at least m bytes needs n·m bytes), items of
+ * zero-byte types are bounded by MAX_AVRO_ZERO_SIZE_ITEMS, and nesting by `maxDepth` (the decoder
+ * and JSON.stringify recurse). Linear in the payload. INVALID_VALUE with the reason otherwise.
+ */
+export function checkAvroPayload(root: avro.Type, payload: Buffer, maxDepth: number): void {
+  let pos = 0;
+  let zeroItems = 0;
+  const bad = (why: string): never => {
+    throw new GatewayError('INVALID_VALUE', `The payload is not Avro of this schema: ${why} (at byte ${pos}).`);
+  };
+  const long = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= payload.length) bad('truncated');
+      const b = payload[pos++]!;
+      value += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+      scale *= 128;
+    }
+    return bad('a varint longer than 10 bytes');
+  };
+  const skip = (n: number): void => {
+    if (n < 0 || n > payload.length - pos) bad(`a length of ${n} with ${payload.length - pos} bytes left`);
+    pos += n;
+  };
+  const walk = (t: avro.Type, depth: number): void => {
+    if (depth > maxDepth) bad(`nested deeper than ${maxDepth} levels (schemaRegistry.maxDepth)`);
+    const a = t as unknown as AvroNode;
+    const name = baseName(a);
+    switch (name) {
+      case 'null':
+        return;
+      case 'boolean':
+        return skip(1);
+      case 'int':
+      case 'long':
+        long();
+        return;
+      case 'float':
+        return skip(4);
+      case 'double':
+        return skip(8);
+      case 'bytes':
+      case 'string':
+        return skip(long());
+      case 'fixed':
+        return skip(a.size ?? 0);
+      case 'enum': {
+        const i = long();
+        if (i < 0 || i >= (a.symbols?.length ?? 0)) bad(`enum index ${i} out of range`);
+        return;
+      }
+      case 'record':
+      case 'error': {
+        const fields = a.fields ?? [];
+        for (let i = 0; i < fields.length; i++) walk(fields[i]!.type, depth + 1);
+        return;
+      }
+      case 'union': {
+        const i = long();
+        const branch = a.types?.[i];
+        if (branch === undefined) bad(`union index ${i} out of range`);
+        return walk(branch!, depth + 1);
+      }
+      case 'array':
+      case 'map': {
+        const isMap = name === 'map';
+        const item = (isMap ? a.valuesType : a.itemsType)!;
+        // A map entry is a string key (at least its length byte) and a value.
+        const itemMin = minSize(item) + (isMap ? 1 : 0);
+        for (;;) {
+          let count = long();
+          if (count === 0) return;
+          if (count < 0) {
+            count = -count;
+            long(); // the block's size in bytes
+          }
+          if (itemMin > 0) {
+            if (count > (payload.length - pos) / itemMin) bad(`a block of ${count} items with ${payload.length - pos} bytes left`);
+          } else if ((zeroItems += count) > MAX_AVRO_ZERO_SIZE_ITEMS) bad(`more than ${MAX_AVRO_ZERO_SIZE_ITEMS} items of a zero-byte type`);
+          for (let i = 0; i < count; i++) {
+            if (isMap) skip(long());
+            walk(item, depth + 1);
+          }
+        }
+      }
+      default:
+        return bad(`unknown Avro type ${a.typeName}`);
+    }
+  };
+  walk(root, 0);
+  if (pos !== payload.length) bad(`${payload.length - pos} bytes after the value`);
+}
+
+/** The fewest bytes a value of each type takes (types are immutable: remembered per type object). */
+const MIN_SIZES = new WeakMap<avro.Type, number>();
+
+function minSize(t: avro.Type): number {
+  const known = MIN_SIZES.get(t);
+  if (known !== undefined) return known;
+  MIN_SIZES.set(t, 0); // a cycle counts as zero: conservative (the zero-size bound applies)
+  const a = t as unknown as AvroNode;
+  let size: number;
+  switch (baseName(a)) {
+    case 'null':
+      size = 0;
+      break;
+    case 'float':
+      size = 4;
+      break;
+    case 'double':
+      size = 8;
+      break;
+    case 'fixed':
+      size = a.size ?? 0;
+      break;
+    case 'record':
+    case 'error':
+      size = (a.fields ?? []).reduce((sum, f) => sum + minSize(f.type), 0);
+      break;
+    default:
+      size = 1; // boolean, varints, lengths, indexes, block counts: at least one byte
+  }
+  MIN_SIZES.set(t, size);
+  return size;
+}
+
+/**
+ * Whether decoding a value of the type can cost more than its schema's size: it has arrays or
+ * maps (block counts) or is recursive (nesting). Only then is a payload walked before avsc reads
+ * it — a flat record's strings and bytes are length-checked by avsc itself.
+ */
+function unboundedDecode(t: avro.Type, path = new Set<avro.Type>(), done = new Set<avro.Type>()): boolean {
+  if (path.has(t)) return true;
+  if (done.has(t)) return false;
+  const a = t as unknown as AvroNode;
+  const name = baseName(a);
+  if (name === 'array' || name === 'map') return true;
+  path.add(t);
+  const children = [...(a.fields ?? []).map((f) => f.type), ...(a.types ?? [])];
+  const found = children.some((c) => unboundedDecode(c, path, done));
+  path.delete(t);
+  done.add(t);
+  return found;
+}
+
+/** Whether values of the type can hold Buffers (bytes, fixed), which JSON needs converted. */
+function holdsBytes(t: avro.Type, seen = new Set<avro.Type>()): boolean {
+  if (seen.has(t)) return false;
+  seen.add(t);
+  const a = t as unknown as AvroNode;
+  const name = baseName(a);
+  if (name === 'bytes' || name === 'fixed') return true;
+  const children = [...(a.fields ?? []).map((f) => f.type), ...(a.types ?? []), ...(a.itemsType === undefined ? [] : [a.itemsType]), ...(a.valuesType === undefined ? [] : [a.valuesType])];
+  return children.some((c) => holdsBytes(c, seen));
+}
+
+/** What the walk reads of an avsc type (its documented properties). */
+interface AvroNode {
+  readonly typeName: string;
+  readonly underlyingType?: avro.Type;
+  readonly size?: number;
+  readonly symbols?: readonly string[];
+  readonly fields?: readonly { readonly type: avro.Type }[];
+  readonly types?: readonly avro.Type[];
+  readonly itemsType?: avro.Type;
+  readonly valuesType?: avro.Type;
+}
+
+const BASE_NAMES = new WeakMap<AvroNode, string>();
+
+/** The wire type: a logical type's underlying one, unions of either kind as `union` (remembered per type). */
+function baseName(a: AvroNode): string {
+  const known = BASE_NAMES.get(a);
+  if (known !== undefined) return known;
+  let node = a;
+  for (let i = 0; i < 8 && node.underlyingType !== undefined; i++) node = node.underlyingType as unknown as AvroNode;
+  const name = node.typeName.startsWith('union') ? 'union' : node.typeName;
+  BASE_NAMES.set(a, name);
+  return name;
+}
+
+/** A JSON payload's nesting, by a linear scan, before JSON.parse (the schema registry's maxDepth). */
+function boundedJsonPayload(text: string, maxDepth: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) throw new GatewayError('INVALID_VALUE', `The JSON payload nests deeper than ${maxDepth} levels (schemaRegistry.maxDepth).`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
 }
 
 // --- JSON Schema -----------------------------------------------------------------------------
@@ -202,6 +434,14 @@ function compileJson(text: string, references: readonly ResolvedReference[], lim
         throw new GatewayError('INVALID_VALUE', 'The payload is not JSON.');
       }
       return value;
+    },
+    toJson(payload) {
+      // The payload's own text (its numbers as written), checked to be one JSON document within maxDepth.
+      if (!isUtf8(payload)) throw new GatewayError('INVALID_VALUE', 'The payload is not UTF-8 JSON.');
+      const text = payload.toString('utf8');
+      boundedJsonPayload(text, limits.maxDepth);
+      self.decode(payload);
+      return text.trim();
     },
     canRead(writer) {
       if (writer.type !== 'JSON') return [`A ${writer.type} schema cannot be read as JSON.`];
@@ -447,10 +687,15 @@ function compileProtobuf(text: string, references: readonly ResolvedReference[],
     decode(payload, indexes) {
       const type = messageAt(indexes);
       try {
-        return type.toObject(type.decode(payload), { longs: String, bytes: String, enums: String, defaults: false });
+        // A plain Reader, not the BufferReader protobufjs picks for a Buffer: that one clamps a
+        // string's length to the buffer (a truncated string decodes as a shorter one); this one throws.
+        return type.toObject(type.decode(new protobuf.Reader(payload)), { longs: String, bytes: String, enums: String, defaults: false });
       } catch (err) {
         throw new GatewayError('INVALID_VALUE', `The payload is not a ${type.name} message: ${(err as Error).message}`);
       }
+    },
+    toJson(payload, indexes) {
+      return JSON.stringify(self.decode(payload, indexes));
     },
     canRead(writer) {
       if (writer.type !== 'PROTOBUF') return [`A ${writer.type} schema cannot be read as PROTOBUF.`];

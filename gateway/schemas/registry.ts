@@ -539,6 +539,48 @@ export class SchemaRegistry {
     };
   }
 
+  // --- reading (the core's read path: gateway/schemas/reading.ts) ------------------------------
+
+  /**
+   * The compiled schema of `id` if this instance knows it — from memory, no I/O and no
+   * authorization (the core decoding records a principal may already read, not a client reading
+   * the registry). Undefined when the id is unknown here or its schema does not compile.
+   */
+  knownCompiled(id: number): CompiledSchema | undefined {
+    const cached = this.compiled.get(id);
+    if (cached !== undefined) {
+      this.compiled.delete(id);
+      this.compiled.set(id, cached);
+      return cached;
+    }
+    const stored = this.byId.get(id);
+    if (stored === undefined) return undefined;
+    try {
+      return this.compiledOf(stored);
+    } catch (err) {
+      this.log.warn({ err, id }, 'a registered schema does not compile; its records are not decoded');
+      return undefined;
+    }
+  }
+
+  /**
+   * Opens the tables (once), and when one of `ids` is not known here brings them up to date —
+   * at most once a second (MISSING_SUBJECT_SYNC_MS), whatever the ids: records naming ids nobody
+   * registered cost one offsets request a second, not one per record.
+   */
+  async prepareIds(ids: Iterable<number>): Promise<void> {
+    await this.tables();
+    let missing = false;
+    for (const id of ids) if (!this.byId.has(id)) missing = true;
+    if (!missing) return;
+    const now = Date.now();
+    if (now - this.lastIdSync < MISSING_SUBJECT_SYNC_MS) return;
+    this.lastIdSync = now;
+    await this.synced();
+  }
+
+  private lastIdSync = 0;
+
   /** Stops following the tables. */
   async close(): Promise<void> {
     const opened = this.opened;
