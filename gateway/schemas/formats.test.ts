@@ -32,3 +32,28 @@ describe('JSON Schema validation on hostile payloads', () => {
     expect(() => compileSchema('JSON', JSON.stringify({ type: 'string', pattern: '^(a)\\1$' }), [], limits)).toThrow(/Invalid JSON schema/);
   });
 });
+
+describe('Protobuf schemas as base64 FileDescriptorProtos (confluent-kafka registers and fetches these)', () => {
+  const text = 'syntax = "proto3";\npackage sensors;\nmessage Reading {\n  string device = 1;\n  double celsius = 2;\n  repeated int32 samples = 3;\n  message Inner { int64 n = 1; }\n}\n';
+
+  it('a text schema serializes to a descriptor that compiles to the same messages, encoding the same bytes', () => {
+    const fromText = compileSchema('PROTOBUF', text, [], limits);
+    const serialized = fromText.serialized!();
+    expect(serialized).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const fromDescriptor = compileSchema('PROTOBUF', serialized, [], limits);
+    const value = { device: 'd', celsius: 1.5, samples: [1, 2, 3] };
+    expect(fromDescriptor.encode(value)).toEqual(fromText.encode(value));
+    expect(fromDescriptor.decode(fromText.encode(value))).toEqual(value);
+    expect(fromDescriptor.decode(fromText.encode({ n: '7' }, [0, 0]), [0, 0])).toEqual({ n: '7' });
+    // Both directions read each other; a descriptor serializes as itself.
+    expect(fromDescriptor.canRead(fromText)).toEqual([]);
+    expect(fromText.canRead(fromDescriptor)).toEqual([]);
+    expect(fromDescriptor.serialized!()).toBe(serialized);
+    expect(fromDescriptor.canonical).not.toBe(fromText.canonical);
+  });
+
+  it('base64 that is not a descriptor of any message is INVALID_SCHEMA', () => {
+    expect(() => compileSchema('PROTOBUF', Buffer.from('not a descriptor at all').toString('base64'), [], limits)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA' }));
+    expect(() => compileSchema('PROTOBUF', 'AAAA', [], limits)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA' }));
+  });
+});

@@ -10,6 +10,7 @@
 import avro from 'avsc';
 import { Ajv, type ValidateFunction } from 'ajv';
 import protobuf from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import RE2 from 're2';
 import { GatewayError } from '../errors.js';
 
@@ -50,6 +51,11 @@ export interface CompiledSchema {
   decode(payload: Buffer, messageIndexes?: readonly number[]): unknown;
   /** Incompatibilities found when this schema reads data written with `writer` (empty = compatible). */
   canRead(writer: CompiledSchema): string[];
+  /**
+   * PROTOBUF only: the schema as a base64 FileDescriptorProto (the registry API's
+   * `?format=serialized`, which confluent-kafka's Protobuf serdes fetch).
+   */
+  serialized?(): string;
 }
 
 /** INVALID_SCHEMA with a message (42201 on the registry API). */
@@ -391,17 +397,65 @@ function boundedProtoText(text: string, limits: SchemaLimits): void {
   }
 }
 
+/**
+ * A schema text is a .proto file, or (confluent-kafka's Protobuf serializer registers these) a
+ * base64 FileDescriptorProto: base64 has no braces, and every .proto message or enum has some.
+ */
+function protoDescriptorOf(text: string): protobuf.Message<object> & { name?: string; package?: string; syntax?: string; messageType?: unknown[] } | undefined {
+  const trimmed = text.trim();
+  if (trimmed.includes('{') || !/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
+  return descriptor.FileDescriptorProto.decode(Buffer.from(trimmed, 'base64')) as never;
+}
+
+/** One schema text (either form) added to `root`; returns its own declarations in a root of their own, and its package. */
+function addProtoText(text: string, root: protobuf.Root, limits: SchemaLimits): { own: protobuf.Root; pkg: string | undefined; syntax: string | undefined; imports: readonly string[]; fromDescriptor: boolean } {
+  const fdp = protoDescriptorOf(text);
+  if (fdp === undefined) {
+    boundedProtoText(text, limits);
+    const parsed = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
+    protobuf.parse(text, root, { keepCase: true });
+    return { own: parsed.root, pkg: parsed.package, syntax: (parsed as { syntax?: string }).syntax, imports: parsed.imports ?? [], fromDescriptor: false };
+  }
+  const own = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor({ file: [fdp] });
+  let declarations = 0;
+  for (const m of messagesOf(own)) declarations += 1 + m.fieldsArray.length;
+  if (declarations > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
+  const json = own.toJSON().nested;
+  if (json !== undefined) root.addJSON(json);
+  return { own, pkg: fdp.package === '' ? undefined : fdp.package, syntax: fdp.syntax, imports: [], fromDescriptor: true };
+}
+
+/** The schema's own file as a FileDescriptorProto (base64), as Confluent's `format=serialized`. */
+function protoSerialized(own: protobuf.Root, resolved: protobuf.Root, syntax: string | undefined, imports: readonly string[]): string {
+  const set = (own as unknown as { toDescriptor(syntax: string): { file: (protobuf.Message<object> & Record<string, unknown>)[] } }).toDescriptor(syntax === 'proto2' ? 'proto2' : 'proto3');
+  const file = set.file[0] ?? descriptor.FileDescriptorProto.create({});
+  file.name = 'default.proto';
+  if (imports.length > 0) file.dependency = [...imports];
+  // protobufjs writes `packed: false` on every field: protoc refuses `packed` on singular fields,
+  // and a repeated scalar's packing must be what the schema says (proto3 packs by default).
+  const strip = (messages: unknown, scope: string): void => {
+    for (const m of (messages ?? []) as { name?: string; field?: { name?: string; label?: number; type?: number; options?: { packed?: boolean } | null }[]; nestedType?: unknown[] }[]) {
+      const name = `${scope}.${m.name ?? ''}`;
+      const type = resolved.lookup(name); // resolved: a field's packing is known only after resolution
+      for (const f of m.field ?? []) {
+        const field = type instanceof protobuf.Type ? type.fields[f.name ?? ''] : undefined;
+        const packable = f.label === 3 && f.type !== undefined && ![9, 10, 11, 12].includes(f.type);
+        f.options = packable && field !== undefined ? { packed: field.packed } : null;
+      }
+      strip(m.nestedType, name);
+    }
+  };
+  strip(file.messageType, typeof file.package === 'string' && file.package !== '' ? `.${file.package}` : '');
+  return Buffer.from(descriptor.FileDescriptorProto.encode(file).finish()).toString('base64');
+}
+
 function compileProtobuf(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
   const root = new protobuf.Root();
-  for (const ref of references) {
-    boundedProtoText(ref.schema, limits);
-    protobuf.parse(ref.schema, root, { keepCase: true });
-  }
-  boundedProtoText(text, limits);
-  // Own root for the schema's own declarations (message indexes count only those) ...
-  const own = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
-  // ... and the same text in the root holding its references, where types resolve.
-  protobuf.parse(text, root, { keepCase: true });
+  for (const ref of references) addProtoText(ref.schema, root, limits);
+  // Own root for the schema's own declarations (message indexes count only those), and the same
+  // declarations in the root holding its references, where types resolve.
+  const added = addProtoText(text, root, limits);
+  const own = { root: added.own, package: added.pkg };
   root.resolveAll();
   const ownPackage = own.package === undefined ? root : root.lookup(own.package);
   if (ownPackage === null) throw invalidSchema('The schema package did not resolve.');
@@ -422,7 +476,12 @@ function compileProtobuf(text: string, references: readonly ResolvedReference[],
   const self: CompiledSchema & { messages: Map<string, protobuf.Type> } = {
     type: 'PROTOBUF',
     messages: new Map(messagesOf(ownPackage as protobuf.NamespaceBase).map((m) => [m.fullName, m])),
-    canonical: text.trim(),
+    // A descriptor's canonical form is its declarations (base64 of the same descriptor can differ in field order).
+    canonical: added.fromDescriptor ? `descriptor:${JSON.stringify(added.own.toJSON())}` : text.trim(),
+    serialized() {
+      if (added.fromDescriptor) return text.trim();
+      return protoSerialized(added.own, root, added.syntax, added.imports);
+    },
     validate(value) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'A Protobuf message is a JSON object.';
       try {
