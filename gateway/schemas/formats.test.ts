@@ -57,3 +57,23 @@ describe('Protobuf schemas as base64 FileDescriptorProtos (confluent-kafka regis
     expect(() => compileSchema('PROTOBUF', 'AAAA', [], limits)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA' }));
   });
 });
+
+describe('Protobuf imports: references and well-known types', () => {
+  const common = 'syntax = "proto3";\npackage acme.common;\nmessage Unit { string name = 1; }\n';
+  const text = 'syntax = "proto3";\npackage acme;\nimport "acme/common.proto";\nimport "google/protobuf/timestamp.proto";\nmessage Reading { acme.common.Unit unit = 1; google.protobuf.Timestamp at = 2; repeated double samples = 3; }\n';
+  const refs = [{ name: 'acme/common.proto', schema: common }];
+
+  it('a well-known type resolves without a reference; the serialized file describes only its own messages and imports both files', () => {
+    const compiled = compileSchema('PROTOBUF', text, refs, limits);
+    const value = { unit: { name: 'C' }, at: { seconds: '5', nanos: 1 }, samples: [1.5] };
+    expect(compiled.decode(compiled.encode(value))).toEqual(value);
+    const serialized = compiled.serialized!();
+    const again = compileSchema('PROTOBUF', serialized, refs, limits);
+    expect(again.encode(value)).toEqual(compiled.encode(value));
+    expect(again.canRead(compiled)).toEqual([]);
+  });
+
+  it('a type neither referenced nor well-known is INVALID_SCHEMA', () => {
+    expect(() => compileSchema('PROTOBUF', text, [], limits)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA' }));
+  });
+});

@@ -401,10 +401,20 @@ function boundedProtoText(text: string, limits: SchemaLimits): void {
  * A schema text is a .proto file, or (confluent-kafka's Protobuf serializer registers these) a
  * base64 FileDescriptorProto: base64 has no braces, and every .proto message or enum has some.
  */
-function protoDescriptorOf(text: string): protobuf.Message<object> & { name?: string; package?: string; syntax?: string; messageType?: unknown[] } | undefined {
+function protoDescriptorOf(text: string): (protobuf.Message<object> & { name?: string; package?: string; syntax?: string; messageType?: unknown[]; enumType?: unknown[]; dependency?: string[] }) | undefined {
   const trimmed = text.trim();
   if (trimmed.includes('{') || !/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
   return descriptor.FileDescriptorProto.decode(Buffer.from(trimmed, 'base64')) as never;
+}
+
+type FromDescriptor<T> = { fromDescriptor(descriptor: unknown, edition: string): T };
+
+/** A FileDescriptorProto's messages and enums added to `root` under its package, unresolved. */
+function addDescriptor(fdp: { package?: string; syntax?: string; messageType?: unknown[]; enumType?: unknown[] }, root: protobuf.Root): void {
+  const edition = fdp.syntax === 'proto3' ? 'proto3' : 'proto2';
+  const scope = fdp.package !== undefined && fdp.package !== '' ? root.define(fdp.package) : root;
+  for (const m of fdp.messageType ?? []) scope.add((protobuf.Type as unknown as FromDescriptor<protobuf.Type>).fromDescriptor(m, edition));
+  for (const e of fdp.enumType ?? []) scope.add((protobuf.Enum as unknown as FromDescriptor<protobuf.Enum>).fromDescriptor(e, edition));
 }
 
 /** One schema text (either form) added to `root`; returns its own declarations in a root of their own, and its package. */
@@ -416,21 +426,36 @@ function addProtoText(text: string, root: protobuf.Root, limits: SchemaLimits): 
     protobuf.parse(text, root, { keepCase: true });
     return { own: parsed.root, pkg: parsed.package, syntax: (parsed as { syntax?: string }).syntax, imports: parsed.imports ?? [], fromDescriptor: false };
   }
-  const own = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor({ file: [fdp] });
+  // Root.fromDescriptor would resolve at once, before the references are there: add the
+  // declarations unresolved, to a root of their own and to the shared one.
+  const own = new protobuf.Root();
+  addDescriptor(fdp, own);
   let declarations = 0;
   for (const m of messagesOf(own)) declarations += 1 + m.fieldsArray.length;
   if (declarations > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
-  const json = own.toJSON().nested;
-  if (json !== undefined) root.addJSON(json);
-  return { own, pkg: fdp.package === '' ? undefined : fdp.package, syntax: fdp.syntax, imports: [], fromDescriptor: true };
+  addDescriptor(fdp, root);
+  return { own, pkg: fdp.package === '' ? undefined : fdp.package, syntax: fdp.syntax, imports: (fdp as { dependency?: string[] }).dependency ?? [], fromDescriptor: true };
 }
 
 /** The schema's own file as a FileDescriptorProto (base64), as Confluent's `format=serialized`. */
-function protoSerialized(own: protobuf.Root, resolved: protobuf.Root, syntax: string | undefined, imports: readonly string[]): string {
-  const set = (own as unknown as { toDescriptor(syntax: string): { file: (protobuf.Message<object> & Record<string, unknown>)[] } }).toDescriptor(syntax === 'proto2' ? 'proto2' : 'proto3');
-  const file = set.file[0] ?? descriptor.FileDescriptorProto.create({});
-  file.name = 'default.proto';
-  if (imports.length > 0) file.dependency = [...imports];
+/**
+ * The schema's own file as a FileDescriptorProto (base64), as Confluent's `format=serialized`:
+ * its own top-level messages and enums, described from the resolved root (references and
+ * well-known types resolved there), importing the files it imports.
+ */
+function protoSerialized(own: protobuf.Root, resolved: protobuf.Root, pkg: string | undefined, syntax: string | undefined, imports: readonly string[]): string {
+  const edition = syntax === 'proto2' ? 'proto2' : 'proto3';
+  const ownScope = pkg === undefined ? own : own.lookup(pkg);
+  const names = ownScope instanceof protobuf.Namespace || ownScope instanceof protobuf.Root ? (ownScope as protobuf.NamespaceBase).nestedArray.map((n) => n.name) : [];
+  type Describable = { toDescriptor(edition?: string): Record<string, unknown> };
+  const messageType: unknown[] = [];
+  const enumType: unknown[] = [];
+  for (const name of names) {
+    const r = resolved.lookup(pkg === undefined ? name : `${pkg}.${name}`);
+    if (r instanceof protobuf.Type) messageType.push((r as unknown as Describable).toDescriptor(edition));
+    else if (r instanceof protobuf.Enum) enumType.push((r as unknown as Describable).toDescriptor());
+  }
+  const file = descriptor.FileDescriptorProto.create({ name: 'default.proto', ...(pkg === undefined ? {} : { package: pkg }), dependency: [...imports], messageType, enumType, syntax: edition }) as protobuf.Message<object> & Record<string, unknown>;
   // protobufjs writes `packed: false` on every field: protoc refuses `packed` on singular fields,
   // and a repeated scalar's packing must be what the schema says (proto3 packs by default).
   const strip = (messages: unknown, scope: string): void => {
@@ -451,11 +476,20 @@ function protoSerialized(own: protobuf.Root, resolved: protobuf.Root, syntax: st
 
 function compileProtobuf(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
   const root = new protobuf.Root();
-  for (const ref of references) addProtoText(ref.schema, root, limits);
+  const imports = new Set<string>();
+  for (const ref of references) for (const i of addProtoText(ref.schema, root, limits).imports) imports.add(i);
   // Own root for the schema's own declarations (message indexes count only those), and the same
   // declarations in the root holding its references, where types resolve.
   const added = addProtoText(text, root, limits);
   const own = { root: added.own, package: added.pkg };
+  // google/protobuf well-known types (Timestamp, Duration, wrappers…) an import names and no
+  // reference provides: confluent-kafka's serializer skips registering them (skip.known.types).
+  const provided = new Set(references.map((r) => r.name));
+  for (const i of added.imports) imports.add(i);
+  for (const name of imports) {
+    const wkt = provided.has(name) ? null : (protobuf.common as unknown as { get(file: string): protobuf.INamespace | null }).get(name);
+    if (wkt !== null && wkt.nested !== undefined) root.addJSON(wkt.nested);
+  }
   root.resolveAll();
   const ownPackage = own.package === undefined ? root : root.lookup(own.package);
   if (ownPackage === null) throw invalidSchema('The schema package did not resolve.');
@@ -480,7 +514,7 @@ function compileProtobuf(text: string, references: readonly ResolvedReference[],
     canonical: added.fromDescriptor ? `descriptor:${JSON.stringify(added.own.toJSON())}` : text.trim(),
     serialized() {
       if (added.fromDescriptor) return text.trim();
-      return protoSerialized(added.own, root, added.syntax, added.imports);
+      return protoSerialized(added.own, root, added.pkg, added.syntax, added.imports);
     },
     validate(value) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'A Protobuf message is a JSON object.';

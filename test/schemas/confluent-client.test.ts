@@ -1,7 +1,8 @@
 /**
  * Real registry clients against the gateway's registry on the Kafka backend: confluent-kafka's
  * Python SchemaRegistryClient with its Avro, JSON Schema and Protobuf serializers (Protobuf: it
- * registers a base64 FileDescriptorProto and fetches schemas with `?format=serialized`) (test/schemas/
+ * registers a base64 FileDescriptorProto importing google/protobuf/timestamp.proto without a
+ * reference for it, and fetches schemas with `?format=serialized`) (test/schemas/
  * confluent_client.py) registers and frames records it produces straight to the broker — the
  * gateway reads those bytes and decodes them with the ids the client got; the reverse: records
  * the gateway encodes and produces are deserialized by the Python consumer. Ids are the same on

@@ -28,11 +28,15 @@ JSON_SCHEMA = json.dumps({
     "required": ["device", "celsius"],
 })
 # The same reading as a .proto file; its Python message class is generated at run time (protoc).
+# It imports a well-known type: the serializer registers a FileDescriptorProto depending on
+# google/protobuf/timestamp.proto without a reference for it (skip.known.types).
 PROTO = """syntax = "proto3";
 package sensors;
+import "google/protobuf/timestamp.proto";
 message Reading {
   string device = 1;
   double celsius = 2;
+  google.protobuf.Timestamp at = 3;
 }
 """
 
@@ -43,12 +47,13 @@ def proto_message_class():
     import os
     import tempfile
 
+    import grpc_tools
     from grpc_tools import protoc
 
     out = tempfile.mkdtemp(prefix="sg-proto-")
     with open(os.path.join(out, "reading.proto"), "w") as f:
         f.write(PROTO)
-    if protoc.main(["protoc", f"-I{out}", f"--python_out={out}", os.path.join(out, "reading.proto")]) != 0:
+    if protoc.main(["protoc", f"-I{out}", f"-I{os.path.join(os.path.dirname(grpc_tools.__file__), '_proto')}", f"--python_out={out}", os.path.join(out, "reading.proto")]) != 0:
         raise RuntimeError("protoc failed")
     sys.path.insert(0, out)
     return importlib.import_module("reading_pb2").Reading
