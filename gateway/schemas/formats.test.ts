@@ -77,3 +77,23 @@ describe('Protobuf imports: references and well-known types', () => {
     expect(() => compileSchema('PROTOBUF', text, [], limits)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA' }));
   });
 });
+
+describe('Protobuf descriptors are bounded like texts', () => {
+  const tight = { ...limits, maxDepth: 4, maxNodes: 50 };
+  const serializedOf = (text: string) => compileSchema('PROTOBUF', text, [], limits).serialized!();
+
+  it('nesting deeper than maxDepth and more declarations than maxNodes are INVALID_SCHEMA', () => {
+    const deep = `syntax = "proto3";\n${'message M { '.repeat(6)}int32 x = 1;${' }'.repeat(6)}\n`;
+    expect(() => compileSchema('PROTOBUF', serializedOf(deep), [], tight)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA', message: expect.stringMatching(/maxDepth/) }));
+    const wide = `syntax = "proto3";\nmessage M { ${Array.from({ length: 60 }, (_, i) => `int32 f${i} = ${i + 1};`).join(' ')} }\n`;
+    expect(() => compileSchema('PROTOBUF', serializedOf(wide), [], tight)).toThrow(expect.objectContaining({ code: 'INVALID_SCHEMA', message: expect.stringMatching(/maxNodes/) }));
+  });
+
+  it('a descriptor referencing another descriptor (how confluent-kafka registers imports) resolves', () => {
+    const common = serializedOf('syntax = "proto3";\npackage acme.common;\nmessage Unit { string name = 1; }\n');
+    const text = 'syntax = "proto3";\npackage acme;\nimport "acme/common.proto";\nmessage Reading { acme.common.Unit unit = 1; }\n';
+    const refs = [{ name: 'acme/common.proto', schema: common }];
+    const reading = compileSchema('PROTOBUF', compileSchema('PROTOBUF', text, refs, limits).serialized!(), refs, limits);
+    expect(reading.decode(reading.encode({ unit: { name: 'C' } }))).toEqual({ unit: { name: 'C' } });
+  });
+});

@@ -428,11 +428,17 @@ function addProtoText(text: string, root: protobuf.Root, limits: SchemaLimits): 
   }
   // Root.fromDescriptor would resolve at once, before the references are there: add the
   // declarations unresolved, to a root of their own and to the shared one.
+  // The same bounds as a text's, walked without recursion before protobufjs builds anything.
+  let declarations = 0;
+  const pending: { m: { field?: unknown[]; nestedType?: unknown[]; enumType?: { value?: unknown[] }[] }; depth: number }[] = (fdp.messageType ?? []).map((m) => ({ m: m as never, depth: 1 }));
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > limits.maxDepth) throw invalidSchema(`The schema nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+    declarations += 1 + (next.m.field?.length ?? 0) + (next.m.enumType ?? []).reduce((n, e) => n + 1 + (e.value?.length ?? 0), 0);
+    if (declarations > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
+    for (const n of next.m.nestedType ?? []) pending.push({ m: n as never, depth: next.depth + 1 });
+  }
   const own = new protobuf.Root();
   addDescriptor(fdp, own);
-  let declarations = 0;
-  for (const m of messagesOf(own)) declarations += 1 + m.fieldsArray.length;
-  if (declarations > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
   addDescriptor(fdp, root);
   return { own, pkg: fdp.package === '' ? undefined : fdp.package, syntax: fdp.syntax, imports: (fdp as { dependency?: string[] }).dependency ?? [], fromDescriptor: true };
 }
