@@ -4,7 +4,11 @@
  * `concurrency` requests outstanding, each a batch of `batch` records; a request's latency is
  * send → acknowledgement (after the broker acked, acks=all, for every path).
  *
- *   npx tsx bench/produce.ts [--quick] [--only=kafkajs,rest-v1,rest-v2,ws,grpc-unary,grpc-session,mqtt-qos1,mqtt-qos0] [--profile[=dir]]
+ *   npx tsx bench/produce.ts [--quick] [--only=kafkajs,rest-v1,rest-v1-jsonschema,rest-v1-avro,rest-v2,ws,grpc-unary,grpc-session,mqtt-qos1,mqtt-qos0] [--profile[=dir]]
+ *
+ * `rest-v1-jsonschema` / `rest-v1-avro` are `rest-v1` to topics bound to a schema (BENCH_BINDINGS):
+ * run them with `rest-v1` (`--only=rest-v1,rest-v1-jsonschema,rest-v1-avro`) and compare their
+ * records/s — the table's `vs rest-v1` column is that ratio, validation vs none, in one run.
  *
  * `--profile` runs the gateway child with `node --cpu-prof` (see bench/README.md); profile one
  * path at a time (`--only=rest-v1`) to read where the gateway's CPU goes per produced record.
@@ -31,6 +35,8 @@ export interface ProduceResult {
   /** Raw kafkajs with the same batch and concurrency, records/s. */
   rawRecordsPerSec: number;
   ratio: number;
+  /** Bound paths: records/s over `rest-v1`'s in the same run (validation vs none). */
+  vsRestV1?: number;
   p50Ms: number;
   p99Ms: number;
   gatewayCpuPct: number;
@@ -67,6 +73,8 @@ interface Path {
   name: string;
   batch: number;
   concurrency: number;
+  /** Prefix of the path's topic (default `produce`): the schema bindings match the bound paths' prefixes. */
+  topicPrefix?: string;
   /** Builds the operation (connects clients); close() releases them. */
   open(topic: string): Promise<{ op: Op; close(): Promise<void> }>;
 }
@@ -83,9 +91,38 @@ function httpPost(agent: Agent, port: number, path: string, contentType: string,
   });
 }
 
+/**
+ * Schema bindings of the bench gateway (README "Topic bindings"): the same REST v1 produce as
+ * `rest-v1`, to a topic whose values must match a JSON Schema (validated, stored as sent), and to
+ * one bound to Avro with `encode: true` (validated, encoded to Avro, framed) — the cost of
+ * validation is the ratio of those paths to `rest-v1` in the same run.
+ */
+export const BENCH_BINDINGS = [
+  { topic: 'produce-bound-json-*', format: 'jsonschema' },
+  { topic: 'produce-bound-avro-*', format: 'avro', encode: true },
+];
+/** The bench payload (bench/lib/common.ts `payload`: `{"t":ms,"s":seq,"p":"xxx…"}`) as each format's schema. */
+const BENCH_SCHEMAS = {
+  json: { schemaType: 'JSON', schema: JSON.stringify({ type: 'object', properties: { t: { type: 'number' }, s: { type: 'integer', minimum: 0 }, p: { type: 'string', maxLength: 1024 } }, required: ['t', 's', 'p'], additionalProperties: false }) },
+  avro: { schema: JSON.stringify({ type: 'record', name: 'BenchValue', fields: [{ name: 't', type: 'double' }, { name: 's', type: 'long' }, { name: 'p', type: 'string' }] }) },
+};
+
 function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: number): Path[] {
   const http = gw.ports.http;
   const json = (n: number, seq: number) => values(n, seq).map((v) => `{"value":${v}}`).join(',');
+  const boundV1 = (id: string, name: string, kind: keyof typeof BENCH_SCHEMAS): Path => ({
+    id,
+    name,
+    batch,
+    concurrency,
+    topicPrefix: `produce-bound-${kind}`,
+    async open(topic) {
+      const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+      // The binding's subject (`<topic>-value`) exists before the first produce.
+      await httpPost(agent, http, `/subjects/${topic}-value/versions`, 'application/vnd.schemaregistry.v1+json', JSON.stringify(BENCH_SCHEMAS[kind]));
+      return { op: (i) => httpPost(agent, http, `/v1/topics/${topic}/records`, 'application/json', `{"records":[${json(batch, i)}]}`), close: async () => agent.destroy() };
+    },
+  });
   return [
     {
       id: 'kafkajs',
@@ -108,6 +145,8 @@ function paths(gw: GatewayProcess, brokers: string, batch: number, concurrency: 
         return { op: (i) => httpPost(agent, http, `/v1/topics/${topic}/records`, 'application/json', `{"records":[${json(batch, i)}]}`), close: async () => agent.destroy() };
       },
     },
+    boundV1('rest-v1-jsonschema', 'REST v1 to a JSON Schema-bound topic (validated)', 'json'),
+    boundV1('rest-v1-avro', 'REST v1 to an Avro-bound topic (validated, encoded)', 'avro'),
     {
       id: 'rest-v2',
       name: 'REST v2 POST /topics/{t} (Confluent)',
@@ -286,7 +325,7 @@ export async function runProduce(options: { quick: boolean; only?: string[] | un
   const mqttTopic = `produce-mqtt-${Date.now()}`;
   const gw = await startGateway(
     broker.brokers,
-    { mqtt: { routes: [{ filter: 'bench/#', topic: mqttTopic }], maxInflight: 1000 } },
+    { mqtt: { routes: [{ filter: 'bench/#', topic: mqttTopic }], maxInflight: 1000 }, schemaRegistry: { bindings: BENCH_BINDINGS } },
     options.profileDir === undefined ? {} : { cpuProfileDir: options.profileDir },
   );
   const results: ProduceResult[] = [];
@@ -295,14 +334,16 @@ export async function runProduce(options: { quick: boolean; only?: string[] | un
     const wanted = (id: string) => options.only === undefined || options.only.includes(id);
     const run = async (list: Path[]) => {
       let raw: number | undefined;
+      let restV1: number | undefined;
       for (const path of list) {
         if (!path.id.startsWith('kafkajs') && !wanted(path.id)) continue;
-        const topic = path.name.startsWith('MQTT') ? mqttTopic : `produce-${results.length}-${Date.now()}`;
+        const topic = path.name.startsWith('MQTT') ? mqttTopic : `${path.topicPrefix ?? 'produce'}-${results.length}-${Date.now()}`;
         if (!path.name.startsWith('MQTT')) await createTopic(broker.brokers, topic);
         process.stdout.write(`produce ${path.name} … `);
         const m = await measure(path, topic, gw.pid, warmupMs, windowMs);
         const perSec = m.records / m.seconds;
         raw ??= perSec;
+        if (path.id === 'rest-v1') restV1 = perSec;
         results.push({
           path: path.name,
           batch: path.batch,
@@ -312,6 +353,7 @@ export async function runProduce(options: { quick: boolean; only?: string[] | un
           recordsPerSec: Math.round(perSec),
           rawRecordsPerSec: Math.round(raw),
           ratio: Number((perSec / raw).toFixed(2)),
+          ...(path.topicPrefix !== undefined && restV1 !== undefined ? { vsRestV1: Number((perSec / restV1).toFixed(2)) } : {}),
           p50Ms: Number(m.hist.quantile(0.5).toFixed(2)),
           p99Ms: Number(m.hist.quantile(0.99).toFixed(2)),
           gatewayCpuPct: path.name.startsWith('kafkajs') ? 0 : Math.round(m.gatewayCpuPct),
@@ -359,6 +401,7 @@ export function produceRows(results: ProduceResult[]): Record<string, string | n
     'records/s': fmt(r.recordsPerSec),
     'raw kafkajs/s': fmt(r.rawRecordsPerSec),
     'gateway/raw': r.ratio.toFixed(2),
+    'vs rest-v1': r.vsRestV1 === undefined ? '' : r.vsRestV1.toFixed(2),
     'p50 ms': fmt(r.p50Ms, 1),
     'p99 ms': fmt(r.p99Ms, 1),
     'gateway CPU %': r.gatewayCpuPct,

@@ -98,12 +98,18 @@ export function defineRegistryRoutes(table: RouteTable, gateway: Gateway): void 
   const S = SEG;
 
   table.add('GET', '/schemas/types', async () => reply(200, registry().types()));
-  table.add('GET', `/schemas/ids/${S}`, async ({ ctx, params }) => {
-    const s = await registry().schemaById(ctx, schemaId(params[0]!));
+  /** `?format=serialized` (Protobuf: a base64 FileDescriptorProto, what confluent-kafka's Protobuf serdes ask for); other formats are the text as registered. */
+  const schemaText = async (r: Request, id: number, schemaType: string, text: string): Promise<string> => {
+    if (schemaType !== 'PROTOBUF' || r.query.get('format') !== 'serialized') return text;
+    return (await registry().compiledById(r.ctx, id)).serialized?.() ?? text;
+  };
+  table.add('GET', `/schemas/ids/${S}`, async (r) => {
+    const id = schemaId(r.params[0]!);
+    const s = await registry().schemaById(r.ctx, id);
     const body: Record<string, unknown> = {};
     if (s.schemaType !== 'AVRO') body.schemaType = s.schemaType;
     if (s.references.length > 0) body.references = s.references;
-    body.schema = s.schema;
+    body.schema = await schemaText(r, id, s.schemaType, s.schema);
     return reply(200, body);
   });
   table.add('GET', `/schemas/ids/${S}/schema`, async ({ ctx, params }) => rawSchema((await registry().schemaById(ctx, schemaId(params[0]!))).schema));
@@ -125,7 +131,10 @@ export function defineRegistryRoutes(table: RouteTable, gateway: Gateway): void 
     const registered = await registry().register(r.ctx, r.params[0]!, toInput(body));
     return reply(200, { id: registered.id });
   });
-  table.add('GET', `/subjects/${S}/versions/${S}`, async ({ ctx, params, query }) => reply(200, versionBody(await registry().version(ctx, params[0]!, params[1]!, { deleted: flag(query, 'deleted') }))));
+  table.add('GET', `/subjects/${S}/versions/${S}`, async (r) => {
+    const v = await registry().version(r.ctx, r.params[0]!, r.params[1]!, { deleted: flag(r.query, 'deleted') });
+    return reply(200, versionBody({ ...v, schema: await schemaText(r, v.id, v.schemaType, v.schema) }));
+  });
   table.add('GET', `/subjects/${S}/versions/${S}/schema`, async ({ ctx, params }) => rawSchema((await registry().version(ctx, params[0]!, params[1]!)).schema));
   table.add('GET', `/subjects/${S}/versions/${S}/referencedby`, async ({ ctx, params }) => reply(200, await registry().referencedBy(ctx, params[0]!, params[1]!)));
   table.add('DELETE', `/subjects/${S}/versions/${S}`, async ({ ctx, params, query }) => reply(200, await registry().deleteVersion(ctx, params[0]!, params[1]!, flag(query, 'permanent'))));

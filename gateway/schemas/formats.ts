@@ -11,6 +11,7 @@ import avro from 'avsc';
 import { Ajv, type ValidateFunction } from 'ajv';
 import protobuf from 'protobufjs';
 import { isUtf8 } from 'node:buffer';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import RE2 from 're2';
 import { GatewayError } from '../errors.js';
 
@@ -59,6 +60,11 @@ export interface CompiledSchema {
   toJson(payload: Buffer, messageIndexes?: readonly number[]): string;
   /** Incompatibilities found when this schema reads data written with `writer` (empty = compatible). */
   canRead(writer: CompiledSchema): string[];
+  /**
+   * PROTOBUF only: the schema as a base64 FileDescriptorProto (the registry API's
+   * `?format=serialized`, which confluent-kafka's Protobuf serdes fetch).
+   */
+  serialized?(): string;
 }
 
 /** INVALID_SCHEMA with a message (42201 on the registry API). */
@@ -631,17 +637,105 @@ function boundedProtoText(text: string, limits: SchemaLimits): void {
   }
 }
 
+/**
+ * A schema text is a .proto file, or (confluent-kafka's Protobuf serializer registers these) a
+ * base64 FileDescriptorProto: base64 has no braces, and every .proto message or enum has some.
+ */
+function protoDescriptorOf(text: string): (protobuf.Message<object> & { name?: string; package?: string; syntax?: string; messageType?: unknown[]; enumType?: unknown[]; dependency?: string[] }) | undefined {
+  const trimmed = text.trim();
+  if (trimmed.includes('{') || !/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
+  return descriptor.FileDescriptorProto.decode(Buffer.from(trimmed, 'base64')) as never;
+}
+
+type FromDescriptor<T> = { fromDescriptor(descriptor: unknown, edition: string): T };
+
+/** A FileDescriptorProto's messages and enums added to `root` under its package, unresolved. */
+function addDescriptor(fdp: { package?: string; syntax?: string; messageType?: unknown[]; enumType?: unknown[] }, root: protobuf.Root): void {
+  const edition = fdp.syntax === 'proto3' ? 'proto3' : 'proto2';
+  const scope = fdp.package !== undefined && fdp.package !== '' ? root.define(fdp.package) : root;
+  for (const m of fdp.messageType ?? []) scope.add((protobuf.Type as unknown as FromDescriptor<protobuf.Type>).fromDescriptor(m, edition));
+  for (const e of fdp.enumType ?? []) scope.add((protobuf.Enum as unknown as FromDescriptor<protobuf.Enum>).fromDescriptor(e, edition));
+}
+
+/** One schema text (either form) added to `root`; returns its own declarations in a root of their own, and its package. */
+function addProtoText(text: string, root: protobuf.Root, limits: SchemaLimits): { own: protobuf.Root; pkg: string | undefined; syntax: string | undefined; imports: readonly string[]; fromDescriptor: boolean } {
+  const fdp = protoDescriptorOf(text);
+  if (fdp === undefined) {
+    boundedProtoText(text, limits);
+    const parsed = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
+    protobuf.parse(text, root, { keepCase: true });
+    return { own: parsed.root, pkg: parsed.package, syntax: (parsed as { syntax?: string }).syntax, imports: parsed.imports ?? [], fromDescriptor: false };
+  }
+  // Root.fromDescriptor would resolve at once, before the references are there: add the
+  // declarations unresolved, to a root of their own and to the shared one.
+  // The same bounds as a text's, walked without recursion before protobufjs builds anything.
+  let declarations = 0;
+  const pending: { m: { field?: unknown[]; nestedType?: unknown[]; enumType?: { value?: unknown[] }[] }; depth: number }[] = (fdp.messageType ?? []).map((m) => ({ m: m as never, depth: 1 }));
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > limits.maxDepth) throw invalidSchema(`The schema nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+    declarations += 1 + (next.m.field?.length ?? 0) + (next.m.enumType ?? []).reduce((n, e) => n + 1 + (e.value?.length ?? 0), 0);
+    if (declarations > limits.maxNodes) throw invalidSchema(`The schema has more than ${limits.maxNodes} declarations (schemaRegistry.maxNodes).`);
+    for (const n of next.m.nestedType ?? []) pending.push({ m: n as never, depth: next.depth + 1 });
+  }
+  const own = new protobuf.Root();
+  addDescriptor(fdp, own);
+  addDescriptor(fdp, root);
+  return { own, pkg: fdp.package === '' ? undefined : fdp.package, syntax: fdp.syntax, imports: (fdp as { dependency?: string[] }).dependency ?? [], fromDescriptor: true };
+}
+
+/** The schema's own file as a FileDescriptorProto (base64), as Confluent's `format=serialized`. */
+/**
+ * The schema's own file as a FileDescriptorProto (base64), as Confluent's `format=serialized`:
+ * its own top-level messages and enums, described from the resolved root (references and
+ * well-known types resolved there), importing the files it imports.
+ */
+function protoSerialized(own: protobuf.Root, resolved: protobuf.Root, pkg: string | undefined, syntax: string | undefined, imports: readonly string[]): string {
+  const edition = syntax === 'proto2' ? 'proto2' : 'proto3';
+  const ownScope = pkg === undefined ? own : own.lookup(pkg);
+  const names = ownScope instanceof protobuf.Namespace || ownScope instanceof protobuf.Root ? (ownScope as protobuf.NamespaceBase).nestedArray.map((n) => n.name) : [];
+  type Describable = { toDescriptor(edition?: string): Record<string, unknown> };
+  const messageType: unknown[] = [];
+  const enumType: unknown[] = [];
+  for (const name of names) {
+    const r = resolved.lookup(pkg === undefined ? name : `${pkg}.${name}`);
+    if (r instanceof protobuf.Type) messageType.push((r as unknown as Describable).toDescriptor(edition));
+    else if (r instanceof protobuf.Enum) enumType.push((r as unknown as Describable).toDescriptor());
+  }
+  const file = descriptor.FileDescriptorProto.create({ name: 'default.proto', ...(pkg === undefined ? {} : { package: pkg }), dependency: [...imports], messageType, enumType, syntax: edition }) as protobuf.Message<object> & Record<string, unknown>;
+  // protobufjs writes `packed: false` on every field: protoc refuses `packed` on singular fields,
+  // and a repeated scalar's packing must be what the schema says (proto3 packs by default).
+  const strip = (messages: unknown, scope: string): void => {
+    for (const m of (messages ?? []) as { name?: string; field?: { name?: string; label?: number; type?: number; options?: { packed?: boolean } | null }[]; nestedType?: unknown[] }[]) {
+      const name = `${scope}.${m.name ?? ''}`;
+      const type = resolved.lookup(name); // resolved: a field's packing is known only after resolution
+      for (const f of m.field ?? []) {
+        const field = type instanceof protobuf.Type ? type.fields[f.name ?? ''] : undefined;
+        const packable = f.label === 3 && f.type !== undefined && ![9, 10, 11, 12].includes(f.type);
+        f.options = packable && field !== undefined ? { packed: field.packed } : null;
+      }
+      strip(m.nestedType, name);
+    }
+  };
+  strip(file.messageType, typeof file.package === 'string' && file.package !== '' ? `.${file.package}` : '');
+  return Buffer.from(descriptor.FileDescriptorProto.encode(file).finish()).toString('base64');
+}
+
 function compileProtobuf(text: string, references: readonly ResolvedReference[], limits: SchemaLimits): CompiledSchema {
   const root = new protobuf.Root();
-  for (const ref of references) {
-    boundedProtoText(ref.schema, limits);
-    protobuf.parse(ref.schema, root, { keepCase: true });
+  const imports = new Set<string>();
+  for (const ref of references) for (const i of addProtoText(ref.schema, root, limits).imports) imports.add(i);
+  // Own root for the schema's own declarations (message indexes count only those), and the same
+  // declarations in the root holding its references, where types resolve.
+  const added = addProtoText(text, root, limits);
+  const own = { root: added.own, package: added.pkg };
+  // google/protobuf well-known types (Timestamp, Duration, wrappers…) an import names and no
+  // reference provides: confluent-kafka's serializer skips registering them (skip.known.types).
+  const provided = new Set(references.map((r) => r.name));
+  for (const i of added.imports) imports.add(i);
+  for (const name of imports) {
+    const wkt = provided.has(name) ? null : (protobuf.common as unknown as { get(file: string): protobuf.INamespace | null }).get(name);
+    if (wkt !== null && wkt.nested !== undefined) root.addJSON(wkt.nested);
   }
-  boundedProtoText(text, limits);
-  // Own root for the schema's own declarations (message indexes count only those) ...
-  const own = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
-  // ... and the same text in the root holding its references, where types resolve.
-  protobuf.parse(text, root, { keepCase: true });
   root.resolveAll();
   const ownPackage = own.package === undefined ? root : root.lookup(own.package);
   if (ownPackage === null) throw invalidSchema('The schema package did not resolve.');
@@ -662,7 +756,12 @@ function compileProtobuf(text: string, references: readonly ResolvedReference[],
   const self: CompiledSchema & { messages: Map<string, protobuf.Type> } = {
     type: 'PROTOBUF',
     messages: new Map(messagesOf(ownPackage as protobuf.NamespaceBase).map((m) => [m.fullName, m])),
-    canonical: text.trim(),
+    // A descriptor's canonical form is its declarations (base64 of the same descriptor can differ in field order).
+    canonical: added.fromDescriptor ? `descriptor:${JSON.stringify(added.own.toJSON())}` : text.trim(),
+    serialized() {
+      if (added.fromDescriptor) return text.trim();
+      return protoSerialized(added.own, root, added.pkg, added.syntax, added.imports);
+    },
     validate(value) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'A Protobuf message is a JSON object.';
       try {

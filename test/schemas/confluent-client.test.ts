@@ -1,6 +1,8 @@
 /**
  * Real registry clients against the gateway's registry on the Kafka backend: confluent-kafka's
- * Python SchemaRegistryClient with its Avro and JSON Schema serializers (test/schemas/
+ * Python SchemaRegistryClient with its Avro, JSON Schema and Protobuf serializers (Protobuf: it
+ * registers a base64 FileDescriptorProto importing google/protobuf/timestamp.proto without a
+ * reference for it, and fetches schemas with `?format=serialized`) (test/schemas/
  * confluent_client.py) registers and frames records it produces straight to the broker — the
  * gateway reads those bytes and decodes them with the ids the client got; the reverse: records
  * the gateway encodes and produces are deserialized by the Python consumer. Ids are the same on
@@ -52,7 +54,7 @@ describe('confluent-kafka (Python) against the gateway registry (kafka)', () => 
     await Promise.all([gw?.close(), gw2?.close()]);
   });
 
-  it.each(['avro', 'json'] as const)('%s: the serializer registers, frames and produces; the gateway decodes the bytes it stored', async (format) => {
+  it.each(['avro', 'json', 'protobuf'] as const)('%s: the serializer registers, frames and produces; the gateway decodes the bytes it stored', async (format) => {
     const topic = uniqueTopic(`py-${format}`);
     const lines = await python(['produce', '--registry', gw.httpUrl, '--bootstrap', kafkaBrokers(), '--topic', topic, '--format', format, '--count', '3']);
     const ids = lines.map((l) => JSON.parse(l) as { schema_id: number; magic: number });
@@ -61,7 +63,7 @@ describe('confluent-kafka (Python) against the gateway registry (kafka)', () => 
     expect(ids[0]!.magic).toBe(0);
     // Registered under the TopicNameStrategy subject, visible through the API.
     const latest = await http('GET', `${gw.httpUrl}/subjects/${topic}-value/versions/latest`, { headers: { accept: SR } });
-    expect(latest.json).toMatchObject({ subject: `${topic}-value`, version: 1, id: ids[0]!.schema_id, ...(format === 'json' ? { schemaType: 'JSON' } : {}) });
+    expect(latest.json).toMatchObject({ subject: `${topic}-value`, version: 1, id: ids[0]!.schema_id, ...(format === 'json' ? { schemaType: 'JSON' } : format === 'protobuf' ? { schemaType: 'PROTOBUF' } : {}) });
 
     const records = await readAll(gw, topic, 3);
     const decoded = await Promise.all(records.map((r) => gw.core.schemas!.decode(ctx(), r.value)));
@@ -71,7 +73,26 @@ describe('confluent-kafka (Python) against the gateway registry (kafka)', () => 
     // spelling of it: an id names one schema whatever its whitespace, and its first text is kept.)
     const other = await http('GET', `${gw2.httpUrl}/schemas/ids/${ids[0]!.schema_id}`, { headers: { accept: SR } });
     expect(other.status).toBe(200);
-    expect(JSON.parse(other.json.schema)).toEqual(JSON.parse(latest.json.schema));
+    if (format === 'protobuf') expect(other.json.schema).toBe(latest.json.schema); // the base64 FileDescriptorProto the serializer registered
+    else expect(JSON.parse(other.json.schema)).toEqual(JSON.parse(latest.json.schema));
+  });
+
+  it('protobuf: records REST v2 produces with the protobuf format are deserialized by ProtobufDeserializer (it fetches ?format=serialized)', async () => {
+    const topic = uniqueTopic('gw-proto');
+    const schema = 'syntax = "proto3";\npackage sensors;\nmessage Reading {\n  string device = 1;\n  double celsius = 2;\n}\n';
+    const values = [{ device: 'a', celsius: 1.5 }, { device: 'b', celsius: -3 }];
+    const produced = await http('POST', `${gw.httpUrl}/topics/${topic}`, {
+      headers: { 'content-type': 'application/vnd.kafka.protobuf.v2+json', accept: 'application/vnd.kafka.v2+json' },
+      body: { value_schema: schema, records: values.map((value) => ({ value })) },
+    });
+    expect(produced.status).toBe(200);
+    const id = produced.json.value_schema_id as number;
+    // The serialized form is a FileDescriptorProto of the same message (what the Python client parses).
+    const serialized = await http('GET', `${gw.httpUrl}/schemas/ids/${id}?format=serialized`, { headers: { accept: SR } });
+    expect(serialized.json).toEqual({ schemaType: 'PROTOBUF', schema: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/) });
+    expect((await http('GET', `${gw.httpUrl}/schemas/ids/${id}`, { headers: { accept: SR } })).json.schema).toBe(schema);
+    const lines = await python(['consume', '--registry', gw2.httpUrl, '--bootstrap', kafkaBrokers(), '--topic', topic, '--format', 'protobuf', '--count', '2']);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(values);
   });
 
   it('avro: records the gateway encodes (wire format) are deserialized by the Python consumer', async () => {

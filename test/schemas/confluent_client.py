@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 AVRO = json.dumps({
@@ -26,6 +27,36 @@ JSON_SCHEMA = json.dumps({
     "properties": {"device": {"type": "string"}, "celsius": {"type": "number"}},
     "required": ["device", "celsius"],
 })
+# The same reading as a .proto file; its Python message class is generated at run time (protoc).
+# It imports a well-known type: the serializer registers a FileDescriptorProto depending on
+# google/protobuf/timestamp.proto without a reference for it (skip.known.types).
+PROTO = """syntax = "proto3";
+package sensors;
+import "google/protobuf/timestamp.proto";
+message Reading {
+  string device = 1;
+  double celsius = 2;
+  google.protobuf.Timestamp at = 3;
+}
+"""
+
+
+def proto_message_class():
+    """sensors.Reading as a generated Python class (grpc_tools' protoc, into a temp dir)."""
+    import importlib
+    import os
+    import tempfile
+
+    import grpc_tools
+    from grpc_tools import protoc
+
+    out = tempfile.mkdtemp(prefix="sg-proto-")
+    with open(os.path.join(out, "reading.proto"), "w") as f:
+        f.write(PROTO)
+    if protoc.main(["protoc", f"-I{out}", f"-I{os.path.join(os.path.dirname(grpc_tools.__file__), '_proto')}", f"--python_out={out}", os.path.join(out, "reading.proto")]) != 0:
+        raise RuntimeError("protoc failed")
+    sys.path.insert(0, out)
+    return importlib.import_module("reading_pb2").Reading
 
 
 def main() -> int:
@@ -34,7 +65,7 @@ def main() -> int:
     parser.add_argument("--registry", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic", required=True)
-    parser.add_argument("--format", choices=["avro", "json"], default="avro")
+    parser.add_argument("--format", choices=["avro", "json", "protobuf"], default="avro")
     parser.add_argument("--count", type=int, default=3)
     args = parser.parse_args()
 
@@ -42,6 +73,10 @@ def main() -> int:
     if args.mode == "produce":
         if args.format == "avro":
             serializer = AvroSerializer(registry, AVRO)
+        elif args.format == "protobuf":
+            reading = proto_message_class()
+            proto_serializer = ProtobufSerializer(reading, registry)
+            serializer = lambda v, c: proto_serializer(reading(**v), c)  # noqa: E731
         else:
             serializer = JSONSerializer(JSON_SCHEMA, registry)
         # The test broker does not create topics on first produce: create it (one partition).
@@ -59,7 +94,15 @@ def main() -> int:
             return 1
         return 0
 
-    deserializer = AvroDeserializer(registry) if args.format == "avro" else JSONDeserializer(None, schema_registry_client=registry)
+    if args.format == "avro":
+        deserializer = AvroDeserializer(registry)
+    elif args.format == "protobuf":
+        from google.protobuf.json_format import MessageToDict
+
+        proto_deserializer = ProtobufDeserializer(proto_message_class(), {}, registry)
+        deserializer = lambda b, c: MessageToDict(proto_deserializer(b, c), preserving_proto_field_name=True)  # noqa: E731
+    else:
+        deserializer = JSONDeserializer(None, schema_registry_client=registry)
     consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": f"py-{args.topic}", "auto.offset.reset": "earliest"})
     consumer.subscribe([args.topic])
     got = 0
