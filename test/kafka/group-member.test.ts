@@ -3,6 +3,9 @@
  * Kafka classic-protocol members, in one group with a kafkajs consumer, seen by Kafka's
  * DescribeGroups, and fenced by the coordinator.
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs, { type Admin, type Consumer } from 'kafkajs';
 import { pino } from 'pino';
@@ -71,6 +74,25 @@ async function kafkajsConsumer(groupId: string, topic: string): Promise<{ consum
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({ eachMessage: async () => undefined });
   return { consumer, assigned: () => assigned };
+}
+
+/** A librdkafka consumer (confluent-kafka for Python, test/kafka/rdkafka_member.py) in the group. */
+function rdkafkaConsumer(groupId: string, topic: string): { assigned: () => string[] | undefined; close: () => Promise<void> } {
+  const script = fileURLToPath(new URL('./rdkafka_member.py', import.meta.url));
+  const child = spawn('python3', [script, kafkaBrokers(), groupId, topic], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let assigned: string[] | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const event = JSON.parse(line) as { assigned?: string[]; revoked?: string[] };
+    if (event.assigned !== undefined) assigned = event.assigned;
+    if (event.revoked !== undefined) assigned = undefined;
+  });
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null) child.stdin.end();
+    await exited;
+  };
+  cleanup.push(close);
+  return { assigned: () => assigned, close };
 }
 
 interface Described {
@@ -206,4 +228,27 @@ describe('KafkaGroupMember on the harness broker', () => {
     expect(d.members).toEqual([]);
     expect((await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.find((p) => p.partition === 1)?.offset).toBe('1');
   }, 60_000);
+
+  it('a librdkafka (confluent-kafka, Python) consumer shares the group: range is chosen, the streamgate leader assigns it, its leave moves its partitions', async () => {
+    const topic = await topicWith(4);
+    const groupId = uniqueId('gm-rdkafka');
+    const a = member(groupId, topic, 'streamgate-grpc-a');
+    await a.start();
+    const native = rdkafkaConsumer(groupId, topic);
+    const b = member(groupId, topic, 'streamgate-grpc-b');
+    await b.start();
+
+    const d = await stableWith(groupId, topic, 4, ['streamgate-grpc-a', 'streamgate-grpc-b', 'rdkafka-member']);
+    const byClient = new Map(d.members.map((m) => [m.clientId, m.partitions]));
+    for (const parts of byClient.values()) expect(parts.length).toBeGreaterThan(0);
+    await eventually(() => native.assigned()?.join() === byClient.get('rdkafka-member')?.join(), { timeoutMs: 20_000, what: 'librdkafka holds its described partitions' });
+    await eventually(() => names(a).join() === byClient.get('streamgate-grpc-a')?.join() && names(b).join() === byClient.get('streamgate-grpc-b')?.join(), { what: 'streamgate members hold theirs' });
+    // librdkafka offers range,roundrobin; range is everyone's first choice. a joined first and leads.
+    expect(a.assignment()?.protocol).toBe('range');
+    expect(a.assignment()?.leader).toBe(true);
+
+    await native.close();
+    const after = await stableWith(groupId, topic, 4, ['streamgate-grpc-a', 'streamgate-grpc-b']);
+    await eventually(() => names(a).length + names(b).length === 4 && names(a).join() === after.members.find((m) => m.clientId === 'streamgate-grpc-a')?.partitions.join(), { what: 'a and b hold all four' });
+  }, 90_000);
 });
