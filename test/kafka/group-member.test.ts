@@ -251,4 +251,28 @@ describe('KafkaGroupMember on the harness broker', () => {
     const after = await stableWith(groupId, topic, 4, ['streamgate-grpc-a', 'streamgate-grpc-b']);
     await eventually(() => names(a).length + names(b).length === 4 && names(a).join() === after.members.find((m) => m.clientId === 'streamgate-grpc-a')?.partitions.join(), { what: 'a and b hold all four' });
   }, 90_000);
+
+  it('before a rebalance takes partitions away, onRevoke gets them and may still commit in the old generation', async () => {
+    const topic = await topicWith(2);
+    const groupId = uniqueId('gm-revoke');
+    const revoked: { partitions: string[]; generationId: number | undefined }[] = [];
+    const a: KafkaGroupMember = member(groupId, topic, 'streamgate-rest-first', {
+      onRevoke: async (old) => {
+        revoked.push({ partitions: old.partitions.map((p) => `${p.topic}/${p.partition}`), generationId: old.generationId });
+        // What the core will do: commit the acknowledged prefix while the generation is still valid.
+        await a.commit(old.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: 7n })));
+      },
+    });
+    const first = await a.start();
+    expect(first.partitions).toHaveLength(2);
+    const b = member(groupId, topic, 'streamgate-rest-second');
+    await b.start();
+    await stableWith(groupId, topic, 2, ['streamgate-rest-first', 'streamgate-rest-second']);
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0].partitions).toEqual(allOf(topic, 2));
+    expect(revoked[0].generationId).toBe(first.generationId);
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    expect(offsets[0].partitions.map((p) => p.offset)).toEqual(['7', '7']);
+    await eventually(() => (a.assignment()?.generationId ?? 0) > first.generationId && names(a).length === 1, { what: 'a in the next generation with one partition' });
+  }, 60_000);
 });

@@ -55,7 +55,7 @@
  * / ILLEGAL_GENERATION / FENCED_INSTANCE_ID: the member was removed (e.g. missed its session):
  * revoke without committing, rejoin as a new member. NOT_COORDINATOR and friends: find the
  * coordinator again. Every (re)join runs under a deadline (`joinDeadlineMs`); past it the member
- * gives up, emits `error` (a catalogued GatewayError) and stops: the owner decides whether to
+ * gives up, emits `failed` (a catalogued GatewayError) and stops: the owner decides whether to
  * create a new one. commit() sends the generation and member id: a fenced member's commit is
  * refused by Kafka and surfaces as FAILED_PRECONDITION (details.kafka names the reason); a
  * commit of a partition this member is not assigned is refused before it is sent.
@@ -144,8 +144,8 @@ export interface KafkaGroupMemberOptions {
   assign?: AssignFunction;
   /** User data of this member's subscription (e.g. its local member count). */
   userData?: Buffer;
-  /** Called with the partitions about to be dropped, before a rejoin in the same generation: commit here. */
-  onRevoke?: (partitions: readonly TopicPartition[]) => Promise<void>;
+  /** Called with the assignment about to be dropped, before a rejoin while its generation is still valid: commit here. */
+  onRevoke?: (revoked: Assignment) => Promise<void>;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
   logger: Logger;
@@ -162,8 +162,8 @@ type State = 'new' | 'joining' | 'stable' | 'failed' | 'closed';
 
 /**
  * Events: `assigned` (Assignment) after every completed join + sync; `revoked` (partitions) when
- * the member drops its assignment; `error` (GatewayError) when a rejoin gave up — the member is
- * then stopped.
+ * the member drops its assignment; `failed` (GatewayError) when a rejoin gave up — the member is
+ * then stopped (not `error`: an owner without a listener must not crash the process).
  */
 export class KafkaGroupMember extends EventEmitter {
   readonly groupId: string;
@@ -316,7 +316,9 @@ export class KafkaGroupMember extends EventEmitter {
   private schedule(): void {
     if (this.state !== 'stable') return;
     this.timer = setTimeout(() => {
-      this.work = this.heartbeat().finally(() => this.schedule());
+      this.work = this.heartbeat()
+        .catch((err: unknown) => this.log.warn({ err }, 'heartbeat loop error'))
+        .finally(() => this.schedule());
     }, this.options.heartbeatIntervalMs);
   }
 
@@ -352,11 +354,12 @@ export class KafkaGroupMember extends EventEmitter {
 
   /** Drops the assignment (awaiting onRevoke when the generation is still valid) and runs a join round. */
   private async rejoin(commitFirst: boolean): Promise<void> {
-    const dropped = this.current?.partitions ?? [];
+    const held = this.current;
+    const dropped = held?.partitions ?? [];
     this.state = 'joining';
-    if (commitFirst && this.options.onRevoke !== undefined && dropped.length > 0) {
+    if (commitFirst && this.options.onRevoke !== undefined && held !== undefined && dropped.length > 0) {
       try {
-        await this.options.onRevoke(dropped);
+        await this.options.onRevoke(held);
       } catch (err) {
         this.log.warn({ err }, 'commit before the rebalance failed');
       }
@@ -370,7 +373,7 @@ export class KafkaGroupMember extends EventEmitter {
       this.state = 'failed';
       const error = classify(err, { group: this.groupId });
       this.log.warn({ err: error }, 'group member gave up rejoining');
-      this.emit('error', error);
+      this.emit('failed', error);
     }
   }
 
