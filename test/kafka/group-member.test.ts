@@ -275,4 +275,38 @@ describe('KafkaGroupMember on the harness broker', () => {
     expect(offsets[0].partitions.map((p) => p.offset)).toEqual(['7', '7']);
     await eventually(() => (a.assignment()?.generationId ?? 0) > first.generationId && names(a).length === 1, { what: 'a in the next generation with one partition' });
   }, 60_000);
+
+  it('a group whose members share no assignor refuses the join with a catalogued error, without retrying', async () => {
+    const topic = await topicWith(1);
+    const groupId = uniqueId('gm-inconsistent');
+    await kafkajsConsumer(groupId, topic);
+    await stableWith(groupId, topic, 1, ['kafkajs-member']);
+    const m = member(groupId, topic, 'streamgate-rest-range-only', { assignors: ['range'] });
+    const started = Date.now();
+    const err = await m.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe('FAILED_PRECONDITION');
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The native member was not disturbed.
+    await stableWith(groupId, topic, 1, ['kafkajs-member']);
+  }, 60_000);
+
+  it('an unreachable cluster fails start() with UNAVAILABLE within the join deadline', async () => {
+    const m = new KafkaGroupMember({
+      brokers: ['127.0.0.1:1'],
+      groupId: uniqueId('gm-down'),
+      topics: ['t'],
+      clientId: 'streamgate-rest-down',
+      connectionTimeoutMs: 500,
+      joinDeadlineMs: 2000,
+      logger: pino({ level: 'silent' }),
+    });
+    cleanup.push(() => m.close());
+    const started = Date.now();
+    await expect(m.start()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 30_000);
 });
