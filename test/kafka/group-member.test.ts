@@ -309,4 +309,13 @@ describe('KafkaGroupMember on the harness broker', () => {
     await expect(m.start()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 30_000);
+
+  it('a subscription naming a topic that does not exist still gets the partitions of the ones that do', async () => {
+    const topic = await topicWith(3);
+    const missing = uniqueTopic('gm-missing');
+    const groupId = uniqueId('gm-partial');
+    const m = member(groupId, topic, 'streamgate-rest-partial', { topics: [topic, missing] });
+    const got = await m.start();
+    expect(got.partitions.map((p) => `${p.topic}/${p.partition}`)).toEqual(allOf(topic, 3));
+  }, 30_000);
 });

@@ -418,6 +418,7 @@ export class KafkaGroupMember extends EventEmitter {
           type === 'UNKNOWN_MEMBER_ID' ||
           type === 'ILLEGAL_GENERATION' ||
           type === 'MEMBER_ID_REQUIRED' ||
+          type === 'LEADER_NOT_AVAILABLE' ||
           type === undefined ||
           COORDINATOR_TYPES.has(type);
         if (type === undefined || COORDINATOR_TYPES.has(type)) this.coordinator = undefined;
@@ -436,9 +437,19 @@ export class KafkaGroupMember extends EventEmitter {
     });
     const wanted = [...new Set(members.flatMap((m) => m.topics))].sort();
     const broker = await this.cluster.brokerPool.findConnectedBroker();
-    const metadata = await broker.metadata(wanted);
+    // One Metadata request per topic: kafkajs fails a whole request for one unknown topic, and a
+    // member subscribed to a topic that does not exist (yet) must not stop the group's assignment.
     const partitions = new Map<string, number>();
-    for (const t of metadata.topicMetadata) if (t.topicErrorCode === 0 && t.partitionMetadata.length > 0) partitions.set(t.topic, t.partitionMetadata.length);
+    await Promise.all(
+      wanted.map(async (topic) => {
+        try {
+          const t = (await broker.metadata([topic])).topicMetadata.find((m) => m.topic === topic);
+          if (t !== undefined && t.partitionMetadata.length > 0) partitions.set(topic, t.partitionMetadata.length);
+        } catch (err) {
+          if (kafkaType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+        }
+      }),
+    );
     const plan = this.assignFn({ protocol, members, partitions });
     return members.map((m) => {
       const assignment: Record<string, number[]> = {};
