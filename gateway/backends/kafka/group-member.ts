@@ -29,6 +29,10 @@
  * the assignment of EVERY member, foreign ones included: by default Kafka's RangeAssignor or
  * RoundRobinAssignor semantics for the chosen name, or the `assign` function given (the core's
  * own plan, e.g. weighted by the number of streamgate members behind each instance).
+ * The coordinator picks a protocol EVERY member offers: a default kafkajs consumer
+ * (`RoundRobinAssigner` only) and a default librdkafka consumer (`range,roundrobin`) cannot share
+ * a group whatever streamgate offers (INCONSISTENT_GROUP_PROTOCOL, FAILED_PRECONDITION here);
+ * streamgate members join either kind (tests: test/kafka/group-member.test.ts).
  *
  * ## One Kafka member per gateway instance per group (multiplexing), recommended
  * A GroupMember is one Kafka member; the core decides how many it creates. Recommended: one per
