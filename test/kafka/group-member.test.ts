@@ -3,7 +3,8 @@
  * Kafka classic-protocol members, in one group with a kafkajs consumer, seen by Kafka's
  * DescribeGroups, and fenced by the coordinator.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { pino } from 'pino';
 import { GatewayError } from '../../gateway/errors.js';
 import { KafkaGroupMember, type KafkaGroupMemberOptions } from '../../gateway/backends/kafka/group-member.js';
 import { kafkaBrokers } from '../support/kafka.js';
+import { classpath } from './harness.js';
 import { uniqueId, uniqueTopic } from '../support/names.js';
 import { eventually } from '../support/wait.js';
 
@@ -318,4 +320,37 @@ describe('KafkaGroupMember on the harness broker', () => {
     const got = await m.start();
     expect(got.partitions.map((p) => `${p.topic}/${p.partition}`)).toEqual(allOf(topic, 3));
   }, 30_000);
+
+  it("Kafka's kafka-consumer-groups tool lists the streamgate members with their client ids and assignments", async () => {
+    const topic = await topicWith(4);
+    const groupId = uniqueId('gm-tool');
+    const a = member(groupId, topic, 'streamgate-rest-tool-a');
+    const b = member(groupId, topic, 'streamgate-mqtt-share-tool-b');
+    await a.start();
+    await b.start();
+    await stableWith(groupId, topic, 4, ['streamgate-rest-tool-a', 'streamgate-mqtt-share-tool-b']);
+    await eventually(() => names(a).length === 2 && names(b).length === 2, { what: 'both hold two partitions' });
+    const { stdout } = await promisify(execFile)(
+      'java',
+      ['-cp', classpath(), 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', kafkaBrokers(), '--describe', '--group', groupId, '--members', '--verbose'],
+      { timeout: 60_000 },
+    );
+    // A header row (GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS CURRENT-EPOCH CURRENT-ASSIGNMENT …), then one row per member.
+    const lines = stdout.split('\n').map((l) => l.trim().split(/\s+/));
+    const header = lines.find((cols) => cols[0] === 'GROUP') ?? [];
+    const col = (name: string): number => header.indexOf(name);
+    expect(col('CURRENT-ASSIGNMENT')).toBeGreaterThan(0);
+    const rows = lines.filter((cols) => cols[0] === groupId);
+    const byClient = new Map(rows.map((cols) => [cols[col('CLIENT-ID')], { memberId: cols[col('CONSUMER-ID')], count: cols[col('#PARTITIONS')], assignment: cols[col('CURRENT-ASSIGNMENT')] }]));
+    expect([...byClient.keys()].sort()).toEqual(['streamgate-mqtt-share-tool-b', 'streamgate-rest-tool-a']);
+    for (const [m, clientId] of [
+      [a, 'streamgate-rest-tool-a'],
+      [b, 'streamgate-mqtt-share-tool-b'],
+    ] as const) {
+      const row = byClient.get(clientId);
+      expect(row?.memberId).toBe(m.assignment()?.memberId);
+      expect(row?.count).toBe('2');
+      expect(row?.assignment).toBe(`${topic}:${(m.assignment()?.partitions ?? []).map((p) => p.partition).join(',')}`);
+    }
+  }, 90_000);
 });
