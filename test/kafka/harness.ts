@@ -79,8 +79,9 @@ export function ensureKafkaJars(): string {
 /**
  * The JVM classpath as an explicit list. An older checkout may hold both slf4j-api 1.7 and 2.x
  * (copy-dependencies adds, never removes); 1.7 cannot see the Log4j 2 binding, so it is left out.
+ * Exported for the Kafka tools (e.g. kafka-consumer-groups' ConsumerGroupCommand) tests run.
  */
-function classpath(): string {
+export function classpath(): string {
   const jars = readdirSync(LIB).filter((j) => j.endsWith('.jar'));
   const hasSlf4j2 = jars.some((j) => /^slf4j-api-2\./.test(j));
   return jars

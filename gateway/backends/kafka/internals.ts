@@ -127,6 +127,29 @@ export interface BrokerConnection {
     retentionTime?: number;
     topics: { topic: string; partitions: { partition: number; offset: string; metadata?: string | null }[] }[];
   }): Promise<unknown>;
+  /** JoinGroup (kafkajs retries once itself with the member id a MEMBER_ID_REQUIRED answer carries); may block up to rebalanceTimeout. */
+  joinGroup(request: {
+    groupId: string;
+    sessionTimeout: number;
+    rebalanceTimeout: number;
+    memberId: string;
+    protocolType?: string;
+    groupProtocols: { name: string; metadata: Buffer }[];
+  }): Promise<{
+    generationId: number;
+    groupProtocol: string;
+    leaderId: string;
+    memberId: string;
+    members: { memberId: string; groupInstanceId?: string | null; memberMetadata: Buffer }[];
+  }>;
+  syncGroup(request: {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    groupAssignment: { memberId: string; memberAssignment: Buffer }[];
+  }): Promise<{ memberAssignment: Buffer }>;
+  heartbeat(request: { groupId: string; groupGenerationId: number; memberId: string }): Promise<unknown>;
+  leaveGroup(request: { groupId: string; memberId: string }): Promise<unknown>;
   offsetFetch(request: {
     groupId: string;
     topics: { topic: string; partitions: { partition: number }[] }[];
