@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, lazyChild, REDACTED } from './log.js';
+import { createLogger, lazyChild, REDACTED, type Logger } from './log.js';
 
 function capture(): { lines: () => Record<string, unknown>[]; stream: Writable } {
   const chunks: string[] = [];
@@ -13,24 +13,29 @@ function capture(): { lines: () => Record<string, unknown>[]; stream: Writable }
   return { stream, lines: () => chunks.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
+/** Counts every child() made on root's tree (children inherit it from root). */
+function countChildren(root: Logger): { count: number } {
+  const made = { count: 0 };
+  const child = root.child;
+  root.child = function (this: Logger, ...args: Parameters<typeof child>) {
+    made.count++;
+    return child.apply(this, args);
+  } as typeof child;
+  return made;
+}
+
 describe('lazyChild', () => {
   it('makes the child only when first used, then logs with the bindings of every level of laziness', () => {
     const out = capture();
     const root = createLogger('info', out.stream);
-    let made = 0;
-    const child = root.child;
-    // Every child() on this tree counts (children inherit it from root).
-    root.child = function (this: typeof root, ...args: Parameters<typeof child>) {
-      made++;
-      return child.apply(this, args);
-    } as typeof child;
+    const made = countChildren(root);
     const conn = lazyChild(root, { conn: 'c1', remote: '10.0.0.1:5' });
     const named = lazyChild(conn, { clientId: 'dev-1' });
-    expect(made).toBe(0);
+    expect(made.count).toBe(0);
     named.info({ password: 'p' }, 'connected');
-    expect(made).toBe(2); // conn's child, then named's child of it
+    expect(made.count).toBe(2); // conn's child, then named's child of it
     conn.warn('plain');
-    expect(made).toBe(2);
+    expect(made.count).toBe(2);
     const [first, second] = out.lines();
     expect(first).toMatchObject({ conn: 'c1', remote: '10.0.0.1:5', clientId: 'dev-1', msg: 'connected', password: REDACTED, level: 30 });
     expect(second).toMatchObject({ conn: 'c1', msg: 'plain', level: 40 });
@@ -55,23 +60,18 @@ describe('lazyChild chains', () => {
   it('a debug call on a child of a lazy child makes neither, and an info call makes both once', () => {
     const out = capture();
     const root = createLogger('info', out.stream);
-    let made = 0;
-    const child = root.child;
-    root.child = function (this: typeof root, ...args: Parameters<typeof child>) {
-      made++;
-      return child.apply(this, args);
-    } as typeof child;
+    const made = countChildren(root);
     const conn = lazyChild(root, { conn: 'c2' });
     const named = lazyChild(conn, { clientId: 'dev-2' });
     const call = named.child({ call: 7 });
     named.debug('not logged');
     call.debug('not logged either');
     expect(named.isLevelEnabled('debug')).toBe(false);
-    expect(made).toBe(0);
+    expect(made.count).toBe(0);
     call.info('logged');
-    expect(made).toBe(3);
+    expect(made.count).toBe(3);
     named.info('again');
-    expect(made).toBe(3);
+    expect(made.count).toBe(3);
     expect(out.lines().map((l) => [l.msg, l.conn, l.clientId, l.call])).toEqual([
       ['logged', 'c2', 'dev-2', 7],
       ['again', 'c2', 'dev-2', undefined],

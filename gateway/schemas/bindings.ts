@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { globMatch } from '../grants.js';
 import { GatewayError } from '../errors.js';
 import type { ProduceRecord } from '../record.js';
-import type { CompiledSchema, SchemaType } from './formats.js';
+import { jsonBoundBroken, type CompiledSchema, type SchemaType } from './formats.js';
 import type { SchemaRegistry } from './registry.js';
 import { decodeFramed, encodeFramed, MAGIC_BYTE } from './wire.js';
 
@@ -167,20 +167,7 @@ function safely(validate: () => string | undefined): string | undefined {
 
 /** JSON text, its nesting bounded by a linear scan before JSON.parse (no recursion on client input). */
 function parseJson(bytes: Buffer, maxDepth: number, fail: (why: string) => never): unknown {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) fail(`the JSON nests deeper than ${maxDepth} levels (schemaRegistry.maxDepth)`);
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
+  if (jsonBoundBroken(bytes, maxDepth) !== undefined) fail(`the JSON nests deeper than ${maxDepth} levels (schemaRegistry.maxDepth)`);
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {

@@ -94,13 +94,18 @@ export function compileSchema(type: SchemaType, text: string, references: readon
 
 // --- JSON texts (Avro and JSON Schema) ---------------------------------------------------------
 
-/** JSON.parse after an iterative scan bounding depth and node count (no recursion on client input). */
-function boundedJson(text: string, limits: SchemaLimits, what: string): unknown {
+/**
+ * Which bound a JSON text breaks, by one linear scan (no recursion on client input): nesting
+ * deeper than maxDepth, or more than maxNodes values (strings, containers and commas counted).
+ * Only the structure is read; JSON.parse decides whether the text is valid.
+ */
+export function jsonBoundBroken(text: string | Uint8Array, maxDepth: number, maxNodes = Infinity): 'depth' | 'nodes' | undefined {
+  const code = typeof text === 'string' ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
   let depth = 0;
   let nodes = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = code(i);
     if (inString) {
       if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
@@ -110,13 +115,20 @@ function boundedJson(text: string, limits: SchemaLimits, what: string): unknown 
       inString = true;
       nodes++;
     } else if (c === 0x7b || c === 0x5b) {
-      depth++;
       nodes++;
-      if (depth > limits.maxDepth) throw invalidSchema(`The ${what} nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+      if (++depth > maxDepth) return 'depth';
     } else if (c === 0x7d || c === 0x5d) depth--;
     else if (c === 0x2c) nodes++;
-    if (nodes > limits.maxNodes) throw invalidSchema(`The ${what} has more than ${limits.maxNodes} JSON nodes (schemaRegistry.maxNodes).`);
+    if (nodes > maxNodes) return 'nodes';
   }
+  return undefined;
+}
+
+/** JSON.parse after jsonBoundBroken (the registry's maxDepth and maxNodes). */
+function boundedJson(text: string, limits: SchemaLimits, what: string): unknown {
+  const broken = jsonBoundBroken(text, limits.maxDepth, limits.maxNodes);
+  if (broken === 'depth') throw invalidSchema(`The ${what} nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
+  if (broken === 'nodes') throw invalidSchema(`The ${what} has more than ${limits.maxNodes} JSON nodes (schemaRegistry.maxNodes).`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -375,24 +387,6 @@ function baseName(a: AvroNode): string {
   return name;
 }
 
-/** A JSON payload's nesting, by a linear scan, before JSON.parse (the schema registry's maxDepth). */
-function boundedJsonPayload(text: string, maxDepth: number): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) throw new GatewayError('INVALID_VALUE', `The JSON payload nests deeper than ${maxDepth} levels (schemaRegistry.maxDepth).`);
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-}
-
 // --- JSON Schema -----------------------------------------------------------------------------
 
 type JsonNode = Record<string, unknown> | boolean;
@@ -445,7 +439,7 @@ function compileJson(text: string, references: readonly ResolvedReference[], lim
       // The payload's own text (its numbers as written), checked to be one JSON document within maxDepth.
       if (!isUtf8(payload)) throw new GatewayError('INVALID_VALUE', 'The payload is not UTF-8 JSON.');
       const text = payload.toString('utf8');
-      boundedJsonPayload(text, limits.maxDepth);
+      if (jsonBoundBroken(text, limits.maxDepth) !== undefined) throw new GatewayError('INVALID_VALUE', `The JSON payload nests deeper than ${limits.maxDepth} levels (schemaRegistry.maxDepth).`);
       self.decode(payload);
       return text.trim();
     },
