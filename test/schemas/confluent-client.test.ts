@@ -4,7 +4,8 @@
  * registers a base64 FileDescriptorProto importing google/protobuf/timestamp.proto without a
  * reference for it, and fetches schemas with `?format=serialized`) (test/schemas/
  * confluent_client.py) registers and frames records it produces straight to the broker — the
- * gateway reads those bytes and decodes them with the ids the client got; the reverse: records
+ * gateway reads those bytes and decodes them with the ids the client got (the core, a JSON reader
+ * of a bound topic, a REST v2 consumer in the format); the reverse: records
  * the gateway encodes and produces are deserialized by the Python consumer. Ids are the same on
  * a second gateway instance, survive a restart, and concurrent registrations on two instances
  * never share an id.
@@ -43,12 +44,24 @@ async function readAll(gw: TestGateway, topic: string, count: number): Promise<{
   return records;
 }
 
+/** A REST v2 consumer instance in `format` subscribed to `topic` from the beginning; `get` reads once. */
+async function v2Consumer(gw: TestGateway, format: string, topic: string): Promise<{ get: () => ReturnType<typeof http> }> {
+  const v2 = 'application/vnd.kafka.v2+json';
+  const group = uniqueId('py-read');
+  const base = `${gw.httpUrl}/consumers/${group}/instances/c`;
+  expect((await http('POST', `${gw.httpUrl}/consumers/${group}`, { headers: { 'content-type': v2 }, body: { name: 'c', format, 'auto.offset.reset': 'earliest' } })).status).toBe(200);
+  expect((await http('POST', `${base}/subscription`, { headers: { 'content-type': v2 }, body: { topics: [topic] } })).status).toBe(204);
+  return { get: () => http('GET', `${base}/records?timeout=1000`, { headers: { accept: `application/vnd.kafka.${format}.v2+json` } }) };
+}
+
 describe('confluent-kafka (Python) against the gateway registry (kafka)', () => {
   let gw: TestGateway;
   let gw2: TestGateway;
   const ctx = () => createContext({ protocol: 'test', log: gw.core.log });
   beforeAll(async () => {
-    [gw, gw2] = await Promise.all([startTestGateway(), startTestGateway()]);
+    // The second instance binds the topics the Python producer writes, so its JSON readers decode them.
+    const bindings = (['avro', 'json', 'protobuf'] as const).map((f) => ({ topic: `py-${f}-*`, format: f === 'json' ? 'jsonschema' : f }));
+    [gw, gw2] = await Promise.all([startTestGateway(), startTestGateway({ config: { schemaRegistry: { bindings } } })]);
   });
   afterAll(async () => {
     await Promise.all([gw?.close(), gw2?.close()]);
@@ -75,6 +88,41 @@ describe('confluent-kafka (Python) against the gateway registry (kafka)', () => 
     expect(other.status).toBe(200);
     if (format === 'protobuf') expect(other.json.schema).toBe(latest.json.schema); // the base64 FileDescriptorProto the serializer registered
     else expect(JSON.parse(other.json.schema)).toEqual(JSON.parse(latest.json.schema));
+
+    // The gateway's readers decode what the Python serializer wrote: a JSON reader of the bound
+    // topic (REST v1 fetch) shows the value with its schema id (the plain key stays bytes) ...
+    const expected = [0, 1, 2].map((i) => ({ device: `dev-${i}`, celsius: 20.5 + i }));
+    const fetched = await http('GET', `${gw2.httpUrl}/v1/topics/${topic}/partitions/0/records?offset=0&max=100`);
+    expect(fetched.status).toBe(200);
+    expect((fetched.json.records as { value: unknown; valueSchemaId?: number }[]).map((r) => [r.value, r.valueSchemaId])).toEqual(expected.map((v, i) => [v, ids[i]!.schema_id]));
+    // ... and a REST v2 consumer in the format decodes key and value, as kafka-rest's deserializers
+    // do: the plain key is refused (50002, seek past it), records without a key are decoded.
+    const v2format = format === 'json' ? 'jsonschema' : format;
+    const keyed = await v2Consumer(gw2, v2format, topic);
+    const refused = await eventually(
+      async () => {
+        const r = await keyed.get();
+        if (r.status === 200) expect(r.json).toEqual([]); // not assigned yet: nothing read, nothing skipped
+        return r.status === 200 ? undefined : r;
+      },
+      { what: 'the keyed records refused', timeoutMs: 20_000 },
+    );
+    expect(refused.status).toBe(500);
+    expect(refused.json).toMatchObject({ error_code: 50002, message: expect.stringContaining('Error deserializing key') });
+    const keyless = uniqueTopic(`py-${format}`);
+    await python(['produce', '--registry', gw.httpUrl, '--bootstrap', kafkaBrokers(), '--topic', keyless, '--format', format, '--count', '3', '--no-keys']);
+    const reader = await v2Consumer(gw2, v2format, keyless);
+    const got: unknown[] = [];
+    await eventually(
+      async () => {
+        const r = await reader.get();
+        expect(r.status, r.text).toBe(200);
+        got.push(...(r.json as { key: unknown; value: unknown }[]).map((x) => [x.key, x.value]));
+        return got.length >= 3;
+      },
+      { what: `3 ${v2format} records through a REST v2 consumer`, timeoutMs: 20_000 },
+    );
+    expect(got).toEqual(expected.map((v) => [null, v]));
   });
 
   it('protobuf: records REST v2 produces with the protobuf format are deserialized by ProtobufDeserializer (it fetches ?format=serialized)', async () => {

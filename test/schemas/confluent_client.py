@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--format", choices=["avro", "json", "protobuf"], default="avro")
     parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--no-keys", action="store_true", help="produce records without a key (default: the device name as plain bytes)")
     args = parser.parse_args()
 
     registry = SchemaRegistryClient({"url": args.registry})
@@ -87,7 +88,7 @@ def main() -> int:
         ctx = SerializationContext(args.topic, MessageField.VALUE)
         for i in range(args.count):
             value = serializer({"device": f"dev-{i}", "celsius": 20.5 + i}, ctx)
-            producer.produce(args.topic, key=f"dev-{i}".encode(), value=value)
+            producer.produce(args.topic, key=None if args.no_keys else f"dev-{i}".encode(), value=value)
             print(json.dumps({"schema_id": int.from_bytes(value[1:5], "big"), "magic": value[0]}))
         if producer.flush(20) != 0:
             print("undelivered records", file=sys.stderr)
