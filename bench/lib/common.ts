@@ -2,6 +2,7 @@
  * Shared pieces of the benchmarks: the record payload (256 B of JSON carrying its send time), a
  * mergeable latency histogram, CPU/RSS sampling of other processes from /proc, tables, results.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -168,10 +169,23 @@ export function markdownTable(rows: Record<string, string | number>[]): string {
   return [`| ${cols.join(' | ')} |`, `|${cols.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => String(r[c] ?? '')).join(' | ')} |`)].join('\n');
 }
 
-export function writeResult(name: string, data: unknown): string {
+/** When and on which commit a result was recorded (results/README.md names each section's run). */
+export interface Recorded {
+  readonly recordedAt: string;
+  readonly commit: string;
+}
+
+export function writeResult(name: string, data: object): string {
   mkdirSync(RESULTS, { recursive: true });
   const file = join(RESULTS, `${name}.json`);
-  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const recorded: Recorded = { recordedAt: new Date().toISOString(), commit };
+  writeFileSync(file, JSON.stringify({ ...recorded, ...data }, null, 2) + '\n');
   return file;
 }
 
