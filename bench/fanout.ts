@@ -129,6 +129,9 @@ function generatorsFor(n: number): number {
 }
 
 /** One fan-out run against one server/protocol at one N. */
+/** The sweep's default steps (deliveries/s offered). */
+export const SWEEP_RATES: readonly number[] = [100_000, 250_000, 500_000, 750_000, 1_000_000];
+
 /** A sweep step passes when the server keeps up with low latency: p99 ≤ 100 ms and ≥ 99 % delivered. */
 export const sweepPasses = (r: FanoutResult): boolean => r.p99Ms <= 100 && r.deliveryRatio >= 0.99;
 
@@ -313,7 +316,7 @@ export async function runFanout(options: FanoutOptions): Promise<{ results: Fano
   const ns = options.ns ?? (options.quick ? [100, 1000] : [100, 1000, 10_000]);
   const base = options.quick ? { warmupMs: 1500, windowMs: 4000, deliveriesPerSec: 50_000 } : { warmupMs: 3000, windowMs: 10_000, deliveriesPerSec: 100_000 };
   const sweep = options.sweep ?? false;
-  const rates = options.rates ?? (sweep ? [100_000, 250_000, 500_000, 750_000, 1_000_000] : [base.deliveriesPerSec]);
+  const rates = options.rates ?? (sweep ? SWEEP_RATES : [base.deliveriesPerSec]);
   const timing = { warmupMs: sweep ? 2000 : base.warmupMs, windowMs: sweep ? 5000 : base.windowMs, rates, sweep, workers: options.workers ?? 1 };
   const broker = options.broker ?? (await startKafkaHarness());
   const results: FanoutResult[] = [];
